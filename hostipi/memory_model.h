@@ -1,0 +1,127 @@
+// How modelled host CPUs see shared memory.
+//
+// hostipi runs the POWER host-IPI protocol (kvm_hstate.host_ipi, the muxed
+// ipi_message word, csd locks) in one of two memory-ordering modes:
+//
+//  * kNative: every modelled CPU is a real OS thread; loads and stores are
+//    relaxed atomics, barriers are real fences. The hardware decides which
+//    reorderings happen (on x86-TSO: only store->load, via the store buffer).
+//  * kEmulatedPower: every modelled CPU is a coroutine, all on one OS thread,
+//    scheduled by a seeded PRNG at every memory operation, so a run replays
+//    exactly from its seed. Each CPU has a software store buffer: a store not
+//    ordered by a barrier may become visible later, and out of order with the
+//    CPU's other buffered stores; loads may pass buffered stores (a CPU always
+//    sees its own newest store). FullBarrier (sync) drains the buffer;
+//    LightBarrier (lwsync) orders earlier stores before later ones and loads
+//    before later loads. See memory_model.cc for exactly what is allowed.
+//
+// Protocol code is written once against CpuMemory and runs in both modes.
+//
+// Threading: a SharedWord may be touched by any CPU, but only through that
+// CPU's own CpuMemory. A CpuMemory belongs to exactly one modelled CPU and is
+// used only from the thread/coroutine running that CPU.
+#ifndef KVMBED_HOSTIPI_MEMORY_MODEL_H_
+#define KVMBED_HOSTIPI_MEMORY_MODEL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace kvmbed {
+namespace hostipi {
+
+enum class OrderingMode { kNative, kEmulatedPower };
+
+// "native" / "emulated-power".
+const char* OrderingModeName(OrderingMode mode);
+absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text);
+
+// One word of modelled shared memory (host_ipi, ipi_message, a csd flag...).
+// Cache-line aligned so native runs measure ordering, not false sharing.
+struct alignas(64) SharedWord {
+  std::atomic<uint64_t> value{0};
+  const char* name = "?";  // for traces and stall reports, e.g. "host_ipi[3]"
+};
+
+// The memory operations one modelled CPU may perform.
+class CpuMemory {
+ public:
+  virtual ~CpuMemory() = default;
+
+  // The modelled CPU number this memory belongs to.
+  virtual int cpu() const = 0;
+
+  // Plain load (READ_ONCE): no ordering beyond what the mode gives.
+  virtual uint64_t Load(SharedWord& w) = 0;
+  // Plain store (WRITE_ONCE): may be buffered in kEmulatedPower.
+  virtual void Store(SharedWord& w, uint64_t v) = 0;
+  // Atomic exchange; fully_ordered = xchg() (a full barrier on each side),
+  // otherwise xchg_relaxed()/xchg_local().
+  virtual uint64_t Exchange(SharedWord& w, uint64_t v, bool fully_ordered) = 0;
+  // Atomic OR; ordering as for Exchange.
+  virtual uint64_t FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) = 0;
+  // smp_mb() / sync.
+  virtual void FullBarrier() = 0;
+  // lwsync: load->load, load->store and store->store order; not store->load.
+  virtual void LightBarrier() = 0;
+  // A non-memory signal that takes effect at once and is not buffered (the
+  // msgsnd doorbell instruction): sets w to v immediately for every CPU.
+  virtual void Signal(SharedWord& w, uint64_t v) = 0;
+  // cpu_relax() in a spin loop: a scheduling point, where buffered stores
+  // may drain. Every spin loop in protocol code must call it.
+  virtual void Relax() = 0;
+  // True once the run was asked to stop; bodies must return soon after.
+  virtual bool StopRequested() const = 0;
+  // Describes the stores still sitting in this CPU's store buffer, e.g.
+  // {"host_ipi[1]=0"}; always empty in kNative.
+  virtual std::vector<std::string> BufferedStores() const = 0;
+  // Monotonic time of this run in ns: wall time in kNative, a virtual clock
+  // (one tick per scheduled operation) in kEmulatedPower.
+  virtual int64_t NowNs() const = 0;
+};
+
+// One modelled CPU's code. It runs until it returns; a body must return
+// soon after StopRequested() turns true.
+using CpuBody = std::function<void(CpuMemory& mem)>;
+
+struct RunOptions {
+  OrderingMode mode = OrderingMode::kNative;
+  uint64_t seed = 1;  // kEmulatedPower: scheduling and drain decisions
+  // kNative: host CPUs to pin modelled CPU i's thread to (i % size); empty
+  // = no pinning.
+  std::vector<int> pin_cpus;
+  // Probability (0..1) that a buffered store drains at a scheduling point
+  // (kEmulatedPower only).
+  double drain_probability = 0.25;
+};
+
+// Runs a set of modelled CPUs to completion under one ordering mode.
+//
+// Threading: Run() blocks its caller until every body returned.
+// RequestStop() may be called from any thread, including a body.
+class MemorySystem {
+ public:
+  virtual ~MemorySystem() = default;
+
+  static std::unique_ptr<MemorySystem> Create(const RunOptions& options);
+
+  // Runs bodies[i] as modelled CPU i until all return, or until the
+  // deadline (wall time) passes, after which StopRequested() is true.
+  virtual absl::Status Run(const std::vector<CpuBody>& bodies,
+                           absl::Duration deadline) = 0;
+
+  // Asks every body to return (sets StopRequested()).
+  virtual void RequestStop() = 0;
+};
+
+}  // namespace hostipi
+}  // namespace kvmbed
+
+#endif  // KVMBED_HOSTIPI_MEMORY_MODEL_H_
