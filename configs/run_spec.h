@@ -22,6 +22,13 @@ struct Topology {
   int threads = 1;
 };
 
+// One libvirt-style <vcpupin> as the profile wrote it (before --fold-cpus):
+// every vCPU in `vcpus` may run on every host CPU in `cpus`.
+struct VcpuPin {
+  std::vector<int> vcpus;  // sorted vCPU indexes
+  std::vector<int> cpus;   // sorted host CPU numbers, unfolded
+};
+
 // One VM of a run.
 struct VmSpec {
   std::string name;
@@ -37,6 +44,10 @@ struct VmSpec {
   // Host CPUs for the VMM's own (non-vCPU) threads (libvirt emulatorpin);
   // empty when the profile does not pin them.
   std::vector<int> emulator_affinity;
+  // The pinning exactly as the profile wrote it (before --fold-cpus), in
+  // profile order, so exports (libvirt XML) reproduce the profile.
+  std::vector<VcpuPin> vcpupin_as_written;
+  std::vector<int> emulatorpin_as_written;  // empty when not pinned
 };
 
 // One run: where it came from, how long it lasts, what it runs.
@@ -45,6 +56,10 @@ struct RunSpec {
   std::string name;
   absl::Duration duration = absl::Seconds(2);
   std::vector<VmSpec> vms;
+  // The host CPU set the run may use (sorted), as given to the loader.
+  std::vector<int> host_cpus;
+  // True when the profile's CPUs were folded onto host_cpus (--fold-cpus).
+  bool cpus_folded = false;
 };
 
 }  // namespace kvmbed
