@@ -1,6 +1,7 @@
 #include "configs/profile.h"
 
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -514,6 +515,19 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   std::map<std::string, int> names;  // VM name -> line
   for (size_t i = 0; i < vms.size(); ++i) {
     std::string path = Index("vms", i);
+    if (vms[i].IsMap()) {
+      // Say why a run-wide key is not allowed here rather than "unknown".
+      for (auto it = vms[i].begin(); it != vms[i].end(); ++it) {
+        const std::string& key = it->first.Scalar();
+        for (const KeySpec& k : RunKeys()) {
+          if (key == k.key && key != "name") {
+            return Error(it->first, Join(path, key),
+                         "this key applies to the whole run, not to one VM; "
+                         "move it to the top level of the profile");
+          }
+        }
+      }
+    }
     RETURN_IF_ERROR(CheckMap(vms[i], path, VmKeys()));
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(vms[i], path));
     auto [it, inserted] = names.emplace(vm.name, LineOf(vms[i]["name"]));
@@ -662,6 +676,13 @@ absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
 
 absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
                                     const ProfileOptions& opts) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: is a directory; give a profile file such as "
+        "configs/default.yaml",
+        path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;

@@ -422,6 +422,14 @@ TEST(ProfileErrorTest, MissingFile) {
             "configs/)");
 }
 
+TEST(ProfileErrorTest, DirectoryInsteadOfFile) {
+  absl::StatusOr<RunSpec> spec = LoadProfile("configs", TwoCpuHost());
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(std::string(spec.status().message()),
+            "configs: is a directory; give a profile file such as "
+            "configs/default.yaml");
+}
+
 TEST(ProfileErrorTest, VmKeysAtTopLevelOfAMultiVmProfile) {
   EXPECT_EQ(ErrorOf("name: x\nvcpus: 2\nvms:\n  - {name: a, vcpus: 1, "
                     "memory: 64M}\n"),
@@ -441,6 +449,10 @@ TEST(ProfileErrorTest, MultiVmPathsAndDuplicateNames) {
                     "  - {name: a, vcpus: 1, memory: 64M}\n"),
             "t.yaml:4:12: vms[1].name: VM name 'a' is already used on line 3; "
             "give each VM its own name");
+  EXPECT_EQ(ErrorOf("name: x\nvms:\n"
+                    "  - {name: a, vcpus: 1, memory: 64M, duration: 5s}\n"),
+            "t.yaml:3:38: vms[0].duration: this key applies to the whole run, "
+            "not to one VM; move it to the top level of the profile");
   EXPECT_THAT(ErrorOf("name: x\nvms: []\n"),
               StartsWith("t.yaml:2:6: vms: expected a non-empty list of VMs"));
 }
