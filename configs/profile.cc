@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -217,6 +218,12 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
                    absl::StrCat("unknown key; ", hint, "known keys here: ",
                                 absl::StrJoin(names, ", ")));
     }
+    if (it->second.IsNull()) {
+      // A null value's mark points past the key; point at the key instead.
+      return Error(key, Join(path, name),
+                   absl::StrCat("has no value; write e.g. '", known->example,
+                                "'"));
+    }
     auto [where, inserted] = seen.emplace(name, LineOf(key));
     if (!inserted) {
       return Error(key, Join(path, name),
@@ -277,7 +284,7 @@ absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(
   if (!ParseCpuset(node.Scalar(), &cpus, &error)) {
     return Error(node, field,
                  absl::StrFormat("malformed %s \"%s\": %s", what,
-                                 node.Scalar(), error.message),
+                                 absl::CEscape(node.Scalar()), error.message),
                  QuoteOffset(node) + error.column - 1);
   }
   return cpus;

@@ -359,6 +359,14 @@ TEST(ProfileErrorTest, WrongTypes) {
                          "list"));
 }
 
+TEST(ProfileErrorTest, KeyWithoutValue) {
+  EXPECT_EQ(ErrorOf("name: x\nvcpus:\nmemory: 64M\n"),
+            "t.yaml:2:1: vcpus: has no value; write e.g. 'vcpus: 4'");
+  EXPECT_EQ(ErrorOf(std::string(kSmall) + "vcpupin:\n"),
+            "t.yaml:4:1: vcpupin: has no value; write e.g. 'vcpupin: [{vcpu: "
+            "0, cpuset: \"0\"}]'");
+}
+
 TEST(ProfileErrorTest, VcpuPinnedTwice) {
   EXPECT_EQ(ErrorOf(std::string(kSmall) +
                     "vcpupin:\n  - {vcpu: \"0-1\", cpuset: \"0\"}\n"
