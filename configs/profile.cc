@@ -163,6 +163,10 @@ class ProfileReader {
                         const std::vector<KeySpec>& keys) const;
   absl::StatusOr<std::string> String(const YAML::Node& node,
                                      const std::string& field) const;
+  // A run or VM name: 1-64 of [A-Za-z0-9._-] (used in file and thread
+  // names downstream).
+  absl::StatusOr<std::string> Name(const YAML::Node& node,
+                                   const std::string& field) const;
   absl::StatusOr<int> Int(const YAML::Node& node, const std::string& field,
                           int min, int max) const;
   absl::StatusOr<std::vector<int>> Cpuset(const YAML::Node& node,
@@ -249,6 +253,23 @@ absl::StatusOr<std::string> ProfileReader::String(
                  absl::StrCat("expected a text value, got ", KindOf(node)));
   }
   return node.Scalar();
+}
+
+absl::StatusOr<std::string> ProfileReader::Name(
+    const YAML::Node& node, const std::string& field) const {
+  ASSIGN_OR_RETURN(std::string name, String(node, field));
+  bool ok = !name.empty() && name.size() <= 64 &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return absl::ascii_isalnum(c) || c == '-' || c == '_' ||
+                     c == '.';
+            });
+  if (!ok) {
+    return Error(node, field,
+                 absl::StrCat("'", absl::CEscape(name),
+                              "' is not a valid name; use 1 to 64 letters, "
+                              "digits, '-', '_' or '.'"));
+  }
+  return name;
 }
 
 absl::StatusOr<int> ProfileReader::Int(const YAML::Node& node,
@@ -375,19 +396,7 @@ absl::Status ProfileReader::ReadPins(const YAML::Node& node,
 absl::StatusOr<VmSpec> ProfileReader::ReadVm(const YAML::Node& node,
                                              const std::string& path) const {
   VmSpec vm;
-  std::string name_field = Join(path, "name");
-  ASSIGN_OR_RETURN(vm.name, String(node["name"], name_field));
-  bool name_ok = !vm.name.empty() && vm.name.size() <= 64 &&
-                 std::all_of(vm.name.begin(), vm.name.end(), [](char c) {
-                   return absl::ascii_isalnum(c) || c == '-' || c == '_' ||
-                          c == '.';
-                 });
-  if (!name_ok) {
-    return Error(node["name"], name_field,
-                 absl::StrCat("'", vm.name,
-                              "' is not a valid name; use 1 to 64 letters, "
-                              "digits, '-', '_' or '.'"));
-  }
+  ASSIGN_OR_RETURN(vm.name, Name(node["name"], Join(path, "name")));
 
   ASSIGN_OR_RETURN(vm.vcpus,
                    Int(node["vcpus"], Join(path, "vcpus"), 1, kMaxVcpus));
@@ -486,7 +495,7 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   spec.source = source_;
   spec.host_cpus = host_;
   spec.cpus_folded = opts_.fold_cpus && opts_.check_host_cpus;
-  ASSIGN_OR_RETURN(spec.name, String(root["name"], "name"));
+  ASSIGN_OR_RETURN(spec.name, Name(root["name"], "name"));
 
   if (root["duration"]) {
     const YAML::Node d = root["duration"];

@@ -404,6 +404,9 @@ TEST(ProfileErrorTest, BadName) {
   EXPECT_EQ(ErrorOf("name: a b\nvcpus: 2\nmemory: 64M\n"),
             "t.yaml:1:7: name: 'a b' is not a valid name; use 1 to 64 "
             "letters, digits, '-', '_' or '.'");
+  EXPECT_THAT(ErrorOf("name: \"a/b\"\nvms:\n  - {name: a, vcpus: 1, "
+                      "memory: 64M}\n"),
+              StartsWith("t.yaml:1:7: name: 'a/b' is not a valid name"));
 }
 
 TEST(ProfileErrorTest, YamlSyntaxError) {
