@@ -1,5 +1,6 @@
 #include "configs/cpuset.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -144,6 +145,29 @@ TEST(CpusetTest, FormatThenParseRoundTrips) {
   for (const char* text : {"0-3,6", "1-4,^3,6", "0,2-9,^5,100-101"}) {
     std::vector<int> cpus = MustParse(text);
     EXPECT_EQ(MustParse(FormatCpuset(cpus)), cpus) << text;
+  }
+}
+
+// Random text never crashes the parser; errors always carry a column inside
+// the text (or just past its end), successes a sorted non-empty list.
+TEST(CpusetTest, RandomTextGivesAResultOrALocatedError) {
+  std::mt19937 rng(12345);
+  const std::string alphabet = "0123456789-^, x\t";
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(rng() % 12, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    std::vector<int> cpus;
+    CpusetError error;
+    if (ParseCpuset(text, &cpus, &error)) {
+      ASSERT_FALSE(cpus.empty()) << text;
+      ASSERT_TRUE(std::is_sorted(cpus.begin(), cpus.end())) << text;
+      ASSERT_EQ(std::adjacent_find(cpus.begin(), cpus.end()), cpus.end());
+    } else {
+      ASSERT_GE(error.column, 1) << text;
+      ASSERT_LE(error.column, static_cast<int>(text.size()) + 1) << text;
+      ASSERT_NE(error.message.find("; "), std::string::npos)
+          << "no fix in: " << error.message;
+    }
   }
 }
 

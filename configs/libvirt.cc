@@ -136,7 +136,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s:%d: the XML is not well-formed (%s); fix it there (`xmllint "
         "--noout FILE` shows the spot)",
-        source_, doc.ErrorLineNum(), doc.ErrorName()));
+        source_, std::max(1, doc.ErrorLineNum()), doc.ErrorName()));
   }
   const XMLElement* domain = doc.RootElement();
   if (domain == nullptr) {

@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 
+#include <cstdio>
+
 #include <fstream>
 #include <numeric>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -475,6 +478,46 @@ TEST(ProfileTest, ValidateWithoutHost) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->vms[0].vcpu_affinity[0], Range(0, 3));
   EXPECT_TRUE(spec->host_cpus.empty());
+}
+
+// Mutated profiles never crash the loader, and every error names the file.
+TEST(ProfileRobustnessTest, MutatedProfilesGiveASpecOrAnError) {
+  const std::string base = ReadFile("configs/default.yaml");
+  ASSERT_FALSE(base.empty());
+  const std::string alphabet = "0123456789-^,:{}[]\"' \nabz#&*!|>";
+  std::mt19937 rng(4242);
+  int ok = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = base;
+    for (int m = 1 + rng() % 3; m > 0; --m) {
+      size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.erase(at, 1); break;
+        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+      }
+    }
+    absl::StatusOr<RunSpec> spec =
+        LoadProfileFromString(text, "m.yaml", TwoCpuHost());
+    if (spec.ok()) {
+      ++ok;
+      for (const VmSpec& vm : spec->vms) {
+        ASSERT_EQ(vm.vcpu_affinity.size(), static_cast<size_t>(vm.vcpus));
+        for (const auto& a : vm.vcpu_affinity) ASSERT_FALSE(a.empty());
+      }
+      continue;
+    }
+    ASSERT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument)
+        << text << "\n" << spec.status();
+    ASSERT_THAT(std::string(spec.status().message()),
+                ::testing::MatchesRegex("m\\.yaml:[1-9][0-9]*:[1-9][0-9]*: "
+                                        ".*"))
+        << text;
+  }
+  // Both outcomes were exercised.
+  EXPECT_GT(ok, 0);
+  EXPECT_LT(ok, 3000);
+  std::printf("mutated profiles: %d loaded, %d rejected\n", ok, 3000 - ok);
 }
 
 }  // namespace
