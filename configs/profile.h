@@ -69,6 +69,15 @@ absl::string_view DefaultProfileText();
 // Loads the compiled-in default profile (source kDefaultProfileSource).
 absl::StatusOr<RunSpec> LoadDefaultProfile(const ProfileOptions& opts);
 
+// Describes a validated run for people, one VM per block, grouping vCPUs
+// with the same affinity, e.g.
+//   run default (configs/default.yaml): 3s, host CPUs 0-1
+//     VM default: 4 vCPUs (sockets=1 cores=2 threads=2), memory 64M
+//       vCPUs 0-1: CPUs 0
+//       ...
+// With --fold-cpus each pinned line also shows the profile's CPUs.
+std::string FormatRunSpec(const RunSpec& spec);
+
 // Parses a memory size: bytes, or a number with a binary suffix K, M, G, T
 // (also KiB..TiB; 1K = 1024). Exposed for the libvirt importer and tests.
 // The error message says what is wrong and how to write it.

@@ -191,6 +191,26 @@ TEST(ProfileTest, ProcessAffinityIsTheDefaultHostSet) {
   EXPECT_EQ(spec->vms[0].vcpu_affinity[0], *cpus);
 }
 
+TEST(ProfileTest, FormatRunSpecGroupsVcpus) {
+  absl::StatusOr<RunSpec> spec = LoadDefaultProfile(TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(FormatRunSpec(*spec),
+            "run default (<built-in default profile>): 3s, host CPUs 0-1\n"
+            "  VM default: 4 vCPUs (sockets=1 cores=2 threads=2), memory 64M\n"
+            "    vCPUs 0-1: CPUs 0\n"
+            "    vCPUs 2-3: CPUs 1\n"
+            "    emulator threads: CPUs 0-1\n");
+  spec = LoadProfile("configs/seed-two-vms.yaml", TwoCpuHost(/*fold=*/true));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::string text = FormatRunSpec(*spec);
+  EXPECT_THAT(text, HasSubstr("profile CPUs folded (--fold-cpus)\n"));
+  EXPECT_THAT(text, HasSubstr("    vCPUs 0-1: CPUs 0-1 (profile: 0-3)\n"
+                              "    vCPUs 2-3: CPUs 0-1 (profile: 4-7)\n"));
+  EXPECT_THAT(text, HasSubstr("  VM guest-b: 4 vCPUs (sockets=1 cores=4 "
+                              "threads=1), memory 4G\n"
+                              "    vCPUs 0-3 unpinned: CPUs 0-1\n"));
+}
+
 // ---- folding ----
 
 TEST(FoldTest, MapsModuloTheHostSet) {
