@@ -24,8 +24,9 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 std::string Describe(char c) {
   if (c == '\0') return "the end of the text";
   if (c == '\'') return "\"'\"";
-  if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-    return absl::StrFormat("byte 0x%02x", static_cast<unsigned char>(c));
+  unsigned char u = static_cast<unsigned char>(c);
+  if (u < 0x20 || u >= 0x7f) {
+    return absl::StrFormat("byte 0x%02x", u);
   }
   return absl::StrCat("'", std::string(1, c), "'");
 }

@@ -119,10 +119,10 @@ class DomainImporter {
     std::vector<int> cpus;
     CpusetError error;
     if (!ParseCpuset(text, &cpus, &error)) {
-      return Error(e, absl::StrFormat("%s='%s' is not a valid cpuset: "
-                                      "column %d: %s",
-                                      attribute, text, error.column,
-                                      error.message));
+      return Error(
+          e, absl::StrFormat("%s='%s' is not a valid cpuset: "
+                             "column %d: %s",
+                             attribute, text, error.column, error.message));
     }
     return cpus;
   }
@@ -140,13 +140,15 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
   }
   const XMLElement* domain = doc.RootElement();
   if (domain == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source_, ":1: the document has no root element; give a libvirt "
-                 "domain XML (e.g. from `virsh dumpxml NAME`)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_,
+                     ":1: the document has no root element; give a libvirt "
+                     "domain XML (e.g. from `virsh dumpxml NAME`)"));
   }
   if (std::strcmp(domain->Name(), "domain") != 0) {
-    return Error(domain, "the root element must be <domain>; give a libvirt "
-                         "domain XML (e.g. from `virsh dumpxml NAME`)");
+    return Error(domain,
+                 "the root element must be <domain>; give a libvirt "
+                 "domain XML (e.g. from `virsh dumpxml NAME`)");
   }
   std::vector<std::string> ignored;
 
@@ -156,11 +158,11 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
     return Error(domain, "missing <name>; add e.g. <name>guest-a</name>");
   }
   std::string name = Text(name_el);
-  bool name_ok = !name.empty() && name.size() <= 64 &&
-                 std::all_of(name.begin(), name.end(), [](char c) {
-                   return absl::ascii_isalnum(c) || c == '-' || c == '_' ||
-                          c == '.';
-                 });
+  bool name_ok =
+      !name.empty() && name.size() <= 64 &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
+      });
   if (!name_ok) {
     return Error(name_el, absl::StrCat("'", name,
                                        "' is not a valid kvmbed name; use 1 "
@@ -196,8 +198,9 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
   // <vcpu placement='static' cpuset='..' current='..'>N</vcpu>
   ASSIGN_OR_RETURN(const XMLElement* vcpu_el, OnlyChild(domain, "vcpu"));
   if (vcpu_el == nullptr) {
-    return Error(domain, "missing <vcpu>; add e.g. <vcpu "
-                         "placement='static'>4</vcpu>");
+    return Error(domain,
+                 "missing <vcpu>; add e.g. <vcpu "
+                 "placement='static'>4</vcpu>");
   }
   int vcpus = 0;
   if (!absl::SimpleAtoi(Text(vcpu_el), &vcpus) || vcpus < 1 ||
@@ -328,8 +331,9 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
        e = e->NextSiblingElement()) {
     static const char* kImported[] = {"name", "memory", "vcpu", "cputune",
                                       "cpu"};
-    if (std::none_of(std::begin(kImported), std::end(kImported),
-                     [&](const char* n) { return std::strcmp(n, e->Name()) == 0; })) {
+    if (std::none_of(
+            std::begin(kImported), std::end(kImported),
+            [&](const char* n) { return std::strcmp(n, e->Name()) == 0; })) {
       ignored.push_back(absl::StrCat("<", e->Name(), ">"));
     }
   }
@@ -362,9 +366,9 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
   if (!groups.empty()) {
     out << YAML::Key << "vcpupin" << YAML::Value << YAML::BeginSeq;
     for (const VcpuPin& g : groups) {
-      out << YAML::Flow << YAML::BeginMap << YAML::Key << "vcpu"
-          << YAML::Value << YAML::DoubleQuoted << FormatCpuset(g.vcpus)
-          << YAML::Key << "cpuset" << YAML::Value << YAML::DoubleQuoted
+      out << YAML::Flow << YAML::BeginMap << YAML::Key << "vcpu" << YAML::Value
+          << YAML::DoubleQuoted << FormatCpuset(g.vcpus) << YAML::Key
+          << "cpuset" << YAML::Value << YAML::DoubleQuoted
           << FormatCpuset(g.cpus) << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -379,15 +383,16 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
         absl::StrCat(source_, ": YAML emitter error: ", out.GetLastError()));
   }
 
-  std::string text = absl::StrCat(
-      "# Imported from ", source_, " (libvirt domain XML) by kvmbed.\n");
+  std::string text = absl::StrCat("# Imported from ", source_,
+                                  " (libvirt domain XML) by kvmbed.\n");
   if (!ignored.empty()) {
     absl::StrAppend(&text, "# Not imported (no kvmbed equivalent): ",
                     absl::StrJoin(ignored, ", "), "\n");
   }
   if (!have_topology) {
-    absl::StrAppend(&text, "# No <cpu><topology>: kvmbed's default applies "
-                           "(1 socket, one core per vCPU, 1 thread).\n");
+    absl::StrAppend(&text,
+                    "# No <cpu><topology>: kvmbed's default applies "
+                    "(1 socket, one core per vCPU, 1 thread).\n");
   }
   absl::StrAppend(&text, out.c_str(), "\n");
 
@@ -397,9 +402,9 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
   opts.check_host_cpus = false;
   absl::StatusOr<RunSpec> check = LoadProfileFromString(text, source_, opts);
   if (!check.ok()) {
-    return absl::InternalError(absl::StrCat(
-        "kvmbed bug: the profile imported from ", source_,
-        " does not load: ", check.status().message()));
+    return absl::InternalError(
+        absl::StrCat("kvmbed bug: the profile imported from ", source_,
+                     " does not load: ", check.status().message()));
   }
   return text;
 }
@@ -451,8 +456,9 @@ std::string ExportLibvirtDomain(const VmSpec& vm, const std::string& source) {
       if (v >= 0 && v < vm.vcpus) pin[v] = entry.cpus;
     }
   }
-  bool any_pin = std::any_of(pin.begin(), pin.end(),
-                             [](const std::vector<int>& c) { return !c.empty(); });
+  bool any_pin =
+      std::any_of(pin.begin(), pin.end(),
+                  [](const std::vector<int>& c) { return !c.empty(); });
   if (any_pin || !vm.emulatorpin_as_written.empty()) {
     p.OpenElement("cputune");
     for (int v = 0; v < vm.vcpus; ++v) {
@@ -503,9 +509,9 @@ absl::StatusOr<std::string> ExportLibvirtDomain(const RunSpec& spec,
         "%s: the profile has %d VMs (%s); choose one to export by name",
         spec.source, spec.vms.size(), absl::StrJoin(names, ", ")));
   }
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "%s: no VM named '%s'; the profile's VMs are: %s", spec.source, vm_name,
-      absl::StrJoin(names, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: no VM named '%s'; the profile's VMs are: %s",
+                      spec.source, vm_name, absl::StrJoin(names, ", ")));
 }
 
 }  // namespace kvmbed

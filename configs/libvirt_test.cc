@@ -72,8 +72,7 @@ TEST(LibvirtImportTest, ImportsPinningTopologyAndMemory) {
   const VmSpec& vm = spec->vms[0];
   EXPECT_EQ(vm.vcpus, 6);
   EXPECT_EQ(vm.memory_bytes, 4ull << 30);
-  EXPECT_THAT(vm.vcpu_pinned,
-              ElementsAre(true, true, true, true, false, true));
+  EXPECT_THAT(vm.vcpu_pinned, ElementsAre(true, true, true, true, false, true));
   EXPECT_THAT(vm.vcpu_affinity[5], ElementsAre(1, 2, 4, 6));
   EXPECT_THAT(vm.emulatorpin_as_written, ElementsAre(8, 9));
 }
@@ -101,10 +100,10 @@ TEST(LibvirtImportTest, MemoryUnitsAsLibvirt) {
            {" unit='bytes'", "67108864", "64M"},
            {" unit='KB'", "4096", "4000K"},
        }) {
-    absl::StatusOr<std::string> yaml = ImportLibvirtDomain(
-        "<domain><name>d</name><memory" + unit + ">" + number +
-            "</memory><vcpu>1</vcpu></domain>",
-        "d.xml");
+    absl::StatusOr<std::string> yaml =
+        ImportLibvirtDomain("<domain><name>d</name><memory" + unit + ">" +
+                                number + "</memory><vcpu>1</vcpu></domain>",
+                            "d.xml");
     ASSERT_TRUE(yaml.ok()) << unit << ": " << yaml.status();
     EXPECT_THAT(*yaml, HasSubstr("memory: " + want + "\n")) << unit;
   }
@@ -321,9 +320,8 @@ void ExpectSameVm(const VmSpec& a, const VmSpec& b) {
 }
 
 TEST(LibvirtRoundTripTest, ShippedProfilesSurviveExportThenImport) {
-  for (const char* path :
-       {"configs/default.yaml", "configs/seed-guest-a.yaml",
-        "configs/seed-guest-b.yaml"}) {
+  for (const char* path : {"configs/default.yaml", "configs/seed-guest-a.yaml",
+                           "configs/seed-guest-b.yaml"}) {
     SCOPED_TRACE(path);
     absl::StatusOr<RunSpec> before = LoadProfile(path, NoHost());
     ASSERT_TRUE(before.ok()) << before.status();
@@ -378,9 +376,14 @@ TEST(LibvirtRobustnessTest, MutatedDomainsGiveAProfileOrAnError) {
     for (int m = 1 + rng() % 3; m > 0; --m) {
       size_t at = rng() % xml.size();
       switch (rng() % 3) {
-        case 0: xml[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: xml.erase(at, 1); break;
-        default: xml.insert(at, 1, alphabet[rng() % alphabet.size()]);
+        case 0:
+          xml[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          xml.erase(at, 1);
+          break;
+        default:
+          xml.insert(at, 1, alphabet[rng() % alphabet.size()]);
       }
     }
     absl::StatusOr<std::string> yaml = ImportLibvirtDomain(xml, "m.xml");
@@ -390,7 +393,8 @@ TEST(LibvirtRobustnessTest, MutatedDomainsGiveAProfileOrAnError) {
       continue;
     }
     ASSERT_EQ(yaml.status().code(), absl::StatusCode::kInvalidArgument)
-        << xml << "\n" << yaml.status();
+        << xml << "\n"
+        << yaml.status();
     ASSERT_THAT(std::string(yaml.status().message()),
                 ::testing::MatchesRegex("m\\.xml:[1-9][0-9]*: .*"))
         << xml;

@@ -85,7 +85,9 @@ int Levenshtein(absl::string_view a, absl::string_view b) {
     row[0] = static_cast<int>(i);
     for (size_t j = 1; j <= b.size(); ++j) {
       int up = row[j];
-      int cost = absl::ascii_tolower(a[i - 1]) == absl::ascii_tolower(b[j - 1]) ? 0 : 1;
+      int cost = absl::ascii_tolower(a[i - 1]) == absl::ascii_tolower(b[j - 1])
+                     ? 0
+                     : 1;
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + cost});
       diag = up;
     }
@@ -150,9 +152,9 @@ class ProfileReader {
     YAML::Mark mark = node.Mark();
     int line = mark.line >= 0 ? mark.line + 1 : 1;
     int column = mark.column >= 0 ? mark.column + 1 + extra : 1;
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s:%d:%d: %s: %s", source_, line, column,
-        field.empty() ? "profile" : field, message));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d:%d: %s: %s", source_, line, column,
+                        field.empty() ? "profile" : field, message));
   }
 
   int LineOf(const YAML::Node& node) const {
@@ -201,9 +203,8 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
       return Error(key, path, "keys must be plain words like 'vcpus'");
     }
     const std::string& name = key.Scalar();
-    auto known = std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) {
-      return name == k.key;
-    });
+    auto known = std::find_if(keys.begin(), keys.end(),
+                              [&](const KeySpec& k) { return name == k.key; });
     if (known == keys.end()) {
       std::vector<std::string> names;
       const KeySpec* best = nullptr;
@@ -215,7 +216,8 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
       }
       std::string hint;
       if (best != nullptr &&
-          best_distance <= std::max<int>(2, static_cast<int>(name.size()) / 3)) {
+          best_distance <=
+              std::max<int>(2, static_cast<int>(name.size()) / 3)) {
         hint = absl::StrCat("did you mean '", best->key, "'? ");
       }
       return Error(key, Join(path, name),
@@ -224,9 +226,9 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
     }
     if (it->second.IsNull()) {
       // A null value's mark points past the key; point at the key instead.
-      return Error(key, Join(path, name),
-                   absl::StrCat("has no value; write e.g. '", known->example,
-                                "'"));
+      return Error(
+          key, Join(path, name),
+          absl::StrCat("has no value; write e.g. '", known->example, "'"));
     }
     auto [where, inserted] = seen.emplace(name, LineOf(key));
     if (!inserted) {
@@ -238,9 +240,9 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
   }
   for (const KeySpec& k : keys) {
     if (k.required && seen.count(k.key) == 0) {
-      return Error(node, Join(path, k.key),
-                   absl::StrCat("missing required field; add e.g. '",
-                                k.example, "'"));
+      return Error(
+          node, Join(path, k.key),
+          absl::StrCat("missing required field; add e.g. '", k.example, "'"));
     }
   }
   return absl::OkStatus();
@@ -260,8 +262,7 @@ absl::StatusOr<std::string> ProfileReader::Name(
   ASSIGN_OR_RETURN(std::string name, String(node, field));
   bool ok = !name.empty() && name.size() <= 64 &&
             std::all_of(name.begin(), name.end(), [](char c) {
-              return absl::ascii_isalnum(c) || c == '-' || c == '_' ||
-                     c == '.';
+              return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
             });
   if (!ok) {
     return Error(node, field,
@@ -291,8 +292,9 @@ absl::StatusOr<int> ProfileReader::Int(const YAML::Node& node,
   return value;
 }
 
-absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(
-    const YAML::Node& node, const std::string& field, const char* what) const {
+absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(const YAML::Node& node,
+                                                       const std::string& field,
+                                                       const char* what) const {
   if (!node.IsScalar()) {
     return Error(node, field,
                  absl::StrCat("expected a ", what,
@@ -321,10 +323,9 @@ absl::StatusOr<std::vector<int>> ProfileReader::ToHost(
                       std::back_inserter(missing));
   if (missing.empty()) return cpus;
   std::string host = FormatCpuset(host_);
-  std::string what =
-      missing.size() == 1
-          ? absl::StrCat("CPU ", missing[0], " is")
-          : absl::StrCat("CPUs ", FormatCpuset(missing), " are");
+  std::string what = missing.size() == 1
+                         ? absl::StrCat("CPU ", missing[0], " is")
+                         : absl::StrCat("CPUs ", FormatCpuset(missing), " are");
   // Point at the first missing CPU's number when it is written literally,
   // else at the start of the cpuset.
   int extra = QuoteOffset(node);
@@ -360,16 +361,16 @@ absl::Status ProfileReader::ReadPins(const YAML::Node& node,
     ASSIGN_OR_RETURN(std::vector<int> vcpus,
                      Cpuset(vnode, vfield, "vCPU index list"));
     for (int v : vcpus) {
-      int extra = QuoteOffset(vnode) +
-                  std::max(0, FindNumber(vnode.Scalar(), v));
+      int extra =
+          QuoteOffset(vnode) + std::max(0, FindNumber(vnode.Scalar(), v));
       if (v >= vm->vcpus) {
-        return Error(vnode, vfield,
-                     absl::StrFormat("vCPU %d is out of range: this VM has "
-                                     "vcpus: %d (indexes 0-%d); use indexes "
-                                     "in 0-%d or raise vcpus",
-                                     v, vm->vcpus, vm->vcpus - 1,
-                                     vm->vcpus - 1),
-                     extra);
+        return Error(
+            vnode, vfield,
+            absl::StrFormat("vCPU %d is out of range: this VM has "
+                            "vcpus: %d (indexes 0-%d); use indexes "
+                            "in 0-%d or raise vcpus",
+                            v, vm->vcpus, vm->vcpus - 1, vm->vcpus - 1),
+            extra);
       }
       if (!pinned_by[v].empty()) {
         return Error(vnode, vfield,
@@ -437,12 +438,14 @@ absl::StatusOr<VmSpec> ProfileReader::ReadVm(const YAML::Node& node,
   const YAML::Node mem = node["memory"];
   std::string mem_field = Join(path, "memory");
   if (!mem.IsScalar()) {
-    return Error(mem, mem_field,
-                 absl::StrCat("expected a size like 64M or 4G, got ",
-                              KindOf(mem)));
+    return Error(
+        mem, mem_field,
+        absl::StrCat("expected a size like 64M or 4G, got ", KindOf(mem)));
   }
   absl::StatusOr<uint64_t> bytes = ParseMemorySize(mem.Scalar());
-  if (!bytes.ok()) return Error(mem, mem_field, std::string(bytes.status().message()));
+  if (!bytes.ok()) {
+    return Error(mem, mem_field, std::string(bytes.status().message()));
+  }
   vm.memory_bytes = *bytes;
 
   std::vector<int> unpinned =
@@ -522,11 +525,11 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   }
   const YAML::Node vms = root["vms"];
   if (!vms.IsSequence() || vms.size() == 0) {
-    return Error(vms, "vms",
-                 absl::StrCat("expected a non-empty list of VMs, got ",
-                              KindOf(vms),
-                              "; e.g. vms: [{name: a, vcpus: 2, memory: "
-                              "64M}]"));
+    return Error(
+        vms, "vms",
+        absl::StrCat("expected a non-empty list of VMs, got ", KindOf(vms),
+                     "; e.g. vms: [{name: a, vcpus: 2, memory: "
+                     "64M}]"));
   }
   std::map<std::string, int> names;  // VM name -> line
   for (size_t i = 0; i < vms.size(); ++i) {
@@ -593,8 +596,9 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
   std::string t(absl::StripAsciiWhitespace(text));
   size_t digits = 0;
   while (digits < t.size() && absl::ascii_isdigit(t[digits])) ++digits;
-  constexpr char kHint[] = "write bytes or a number with K, M, G or T "
-                           "(binary: 1K = 1024), e.g. 64M or 4G";
+  constexpr char kHint[] =
+      "write bytes or a number with K, M, G or T "
+      "(binary: 1K = 1024), e.g. 64M or 4G";
   if (digits == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", t, "' is not a memory size; ", kHint));
@@ -606,9 +610,9 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
   }
   std::string unit = t.substr(digits);
   static const auto* units = new std::map<std::string, int>{
-      {"", 0},   {"B", 0},   {"K", 10},  {"k", 10},  {"KiB", 10},
-      {"M", 20}, {"m", 20},  {"MiB", 20}, {"G", 30}, {"g", 30},
-      {"GiB", 30}, {"T", 40}, {"t", 40},  {"TiB", 40}};
+      {"", 0},     {"B", 0},  {"K", 10},   {"k", 10},  {"KiB", 10},
+      {"M", 20},   {"m", 20}, {"MiB", 20}, {"G", 30},  {"g", 30},
+      {"GiB", 30}, {"T", 40}, {"t", 40},   {"TiB", 40}};
   auto it = units->find(unit);
   if (it == units->end()) {
     std::string upper = absl::AsciiStrToUpper(unit);
@@ -617,7 +621,10 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
           "'%s': the unit %s is ambiguous (powers of 1000 or 1024); write "
           "%d%c for binary units (1%c = 2^%d bytes)",
           t, unit, number, upper[0], upper[0],
-          upper[0] == 'K' ? 10 : upper[0] == 'M' ? 20 : upper[0] == 'G' ? 30 : 40));
+          upper[0] == 'K'   ? 10
+          : upper[0] == 'M' ? 20
+          : upper[0] == 'G' ? 30
+                            : 40));
     }
     return absl::InvalidArgumentError(
         absl::StrCat("'", t, "' has an unknown unit '", unit, "'; ", kHint));
@@ -679,12 +686,12 @@ std::string FormatRunSpec(const RunSpec& spec) {
                written[a] == written[b];
       };
       while (w + 1 < vm.vcpus && same(v, w + 1)) ++w;
-      std::string who = w == v ? absl::StrCat("vCPU ", v)
-                               : absl::StrCat("vCPUs ", v, "-", w);
-      std::string cpus = vm.vcpu_affinity[v].empty()
-                             ? std::string("any CPU")
-                             : absl::StrCat("CPUs ",
-                                            FormatCpuset(vm.vcpu_affinity[v]));
+      std::string who =
+          w == v ? absl::StrCat("vCPU ", v) : absl::StrCat("vCPUs ", v, "-", w);
+      std::string cpus =
+          vm.vcpu_affinity[v].empty()
+              ? std::string("any CPU")
+              : absl::StrCat("CPUs ", FormatCpuset(vm.vcpu_affinity[v]));
       absl::StrAppend(&out, "    ", who, vm.vcpu_pinned[v] ? "" : " unpinned",
                       ": ", cpus);
       if (spec.cpus_folded && vm.vcpu_pinned[v]) {
@@ -697,8 +704,8 @@ std::string FormatRunSpec(const RunSpec& spec) {
       absl::StrAppend(&out, "    emulator threads: CPUs ",
                       FormatCpuset(vm.emulator_affinity));
       if (spec.cpus_folded) {
-        absl::StrAppend(&out, " (profile: ",
-                        FormatCpuset(vm.emulatorpin_as_written), ")");
+        absl::StrAppend(
+            &out, " (profile: ", FormatCpuset(vm.emulatorpin_as_written), ")");
       }
       absl::StrAppend(&out, "\n");
     }
@@ -719,8 +726,9 @@ absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
       ASSIGN_OR_RETURN(host, ProcessAffinityCpus());
     }
     if (host.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source_name, ": the host CPU set is empty; run kvmbed with at "
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name,
+                       ": the host CPU set is empty; run kvmbed with at "
                        "least one CPU in its affinity mask"));
     }
   }
@@ -737,9 +745,9 @@ absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
     return reader.ReadRun(root);
   } catch (const YAML::Exception& e) {
     // The reader only reads nodes it has checked; this is a safety net.
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s:%d:%d: cannot read the profile: %s", source_name,
-        e.mark.line + 1, e.mark.column + 1, e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d:%d: cannot read the profile: %s", source_name,
+                        e.mark.line + 1, e.mark.column + 1, e.msg));
   }
 }
 
@@ -747,10 +755,10 @@ absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
                                     const ProfileOptions& opts) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: is a directory; give a profile file such as "
-        "configs/default.yaml",
-        path));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: is a directory; give a profile file such as "
+                        "configs/default.yaml",
+                        path));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -3,7 +3,6 @@
 #include <dirent.h>
 
 #include <cstdio>
-
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -251,9 +250,9 @@ TEST(ProfileTest, Durations) {
            {"5m", absl::Minutes(5)},
            {"20h", absl::Hours(20)},
            {"1h30m", absl::Minutes(90)}}) {
-    absl::StatusOr<RunSpec> spec = LoadProfileFromString(
-        std::string(kSmall) + "duration: " + text + "\n", "t.yaml",
-        TwoCpuHost());
+    absl::StatusOr<RunSpec> spec =
+        LoadProfileFromString(std::string(kSmall) + "duration: " + text + "\n",
+                              "t.yaml", TwoCpuHost());
     ASSERT_TRUE(spec.ok()) << spec.status();
     EXPECT_EQ(spec->duration, want) << text;
   }
@@ -302,11 +301,11 @@ TEST(ProfileErrorTest, UnknownKeySuggestsTheNearest) {
 }
 
 TEST(ProfileErrorTest, VcpuIndexOutOfRange) {
-  EXPECT_EQ(ErrorOf(std::string(kSmall) +
-                    "vcpupin:\n  - {vcpu: 0, cpuset: \"0\"}\n"
-                    "  - {vcpu: \"1-2\", cpuset: \"1\"}\n"),
-            "t.yaml:6:15: vcpupin[1].vcpu: vCPU 2 is out of range: this VM "
-            "has vcpus: 2 (indexes 0-1); use indexes in 0-1 or raise vcpus");
+  EXPECT_EQ(
+      ErrorOf(std::string(kSmall) + "vcpupin:\n  - {vcpu: 0, cpuset: \"0\"}\n"
+                                    "  - {vcpu: \"1-2\", cpuset: \"1\"}\n"),
+      "t.yaml:6:15: vcpupin[1].vcpu: vCPU 2 is out of range: this VM "
+      "has vcpus: 2 (indexes 0-1); use indexes in 0-1 or raise vcpus");
 }
 
 TEST(ProfileErrorTest, MalformedCpusetPointsAtTheCharacter) {
@@ -329,12 +328,12 @@ TEST(ProfileErrorTest, MalformedCpusetPointsAtTheCharacter) {
 }
 
 TEST(ProfileErrorTest, CpusetNamingCpusTheHostLacksSuggestsFold) {
-  EXPECT_EQ(ErrorOf(std::string(kSmall) +
-                    "vcpupin:\n  - {vcpu: 0, cpuset: \"0\"}\n"
-                    "  - {vcpu: 1, cpuset: \"1,12\"}\n"),
-            "t.yaml:6:26: vcpupin[1].cpuset: CPU 12 is not on this host (host "
-            "has CPUs 0-1); pin to CPUs 0-1 or run with --fold-cpus to map a "
-            "profile written for a larger host onto this one");
+  EXPECT_EQ(
+      ErrorOf(std::string(kSmall) + "vcpupin:\n  - {vcpu: 0, cpuset: \"0\"}\n"
+                                    "  - {vcpu: 1, cpuset: \"1,12\"}\n"),
+      "t.yaml:6:26: vcpupin[1].cpuset: CPU 12 is not on this host (host "
+      "has CPUs 0-1); pin to CPUs 0-1 or run with --fold-cpus to map a "
+      "profile written for a larger host onto this one");
   EXPECT_THAT(ErrorOf(std::string(kSmall) + "emulatorpin: 2-3\n"),
               StartsWith("t.yaml:4:14: emulatorpin: CPUs 2-3 are not on this "
                          "host (host has CPUs 0-1); pin to CPUs 0-1 or run "
@@ -512,9 +511,14 @@ TEST(ProfileRobustnessTest, MutatedProfilesGiveASpecOrAnError) {
     for (int m = 1 + rng() % 3; m > 0; --m) {
       size_t at = rng() % text.size();
       switch (rng() % 3) {
-        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: text.erase(at, 1); break;
-        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+        case 0:
+          text[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          text.erase(at, 1);
+          break;
+        default:
+          text.insert(at, 1, alphabet[rng() % alphabet.size()]);
       }
     }
     absl::StatusOr<RunSpec> spec =
@@ -528,7 +532,8 @@ TEST(ProfileRobustnessTest, MutatedProfilesGiveASpecOrAnError) {
       continue;
     }
     ASSERT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument)
-        << text << "\n" << spec.status();
+        << text << "\n"
+        << spec.status();
     ASSERT_THAT(std::string(spec.status().message()),
                 ::testing::MatchesRegex("m\\.yaml:[1-9][0-9]*:[1-9][0-9]*: "
                                         ".*"))
