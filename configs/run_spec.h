@@ -37,7 +37,9 @@ struct VmSpec {
   uint64_t memory_bytes = 64ull << 20;
   // vcpu_affinity[i] lists the host CPUs vCPU i may run on (libvirt
   // vcpupin), after --fold-cpus. Always vcpus entries; an unpinned vCPU gets
-  // every CPU of the host set the run may use.
+  // every CPU of the host set the run may use. (Profiles loaded without a
+  // host, ProfileOptions::check_host_cpus = false, leave unpinned vCPUs'
+  // entries empty; such specs are for translating, not for running.)
   std::vector<std::vector<int>> vcpu_affinity;
   // True where the profile pinned vCPU i explicitly.
   std::vector<bool> vcpu_pinned;
