@@ -22,6 +22,13 @@ struct Topology {
   int threads = 1;
 };
 
+// One libvirt-style <vcpupin> as the profile wrote it (before --fold-cpus):
+// every vCPU in `vcpus` may run on every host CPU in `cpus`.
+struct VcpuPin {
+  std::vector<int> vcpus;  // sorted vCPU indexes
+  std::vector<int> cpus;   // sorted host CPU numbers, unfolded
+};
+
 // One VM of a run.
 struct VmSpec {
   std::string name;
@@ -30,13 +37,19 @@ struct VmSpec {
   uint64_t memory_bytes = 64ull << 20;
   // vcpu_affinity[i] lists the host CPUs vCPU i may run on (libvirt
   // vcpupin), after --fold-cpus. Always vcpus entries; an unpinned vCPU gets
-  // every CPU of the host set the run may use.
+  // every CPU of the host set the run may use. (Profiles loaded without a
+  // host, ProfileOptions::check_host_cpus = false, leave unpinned vCPUs'
+  // entries empty; such specs are for translating, not for running.)
   std::vector<std::vector<int>> vcpu_affinity;
   // True where the profile pinned vCPU i explicitly.
   std::vector<bool> vcpu_pinned;
   // Host CPUs for the VMM's own (non-vCPU) threads (libvirt emulatorpin);
   // empty when the profile does not pin them.
   std::vector<int> emulator_affinity;
+  // The pinning exactly as the profile wrote it (before --fold-cpus), in
+  // profile order, so exports (libvirt XML) reproduce the profile.
+  std::vector<VcpuPin> vcpupin_as_written;
+  std::vector<int> emulatorpin_as_written;  // empty when not pinned
 };
 
 // One run: where it came from, how long it lasts, what it runs.
@@ -45,6 +58,10 @@ struct RunSpec {
   std::string name;
   absl::Duration duration = absl::Seconds(2);
   std::vector<VmSpec> vms;
+  // The host CPU set the run may use (sorted), as given to the loader.
+  std::vector<int> host_cpus;
+  // True when the profile's CPUs were folded onto host_cpus (--fold-cpus).
+  bool cpus_folded = false;
 };
 
 }  // namespace kvmbed

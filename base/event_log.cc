@@ -1,0 +1,79 @@
+#include "base/event_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace kvmbed {
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot open event log ", path));
+  }
+  return std::unique_ptr<EventLog>(new EventLog(fd, path));
+}
+
+std::unique_ptr<EventLog> EventLog::Null() {
+  return std::unique_ptr<EventLog>(new EventLog(-1, ""));
+}
+
+EventLog::EventLog(int fd, std::string path)
+    : fd_(fd), path_(std::move(path)), start_ns_(MonotonicNs()) {}
+
+EventLog::~EventLog() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void EventLog::Emit(const std::string& type, nlohmann::json fields) {
+  if (fd_ < 0) return;
+  nlohmann::json line = nlohmann::json::object();
+  line["t"] = static_cast<double>(MonotonicNs() - start_ns_) / 1e9;
+  line["type"] = type;
+  if (fields.is_object()) {
+    for (auto& [k, v] : fields.items()) line[k] = std::move(v);
+  }
+  // Invalid UTF-8 from a guest console must not throw: replace it.
+  std::string text =
+      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  absl::MutexLock lock(&mu_);
+  if (!status_.ok()) return;
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = write(fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      status_ = absl::ErrnoToStatus(n < 0 ? errno : ENOSPC,
+                                    absl::StrCat("writing event log ", path_));
+      return;
+    }
+    done += static_cast<size_t>(n);
+  }
+  ++events_;
+}
+
+absl::Status EventLog::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+int64_t EventLog::events() const {
+  absl::MutexLock lock(&mu_);
+  return events_;
+}
+
+}  // namespace kvmbed

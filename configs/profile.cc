@@ -1,0 +1,784 @@
+#include "configs/profile.h"
+
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "base/status_macros.h"
+#include "configs/cpuset.h"
+#include "yaml-cpp/yaml.h"
+
+namespace kvmbed {
+namespace {
+
+// One key a YAML map may hold.
+struct KeySpec {
+  const char* key;
+  bool required;
+  const char* example;  // shown when the key is missing: "vcpus: 4"
+};
+
+// Keys of one VM. In the single-VM form they sit at the top level; in the
+// multi-VM form inside each `vms:` entry. New per-VM sections (guest
+// workloads, ...) are added here and read in ReadVm().
+const std::vector<KeySpec>& VmKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"name", true, "name: guest-a"},
+      {"vcpus", true, "vcpus: 4"},
+      {"topology", false, "topology: {sockets: 1, cores: 2, threads: 2}"},
+      {"memory", true, "memory: 64M"},
+      {"vcpupin", false, "vcpupin: [{vcpu: 0, cpuset: \"0\"}]"},
+      {"emulatorpin", false, "emulatorpin: \"0-1\""},
+  };
+  return *keys;
+}
+
+// Keys of the run itself. New run-wide sections (host stress, hostipi kernel
+// model, ...) are added here and read in ReadRun().
+const std::vector<KeySpec>& RunKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"name", true, "name: my-run"},
+      {"duration", false, "duration: 10s"},
+      {"vms", false, "vms: [{name: a, vcpus: 2, memory: 64M}]"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& TopologyKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"sockets", true, "sockets: 1"},
+      {"cores", true, "cores: 2"},
+      {"threads", true, "threads: 1"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& PinKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"vcpu", true, "vcpu: \"0-1\""},
+      {"cpuset", true, "cpuset: \"0-3\""},
+  };
+  return *keys;
+}
+
+// Edit distance, for "did you mean" suggestions.
+int Levenshtein(absl::string_view a, absl::string_view b) {
+  std::vector<int> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    int diag = row[0];
+    row[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      int up = row[j];
+      int cost = absl::ascii_tolower(a[i - 1]) == absl::ascii_tolower(b[j - 1])
+                     ? 0
+                     : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + cost});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string KindOf(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return absl::StrCat("'", node.Scalar(), "'");
+    default:
+      return "nothing";
+  }
+}
+
+// yaml-cpp tags quoted scalars "!"; their text starts one column after the
+// node's mark. (Escapes inside quotes can still shift columns.)
+int QuoteOffset(const YAML::Node& node) { return node.Tag() == "!" ? 1 : 0; }
+
+// Offset of the decimal number `n` written on its own in `text`, or -1.
+int FindNumber(const std::string& text, int n) {
+  std::string digits = std::to_string(n);
+  for (size_t at = text.find(digits); at != std::string::npos;
+       at = text.find(digits, at + 1)) {
+    bool left = at == 0 || !absl::ascii_isdigit(text[at - 1]);
+    size_t end = at + digits.size();
+    bool right = end == text.size() || !absl::ascii_isdigit(text[end]);
+    if (left && right) return static_cast<int>(at);
+  }
+  return -1;
+}
+
+std::string Join(const std::string& path, absl::string_view key) {
+  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+}
+
+std::string Index(const std::string& path, size_t i) {
+  return absl::StrCat(path, "[", i, "]");
+}
+
+// Reads one profile document into a RunSpec. Not thread-safe; one per load.
+class ProfileReader {
+ public:
+  ProfileReader(std::string source, const ProfileOptions& opts,
+                std::vector<int> host)
+      : source_(std::move(source)), opts_(opts), host_(std::move(host)) {}
+
+  absl::StatusOr<RunSpec> ReadRun(const YAML::Node& root);
+
+ private:
+  // file:line:col: field: message, at `node` shifted right by `extra`
+  // columns (for errors inside a scalar).
+  absl::Status Error(const YAML::Node& node, const std::string& field,
+                     const std::string& message, int extra = 0) const {
+    YAML::Mark mark = node.Mark();
+    int line = mark.line >= 0 ? mark.line + 1 : 1;
+    int column = mark.column >= 0 ? mark.column + 1 + extra : 1;
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d:%d: %s: %s", source_, line, column,
+                        field.empty() ? "profile" : field, message));
+  }
+
+  int LineOf(const YAML::Node& node) const {
+    return node.Mark().line >= 0 ? node.Mark().line + 1 : 1;
+  }
+
+  absl::Status CheckMap(const YAML::Node& node, const std::string& path,
+                        const std::vector<KeySpec>& keys) const;
+  absl::StatusOr<std::string> String(const YAML::Node& node,
+                                     const std::string& field) const;
+  // A run or VM name: 1-64 of [A-Za-z0-9._-] (used in file and thread
+  // names downstream).
+  absl::StatusOr<std::string> Name(const YAML::Node& node,
+                                   const std::string& field) const;
+  absl::StatusOr<int> Int(const YAML::Node& node, const std::string& field,
+                          int min, int max) const;
+  absl::StatusOr<std::vector<int>> Cpuset(const YAML::Node& node,
+                                          const std::string& field,
+                                          const char* what) const;
+  // Checks profile CPUs against the host and folds them if asked.
+  absl::StatusOr<std::vector<int>> ToHost(const YAML::Node& node,
+                                          const std::string& field,
+                                          const std::vector<int>& cpus) const;
+  absl::StatusOr<VmSpec> ReadVm(const YAML::Node& node,
+                                const std::string& path) const;
+  absl::Status ReadPins(const YAML::Node& node, const std::string& path,
+                        VmSpec* vm) const;
+
+  std::string source_;
+  ProfileOptions opts_;
+  std::vector<int> host_;
+};
+
+absl::Status ProfileReader::CheckMap(const YAML::Node& node,
+                                     const std::string& path,
+                                     const std::vector<KeySpec>& keys) const {
+  if (!node.IsMap()) {
+    return Error(node, path,
+                 absl::StrCat("expected a map of keys, got ", KindOf(node),
+                              "; e.g. ", keys.front().example));
+  }
+  std::map<std::string, int> seen;  // key -> line
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node& key = it->first;
+    if (!key.IsScalar()) {
+      return Error(key, path, "keys must be plain words like 'vcpus'");
+    }
+    const std::string& name = key.Scalar();
+    auto known = std::find_if(keys.begin(), keys.end(),
+                              [&](const KeySpec& k) { return name == k.key; });
+    if (known == keys.end()) {
+      std::vector<std::string> names;
+      const KeySpec* best = nullptr;
+      int best_distance = 1 << 20;
+      for (const KeySpec& k : keys) {
+        names.push_back(k.key);
+        int d = Levenshtein(name, k.key);
+        if (d < best_distance) best_distance = d, best = &k;
+      }
+      std::string hint;
+      if (best != nullptr &&
+          best_distance <=
+              std::max<int>(2, static_cast<int>(name.size()) / 3)) {
+        hint = absl::StrCat("did you mean '", best->key, "'? ");
+      }
+      return Error(key, Join(path, name),
+                   absl::StrCat("unknown key; ", hint, "known keys here: ",
+                                absl::StrJoin(names, ", ")));
+    }
+    if (it->second.IsNull()) {
+      // A null value's mark points past the key; point at the key instead.
+      return Error(
+          key, Join(path, name),
+          absl::StrCat("has no value; write e.g. '", known->example, "'"));
+    }
+    auto [where, inserted] = seen.emplace(name, LineOf(key));
+    if (!inserted) {
+      return Error(key, Join(path, name),
+                   absl::StrFormat("duplicate key (first given on line %d); "
+                                   "keep only one",
+                                   where->second));
+    }
+  }
+  for (const KeySpec& k : keys) {
+    if (k.required && seen.count(k.key) == 0) {
+      return Error(
+          node, Join(path, k.key),
+          absl::StrCat("missing required field; add e.g. '", k.example, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ProfileReader::String(
+    const YAML::Node& node, const std::string& field) const {
+  if (!node.IsScalar()) {
+    return Error(node, field,
+                 absl::StrCat("expected a text value, got ", KindOf(node)));
+  }
+  return node.Scalar();
+}
+
+absl::StatusOr<std::string> ProfileReader::Name(
+    const YAML::Node& node, const std::string& field) const {
+  ASSIGN_OR_RETURN(std::string name, String(node, field));
+  bool ok = !name.empty() && name.size() <= 64 &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
+            });
+  if (!ok) {
+    return Error(node, field,
+                 absl::StrCat("'", absl::CEscape(name),
+                              "' is not a valid name; use 1 to 64 letters, "
+                              "digits, '-', '_' or '.'"));
+  }
+  return name;
+}
+
+absl::StatusOr<int> ProfileReader::Int(const YAML::Node& node,
+                                       const std::string& field, int min,
+                                       int max) const {
+  int value = 0;
+  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
+    return Error(node, field,
+                 absl::StrFormat("expected a whole number from %d to %d, "
+                                 "got %s",
+                                 min, max, KindOf(node)));
+  }
+  if (value < min || value > max) {
+    return Error(node, field,
+                 absl::StrFormat("%d is out of range; use a number from %d "
+                                 "to %d",
+                                 value, min, max));
+  }
+  return value;
+}
+
+absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(const YAML::Node& node,
+                                                       const std::string& field,
+                                                       const char* what) const {
+  if (!node.IsScalar()) {
+    return Error(node, field,
+                 absl::StrCat("expected a ", what,
+                              " in libvirt cpuset syntax (e.g. \"0-3\" or "
+                              "\"1-4,^3,6\"), got ",
+                              KindOf(node)));
+  }
+  std::vector<int> cpus;
+  CpusetError error;
+  if (!ParseCpuset(node.Scalar(), &cpus, &error)) {
+    return Error(node, field,
+                 absl::StrFormat("malformed %s \"%s\": %s", what,
+                                 absl::CEscape(node.Scalar()), error.message),
+                 QuoteOffset(node) + error.column - 1);
+  }
+  return cpus;
+}
+
+absl::StatusOr<std::vector<int>> ProfileReader::ToHost(
+    const YAML::Node& node, const std::string& field,
+    const std::vector<int>& cpus) const {
+  if (!opts_.check_host_cpus) return cpus;
+  if (opts_.fold_cpus) return FoldCpus(cpus, host_);
+  std::vector<int> missing;
+  std::set_difference(cpus.begin(), cpus.end(), host_.begin(), host_.end(),
+                      std::back_inserter(missing));
+  if (missing.empty()) return cpus;
+  std::string host = FormatCpuset(host_);
+  std::string what = missing.size() == 1
+                         ? absl::StrCat("CPU ", missing[0], " is")
+                         : absl::StrCat("CPUs ", FormatCpuset(missing), " are");
+  // Point at the first missing CPU's number when it is written literally,
+  // else at the start of the cpuset.
+  int extra = QuoteOffset(node);
+  int at = FindNumber(node.Scalar(), missing[0]);
+  if (at >= 0) extra += at;
+  return Error(node, field,
+               absl::StrFormat("%s not on this host (host has CPUs %s); pin "
+                               "to CPUs %s or run with --fold-cpus to map a "
+                               "profile written for a larger host onto this "
+                               "one",
+                               what, host, host),
+               extra);
+}
+
+absl::Status ProfileReader::ReadPins(const YAML::Node& node,
+                                     const std::string& path,
+                                     VmSpec* vm) const {
+  if (!node.IsSequence()) {
+    return Error(node, path,
+                 absl::StrCat("expected a list of {vcpu, cpuset} entries, "
+                              "got ",
+                              KindOf(node),
+                              "; e.g. vcpupin: [{vcpu: \"0-1\", cpuset: "
+                              "\"0-3\"}]"));
+  }
+  std::vector<std::string> pinned_by(vm->vcpus);  // vCPU -> entry that pins it
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node entry = node[i];
+    std::string epath = Index(path, i);
+    RETURN_IF_ERROR(CheckMap(entry, epath, PinKeys()));
+    const YAML::Node vnode = entry["vcpu"];
+    std::string vfield = Join(epath, "vcpu");
+    ASSIGN_OR_RETURN(std::vector<int> vcpus,
+                     Cpuset(vnode, vfield, "vCPU index list"));
+    for (int v : vcpus) {
+      int extra =
+          QuoteOffset(vnode) + std::max(0, FindNumber(vnode.Scalar(), v));
+      if (v >= vm->vcpus) {
+        return Error(
+            vnode, vfield,
+            absl::StrFormat("vCPU %d is out of range: this VM has "
+                            "vcpus: %d (indexes 0-%d); use indexes "
+                            "in 0-%d or raise vcpus",
+                            v, vm->vcpus, vm->vcpus - 1, vm->vcpus - 1),
+            extra);
+      }
+      if (!pinned_by[v].empty()) {
+        return Error(vnode, vfield,
+                     absl::StrFormat("vCPU %d is pinned twice (already by %s); "
+                                     "pin each vCPU in one entry only",
+                                     v, pinned_by[v]),
+                     extra);
+      }
+      pinned_by[v] = absl::StrCat(epath, " on line ", LineOf(entry));
+    }
+    const YAML::Node cnode = entry["cpuset"];
+    std::string cfield = Join(epath, "cpuset");
+    ASSIGN_OR_RETURN(std::vector<int> cpus, Cpuset(cnode, cfield, "cpuset"));
+    ASSIGN_OR_RETURN(std::vector<int> host_cpus, ToHost(cnode, cfield, cpus));
+    for (int v : vcpus) {
+      vm->vcpu_affinity[v] = host_cpus;
+      vm->vcpu_pinned[v] = true;
+    }
+    vm->vcpupin_as_written.push_back(VcpuPin{vcpus, cpus});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<VmSpec> ProfileReader::ReadVm(const YAML::Node& node,
+                                             const std::string& path) const {
+  VmSpec vm;
+  ASSIGN_OR_RETURN(vm.name, Name(node["name"], Join(path, "name")));
+
+  ASSIGN_OR_RETURN(vm.vcpus,
+                   Int(node["vcpus"], Join(path, "vcpus"), 1, kMaxVcpus));
+
+  if (node["topology"]) {
+    const YAML::Node t = node["topology"];
+    std::string tpath = Join(path, "topology");
+    RETURN_IF_ERROR(CheckMap(t, tpath, TopologyKeys()));
+    ASSIGN_OR_RETURN(vm.topology.sockets,
+                     Int(t["sockets"], Join(tpath, "sockets"), 1, kMaxVcpus));
+    ASSIGN_OR_RETURN(vm.topology.cores,
+                     Int(t["cores"], Join(tpath, "cores"), 1, kMaxVcpus));
+    ASSIGN_OR_RETURN(vm.topology.threads,
+                     Int(t["threads"], Join(tpath, "threads"), 1, kMaxVcpus));
+    const Topology& tp = vm.topology;
+    long product = static_cast<long>(tp.sockets) * tp.cores * tp.threads;
+    if (product != vm.vcpus) {
+      std::string fix;
+      int st = tp.sockets * tp.threads;
+      if (vm.vcpus % st == 0) {
+        fix = absl::StrFormat("e.g. cores: %d", vm.vcpus / st);
+      } else {
+        fix = absl::StrFormat("e.g. {sockets: 1, cores: %d, threads: 1}",
+                              vm.vcpus);
+      }
+      return Error(t, tpath,
+                   absl::StrFormat("sockets*cores*threads = %d*%d*%d = %ld, "
+                                   "but vcpus is %d; make the product equal "
+                                   "vcpus (%s) or change vcpus to %ld",
+                                   tp.sockets, tp.cores, tp.threads, product,
+                                   vm.vcpus, fix, product));
+    }
+  } else {
+    // Documented default: one socket, one thread per core.
+    vm.topology = Topology{1, vm.vcpus, 1};
+  }
+
+  const YAML::Node mem = node["memory"];
+  std::string mem_field = Join(path, "memory");
+  if (!mem.IsScalar()) {
+    return Error(
+        mem, mem_field,
+        absl::StrCat("expected a size like 64M or 4G, got ", KindOf(mem)));
+  }
+  absl::StatusOr<uint64_t> bytes = ParseMemorySize(mem.Scalar());
+  if (!bytes.ok()) {
+    return Error(mem, mem_field, std::string(bytes.status().message()));
+  }
+  vm.memory_bytes = *bytes;
+
+  std::vector<int> unpinned =
+      opts_.check_host_cpus ? host_ : std::vector<int>{};
+  vm.vcpu_affinity.assign(vm.vcpus, unpinned);
+  vm.vcpu_pinned.assign(vm.vcpus, false);
+  if (node["vcpupin"]) {
+    RETURN_IF_ERROR(ReadPins(node["vcpupin"], Join(path, "vcpupin"), &vm));
+  }
+  if (node["emulatorpin"]) {
+    const YAML::Node e = node["emulatorpin"];
+    std::string efield = Join(path, "emulatorpin");
+    ASSIGN_OR_RETURN(vm.emulatorpin_as_written, Cpuset(e, efield, "cpuset"));
+    ASSIGN_OR_RETURN(vm.emulator_affinity,
+                     ToHost(e, efield, vm.emulatorpin_as_written));
+  }
+  return vm;
+}
+
+absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
+  if (!root.IsDefined() || root.IsNull()) {
+    return Error(root, "",
+                 "the profile is empty; start from configs/default.yaml");
+  }
+  // The top level holds the run keys plus, in the single-VM form, one VM's
+  // keys.
+  bool multi = root.IsMap() && root["vms"];
+  std::vector<KeySpec> top = RunKeys();
+  if (!multi) {
+    for (const KeySpec& k : VmKeys()) {
+      if (std::string(k.key) != "name") top.push_back(k);
+    }
+  }
+  if (multi) {
+    // Say why a VM key is not allowed here rather than just "unknown".
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const std::string& key = it->first.Scalar();
+      for (const KeySpec& k : VmKeys()) {
+        if (key == k.key && key != "name") {
+          return Error(it->first, key,
+                       "a profile with 'vms:' describes each VM inside its "
+                       "vms entry; move this key into the vms entries");
+        }
+      }
+    }
+  }
+  RETURN_IF_ERROR(CheckMap(root, "", top));
+
+  RunSpec spec;
+  spec.source = source_;
+  spec.host_cpus = host_;
+  spec.cpus_folded = opts_.fold_cpus && opts_.check_host_cpus;
+  ASSIGN_OR_RETURN(spec.name, Name(root["name"], "name"));
+
+  if (root["duration"]) {
+    const YAML::Node d = root["duration"];
+    absl::Duration duration;
+    if (!d.IsScalar() || !absl::ParseDuration(d.Scalar(), &duration)) {
+      return Error(d, "duration",
+                   absl::StrCat("expected a duration with a unit, got ",
+                                KindOf(d), "; e.g. 10s, 5m, 20h or 1h30m"));
+    }
+    if (duration <= absl::ZeroDuration() ||
+        duration == absl::InfiniteDuration()) {
+      return Error(d, "duration",
+                   absl::StrCat("'", d.Scalar(),
+                                "' is not a positive finite duration; use "
+                                "e.g. 10s, 5m or 20h"));
+    }
+    spec.duration = duration;
+  }
+
+  if (!multi) {
+    ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
+    spec.vms.push_back(std::move(vm));
+    return spec;
+  }
+  const YAML::Node vms = root["vms"];
+  if (!vms.IsSequence() || vms.size() == 0) {
+    return Error(
+        vms, "vms",
+        absl::StrCat("expected a non-empty list of VMs, got ", KindOf(vms),
+                     "; e.g. vms: [{name: a, vcpus: 2, memory: "
+                     "64M}]"));
+  }
+  std::map<std::string, int> names;  // VM name -> line
+  for (size_t i = 0; i < vms.size(); ++i) {
+    std::string path = Index("vms", i);
+    if (vms[i].IsMap()) {
+      // Say why a run-wide key is not allowed here rather than "unknown".
+      for (auto it = vms[i].begin(); it != vms[i].end(); ++it) {
+        const std::string& key = it->first.Scalar();
+        for (const KeySpec& k : RunKeys()) {
+          if (key == k.key && key != "name") {
+            return Error(it->first, Join(path, key),
+                         "this key applies to the whole run, not to one VM; "
+                         "move it to the top level of the profile");
+          }
+        }
+      }
+    }
+    RETURN_IF_ERROR(CheckMap(vms[i], path, VmKeys()));
+    ASSIGN_OR_RETURN(VmSpec vm, ReadVm(vms[i], path));
+    auto [it, inserted] = names.emplace(vm.name, LineOf(vms[i]["name"]));
+    if (!inserted) {
+      return Error(vms[i]["name"], Join(path, "name"),
+                   absl::StrFormat("VM name '%s' is already used on line %d; "
+                                   "give each VM its own name",
+                                   vm.name, it->second));
+    }
+    spec.vms.push_back(std::move(vm));
+  }
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> ProcessAffinityCpus() {
+  const int ncpus = kMaxCpuNumber + 1;
+  cpu_set_t* set = CPU_ALLOC(ncpus);
+  if (set == nullptr) return absl::ResourceExhaustedError("CPU_ALLOC");
+  size_t size = CPU_ALLOC_SIZE(ncpus);
+  CPU_ZERO_S(size, set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, size, set) != 0) {
+    int err = errno;
+    CPU_FREE(set);
+    return absl::ErrnoToStatus(err, "sched_getaffinity");
+  }
+  for (int c = 0; c < ncpus; ++c) {
+    if (CPU_ISSET_S(c, size, set)) cpus.push_back(c);
+  }
+  CPU_FREE(set);
+  return cpus;
+}
+
+std::vector<int> FoldCpus(const std::vector<int>& profile_cpus,
+                          const std::vector<int>& host_cpus) {
+  std::set<int> out;
+  if (host_cpus.empty()) return {};
+  for (int c : profile_cpus) {
+    out.insert(host_cpus[static_cast<size_t>(c) % host_cpus.size()]);
+  }
+  return std::vector<int>(out.begin(), out.end());
+}
+
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
+  std::string t(absl::StripAsciiWhitespace(text));
+  size_t digits = 0;
+  while (digits < t.size() && absl::ascii_isdigit(t[digits])) ++digits;
+  constexpr char kHint[] =
+      "write bytes or a number with K, M, G or T "
+      "(binary: 1K = 1024), e.g. 64M or 4G";
+  if (digits == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", t, "' is not a memory size; ", kHint));
+  }
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(t.substr(0, digits), &number)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", t, "' is too large; ", kHint));
+  }
+  std::string unit = t.substr(digits);
+  static const auto* units = new std::map<std::string, int>{
+      {"", 0},     {"B", 0},  {"K", 10},   {"k", 10},  {"KiB", 10},
+      {"M", 20},   {"m", 20}, {"MiB", 20}, {"G", 30},  {"g", 30},
+      {"GiB", 30}, {"T", 40}, {"t", 40},   {"TiB", 40}};
+  auto it = units->find(unit);
+  if (it == units->end()) {
+    std::string upper = absl::AsciiStrToUpper(unit);
+    if (upper == "KB" || upper == "MB" || upper == "GB" || upper == "TB") {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "'%s': the unit %s is ambiguous (powers of 1000 or 1024); write "
+          "%d%c for binary units (1%c = 2^%d bytes)",
+          t, unit, number, upper[0], upper[0],
+          upper[0] == 'K'   ? 10
+          : upper[0] == 'M' ? 20
+          : upper[0] == 'G' ? 30
+                            : 40));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", t, "' has an unknown unit '", unit, "'; ", kHint));
+  }
+  int shift = it->second;
+  if (number == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory must be larger than 0; ", kHint));
+  }
+  if (shift > 0 && number > (~uint64_t{0} >> shift)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", t, "' is too large; ", kHint));
+  }
+  uint64_t bytes = number << shift;
+  if (bytes % 4096 != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d bytes is not a whole number of 4 KiB pages; round it, e.g. to "
+        "%d bytes",
+        bytes, (bytes + 4095) / 4096 * 4096));
+  }
+  return bytes;
+}
+
+std::string FormatMemorySize(uint64_t bytes) {
+  static const char kSuffix[] = {'T', 'G', 'M', 'K'};
+  for (int i = 0; i < 4; ++i) {
+    int shift = 40 - 10 * i;
+    uint64_t unit = uint64_t{1} << shift;
+    if (bytes != 0 && bytes % unit == 0) {
+      return absl::StrCat(bytes >> shift, std::string(1, kSuffix[i]));
+    }
+  }
+  return absl::StrCat(bytes);
+}
+
+std::string FormatRunSpec(const RunSpec& spec) {
+  std::string out = absl::StrFormat(
+      "run %s (%s): %s, host CPUs %s%s\n", spec.name, spec.source,
+      absl::FormatDuration(spec.duration),
+      spec.host_cpus.empty() ? "unchecked" : FormatCpuset(spec.host_cpus),
+      spec.cpus_folded ? ", profile CPUs folded (--fold-cpus)" : "");
+  for (const VmSpec& vm : spec.vms) {
+    absl::StrAppendFormat(
+        &out, "  VM %s: %d vCPUs (sockets=%d cores=%d threads=%d), memory %s\n",
+        vm.name, vm.vcpus, vm.topology.sockets, vm.topology.cores,
+        vm.topology.threads, FormatMemorySize(vm.memory_bytes));
+    // The profile's (unfolded) CPUs per vCPU, for folded runs.
+    std::vector<std::vector<int>> written(vm.vcpus);
+    for (const VcpuPin& pin : vm.vcpupin_as_written) {
+      for (int v : pin.vcpus) {
+        if (v >= 0 && v < vm.vcpus) written[v] = pin.cpus;
+      }
+    }
+    for (int v = 0; v < vm.vcpus;) {
+      int w = v;
+      auto same = [&](int a, int b) {
+        return vm.vcpu_affinity[a] == vm.vcpu_affinity[b] &&
+               vm.vcpu_pinned[a] == vm.vcpu_pinned[b] &&
+               written[a] == written[b];
+      };
+      while (w + 1 < vm.vcpus && same(v, w + 1)) ++w;
+      std::string who =
+          w == v ? absl::StrCat("vCPU ", v) : absl::StrCat("vCPUs ", v, "-", w);
+      std::string cpus =
+          vm.vcpu_affinity[v].empty()
+              ? std::string("any CPU")
+              : absl::StrCat("CPUs ", FormatCpuset(vm.vcpu_affinity[v]));
+      absl::StrAppend(&out, "    ", who, vm.vcpu_pinned[v] ? "" : " unpinned",
+                      ": ", cpus);
+      if (spec.cpus_folded && vm.vcpu_pinned[v]) {
+        absl::StrAppend(&out, " (profile: ", FormatCpuset(written[v]), ")");
+      }
+      absl::StrAppend(&out, "\n");
+      v = w + 1;
+    }
+    if (!vm.emulatorpin_as_written.empty()) {
+      absl::StrAppend(&out, "    emulator threads: CPUs ",
+                      FormatCpuset(vm.emulator_affinity));
+      if (spec.cpus_folded) {
+        absl::StrAppend(
+            &out, " (profile: ", FormatCpuset(vm.emulatorpin_as_written), ")");
+      }
+      absl::StrAppend(&out, "\n");
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
+                                              const std::string& source_name,
+                                              const ProfileOptions& opts) {
+  std::vector<int> host;
+  if (opts.check_host_cpus) {
+    if (opts.host_cpus.has_value()) {
+      host = *opts.host_cpus;
+      std::sort(host.begin(), host.end());
+      host.erase(std::unique(host.begin(), host.end()), host.end());
+    } else {
+      ASSIGN_OR_RETURN(host, ProcessAffinityCpus());
+    }
+    if (host.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name,
+                       ": the host CPU set is empty; run kvmbed with at "
+                       "least one CPU in its affinity mask"));
+    }
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s:%d:%d: YAML syntax error: %s; fix the YAML at that spot",
+        source_name, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  ProfileReader reader(source_name, opts, std::move(host));
+  try {
+    return reader.ReadRun(root);
+  } catch (const YAML::Exception& e) {
+    // The reader only reads nodes it has checked; this is a safety net.
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d:%d: cannot read the profile: %s", source_name,
+                        e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+}
+
+absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
+                                    const ProfileOptions& opts) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: is a directory; give a profile file such as "
+                        "configs/default.yaml",
+                        path));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    return absl::NotFoundError(absl::StrFormat(
+        "%s: cannot read the profile: %s; check the path (shipped profiles "
+        "are in configs/)",
+        path, std::strerror(err)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return absl::DataLossError(absl::StrCat(path, ": read error"));
+  }
+  return LoadProfileFromString(text.str(), path, opts);
+}
+
+absl::StatusOr<RunSpec> LoadDefaultProfile(const ProfileOptions& opts) {
+  return LoadProfileFromString(DefaultProfileText(), kDefaultProfileSource,
+                               opts);
+}
+
+}  // namespace kvmbed
