@@ -1,0 +1,713 @@
+#include "hostipi/host_ipi.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace kvmbed {
+namespace hostipi {
+namespace {
+
+constexpr uint64_t kCsdLock = 1;
+
+const char* const kMessageNames[kNumMessages] = {
+    "CALL_FUNCTION", "RESCHEDULE", "TICK_BROADCAST", "NMI_IPI"};
+
+std::string CpuList(uint64_t mask) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < kMaxCpus; ++i) {
+    if (mask & (uint64_t{1} << i)) parts.push_back(absl::StrCat(i));
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+}  // namespace
+
+const char* IpiMessageName(int message) {
+  return message >= 0 && message < kNumMessages ? kMessageNames[message] : "?";
+}
+
+std::string MessageBitsToString(uint64_t bits) {
+  std::vector<std::string> parts;
+  for (int m = 0; m < kNumMessages; ++m) {
+    if (bits & (uint64_t{1} << m)) parts.push_back(kMessageNames[m]);
+  }
+  return parts.empty() ? "none" : absl::StrJoin(parts, "|");
+}
+
+const char* CsdFuncName(int func) {
+  switch (func) {
+    case kDoNothing:
+      return "do_nothing";
+    case kFlushTlb:
+      return "kvm_flush_tlb_func";
+  }
+  return "?";
+}
+
+HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
+  const int n = std::max(1, std::min(options_.num_cpus, kMaxCpus));
+  options_.num_cpus = n;
+  auto name = [this](std::string s) {
+    names_.push_back(std::move(s));
+    return names_.back().c_str();
+  };
+  for (int i = 0; i < n; ++i) {
+    auto cpu = std::make_unique<Cpu>();
+    cpu->host_ipi.name = name(absl::StrCat("host_ipi[", i, "]"));
+    for (int m = 0; m < kNumMessages; ++m) {
+      cpu->message[m].name =
+          name(absl::StrCat("ipi_message[", i, "].", kMessageNames[m]));
+      cpu->handled[m].store(0);
+    }
+    cpu->queue.name = name(absl::StrCat("call_single_queue[", i, "]"));
+    cpu->doorbell.name = name(absl::StrCat("doorbell[", i, "]"));
+    for (int t = 0; t < n; ++t) {
+      auto csd = std::make_unique<Csd>();
+      csd->flags.name = name(absl::StrCat("csd[", i, "->", t, "].flags"));
+      csd->func.name = name(absl::StrCat("csd[", i, "->", t, "].func"));
+      csd->info.name = name(absl::StrCat("csd[", i, "->", t, "].info"));
+      cpu->csd_to.push_back(std::move(csd));
+    }
+    cpus_.push_back(std::move(cpu));
+  }
+}
+
+void HostIpiPlane::Attach(CpuMemory& mem) { cpus_[mem.cpu()]->mem = &mem; }
+
+void HostIpiPlane::Trace(CpuMemory& mem, TraceKind kind, uint64_t a,
+                         uint64_t b, bool flag) {
+  cpus_[mem.cpu()]->trace.Add(mem.NowNs(), kind, a, b, flag);
+}
+
+std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
+  // Emulated mode only: every modelled CPU runs on this one OS thread, so
+  // reading another CPU's (const) buffer here cannot race.
+  std::vector<std::string> out;
+  for (size_t i = 0; i < cpus_.size(); ++i) {
+    const CpuMemory* m = cpus_[i]->mem;
+    if (m == nullptr) continue;
+    for (const std::string& s : m->BufferedStores()) {
+      out.push_back(absl::StrCat("CPU#", i, " ", s));
+    }
+  }
+  return out;
+}
+
+// ---- sender side ----
+
+void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
+  Cpu& me = *cpus_[mem.cpu()];
+  Cpu& t = *cpus_[target];
+  const KernelModel& km = options_.model;
+  me.sending_to.store(target, std::memory_order_relaxed);
+  // smp_muxed_ipi_set_message(): a plain byte store into ipi_message.
+  if (km.message_pass_mb) mem.FullBarrier();
+  mem.Store(t.message[message], 1);
+  bool buffered =
+      Emulated() && t.message[message].value.load(std::memory_order_relaxed) != 1;
+  Trace(mem, TraceKind::kSetMessage, target,
+        static_cast<uint64_t>(message) | (buffered ? 0x100 : 0),
+        km.message_pass_mb);
+  // doorbell_global_ipi() -> kvmppc_set_host_ipi(target).
+  if (km.mb_before_set) mem.FullBarrier();
+  mem.Store(t.host_ipi, 1);
+  buffered = Emulated() && t.host_ipi.value.load(std::memory_order_relaxed) != 1;
+  Trace(mem, TraceKind::kSetHostIpi, target, buffered, km.mb_before_set);
+  // ppc_msgsnd_sync() then msgsnd: the doorbell itself is not a store.
+  mem.FullBarrier();
+  mem.Signal(t.doorbell, 1);
+  Trace(mem, TraceKind::kMsgsnd, target);
+  me.doorbells_sent.store(me.doorbells_sent.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+  me.sending_to.store(-1, std::memory_order_relaxed);
+  if (options_.kick) options_.kick(target);
+}
+
+bool HostIpiPlane::CallFunctionMany(CpuMemory& mem, uint64_t target_mask,
+                                    CsdFunc func, uint64_t info, bool wait) {
+  const int self = mem.cpu();
+  Cpu& me = *cpus_[self];
+  const int n = options_.num_cpus;
+  const uint64_t valid = n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+  target_mask &= valid & ~(uint64_t{1} << self);
+  if (target_mask == 0) return true;
+  Trace(mem, TraceKind::kCallMany, target_mask, func);
+  uint64_t ipi_mask = 0;
+  for (int t = 0; t < n; ++t) {
+    if (!(target_mask & (uint64_t{1} << t))) continue;
+    Csd& csd = *me.csd_to[t];
+    // csd_lock(): wait out a previous user of this csd, then take it.
+    while (mem.Load(csd.flags) & kCsdLock) {
+      if (mem.StopRequested()) return false;
+      InterruptPoint(mem);
+      mem.Relax();
+    }
+    mem.Store(csd.flags, kCsdLock);
+    mem.LightBarrier();  // smp_wmb() in csd_lock()
+    mem.Store(csd.func, static_cast<uint64_t>(func));
+    mem.Store(csd.info, info);
+    // llist_add(): a fully ordered RMW; IPI only if the queue was empty.
+    if (mem.FetchOr(cpus_[t]->queue, uint64_t{1} << self, true) == 0) {
+      ipi_mask |= uint64_t{1} << t;
+    }
+  }
+  // arch_send_call_function_ipi_mask().
+  for (int t = 0; t < n; ++t) {
+    if (ipi_mask & (uint64_t{1} << t)) MessagePass(mem, t, kCallFunction);
+  }
+  if (!wait) return true;
+  for (int t = 0; t < n; ++t) {
+    if (!(target_mask & (uint64_t{1} << t))) continue;
+    if (!CsdLockWait(mem, t, func, info)) return false;
+  }
+  return true;
+}
+
+bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
+                               uint64_t info) {
+  Cpu& me = *cpus_[mem.cpu()];
+  Csd& csd = *me.csd_to[target];
+  Trace(mem, TraceKind::kCsdWait, target, func);
+  const int64_t threshold = std::max<int64_t>(options_.stall_threshold_ns, 1);
+  const int64_t start = mem.NowNs();
+  int64_t next_report = start + threshold;
+  int number = 0;
+  bool lost = false;
+  auto end_episode = [&](int64_t waited) {
+    if (number == 0) return;
+    (lost ? stalls_lost_ : stalls_slow_).fetch_add(1, std::memory_order_relaxed);
+    StallReport r;
+    r.kind = StallReport::Kind::kUnstuck;
+    r.number = number;
+    r.waiter_cpu = mem.cpu();
+    r.target_cpu = target;
+    r.waited_ns = waited;
+    r.clock_unit = Emulated() ? "ticks" : "ns";
+    r.func = CsdFuncName(func);
+    r.info = info;
+    r.verdict = lost ? StallVerdict::kLost : StallVerdict::kSlow;
+    if (options_.sink) options_.sink(r);
+  };
+  while (mem.Load(csd.flags) & kCsdLock) {
+    InterruptPoint(mem);
+    mem.Relax();
+    if (mem.StopRequested()) {
+      if (number != 0) {
+        (lost ? stalls_lost_ : stalls_slow_)
+            .fetch_add(1, std::memory_order_relaxed);
+      }
+      return false;
+    }
+    const int64_t now = mem.NowNs();
+    if (now < next_report) continue;
+    const bool first = number == 0;
+    if (first) number = next_report_.fetch_add(1);
+    StallReport r =
+        BuildReport(mem, target, func, info, now - start, number, first);
+    if (r.verdict == StallVerdict::kLost) lost = true;
+    Trace(mem, TraceKind::kStall, target, number);
+    StallAction action =
+        options_.sink ? options_.sink(r) : StallAction::kKeepWaiting;
+    next_report = mem.NowNs() + threshold;
+    if (action == StallAction::kAbort) {
+      (lost ? stalls_lost_ : stalls_slow_).fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (action == StallAction::kResend) {
+      Trace(mem, TraceKind::kResend, target);
+      MessagePass(mem, target, kCallFunction);
+    }
+  }
+  mem.LightBarrier();  // smp_cond_load_acquire()
+  const int64_t waited = mem.NowNs() - start;
+  if (waited > me.max_wait.load(std::memory_order_relaxed)) {
+    me.max_wait.store(waited, std::memory_order_relaxed);
+  }
+  me.calls_completed.store(
+      me.calls_completed.load(std::memory_order_relaxed) + 1,
+      std::memory_order_relaxed);
+  Trace(mem, TraceKind::kCsdWaitDone, target);
+  end_episode(waited);
+  return true;
+}
+
+// ---- receiver side ----
+
+void HostIpiPlane::EnterGuest(CpuMemory& mem) {
+  cpus_[mem.cpu()]->in_guest.store(true, std::memory_order_relaxed);
+  Trace(mem, TraceKind::kEnterGuest);
+}
+
+bool HostIpiPlane::TakeDoorbell(CpuMemory& mem) {
+  Cpu& c = *cpus_[mem.cpu()];
+  if (mem.Load(c.doorbell) == 0) return false;
+  // Taking the interrupt consumes the latch atomically: a msgsnd racing
+  // with it is either taken now or stays pending, never dropped.
+  return mem.Exchange(c.doorbell, 0, false) != 0;
+}
+
+bool HostIpiPlane::ExitPath(CpuMemory& mem) {
+  Cpu& c = *cpus_[mem.cpu()];
+  c.in_guest.store(false, std::memory_order_relaxed);
+  if (!TakeDoorbell(mem)) return false;
+  // The KVM exit path looks at kvm_hstate.host_ipi to decide whether the
+  // doorbell was meant for the host.
+  const uint64_t host_ipi = mem.Load(c.host_ipi);
+  uint64_t seen = 0;  // observer's view, for the stall report only
+  for (int m = 0; m < kNumMessages; ++m) {
+    if (c.message[m].value.load(std::memory_order_relaxed)) seen |= 1u << m;
+  }
+  c.last_doorbell.t.store(mem.NowNs(), std::memory_order_relaxed);
+  c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
+  c.last_doorbell.messages.store(seen, std::memory_order_relaxed);
+  c.last_doorbell.in_guest.store(true, std::memory_order_relaxed);
+  if (Emulated()) {
+    std::vector<std::string> buffered = AllBufferedStores();
+    absl::MutexLock lock(&c.mu);
+    c.buffered_at_doorbell = std::move(buffered);
+  }
+  c.taken_guest.store(c.taken_guest.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+  Trace(mem, TraceKind::kDoorbellGuest, host_ipi, seen);
+  if (host_ipi == 0) {
+    c.ignored.store(c.ignored.load(std::memory_order_relaxed) + 1,
+                    std::memory_order_relaxed);
+    Trace(mem, TraceKind::kIgnored);
+    return true;
+  }
+  DoorbellException(mem);
+  return true;
+}
+
+void HostIpiPlane::InterruptPoint(CpuMemory& mem) {
+  if (!TakeDoorbell(mem)) return;
+  Cpu& c = *cpus_[mem.cpu()];
+  c.taken_host.store(c.taken_host.load(std::memory_order_relaxed) + 1,
+                     std::memory_order_relaxed);
+  Trace(mem, TraceKind::kDoorbellHost);
+  DoorbellException(mem);
+}
+
+void HostIpiPlane::DoorbellException(CpuMemory& mem) {
+  Cpu& c = *cpus_[mem.cpu()];
+  const int64_t delay = c.handler_delay.load(std::memory_order_relaxed);
+  if (delay > 0) {
+    const int64_t until = mem.NowNs() + delay;
+    while (mem.NowNs() < until && !mem.StopRequested()) mem.Relax();
+  }
+  // kvmppc_clear_host_ipi().
+  mem.Store(c.host_ipi, 0);
+  if (options_.model.mb_after_clear) mem.FullBarrier();
+  const bool buffered =
+      Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
+  Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
+        options_.model.mb_after_clear);
+  Demux(mem);
+}
+
+void HostIpiPlane::Demux(CpuMemory& mem) {
+  Cpu& c = *cpus_[mem.cpu()];
+  const DemuxRead demux = options_.model.demux;
+  for (;;) {
+    uint64_t bits = 0;
+    bool peeked_zero = false;
+    if (demux == DemuxRead::kPeek) {
+      // A plain load of the messages; the xchg only if any is set.
+      bool any = false;
+      for (int m = 0; m < kNumMessages; ++m) any |= mem.Load(c.message[m]) != 0;
+      peeked_zero = !any;
+    }
+    if (!peeked_zero) {
+      const bool ordered = demux != DemuxRead::kXchgRelaxed;
+      for (int m = 0; m < kNumMessages; ++m) {
+        if (mem.Exchange(c.message[m], 0, ordered)) bits |= 1u << m;
+      }
+    }
+    c.last_handled.t.store(mem.NowNs(), std::memory_order_relaxed);
+    c.last_handled.messages.store(bits, std::memory_order_relaxed);
+    if (Emulated()) {
+      std::vector<std::string> buffered = AllBufferedStores();
+      absl::MutexLock lock(&c.mu);
+      c.buffered_at_clear = std::move(buffered);
+    }
+    Trace(mem, TraceKind::kDemux, bits, static_cast<uint64_t>(demux),
+          peeked_zero);
+    for (int m = 0; m < kNumMessages; ++m) {
+      if (!(bits & (1u << m))) continue;
+      c.handled[m].store(c.handled[m].load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      // RESCHEDULE/TICK_BROADCAST/NMI_IPI: nothing to run in the model.
+      if (m == kCallFunction) FlushQueue(mem);
+    }
+    if (peeked_zero) return;
+    // while (info->messages): a plain re-read.
+    bool again = false;
+    for (int m = 0; m < kNumMessages; ++m) again |= mem.Load(c.message[m]) != 0;
+    if (!again) return;
+  }
+}
+
+void HostIpiPlane::FlushQueue(CpuMemory& mem) {
+  const int self = mem.cpu();
+  Cpu& c = *cpus_[self];
+  // llist_del_all(): a fully ordered xchg.
+  const uint64_t queued = mem.Exchange(c.queue, 0, true);
+  for (int s = 0; s < options_.num_cpus; ++s) {
+    if (!(queued & (uint64_t{1} << s))) continue;
+    Csd& csd = *cpus_[s]->csd_to[self];
+    c.cur_csd.store(s, std::memory_order_relaxed);
+    const uint64_t func = mem.Load(csd.func);
+    mem.Load(csd.info);
+    Trace(mem, TraceKind::kRunCsd, s, func);
+    // The functions have no effect in the model; then csd_unlock():
+    // smp_store_release(&csd->flags, 0).
+    mem.LightBarrier();
+    mem.Store(csd.flags, 0);
+    Trace(mem, TraceKind::kCsdUnlock, s);
+    c.cur_csd.store(-1, std::memory_order_relaxed);
+    c.csds_run.store(c.csds_run.load(std::memory_order_relaxed) + 1,
+                     std::memory_order_relaxed);
+  }
+}
+
+HostIpiPlane::GuestExit HostIpiPlane::RunGuest(CpuMemory& mem, int64_t slice) {
+  Cpu& c = *cpus_[mem.cpu()];
+  EnterGuest(mem);
+  for (int64_t i = 0; i < slice; ++i) {
+    if (mem.StopRequested()) {
+      c.in_guest.store(false, std::memory_order_relaxed);
+      return GuestExit::kStop;
+    }
+    mem.Relax();
+    if (mem.Load(c.doorbell) != 0) {
+      ExitPath(mem);
+      EnterGuest(mem);
+    }
+  }
+  c.in_guest.store(false, std::memory_order_relaxed);
+  Trace(mem, TraceKind::kGuestExit);
+  return GuestExit::kOwnExit;
+}
+
+// ---- observers ----
+
+bool HostIpiPlane::InGuest(int cpu) const {
+  return cpus_[cpu]->in_guest.load(std::memory_order_relaxed);
+}
+
+int64_t HostIpiPlane::TotalDoorbells() const {
+  int64_t total = 0;
+  for (const auto& c : cpus_) total += c->doorbells_sent.load(std::memory_order_relaxed);
+  return total;
+}
+
+PlaneStats HostIpiPlane::Stats() const {
+  PlaneStats s;
+  for (const auto& c : cpus_) {
+    s.doorbells_sent += c->doorbells_sent.load(std::memory_order_relaxed);
+    s.doorbells_taken_in_guest += c->taken_guest.load(std::memory_order_relaxed);
+    s.doorbells_ignored += c->ignored.load(std::memory_order_relaxed);
+    s.doorbells_taken_in_host += c->taken_host.load(std::memory_order_relaxed);
+    for (int m = 0; m < kNumMessages; ++m) {
+      s.messages_handled[m] += c->handled[m].load(std::memory_order_relaxed);
+    }
+    s.csds_run += c->csds_run.load(std::memory_order_relaxed);
+    s.calls_completed += c->calls_completed.load(std::memory_order_relaxed);
+    s.max_wait_ns =
+        std::max(s.max_wait_ns, c->max_wait.load(std::memory_order_relaxed));
+  }
+  s.stalls_lost = stalls_lost_.load();
+  s.stalls_slow = stalls_slow_.load();
+  return s;
+}
+
+void HostIpiPlane::SetHandlerDelayForTest(int cpu, int64_t delay) {
+  cpus_[cpu]->handler_delay.store(delay);
+}
+
+// ---- stall reports ----
+
+StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
+                                      uint64_t info, int64_t waited, int number,
+                                      bool first) {
+  const int self = mem.cpu();
+  const Cpu& d = *cpus_[target];
+  StallReport r;
+  r.kind = first ? StallReport::Kind::kDetected : StallReport::Kind::kContinued;
+  r.number = number;
+  r.waiter_cpu = self;
+  r.target_cpu = target;
+  r.waited_ns = waited;
+  r.clock_unit = Emulated() ? "ticks" : "ns";
+  r.func = CsdFuncName(func);
+  r.info = info;
+
+  // Observer snapshot of the target, taken twice: a racing change (native
+  // mode) makes the evidence inconclusive, never LOST.
+  struct Snap {
+    bool in_guest;
+    int cur_csd;
+    uint64_t host_ipi;
+    uint64_t messages;
+    uint64_t queue;
+    uint64_t latch;
+    int64_t taken;
+    int64_t last_t;
+    int sender = -1;  // a CPU mid message pass to the target
+    bool operator==(const Snap& o) const {
+      return std::tie(in_guest, cur_csd, host_ipi, messages, queue, latch,
+                      taken, last_t, sender) ==
+             std::tie(o.in_guest, o.cur_csd, o.host_ipi, o.messages, o.queue,
+                      o.latch, o.taken, o.last_t, o.sender);
+    }
+  };
+  auto snap = [&]() {
+    Snap s;
+    s.in_guest = d.in_guest.load(std::memory_order_acquire);
+    s.cur_csd = d.cur_csd.load(std::memory_order_acquire);
+    s.host_ipi = d.host_ipi.value.load(std::memory_order_acquire);
+    s.messages = 0;
+    for (int m = 0; m < kNumMessages; ++m) {
+      if (d.message[m].value.load(std::memory_order_acquire)) s.messages |= 1u << m;
+    }
+    s.queue = d.queue.value.load(std::memory_order_acquire);
+    s.latch = d.doorbell.value.load(std::memory_order_acquire);
+    s.taken = d.taken_guest.load(std::memory_order_acquire) +
+              d.taken_host.load(std::memory_order_acquire);
+    s.last_t = d.last_doorbell.t.load(std::memory_order_acquire);
+    for (size_t i = 0; i < cpus_.size(); ++i) {
+      if (cpus_[i]->sending_to.load(std::memory_order_acquire) == target) {
+        s.sender = static_cast<int>(i);
+      }
+    }
+    return s;
+  };
+  const Snap s = snap();
+  const int64_t last_t = d.last_doorbell.t.load(std::memory_order_acquire);
+  const uint64_t last_hipi = d.last_doorbell.host_ipi.load(std::memory_order_acquire);
+  const uint64_t last_msgs = d.last_doorbell.messages.load(std::memory_order_acquire);
+  const Snap s2 = snap();
+  const bool stable = s == s2;
+
+  if (s.cur_csd == self) {
+    r.activity = TargetActivity::kThisRequest;
+  } else if (s.cur_csd >= 0) {
+    r.activity = TargetActivity::kPriorRequest;
+    r.prior_sender = s.cur_csd;
+    r.prior_func = CsdFuncName(static_cast<int>(
+        cpus_[s.cur_csd]->csd_to[target]->func.value.load(
+            std::memory_order_relaxed)));
+  }
+  const uint64_t cf = 1u << kCallFunction;
+  const bool queued = (s.queue & (uint64_t{1} << self)) != 0;
+  const int64_t now = mem.NowNs();
+  const char* unit = Emulated() ? "ticks" : "ns";
+
+  r.facts.push_back({"target mode", s.in_guest ? "in guest" : "in host"});
+  r.facts.push_back({"host_ipi now", absl::StrCat(s.host_ipi)});
+  r.facts.push_back({"pending messages", MessageBitsToString(s.messages)});
+  std::vector<std::string> queued_from;
+  for (int i = 0; i < options_.num_cpus; ++i) {
+    if (s.queue & (uint64_t{1} << i)) queued_from.push_back(absl::StrCat("CPU#", i));
+  }
+  r.facts.push_back(
+      {"call_single_queue",
+       absl::StrCat(queued_from.size(), " csd(s)",
+                    queued_from.empty() ? "" : " from ",
+                    absl::StrJoin(queued_from, ", "),
+                    queued ? " (this request is queued)" : "")});
+  r.facts.push_back({"doorbell pending", s.latch ? "yes" : "no"});
+  if (last_t >= 0) {
+    r.facts.push_back(
+        {"last doorbell taken in guest",
+         absl::StrFormat("%d %s ago, host_ipi==%d, messages set at that moment: %s%s",
+                         now - last_t, unit, last_hipi,
+                         MessageBitsToString(last_msgs),
+                         last_hipi == 0 ? " -> ignored as the guest's doorbell"
+                                        : " -> handled in the host")});
+  } else {
+    r.facts.push_back({"last doorbell taken in guest", "none yet"});
+  }
+  const int64_t lh = d.last_handled.t.load(std::memory_order_acquire);
+  if (lh >= 0) {
+    r.facts.push_back(
+        {"last demux", absl::StrFormat(
+                           "%d %s ago (%s), read %s", now - lh, unit,
+                           DemuxReadName(options_.model.demux),
+                           MessageBitsToString(d.last_handled.messages.load(
+                               std::memory_order_acquire)))});
+  }
+  if (Emulated()) {
+    Cpu& dm = *cpus_[target];
+    absl::MutexLock lock(&dm.mu);
+    r.facts.push_back(
+        {"stores still buffered when it took that doorbell",
+         dm.buffered_at_doorbell.empty() ? "none"
+                                          : absl::StrJoin(dm.buffered_at_doorbell, ", ")});
+    r.facts.push_back(
+        {"stores still buffered when it last read its messages",
+         dm.buffered_at_clear.empty() ? "none"
+                                       : absl::StrJoin(dm.buffered_at_clear, ", ")});
+  }
+  r.facts.push_back(
+      {"target doorbells",
+       absl::StrFormat("%d taken in guest (%d ignored), %d taken in host",
+                       d.taken_guest.load(std::memory_order_relaxed),
+                       d.ignored.load(std::memory_order_relaxed),
+                       d.taken_host.load(std::memory_order_relaxed))});
+  r.facts.push_back({"kernel model", absl::StrCat(options_.model.ToString(), " (",
+                                                  options_.model.Describe(), ")")});
+
+  // The verdict: LOST only when the evidence says nothing will ever run the
+  // csd: the target took its last doorbell in the guest with host_ipi==0
+  // while CALL_FUNCTION was set, went back into the guest, and no doorbell
+  // or sender is on its way.
+  std::vector<std::string> missing;
+  if (!stable) missing.push_back("the target changed state while being examined");
+  if (r.activity != TargetActivity::kNothing) missing.push_back("it is running csds");
+  if (!s.in_guest) missing.push_back("it is in host mode (it will poll for doorbells)");
+  if (s.latch) missing.push_back("a doorbell is pending that it has not taken yet");
+  if (s.sender >= 0)
+    missing.push_back(absl::StrCat("CPU#", s.sender, " is mid message pass to it"));
+  if (s.host_ipi != 0) missing.push_back("host_ipi is 1, so the next doorbell is handled");
+  if (!(s.messages & cf) && queued)
+    missing.push_back("CALL_FUNCTION is not set although a csd is queued");
+  if (!queued && r.activity == TargetActivity::kNothing)
+    missing.push_back("this request is no longer queued");
+  if (last_t < 0) {
+    missing.push_back("it has taken no doorbell in the guest");
+  } else {
+    if (last_hipi != 0) missing.push_back("its last doorbell saw host_ipi==1");
+    if (!(last_msgs & cf))
+      missing.push_back("CALL_FUNCTION was not set when it took its last doorbell");
+  }
+  if (missing.empty()) {
+    r.verdict = StallVerdict::kLost;
+    r.verdict_reason = absl::StrCat(
+        "CPU#", target,
+        " took its last doorbell in the guest with host_ipi==0 while "
+        "CALL_FUNCTION was set, ignored it as the guest's and went back into "
+        "the guest; host_ipi is 0, no doorbell is pending and no CPU is "
+        "sending one, so nothing will run the queued csd (lost IPI)");
+  } else {
+    r.verdict = StallVerdict::kSlow;
+    r.verdict_reason =
+        absl::StrCat("no evidence of a lost IPI: ", absl::StrJoin(missing, "; "));
+  }
+
+  std::vector<int> involved = {target, self};
+  for (int i = 0; i < options_.num_cpus; ++i) {
+    if (i != target && i != self && (s.queue & (uint64_t{1} << i))) {
+      involved.push_back(i);
+    }
+  }
+  r.trace = FormatTrace(involved, options_.trace_events_per_cpu);
+  return r;
+}
+
+std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
+  switch (e.kind) {
+    case TraceKind::kSetMessage:
+      return absl::StrFormat("smp_muxed_ipi_set_message(%d): %smessage[%s] = 1%s",
+                             e.a, e.flag ? "smp_mb(); " : "",
+                             IpiMessageName(static_cast<int>(e.b & 0xff)),
+                             (e.b & 0x100) ? "   // STORE BUFFERED" : "");
+    case TraceKind::kSetHostIpi:
+      return absl::StrFormat("%skvmppc_set_host_ipi(%d, 1)%s",
+                             e.flag ? "smp_mb(); " : "", e.a,
+                             e.b ? "   // STORE BUFFERED" : "");
+    case TraceKind::kMsgsnd:
+      return absl::StrFormat("ppc_msgsnd_sync()/smp_mb(); ppc_msgsnd() -> %d", e.a);
+    case TraceKind::kDoorbellGuest:
+      return absl::StrFormat(
+          "doorbell exit from the guest: kvm_hstate.host_ipi == %d "
+          "(messages set: %s)",
+          e.a, MessageBitsToString(e.b));
+    case TraceKind::kIgnored:
+      return "host_ipi == 0: doorbell taken as the guest's // IPI IGNORED";
+    case TraceKind::kDoorbellHost:
+      return "doorbell_exception() in host mode";
+    case TraceKind::kClearHostIpi:
+      return absl::StrFormat("kvmppc_clear_host_ipi(%d)%s%s", e.cpu,
+                             e.flag ? "; smp_mb()" : "",
+                             e.a ? "   // STORE BUFFERED" : "");
+    case TraceKind::kDemux:
+      return absl::StrFormat(
+          "smp_ipi_demux_relaxed(): %s -> %s%s",
+          DemuxReadName(static_cast<DemuxRead>(e.b)), MessageBitsToString(e.a),
+          e.flag ? " (peek saw 0, no xchg)" : "");
+    case TraceKind::kRunCsd:
+      return absl::StrFormat("call_single_queue: run %s() from CPU#%d",
+                             CsdFuncName(static_cast<int>(e.b)), e.a);
+    case TraceKind::kCsdUnlock:
+      return absl::StrFormat("csd_unlock(csd of CPU#%d)", e.a);
+    case TraceKind::kEnterGuest:
+      return "enter guest";
+    case TraceKind::kGuestExit:
+      return "guest exit (page fault) -> host";
+    case TraceKind::kCallMany:
+      return absl::StrFormat("smp_call_function_many(CPUs %s, %s)", CpuList(e.a),
+                             CsdFuncName(static_cast<int>(e.b)));
+    case TraceKind::kCsdWait:
+      return absl::StrFormat("csd_lock_wait(csd for CPU#%d)", e.a);
+    case TraceKind::kCsdWaitDone:
+      return absl::StrFormat("csd_lock_wait(csd for CPU#%d) done", e.a);
+    case TraceKind::kStall:
+      return absl::StrFormat("csd: stall report #%d about CPU#%d", e.b, e.a);
+    case TraceKind::kResend:
+      return absl::StrFormat("re-send CALL_FUNCTION to CPU#%d", e.a);
+  }
+  return "?";
+}
+
+std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
+                                                   int per_cpu) const {
+  if (cpus.empty()) return {};
+  const int focus = cpus[0];  // the target: others' events about it only
+  std::vector<TraceEvent> all;
+  for (int cpu : cpus) {
+    if (cpu < 0 || cpu >= options_.num_cpus) continue;
+    std::vector<TraceEvent> ev = cpus_[cpu]->trace.Snapshot(cpu);
+    std::vector<TraceEvent> kept;
+    for (auto it = ev.rbegin(); it != ev.rend() && kept.size() < static_cast<size_t>(per_cpu); ++it) {
+      bool relevant = cpu == focus;
+      switch (it->kind) {
+        case TraceKind::kSetMessage:
+        case TraceKind::kSetHostIpi:
+        case TraceKind::kMsgsnd:
+        case TraceKind::kCsdWait:
+        case TraceKind::kCsdWaitDone:
+        case TraceKind::kStall:
+        case TraceKind::kResend:
+          relevant |= static_cast<int>(it->a) == focus;
+          break;
+        case TraceKind::kCallMany:
+          relevant |= (it->a >> focus) & 1;
+          break;
+        default:
+          break;
+      }
+      if (relevant) kept.push_back(*it);
+    }
+    all.insert(all.end(), kept.begin(), kept.end());
+  }
+  std::sort(all.begin(), all.end(), [](const TraceEvent& x, const TraceEvent& y) {
+    return std::tie(x.t, x.cpu, x.seq) < std::tie(y.t, y.cpu, y.seq);
+  });
+  std::vector<std::string> lines;
+  if (all.empty()) return lines;
+  const int64_t t0 = all.front().t;
+  lines.push_back(absl::StrFormat("  %12s   CPU", Emulated() ? "t+ticks" : "t+ns"));
+  for (const TraceEvent& e : all) {
+    lines.push_back(
+        absl::StrFormat("  %12d  %4d: %s", e.t - t0, e.cpu, FormatEvent(e)));
+  }
+  return lines;
+}
+
+}  // namespace hostipi
+}  // namespace kvmbed
