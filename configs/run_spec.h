@@ -52,6 +52,45 @@ struct VmSpec {
   std::vector<int> emulatorpin_as_written;  // empty when not pinned
 };
 
+// What the guest runs (the profile's `guest:` section, see configs/README.md):
+// scftorture's smp_call_function mix and stress-like workers, with the
+// csd_lock_wait / soft-lockup thresholds and fault injection. Consumed by
+// vmm/smp_run.h.
+struct GuestSpec {
+  // "idle" (halt, timer heartbeats), "spin" (busy heartbeat loop) or
+  // "torture" (the IPI mix + stress workers below).
+  std::string workload = "idle";
+  // Torture ops per vCPU; 0 = until the run's duration ends.
+  uint64_t ops_per_vcpu = 0;
+  // scftorture weights in this order: resched, single, single_wait, many,
+  // many_wait, all, all_wait. -1 = scftorture's default (2n, 2n, 2n, 2, 2,
+  // 1, 1 for n vCPUs when every weight is -1; 0 otherwise).
+  std::vector<int> weights = {-1, -1, -1, -1, -1, -1, -1};
+  // stress --cpu N --io N --vm N --vm-bytes S (workers spread round-robin
+  // over the vCPUs, cpu first).
+  int stress_cpu = 0;
+  int stress_io = 0;
+  int stress_vm = 0;
+  uint64_t stress_vm_bytes = 1ull << 20;
+  // Directory for the io workers' scratch file; empty = $TMPDIR or /tmp.
+  std::string io_scratch_dir;
+  // csd_lock_wait report threshold and soft-lockup threshold; zero means
+  // "derive from an IPI-latency calibration at start-up".
+  absl::Duration csd_timeout = absl::ZeroDuration();
+  absl::Duration soft_lockup_threshold = absl::ZeroDuration();
+  // csdlock_debug: re-send the IPI when a report finds the target idle.
+  bool csd_resend = false;
+  // Fault injection: vCPU `drop_ipi_vcpu` (-1 = every vCPU) drops this
+  // fraction [0, 1] of its call-function IPIs (the handler returns without
+  // flushing its queue).
+  int drop_ipi_vcpu = -1;
+  double drop_ipi_fraction = 0;
+  // Period of the scftorture-like stat lines; zero = none.
+  absl::Duration stat_interval = absl::Seconds(1);
+  // PRNG seed of the guest (0 = derived from the clock).
+  uint64_t seed = 0;
+};
+
 // One run: where it came from, how long it lasts, what it runs.
 struct RunSpec {
   std::string source;  // profile path (or "<built-in default>") for messages
@@ -62,6 +101,8 @@ struct RunSpec {
   std::vector<int> host_cpus;
   // True when the profile's CPUs were folded onto host_cpus (--fold-cpus).
   bool cpus_folded = false;
+  // What every VM's guest runs (the profile's `guest:` section).
+  GuestSpec guest;
 };
 
 }  // namespace kvmbed

@@ -12,6 +12,7 @@
 //   0x0000_0000 .. 0x0000_1000  unused (never written by either side)
 //   0x0000_1000 .. 0x0000_2000  GDT + TSS                          (VMM)
 //   0x0000_2000 .. 0x0000_3000  BootParams                         (VMM writes, guest reads)
+//   0x0000_3000 .. 0x0000_4000  SmpParams                          (VMM writes, guest reads)
 //   0x0000_4000 .. 0x0000_8000  VcpuStatus[kMaxVcpus]  shared page (guest writes, VMM reads)
 //   0x0001_0000 .. 0x0001_6000  page tables: PML4, PDPT, 4 PDs     (VMM)
 //   0x0010_0000 .. 0x0040_0000  guest ELF PT_LOAD segments (kImageBase..kImageLimit)
@@ -19,8 +20,11 @@
 //                                 +0x0000 .. +0x4000  stack (grows down from +0x4000)
 //                                 +0x4000 .. +0x5000  IDT of this vCPU
 //                                 +0x5000 .. +0x6000  Message buffer of this vCPU
-//                                 +0x6000 .. +0x8000  free per-vCPU scratch
-//   0x0100_0000 .. end of RAM   free for guest workloads (heap)
+//                                 +0x6000 .. +0x7000  SmpStatus of this vCPU (guest writes, VMM reads)
+//                                 +0x7000 .. +0x8000  free per-vCPU scratch
+//   0x0100_0000 .. end of RAM   free for guest workloads (heap); the SMP
+//                               workloads put Csd[num_vcpus][num_vcpus] at
+//                               kCsdAreaGpa and their data above SmpHeapBase()
 //
 // RAM is at GPA [0, min(size, 3 GiB)) and, when larger, continues at 4 GiB;
 // [3 GiB, 4 GiB) is a hole: an access there leaves the guest as an MMIO exit.
@@ -49,7 +53,7 @@ typedef __UINT16_TYPE__ u16;
 typedef __UINT32_TYPE__ u32;
 typedef __UINT64_TYPE__ u64;
 
-constexpr u32 kAbiVersion = 1;
+constexpr u32 kAbiVersion = 2;
 constexpr u64 kBootMagic = 0x6b766d6265643031ull;  // "kvmbed01"
 
 constexpr int kMaxVcpus = 256;
@@ -101,6 +105,10 @@ enum Workload : u32 {
   kWorkloadIdle = 0,
   // Busy loop bumping the heartbeat (no halts, no exits).
   kWorkloadSpin = 1,
+  // scftorture-like smp_call_function mix plus stress workers (SmpParams).
+  kWorkloadSmp = 2,
+  // On-cpu IPI round trips from SmpParams.bench_sender to bench_target.
+  kWorkloadIpiBench = 3,
 };
 
 // A deliberate fault the VMM may ask one vCPU to commit, for tests of the
@@ -180,6 +188,167 @@ struct Message {
 };
 static_assert(kExcNumArgs <= kMessageArgs, "exception frame fits");
 static_assert(sizeof(Message) <= 0x1000, "Message fits in its per-vCPU page");
+
+// ---- SMP: IPIs, csd locks, stress workers (guest/smp.cc) ----
+
+constexpr u64 kSmpParamsGpa = 0x3000;
+constexpr u64 kPerCpuSmpStatusOffset = 0x6000;
+constexpr u64 kCsdAreaGpa = kHeapBase;
+
+// x2APIC vectors of the guest plane (the Linux x86 numbers).
+constexpr u32 kVectorCallFunctionSingle = 0xfb;
+constexpr u32 kVectorReschedule = 0xfd;
+
+// scftorture's primitives (its SCF_PRIM_* with the wait/no-wait split).
+enum SmpPrim : u32 {
+  kPrimResched = 0,     // resched_cpu(): a reschedule IPI to a random vCPU
+  kPrimSingle,          // smp_call_function_single(random, no wait)
+  kPrimSingleWait,      // smp_call_function_single(random, wait)
+  kPrimMany,            // smp_call_function_many(online mask, no wait)
+  kPrimManyWait,        // smp_call_function_many(online mask, wait)
+  kPrimAll,             // smp_call_function(no wait)
+  kPrimAllWait,         // smp_call_function(wait)
+  kNumPrims,
+};
+
+// Csd::flags
+constexpr u32 kCsdLock = 1;  // owned by a request in flight (CSD_FLAG_LOCK)
+constexpr u32 kCsdSync = 2;  // the sender waits: unlock after func returns
+
+// One call_single_data. The sender's csd for target T lives at
+// CsdGpa(num_vcpus, sender, T), so every csd GPA the VMM sees decodes.
+struct alignas(64) Csd {
+  volatile u64 next;   // call_single_queue link: GPA of the next Csd, 0 = end
+  volatile u32 flags;  // kCsdLock | kCsdSync
+  volatile u32 src;    // sending vCPU
+  volatile u32 dst;    // target vCPU
+  volatile u32 reserved0;
+  volatile u64 func;   // guest address of the callback (symbolized by the VMM)
+  volatile u64 info;   // its argument
+  volatile u64 seq;    // sender's request number
+  volatile u64 queued_tsc;  // guest TSC when queued
+  volatile u64 reserved1;
+};
+static_assert(sizeof(Csd) == 64, "Csd is one cache line");
+
+constexpr u64 CsdGpa(u32 num_vcpus, u32 sender, u32 target) {
+  return kCsdAreaGpa + (static_cast<u64>(sender) * num_vcpus + target) * sizeof(Csd);
+}
+// First byte above the csd area, 2 MiB aligned: stress / bench data go here.
+constexpr u64 SmpHeapBase(u32 num_vcpus) {
+  return (CsdGpa(num_vcpus, num_vcpus, 0) + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+}
+
+// What a vCPU is doing (SmpStatus::where).
+enum SmpWhere : u32 {
+  kWhereBoot = 0,
+  kWhereWorkload = 1,   // running its op loop
+  kWhereHandler = 2,    // in the IPI handler
+  kWhereCsdWait = 3,    // spinning in csd_lock_wait
+  kWhereIdle = 4,       // finished its ops; idles in hlt serving IPIs
+  kWhereIoExit = 5,     // in an io stress exit
+};
+
+// Per-vCPU counters (SmpStatus::count).
+enum SmpCounter : u32 {
+  kCntInvoked = 0,      // handler invocations on this vCPU (scf_invoked_count)
+  kCntIpisSent,         // ICR writes
+  kCntIpiIrqs,          // call-function interrupts taken
+  kCntIpisDropped,      // interrupts dropped by fault injection
+  kCntReschedIrqs,      // reschedule interrupts taken
+  kCntCsdHandled,       // csds run from the queue
+  kCntErrWrongCpu,      // handler ran on another vCPU than wanted (ste)
+  kCntErrMbIn,          // handler saw scfc_in clear (stnmie)
+  kCntErrMbOut,         // waiter saw scfc_out clear (stnmoe)
+  kCntErrAlloc,         // no free check slot (staf)
+  kCntCsdStalls,        // csd_lock_wait reports (first report per stall)
+  kCntCsdResends,       // IPIs re-sent by csd_lock_wait (csdlock_debug)
+  kCntMaxCsdWaitNs,     // longest csd_lock_wait seen
+  kCntCpuOps,           // stress --cpu loop iterations
+  kCntIoOps,            // stress --io syncs
+  kCntVmPages,          // stress --vm pages touched and verified
+  kCntVmErrors,         // stress --vm corrupt words
+  kCntOps,              // torture ops done
+  kNumCounters,
+};
+
+struct alignas(64) SmpStatus {
+  // Linux's per-CPU cur_csd / cur_csd_func / cur_csd_info: what the handler
+  // is running now (0 = nothing).
+  volatile u64 cur_csd;
+  volatile u64 cur_func;
+  volatile u64 cur_info;
+  // This vCPU's call_single_queue: a lock-free llist of Csd GPAs.
+  volatile u64 queue;
+  volatile u32 where;     // SmpWhere
+  volatile u32 finished;  // 1 once the op loop is done
+  // The csd this vCPU is waiting for in csd_lock_wait (0 = none).
+  volatile u64 wait_csd;
+  volatile u64 wait_start_tsc;
+  volatile u64 last_ipi_tsc;  // last call-function interrupt taken
+  volatile u64 invoked[kNumPrims];  // ops done per primitive
+  volatile u64 count[kNumCounters];
+};
+static_assert(sizeof(SmpStatus) <= 0x1000, "SmpStatus fits its page");
+
+constexpr u64 SmpStatusGpa(u32 vcpu) { return PerCpuArea(vcpu) + kPerCpuSmpStatusOffset; }
+
+struct SmpParams {
+  u32 weights[kNumPrims];  // scftorture weights (0 disables a primitive)
+  u32 reserved0;
+  u64 ops_per_vcpu;        // torture ops per vCPU; 0 = until the run ends
+  u64 csd_timeout_ns;      // csd_lock_wait report threshold (> 0)
+  u32 csd_resend;          // 1: re-send the IPI on a report (csdlock_debug)
+  u32 drop_vcpu;           // vCPU whose IPI handler drops interrupts, or kAllVcpus
+  u32 drop_ppm;            // fraction dropped, parts per million (0 = none)
+  u32 cpu_workers;         // stress --cpu N (spread round-robin over vCPUs)
+  u32 io_workers;          // stress --io N
+  u32 vm_workers;          // stress --vm N
+  u64 vm_bytes;            // stress --vm-bytes, per worker
+  u64 seed;                // PRNG seed
+  // bench (kWorkloadIpiBench)
+  u32 bench_sender;
+  u32 bench_target;
+  u32 bench_target_spins;  // 0: target idles in hlt, 1: target spins (IF=1)
+  u32 reserved1;
+  u64 bench_iterations;    // samples written (after bench_warmup)
+  u64 bench_warmup;
+  u64 bench_out_gpa;       // u64 TSC deltas, bench_iterations of them
+};
+constexpr u32 kAllVcpus = 0xffffffffu;
+static_assert(sizeof(SmpParams) <= 0x1000, "SmpParams fits its page");
+
+// Message::code of kMsgReport.
+enum ReportCode : u32 {
+  kReportText = 0,       // free text (console-like)
+  // csd_lock_wait past its threshold. args: see CsdReportArg.
+  kReportCsdStall = 1,
+  // A reported csd_lock_wait ended. args: see CsdReportArg.
+  kReportCsdUnstuck = 2,
+  // An scftorture check failed. args[0] = SmpCounter, [1] wanted, [2] got.
+  kReportScfError = 3,
+  // stress --vm found a corrupt word. args[0] = GPA, [1] expected, [2] got.
+  kReportVmCorruption = 4,
+  // stress --io: the VMM writes args[0] bytes to its scratch file and
+  // fdatasyncs it before the guest resumes.
+  kReportIoSync = 5,
+};
+
+enum CsdReportArg : u32 {
+  kCsdArgContinued = 0,  // 0 = first report (Detected), 1 = Continued
+  kCsdArgBugId,          // #N
+  kCsdArgWaiter,
+  kCsdArgTarget,
+  kCsdArgFunc,
+  kCsdArgInfo,
+  kCsdArgWaitNs,
+  kCsdArgCsd,            // GPA of the csd
+  kCsdArgSeq,
+  kCsdArgTargetCurCsd,   // the target's cur_csd as the waiter read it
+  kCsdArgResends,        // IPIs re-sent so far for this wait
+  kCsdNumArgs,
+};
+static_assert(kCsdNumArgs <= kMessageArgs, "csd report fits");
 
 }  // namespace abi
 }  // namespace kvmbed

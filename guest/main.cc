@@ -9,6 +9,14 @@
 
 using namespace kvmbed::abi;
 
+namespace kvmbed {
+namespace guest {
+// guest/workloads.cc
+void SmpWorkload(abi::u32 vcpu, const abi::BootParams* bp);
+void IpiBenchWorkload(abi::u32 vcpu, const abi::BootParams* bp);
+}  // namespace guest
+}  // namespace kvmbed
+
 // ---- freestanding support the compiler may call ----
 extern "C" void* memset(void* dst, int c, unsigned long n) {
   u8* d = static_cast<u8*>(dst);
@@ -274,10 +282,12 @@ void SpinWorkload(u32 vcpu, const BootParams* bp) {
   }
 }
 
-// Indexed by Workload; the next issue adds IPI and stress workloads here.
+// Indexed by Workload.
 const WorkloadFn kWorkloads[] = {
-    IdleWorkload,  // kWorkloadIdle
-    SpinWorkload,  // kWorkloadSpin
+    IdleWorkload,                       // kWorkloadIdle
+    SpinWorkload,                       // kWorkloadSpin
+    kvmbed::guest::SmpWorkload,         // kWorkloadSmp (guest/workloads.cc)
+    kvmbed::guest::IpiBenchWorkload,    // kWorkloadIpiBench
 };
 
 }  // namespace

@@ -97,7 +97,9 @@ TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
     EXPECT_EQ(v.exits.count("KVM_EXIT_HLT"), 0u);
   }
   ASSERT_FALSE(s->console.empty());
-  EXPECT_NE(s->console[0].find("kvmbed guest: abi v1, 4 vCPUs"), std::string::npos)
+  EXPECT_NE(s->console[0].find(absl::StrCat("kvmbed guest: abi v", abi::kAbiVersion,
+                                            ", 4 vCPUs")),
+            std::string::npos)
       << s->console[0];
   EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before) << "fd leak";

@@ -411,6 +411,7 @@ absl::StatusOr<bool> Machine::HandleMessage(Vcpu& vcpu, uint32_t gpa) {
     return VcpuError(vcpu, absl::StrCat("message claims vCPU ", m.vcpu,
                                         " but came from vCPU ", vcpu.id()));
   }
+  if (m.type == abi::kMsgReport && options_.on_report) return options_.on_report(vcpu, m);
   switch (m.type) {
     case abi::kMsgConsole:
     case abi::kMsgReport: {

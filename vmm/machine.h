@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,10 @@ struct MachineOptions {
   VcpuHooks* hooks = nullptr;
   // The guest ELF; empty means the embedded //guest:kernel image.
   absl::Span<const uint8_t> guest_elf;
+  // When set, every kMsgReport is handed to it (in the sending vCPU's
+  // thread) instead of being logged as console text; returns like
+  // VcpuExitHandler::HandleExit. Used by vmm/smp_run.h.
+  std::function<absl::StatusOr<bool>(Vcpu&, const abi::Message&)> on_report;
 };
 
 // Per-vCPU part of the summary.
@@ -112,6 +117,8 @@ class Machine : private VcpuExitHandler {
   int num_vcpus() const { return static_cast<int>(vcpus_.size()); }
   // The vCPU thread of vCPU i (Kick(), InGuest() for the host plane).
   VcpuThread& vcpu_thread(int i) { return *threads_[i]; }
+  // The vCPU i; its ioctls belong to its own thread (see vmm/kvm.h).
+  Vcpu& vcpu(int i) { return *vcpus_[i]; }
   const ElfImage& elf() const { return *elf_; }
   GuestMemory& memory() { return *memory_; }
   // Guest-written status of vCPU i (a snapshot).

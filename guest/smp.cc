@@ -1,0 +1,352 @@
+// Guest SMP core: call_single_queue, csd locks, IPIs, csd_lock_wait reports.
+// See guest/smp.h. The shapes follow Linux kernel/smp.c (llist queue, send
+// the IPI only when the queue was empty, sync csds unlocked after the
+// callback, async ones before it, cur_csd tracking, csdlock_debug re-send);
+// the code is our own.
+#include "guest/smp.h"
+
+using namespace kvmbed::abi;
+
+extern "C" {
+void irq_stub_251();
+void irq_stub_253();
+}
+
+namespace kvmbed {
+namespace guest {
+
+namespace {
+
+constexpr u32 kMsrIcr = 0x830;
+constexpr u32 kMsrEoi = 0x80b;
+
+u64 g_rand_state[kMaxVcpus];
+u64 g_csd_seq[kMaxVcpus];
+volatile u64 g_csd_bug_count;
+CpuMask g_online;
+// IRQ nesting depth per vCPU: picks the message buffer.
+volatile u32 g_in_irq[kMaxVcpus];
+
+Csd* CsdOf(u32 sender, u32 target) {
+  return reinterpret_cast<Csd*>(CsdGpa(Boot()->num_vcpus, sender, target));
+}
+
+void SendIpi(u32 cpu, u32 vector) {
+  u64 dest = VcpuStatusOf(cpu)->apic_id;
+  WrmsrSmp(kMsrIcr, (dest << 32) | vector);
+  Count(ThisCpu(), kCntIpisSent);
+}
+
+// llist_add: returns true when the list was empty before (send the IPI).
+bool LlistAdd(volatile u64* head, Csd* node) {
+  u64 first = __atomic_load_n(head, __ATOMIC_RELAXED);
+  do {
+    node->next = first;
+  } while (!__atomic_compare_exchange_n(head, &first, reinterpret_cast<u64>(node),
+                                        true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  return first == 0;
+}
+
+void CsdUnlock(Csd* csd) {
+  __atomic_and_fetch(&csd->flags, ~kCsdLock, __ATOMIC_RELEASE);
+}
+
+void WriteArgsAndSend(Message* m, const Csd* csd, u32 target, u64 waited_ns,
+                      u64 bug_id, bool continued, u64 target_cur, u64 resends) {
+  m->args[kCsdArgContinued] = continued ? 1 : 0;
+  m->args[kCsdArgBugId] = bug_id;
+  m->args[kCsdArgWaiter] = ThisCpu();
+  m->args[kCsdArgTarget] = target;
+  m->args[kCsdArgFunc] = csd->func;
+  m->args[kCsdArgInfo] = csd->info;
+  m->args[kCsdArgWaitNs] = waited_ns;
+  m->args[kCsdArgCsd] = reinterpret_cast<u64>(csd);
+  m->args[kCsdArgSeq] = csd->seq;
+  m->args[kCsdArgTargetCurCsd] = target_cur;
+  m->args[kCsdArgResends] = resends;
+  SendReport(m);
+}
+
+}  // namespace
+
+u64 Random(u32 vcpu) {
+  u64 x = g_rand_state[vcpu];
+  if (x == 0) x = (Params()->seed ^ 0x9e3779b97f4a7c15ull) * (vcpu + 1) | 1;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  g_rand_state[vcpu] = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+u64 NsToCycles(u64 ns) { return ns * Boot()->tsc_khz / 1000000; }
+u64 CyclesToNs(u64 cycles) {
+  u64 khz = Boot()->tsc_khz ? Boot()->tsc_khz : 1;
+  return cycles / khz * 1000000 + cycles % khz * 1000000 / khz;
+}
+void DelayUs(u64 us) {
+  u64 end = Rdtsc() + NsToCycles(us * 1000);
+  while (Rdtsc() < end) CpuRelax();
+}
+
+// ---- messages ----
+Message* BeginReport(u32 vcpu, ReportCode code) {
+  u64 off = g_in_irq[vcpu] ? 0x7000 : kPerCpuMessageOffset;
+  Message* m = reinterpret_cast<Message*>(PerCpuArea(vcpu) + off);
+  m->type = kMsgReport;
+  m->vcpu = vcpu;
+  m->code = code;
+  m->text_len = 0;
+  for (u32 i = 0; i < kMessageArgs; ++i) m->args[i] = 0;
+  return m;
+}
+void ReportText(Message* m, const char* s) {
+  while (*s && m->text_len < kMessageText) m->text[m->text_len++] = *s++;
+}
+void ReportDec(Message* m, u64 v) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n && m->text_len < kMessageText) m->text[m->text_len++] = buf[--n];
+}
+void SendReport(Message* m) {
+  u32 gpa = static_cast<u32>(reinterpret_cast<u64>(m));
+  asm volatile("outl %0, %1" : : "a"(gpa), "Nd"(kPortMessage) : "memory");
+}
+
+// ---- csd_lock_wait with the csdlock_debug reports ----
+namespace {
+
+// Kernel names for the symbols the VMM shows in RIPs and reports.
+void CsdLockWait(Csd* csd) asm("csd_lock_wait");
+void FlushQueue(u32 self) asm("flush_smp_call_function_queue");
+
+__attribute__((noinline)) void CsdLockWait(Csd* csd) {
+  if (!(__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock)) return;
+  const u32 self = ThisCpu();
+  SmpStatus* me = SmpStatusOf(self);
+  const u32 saved_where = me->where;
+  const u64 start = Rdtsc();
+  me->wait_csd = reinterpret_cast<u64>(csd);
+  me->wait_start_tsc = start;
+  me->where = kWhereCsdWait;
+  const u64 threshold = NsToCycles(Params()->csd_timeout_ns);
+  u64 next_report = start + threshold;
+  u64 bug_id = 0;
+  u64 resends = 0;
+  u32 target = csd->dst;
+  while (__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock) {
+    CpuRelax();
+    u64 now = Rdtsc();
+    if (now < next_report) continue;
+    bool first = bug_id == 0;
+    if (first) {
+      bug_id = __atomic_add_fetch(&g_csd_bug_count, 1, __ATOMIC_RELAXED);
+      Count(self, kCntCsdStalls);
+    }
+    u64 target_cur = __atomic_load_n(&SmpStatusOf(target)->cur_csd, __ATOMIC_RELAXED);
+    WriteArgsAndSend(BeginReport(self, kReportCsdStall), csd, target,
+                     CyclesToNs(now - start), bug_id, !first, target_cur, resends);
+    // csdlock_debug: the target is handling nothing, so kick it again.
+    if (Params()->csd_resend && target_cur == 0 &&
+        (__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock)) {
+      SendIpi(target, kVectorCallFunctionSingle);
+      Count(self, kCntCsdResends);
+      ++resends;
+    }
+    next_report = Rdtsc() + threshold;
+  }
+  u64 waited = CyclesToNs(Rdtsc() - start);
+  if (waited > me->count[kCntMaxCsdWaitNs]) me->count[kCntMaxCsdWaitNs] = waited;
+  if (bug_id) {
+    WriteArgsAndSend(BeginReport(self, kReportCsdUnstuck), csd, target, waited,
+                     bug_id, true, SmpStatusOf(target)->cur_csd, resends);
+  }
+  me->wait_csd = 0;
+  me->where = saved_where;
+}
+
+// Takes the sender's csd for `target`: waits for its previous use to end.
+Csd* CsdLock(u32 self, u32 target) {
+  Csd* csd = CsdOf(self, target);
+  CsdLockWait(csd);
+  csd->flags = kCsdLock;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  return csd;
+}
+
+// Queues a locked csd on `target`; IPIs it when its queue was empty.
+void Queue(Csd* csd, u32 self, u32 target, SmpFunc func, u64 info, bool wait) {
+  csd->src = self;
+  csd->dst = target;
+  csd->func = reinterpret_cast<u64>(func);
+  csd->info = info;
+  csd->seq = ++g_csd_seq[self];
+  csd->queued_tsc = Rdtsc();
+  if (wait) csd->flags = kCsdLock | kCsdSync;
+  if (LlistAdd(&SmpStatusOf(target)->queue, csd)) {
+    SendIpi(target, kVectorCallFunctionSingle);
+  }
+}
+
+// flush_smp_call_function_queue: runs every queued csd in arrival order.
+__attribute__((noinline)) void FlushQueue(u32 self) {
+  SmpStatus* me = SmpStatusOf(self);
+  u64 head = __atomic_exchange_n(&me->queue, 0, __ATOMIC_ACQUIRE);
+  // The llist is newest-first: reverse it before any csd is unlocked (an
+  // unlocked csd may be reused, and its `next` rewritten, at once).
+  u64 prev = 0;
+  while (head) {
+    Csd* c = reinterpret_cast<Csd*>(head);
+    u64 next = c->next;
+    c->next = prev;
+    prev = head;
+    head = next;
+  }
+  for (u64 p = prev; p;) {
+    Csd* c = reinterpret_cast<Csd*>(p);
+    u64 next = c->next;
+    SmpFunc func = reinterpret_cast<SmpFunc>(c->func);
+    u64 info = c->info;
+    me->cur_func = c->func;
+    me->cur_info = info;
+    __atomic_store_n(&me->cur_csd, p, __ATOMIC_RELEASE);
+    if (c->flags & kCsdSync) {
+      func(info);
+      CsdUnlock(c);
+    } else {
+      CsdUnlock(c);
+      func(info);
+    }
+    Count(self, kCntCsdHandled);
+    __atomic_store_n(&me->cur_csd, 0, __ATOMIC_RELEASE);
+    me->cur_func = 0;
+    me->cur_info = 0;
+    p = next;
+  }
+}
+
+}  // namespace
+
+// Adds the call-function and reschedule gates to this vCPU's IDT (laid out
+// by guest/main.cc: 256 16-byte interrupt gates at kPerCpuIdtOffset).
+void InstallSmpVectors(u32 vcpu) {
+  struct Gate {
+    u16 lo;
+    u16 sel;
+    u8 ist;
+    u8 attr;
+    u16 mid;
+    u32 hi;
+    u32 zero;
+  };
+  Gate* idt = reinterpret_cast<Gate*>(PerCpuArea(vcpu) + kPerCpuIdtOffset);
+  auto set = [&](u32 vec, void (*fn)()) {
+    u64 h = reinterpret_cast<u64>(fn);
+    Gate& g = idt[vec];
+    g.lo = static_cast<u16>(h);
+    g.sel = kCodeSelector;
+    g.ist = 0;
+    g.attr = 0x8e;
+    g.mid = static_cast<u16>(h >> 16);
+    g.hi = static_cast<u32>(h >> 32);
+    g.zero = 0;
+  };
+  set(kVectorCallFunctionSingle, &irq_stub_251);
+  set(kVectorReschedule, &irq_stub_253);
+}
+
+void SmpInitCpu(u32 vcpu) {
+  SmpStatus* s = SmpStatusOf(vcpu);
+  u8* raw = reinterpret_cast<u8*>(s);
+  for (u64 i = 0; i < sizeof(SmpStatus); ++i) raw[i] = 0;
+  s->where = kWhereBoot;
+  InstallSmpVectors(vcpu);
+  if (vcpu == 0) {
+    g_online.Clear();
+    for (u32 i = 0; i < Boot()->num_vcpus; ++i) g_online.Set(i);
+  }
+}
+
+void WaitAllOnline() {
+  const u32 n = Boot()->num_vcpus;
+  for (u32 i = 0; i < n; ++i) {
+    while (__atomic_load_n(&VcpuStatusOf(i)->state, __ATOMIC_ACQUIRE) != kStateOnline) {
+      CpuRelax();
+    }
+  }
+  // vCPU 0 fills the online mask before it goes online itself.
+}
+
+const CpuMask& OnlineMask() { return g_online; }
+
+void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
+  const u32 self = ThisCpu();
+  if (cpu == self) {
+    u64 flags = IrqSave();
+    func(info);
+    IrqRestore(flags);
+    return;
+  }
+  Csd* csd = CsdLock(self, cpu);
+  Queue(csd, self, cpu, func, info, wait);
+  if (wait) CsdLockWait(csd);
+}
+
+void SmpCallFunctionMany(const CpuMask& mask, SmpFunc func, u64 info, bool wait) {
+  const u32 self = ThisCpu();
+  const u32 n = Boot()->num_vcpus;
+  for (u32 cpu = 0; cpu < n; ++cpu) {
+    if (cpu == self || !mask.Test(cpu)) continue;
+    Csd* csd = CsdLock(self, cpu);
+    Queue(csd, self, cpu, func, info, wait);
+  }
+  if (!wait) return;
+  for (u32 cpu = 0; cpu < n; ++cpu) {
+    if (cpu == self || !mask.Test(cpu)) continue;
+    CsdLockWait(CsdOf(self, cpu));
+  }
+}
+
+void SmpCallFunction(SmpFunc func, u64 info, bool wait) {
+  SmpCallFunctionMany(g_online, func, info, wait);
+}
+
+void SendReschedule(u32 cpu) { SendIpi(cpu, kVectorReschedule); }
+
+}  // namespace guest
+}  // namespace kvmbed
+
+using namespace kvmbed::guest;
+
+// ---- interrupt handlers (called from guest/smp_entry.S) ----
+extern "C" void guest_call_function_irq() {
+  const u32 self = ThisCpu();
+  SmpStatus* me = SmpStatusOf(self);
+  ++g_in_irq[self];
+  Count(self, kCntIpiIrqs);
+  me->last_ipi_tsc = Rdtsc();
+  WrmsrSmp(kMsrEoi, 0);
+  const SmpParams* p = Params();
+  bool drop = p->drop_ppm != 0 && (p->drop_vcpu == kAllVcpus || p->drop_vcpu == self) &&
+              Random(self) % 1000000 < p->drop_ppm;
+  if (drop) {
+    // Fault injection: behave as if the interrupt never came.
+    Count(self, kCntIpisDropped);
+  } else {
+    u32 saved = me->where;
+    me->where = kWhereHandler;
+    FlushQueue(self);
+    me->where = saved;
+  }
+  --g_in_irq[self];
+}
+
+extern "C" void guest_reschedule_irq() {
+  const u32 self = ThisCpu();
+  Count(self, kCntReschedIrqs);
+  WrmsrSmp(kMsrEoi, 0);
+}

@@ -1,0 +1,173 @@
+#include "vmm/ipi_bench.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "guest/abi.h"
+#include "vmm/machine.h"
+
+namespace kvmbed {
+namespace vmm {
+
+double IpiLatency::Us(uint64_t cycles) const {
+  return tsc_khz ? static_cast<double>(cycles) * 1000.0 / tsc_khz : 0;
+}
+
+IpiLatency Summarize(std::vector<uint64_t>& cycles, uint32_t tsc_khz,
+                     const std::string& label) {
+  IpiLatency l;
+  l.label = label;
+  l.tsc_khz = tsc_khz;
+  l.samples = cycles.size();
+  if (cycles.empty()) return l;
+  std::sort(cycles.begin(), cycles.end());
+  auto rank = [&](double q) {
+    size_t i = static_cast<size_t>(q * cycles.size());
+    return cycles[std::min(i, cycles.size() - 1)];
+  };
+  l.min = cycles.front();
+  l.p50 = rank(0.50);
+  l.p90 = rank(0.90);
+  l.p99 = rank(0.99);
+  l.max = cycles.back();
+  unsigned __int128 sum = 0;
+  for (uint64_t c : cycles) sum += c;
+  l.mean = static_cast<uint64_t>(sum / cycles.size());
+  return l;
+}
+
+VmSpec BenchVmSpec(const VmSpec& vm) {
+  VmSpec b = vm;
+  b.name = vm.name.empty() ? "ipi-bench" : vm.name + "-ipi-bench";
+  b.vcpus = 2;
+  b.topology = Topology{1, 2, 1};
+  b.vcpu_affinity.clear();
+  b.vcpu_pinned.clear();
+  for (int i = 0; i < 2; ++i) {
+    int src = i < static_cast<int>(vm.vcpu_affinity.size()) ? i : 0;
+    b.vcpu_affinity.push_back(vm.vcpu_affinity.empty() ? std::vector<int>{}
+                                                       : vm.vcpu_affinity[src]);
+    b.vcpu_pinned.push_back(src < static_cast<int>(vm.vcpu_pinned.size()) &&
+                            vm.vcpu_pinned[src]);
+  }
+  b.vcpupin_as_written.clear();
+  return b;
+}
+
+absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& o) {
+  if (vm.vcpus < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bench ipi: VM ", vm.name, " has ", vm.vcpus,
+        " vCPU; the IPI round trip needs at least 2 (set vcpus: 2 or more)"));
+  }
+  if (o.sender < 0 || o.sender >= vm.vcpus || o.target < 0 || o.target >= vm.vcpus ||
+      o.sender == o.target) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bench ipi: sender ", o.sender, " and target ", o.target,
+        " must be two different vCPUs of the ", vm.vcpus, "-vCPU VM"));
+  }
+  if (o.iterations < 1 || o.warmup < 0) {
+    return absl::InvalidArgumentError("bench ipi: iterations must be >= 1, warmup >= 0");
+  }
+  const uint64_t out_gpa = abi::SmpHeapBase(vm.vcpus);
+  const uint64_t out_end = out_gpa + static_cast<uint64_t>(o.iterations) * 8;
+  if (out_end > std::min<uint64_t>(vm.memory_bytes, abi::kLowMemLimit)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bench ipi: ", o.iterations, " samples need ", (out_end >> 20) + 1,
+        " MiB of guest memory; VM ", vm.name, " has ", vm.memory_bytes >> 20,
+        " MiB (raise memory or lower iterations)"));
+  }
+  MachineOptions mo;
+  mo.workload = abi::kWorkloadIpiBench;
+  mo.log_console = false;
+  ASSIGN_OR_RETURN(std::unique_ptr<Machine> m, Machine::Create(vm, mo));
+  abi::SmpParams p{};
+  p.csd_timeout_ns = 60ull * 1000 * 1000 * 1000;  // reports would distort timing
+  p.drop_vcpu = abi::kAllVcpus;
+  p.bench_sender = static_cast<uint32_t>(o.sender);
+  p.bench_target = static_cast<uint32_t>(o.target);
+  p.bench_target_spins = o.target_spins ? 1 : 0;
+  p.bench_iterations = static_cast<uint64_t>(o.iterations);
+  p.bench_warmup = static_cast<uint64_t>(o.warmup);
+  p.bench_out_gpa = out_gpa;
+  p.seed = 1;
+  RETURN_IF_ERROR(m->memory().Write(abi::kSmpParamsGpa, &p, sizeof(p)));
+  ASSIGN_OR_RETURN(abi::BootParams bp, m->memory().ReadAs<abi::BootParams>(abi::kBootParamsGpa));
+  if (bp.tsc_khz == 0) {
+    return absl::FailedPreconditionError(
+        "bench ipi: KVM_GET_TSC_KHZ gave no TSC frequency; cannot convert cycles to time");
+  }
+  absl::Status s = m->Start();
+  if (s.ok()) s = m->WaitOnline(absl::Seconds(10));
+  const absl::Time deadline = absl::Now() + o.timeout;
+  while (s.ok()) {
+    auto st = m->memory().ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(o.sender));
+    if (!st.ok()) {
+      s = st.status();
+      break;
+    }
+    if (st->finished) break;
+    if (absl::Now() >= deadline) {
+      s = absl::DeadlineExceededError(absl::StrCat(
+          "bench ipi: the sender did not finish ", o.iterations, " round trips in ",
+          absl::FormatDuration(o.timeout)));
+      break;
+    }
+    s = m->Run(absl::Milliseconds(2));
+  }
+  std::vector<uint64_t> cycles(static_cast<size_t>(o.iterations));
+  if (s.ok()) s = m->memory().Read(out_gpa, cycles.data(), cycles.size() * 8);
+  VmSummary summary = m->Shutdown();
+  if (!s.ok()) return s;
+  if (!summary.error.ok()) return summary.error;
+  return Summarize(cycles, static_cast<uint32_t>(bp.tsc_khz),
+                   o.target_spins ? "target spinning" : "target idle (hlt)");
+}
+
+absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& vm, int iterations) {
+  IpiBenchOptions o;
+  o.iterations = iterations;
+  IpiBenchReport r;
+  ASSIGN_OR_RETURN(r.hlt, RunIpiBench(vm, o));
+  o.target_spins = true;
+  ASSIGN_OR_RETURN(r.spin, RunIpiBench(vm, o));
+  return r;
+}
+
+std::string FormatIpiLatency(const IpiLatency& l) {
+  auto fig = [&](const char* name, uint64_t c) {
+    return absl::StrFormat("%s %d cycles (%.2f us)", name, c, l.Us(c));
+  };
+  return absl::StrFormat(
+      "ipi round trip, %s: %d samples, TSC %d kHz\n"
+      "  %s  %s  %s  %s  min %d\n"
+      "  mean %d cycles (%.2f us)\n"
+      "ipi %d\n",
+      l.label, l.samples, l.tsc_khz, fig("p50", l.p50), fig("p90", l.p90),
+      fig("p99", l.p99), fig("max", l.max), l.min, l.mean, l.Us(l.mean), l.mean);
+}
+
+Calibration ThresholdsFrom(const IpiLatency& l) {
+  Calibration c;
+  c.latency = l;
+  // Generous against this host's own tail: a thousand typical round trips
+  // or twenty of the worst seen, whichever is longer, never under 10 ms.
+  double us = std::max(1000.0 * l.Us(l.p50), 20.0 * l.Us(l.max));
+  c.csd_timeout = std::max(absl::Milliseconds(10), absl::Microseconds(static_cast<int64_t>(us)));
+  c.soft_lockup_threshold = 4 * c.csd_timeout;
+  return c;
+}
+
+absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations) {
+  IpiBenchOptions o;
+  o.iterations = iterations;
+  o.warmup = 20;
+  ASSIGN_OR_RETURN(IpiLatency l, RunIpiBench(BenchVmSpec(vm), o));
+  return ThresholdsFrom(l);
+}
+
+}  // namespace vmm
+}  // namespace kvmbed
