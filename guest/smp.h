@@ -70,7 +70,7 @@ inline void Count(u32 vcpu, abi::SmpCounter c, u64 n = 1) {
 }
 
 // xorshift64*: per-vCPU pseudo-random numbers.
-u64 Random(u32 vcpu);
+u64 Random(u32 vcpu) asm("torture_random");
 // Nanoseconds to TSC cycles with BootParams.tsc_khz.
 u64 NsToCycles(u64 ns);
 u64 CyclesToNs(u64 cycles);

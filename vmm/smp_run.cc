@@ -1,0 +1,677 @@
+#include "vmm/smp_run.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
+#include "vmm/elf.h"
+#include "vmm/vcpu_snapshot.h"
+#include "vmm/watchdog.h"
+
+namespace kvmbed {
+namespace vmm {
+
+namespace {
+
+using hostipi::StallReport;
+using hostipi::StallVerdict;
+using hostipi::TargetActivity;
+
+constexpr const char* kPrimField[abi::kNumPrims] = {
+    "resched", "single", "single_wait", "many", "many_wait", "all", "all_wait"};
+
+std::string SymbolName(const std::string& symbolized) {
+  std::string name = symbolized;
+  size_t plus = name.find('+');
+  if (plus != std::string::npos) name.resize(plus);
+  return name;
+}
+
+// Owns the scratch file of the io workers; removed on destruction.
+class ScratchFile {
+ public:
+  ~ScratchFile() {
+    if (fd_ >= 0) close(fd_);
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  absl::Status Open(const std::string& dir) {
+    std::string d = dir;
+    if (d.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      d = tmp != nullptr && *tmp ? tmp : "/tmp";
+    }
+    std::string templ = d + "/kvmbed-io-XXXXXX";
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    fd_ = mkstemp(buf.data());
+    if (fd_ < 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("guest.stress.io_dir: create a scratch file in ", d,
+                                                     " (give a writable directory)"));
+    }
+    path_ = buf.data();
+    return absl::OkStatus();
+  }
+  // stress --io: one real write and fdatasync.
+  absl::Status WriteAndSync(uint64_t bytes, int vcpu) {
+    std::vector<char> data(bytes, static_cast<char>('a' + vcpu % 26));
+    off_t off = static_cast<off_t>(vcpu) * (1 << 20);
+    if (pwrite(fd_, data.data(), data.size(), off) != static_cast<ssize_t>(data.size())) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("io worker: write ", path_));
+    }
+    if (fdatasync(fd_) != 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("io worker: fdatasync ", path_));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+class SmpSession {
+ public:
+  SmpSession(const VmSpec& vm, const GuestSpec& guest, const SmpRunOptions& o)
+      : vm_(vm), guest_(guest), o_(o) {}
+
+  absl::StatusOr<SmpRunResult> Run();
+
+ private:
+  void Emit(const std::string& text);
+  absl::StatusOr<bool> OnReport(Vcpu& vcpu, const abi::Message& m);
+  void OnCsdStall(int waiter, const abi::Message& m);
+  void OnCsdUnstuck(int waiter, const abi::Message& m);
+  SmpStats ReadStats() const;
+  void CheckWatchdog(SoftLockupDetector& det, absl::Time now);
+  absl::Duration Elapsed() const { return absl::Now() - started_; }
+
+  const VmSpec vm_;
+  const GuestSpec guest_;
+  const SmpRunOptions o_;
+  std::unique_ptr<SnapshotHooks> hooks_;
+  std::unique_ptr<Machine> machine_;
+  ScratchFile scratch_;
+  absl::Time started_ = absl::Now();
+  absl::Duration csd_timeout_;
+  uint64_t tsc_khz_ = 0;
+
+  absl::Mutex out_mu_;
+  mutable absl::Mutex mu_;
+  std::map<int, CsdStall> stalls_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> guest_errors_ ABSL_GUARDED_BY(mu_);
+  std::vector<SoftLockupRecord> lockups_ ABSL_GUARDED_BY(mu_);
+  uint64_t io_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+void SmpSession::Emit(const std::string& text) {
+  absl::MutexLock lock(&out_mu_);
+  if (o_.out) {
+    o_.out(text);
+  } else {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+}
+
+absl::StatusOr<bool> SmpSession::OnReport(Vcpu& vcpu, const abi::Message& m) {
+  const int id = vcpu.id();
+  std::string text(m.text, std::min<uint32_t>(m.text_len, abi::kMessageText));
+  switch (m.code) {
+    case abi::kReportText:
+      Emit(absl::StrCat("[vCPU ", id, "] ", text, "\n"));
+      return true;
+    case abi::kReportCsdStall:
+      OnCsdStall(id, m);
+      return true;
+    case abi::kReportCsdUnstuck:
+      OnCsdUnstuck(id, m);
+      return true;
+    case abi::kReportScfError: {
+      std::string line = absl::StrCat("scftorture: !!! vCPU#", id, ": ", text);
+      {
+        absl::MutexLock lock(&mu_);
+        guest_errors_.push_back(line);
+      }
+      Emit(line + "\n");
+      return true;
+    }
+    case abi::kReportVmCorruption: {
+      std::string line = absl::StrFormat(
+          "stress: !!! vCPU#%d: --vm corrupt word at GPA 0x%x: expected 0x%016x, read 0x%016x",
+          id, m.args[0], m.args[1], m.args[2]);
+      {
+        absl::MutexLock lock(&mu_);
+        guest_errors_.push_back(line);
+      }
+      Emit(line + "\n");
+      return true;
+    }
+    case abi::kReportIoSync: {
+      uint64_t bytes = m.args[0];
+      if (bytes == 0 || bytes > (1u << 20)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("vCPU ", id, ": io report asks for ", bytes, " bytes (1..1 MiB)"));
+      }
+      RETURN_IF_ERROR(scratch_.WriteAndSync(bytes, id));
+      absl::MutexLock lock(&mu_);
+      io_bytes_ += bytes;
+      return true;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("vCPU ", id, ": unknown report code ", m.code, " (guest/abi.h ReportCode)"));
+  }
+}
+
+void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
+  const uint64_t* a = m.args;
+  const bool continued = a[abi::kCsdArgContinued] != 0;
+  const int number = static_cast<int>(a[abi::kCsdArgBugId]);
+  const int target = static_cast<int>(a[abi::kCsdArgTarget]);
+  const uint64_t csd_gpa = a[abi::kCsdArgCsd];
+  const ElfImage& elf = machine_->elf();
+  GuestMemory& mem = machine_->memory();
+
+  absl::StatusOr<VcpuSnapshot> snap = hooks_->Take(target, waiter, o_.snapshot_timeout);
+
+  StallReport r;
+  r.kind = continued ? StallReport::Kind::kContinued : StallReport::Kind::kDetected;
+  r.number = number;
+  r.waiter_cpu = waiter;
+  r.target_cpu = target;
+  r.waited_ns = static_cast<int64_t>(a[abi::kCsdArgWaitNs]);
+  r.func = elf.Symbolize(a[abi::kCsdArgFunc]);
+  r.info = a[abi::kCsdArgInfo];
+
+  uint64_t cur = snap.ok() ? snap->smp.cur_csd : a[abi::kCsdArgTargetCurCsd];
+  if (cur == 0) {
+    r.activity = TargetActivity::kNothing;
+  } else if (cur == csd_gpa) {
+    r.activity = TargetActivity::kThisRequest;
+  } else {
+    r.activity = TargetActivity::kPriorRequest;
+    auto prior = mem.ReadAs<abi::Csd>(cur);
+    r.prior_sender = prior.ok() ? static_cast<int>(prior->src) : -1;
+    r.prior_func = elf.Symbolize(snap.ok() ? snap->smp.cur_func : (prior.ok() ? prior->func : 0));
+  }
+
+  bool queued = false;
+  int queue_len = 0;
+  bool lost_evidence = false;
+  std::string why;
+  if (snap.ok()) {
+    const VcpuSnapshot& s = *snap;
+    // Walk the target's call_single_queue as it was when it stopped.
+    uint64_t p = s.smp.queue;
+    while (p != 0 && queue_len < 4 * vm_.vcpus + 4) {
+      if (p == csd_gpa) queued = true;
+      ++queue_len;
+      auto c = mem.ReadAs<abi::Csd>(p);
+      if (!c.ok()) break;
+      p = c->next;
+    }
+    const bool pending = s.Pending(abi::kVectorCallFunctionSingle);
+    const bool in_service = s.InService(abi::kVectorCallFunctionSingle);
+    r.facts.push_back({"target vCPU", absl::StrCat(
+        s.in_guest_when_asked ? "in guest" : "in the VMM", ", ",
+        s.Halted() ? "halted" : "running", ", ", SmpWhereName(s.smp.where))});
+    r.facts.push_back({"call_single_queue", absl::StrCat(
+        queue_len, queue_len == 1 ? " csd" : " csds", " queued; this csd ",
+        queued ? "is in it" : "is not in it")});
+    r.facts.push_back({"local APIC", absl::StrFormat(
+        "CALL_FUNCTION vector 0x%x %s", abi::kVectorCallFunctionSingle,
+        pending ? "pending in IRR" : in_service ? "in service (ISR)"
+                                                : "neither pending nor in service")});
+    r.facts.push_back({"IPIs taken by target", absl::StrCat(
+        s.smp.count[abi::kCntIpiIrqs], " (", s.smp.count[abi::kCntIpisDropped],
+        " dropped by fault injection)")});
+    auto csd = mem.ReadAs<abi::Csd>(csd_gpa);
+    if (csd.ok() && s.smp.last_ipi_tsc != 0) {
+      int64_t d = static_cast<int64_t>(s.smp.last_ipi_tsc - csd->queued_tsc);
+      double us = static_cast<double>(d) * 1000.0 / std::max<uint64_t>(1, tsc_khz_);
+      r.facts.push_back({"last IPI taken by target", absl::StrFormat(
+          "%.1f us %s this csd was queued", us < 0 ? -us : us, d < 0 ? "before" : "after")});
+    }
+    r.facts.push_back({"target RIP", elf.Symbolize(s.regs.rip)});
+    for (absl::string_view line : absl::StrSplit(FormatSnapshotRegisters(s, elf, "\t\t"), '\n',
+                                                 absl::SkipEmpty())) {
+      r.trace.push_back(std::string(line));
+    }
+    lost_evidence = queued && cur != csd_gpa && !pending && !in_service;
+    if (lost_evidence) {
+      why = absl::StrFormat(
+          "csd still queued on CPU#%02d, which handles %s and has no call-function "
+          "IPI pending or in service: nothing will run the queue",
+          target, cur == 0 ? "nothing" : "another request");
+    } else if (pending || in_service) {
+      why = "the call-function IPI is pending/in service on the target";
+    } else if (cur == csd_gpa) {
+      why = "the target is running this request";
+    } else if (!queued) {
+      why = "the csd is no longer queued (the target took it)";
+    } else {
+      why = "the target is busy";
+    }
+  } else {
+    r.facts.push_back({"target snapshot", std::string(snap.status().message())});
+    why = "no snapshot of the target, no evidence of a lost IPI";
+  }
+  const bool resend = guest_.csd_resend && a[abi::kCsdArgTargetCurCsd] == 0;
+  if (resend) r.facts.push_back({"csdlock_debug", "re-sending the IPI"});
+
+  {
+    absl::MutexLock lock(&mu_);
+    CsdStall& st = stalls_[number];
+    if (st.reports == 0) {
+      st.number = number;
+      st.waiter = waiter;
+      st.target = target;
+      st.func = r.func;
+      st.func_name = SymbolName(r.func);
+      st.info = r.info;
+      st.first_report_wait_ns = r.waited_ns;
+      st.detected_after = Elapsed();
+      st.activity = r.activity;
+      st.target_snapshot_ok = snap.ok();
+      if (snap.ok()) st.target_rip = elf.Symbolize(snap->regs.rip);
+    }
+    ++st.reports;
+    if (lost_evidence && st.verdict != StallVerdict::kLost) {
+      st.verdict = StallVerdict::kLost;
+      st.verdict_reason = why;
+    } else if (st.verdict_reason.empty()) {
+      st.verdict_reason = why;
+    }
+    r.verdict = st.verdict;
+    r.verdict_reason = st.verdict == StallVerdict::kLost ? st.verdict_reason : why;
+  }
+  std::string text = hostipi::FormatStallReport(r);
+  if (resend) {
+    absl::StrAppendFormat(&text, "csd: Re-sending CSD lock (#%d) IPI from CPU#%02d to CPU#%02d\n",
+                          number, waiter, target);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    CsdStall& st = stalls_[number];
+    if (st.first_report.empty()) st.first_report = text;
+  }
+  Emit(text);
+}
+
+void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
+  const uint64_t* a = m.args;
+  const int number = static_cast<int>(a[abi::kCsdArgBugId]);
+  StallReport r;
+  r.kind = StallReport::Kind::kUnstuck;
+  r.number = number;
+  r.waiter_cpu = waiter;
+  r.target_cpu = static_cast<int>(a[abi::kCsdArgTarget]);
+  r.waited_ns = static_cast<int64_t>(a[abi::kCsdArgWaitNs]);
+  r.func = machine_->elf().Symbolize(a[abi::kCsdArgFunc]);
+  r.info = a[abi::kCsdArgInfo];
+  {
+    absl::MutexLock lock(&mu_);
+    CsdStall& st = stalls_[number];
+    st.unstuck = true;
+    st.total_wait_ns = r.waited_ns;
+    st.resends = a[abi::kCsdArgResends];
+    if (st.resends > 0 && st.verdict != StallVerdict::kLost) {
+      st.verdict = StallVerdict::kLost;
+      st.verdict_reason = absl::StrCat("the wait cleared only after ", st.resends,
+                                       " re-sent IPI(s)");
+    }
+    r.verdict = st.verdict;
+  }
+  Emit(hostipi::FormatStallReport(r));
+}
+
+SmpStats SmpSession::ReadStats() const {
+  SmpStats s;
+  for (int i = 0; i < vm_.vcpus; ++i) {
+    auto st = machine_->memory().ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(i));
+    if (!st.ok()) continue;
+    for (int p = 0; p < int{abi::kNumPrims}; ++p) s.invoked[p] += st->invoked[p];
+    for (int c = 0; c < int{abi::kNumCounters}; ++c) {
+      if (c == abi::kCntMaxCsdWaitNs) continue;
+      s.count[c] += st->count[c];
+    }
+    s.max_csd_wait_ns = std::max<uint64_t>(s.max_csd_wait_ns, uint64_t{st->count[abi::kCntMaxCsdWaitNs]});
+    if (st->finished) ++s.vcpus_finished;
+  }
+  s.count[abi::kCntMaxCsdWaitNs] = s.max_csd_wait_ns;
+  return s;
+}
+
+void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
+  std::vector<uint64_t> beats(vm_.vcpus);
+  std::vector<bool> watched(vm_.vcpus);
+  for (int i = 0; i < vm_.vcpus; ++i) {
+    abi::VcpuStatus vs = machine_->StatusOf(i);
+    beats[i] = vs.heartbeat;
+    auto st = machine_->memory().ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(i));
+    // A vCPU blocked in an io exit is in the VMM, not looping in the guest.
+    watched[i] = vs.state == abi::kStateOnline &&
+                 !(st.ok() && st->where == abi::kWhereIoExit);
+  }
+  for (const SoftLockup& l : det.Check(now, beats, watched)) {
+    absl::StatusOr<VcpuSnapshot> snap = hooks_->Take(l.vcpu, -1, o_.snapshot_timeout);
+    std::string text = FormatSoftLockup(l, snap.ok() ? &*snap : nullptr,
+                                        snap.ok() ? "" : std::string(snap.status().message()),
+                                        machine_->elf());
+    SoftLockupRecord rec;
+    rec.vcpu = l.vcpu;
+    rec.stuck_for = l.stuck_for;
+    if (snap.ok()) rec.rip = machine_->elf().Symbolize(snap->regs.rip);
+    rec.report = text;
+    {
+      absl::MutexLock lock(&mu_);
+      lockups_.push_back(rec);
+    }
+    Emit(text);
+  }
+}
+
+absl::StatusOr<SmpRunResult> SmpSession::Run() {
+  RETURN_IF_ERROR(ValidateGuestSpec(guest_, vm_));
+  SmpRunResult result;
+  // Thresholds: the profile's, else calibrated on this host.
+  result.csd_timeout = guest_.csd_timeout;
+  result.soft_lockup_threshold = guest_.soft_lockup_threshold;
+  if (result.csd_timeout == absl::ZeroDuration()) {
+    ASSIGN_OR_RETURN(Calibration c, CalibrateThresholds(vm_));
+    result.thresholds_calibrated = true;
+    result.calibration = c.latency;
+    result.csd_timeout = c.csd_timeout;
+    if (result.soft_lockup_threshold == absl::ZeroDuration()) {
+      result.soft_lockup_threshold = c.soft_lockup_threshold;
+    }
+    Emit(absl::StrFormat(
+        "kvmbed: calibrated IPI round trip p50 %.1f us, p99 %.1f us, max %.1f us -> "
+        "csd timeout %s, soft lockup %s\n",
+        c.latency.Us(c.latency.p50), c.latency.Us(c.latency.p99), c.latency.Us(c.latency.max),
+        absl::FormatDuration(result.csd_timeout),
+        absl::FormatDuration(result.soft_lockup_threshold)));
+  }
+  if (result.soft_lockup_threshold == absl::ZeroDuration()) {
+    result.soft_lockup_threshold = 4 * result.csd_timeout;
+  }
+  csd_timeout_ = result.csd_timeout;
+
+  MachineOptions mo;
+  mo.workload = guest_.workload == "idle"   ? abi::kWorkloadIdle
+                : guest_.workload == "spin" ? abi::kWorkloadSpin
+                                            : abi::kWorkloadSmp;
+  mo.log_console = false;
+  hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, o_.hooks);
+  mo.hooks = hooks_.get();
+  mo.on_report = [this](Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
+  ASSIGN_OR_RETURN(machine_, Machine::Create(vm_, mo));
+  hooks_->Attach(machine_.get());
+  ASSIGN_OR_RETURN(abi::BootParams bp,
+                   machine_->memory().ReadAs<abi::BootParams>(abi::kBootParamsGpa));
+  tsc_khz_ = bp.tsc_khz;
+  if (guest_.stress_io > 0) RETURN_IF_ERROR(scratch_.Open(guest_.io_scratch_dir));
+  abi::SmpParams params = MakeSmpParams(guest_, vm_.vcpus, result.csd_timeout);
+  RETURN_IF_ERROR(machine_->memory().Write(abi::kSmpParamsGpa, &params, sizeof(params)));
+
+  Emit(absl::StrFormat(
+      "kvmbed: VM %s: %d vCPUs, workload %s, %d ops/vCPU%s, stress cpu %d io %d vm %d x %d "
+      "bytes, csd timeout %s, soft lockup %s%s%s\n",
+      vm_.name, vm_.vcpus, guest_.workload, guest_.ops_per_vcpu,
+      guest_.ops_per_vcpu == 0 ? " (until the end)" : "", guest_.stress_cpu, guest_.stress_io,
+      guest_.stress_vm, guest_.stress_vm_bytes, absl::FormatDuration(result.csd_timeout),
+      absl::FormatDuration(result.soft_lockup_threshold),
+      guest_.csd_resend ? ", csd resend on" : "",
+      guest_.drop_ipi_fraction > 0
+          ? absl::StrFormat(", DROPPING %.4g of IPIs on %s", guest_.drop_ipi_fraction,
+                            guest_.drop_ipi_vcpu < 0 ? std::string("every vCPU")
+                                                     : absl::StrCat("vCPU#", guest_.drop_ipi_vcpu))
+          : ""));
+
+  absl::Status s = machine_->Start();
+  if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
+  started_ = absl::Now();
+  SoftLockupDetector det(vm_.vcpus, result.soft_lockup_threshold);
+  absl::Time next_stat = guest_.stat_interval > absl::ZeroDuration()
+                             ? started_ + guest_.stat_interval
+                             : absl::InfiniteFuture();
+  const absl::Duration poll = std::min(absl::Milliseconds(10), result.soft_lockup_threshold / 4);
+  while (s.ok()) {
+    absl::Duration left = o_.duration - Elapsed();
+    if (left <= absl::ZeroDuration()) break;
+    s = machine_->Run(std::min(poll, left));
+    if (!s.ok()) break;
+    absl::Time now = absl::Now();
+    CheckWatchdog(det, now);
+    SmpStats st = ReadStats();
+    if (now >= next_stat) {
+      Emit(FormatScfStats(st, false));
+      next_stat = now + guest_.stat_interval;
+    }
+    if (mo.workload == abi::kWorkloadSmp && guest_.ops_per_vcpu > 0 &&
+        st.vcpus_finished == vm_.vcpus) {
+      break;
+    }
+  }
+  result.stats = ReadStats();
+  std::vector<int> still_stuck = det.Stuck();
+  result.vm = machine_->Shutdown();
+  if (!s.ok() && result.vm.error.ok()) result.vm.error = s;
+
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [n, st] : stalls_) {
+      result.stalls.push_back(st);
+      if (st.verdict == StallVerdict::kLost) {
+        ++result.lost_stalls;
+      } else if (!st.unstuck) {
+        ++result.unresolved_stalls;
+      } else {
+        ++result.slow_stalls;
+      }
+    }
+    result.guest_errors = guest_errors_;
+    result.soft_lockups = lockups_;
+    result.io_bytes_synced = io_bytes_;
+  }
+  const auto& c = result.stats.count;
+  std::vector<std::string> why;
+  if (!result.vm.error.ok()) why.push_back(absl::StrCat("guest/VMM error: ", result.vm.error.message()));
+  if (c[abi::kCntErrWrongCpu] || c[abi::kCntErrMbIn] || c[abi::kCntErrMbOut]) {
+    why.push_back(absl::StrCat("scftorture check errors (ste ", c[abi::kCntErrWrongCpu],
+                               ", stnmie ", c[abi::kCntErrMbIn], ", stnmoe ",
+                               c[abi::kCntErrMbOut], ")"));
+  }
+  if (c[abi::kCntVmErrors]) why.push_back(absl::StrCat(c[abi::kCntVmErrors], " corrupt words (stress --vm)"));
+  if (result.lost_stalls) why.push_back(absl::StrCat(result.lost_stalls, " LOST csd stall(s)"));
+  if (result.unresolved_stalls) {
+    why.push_back(absl::StrCat(result.unresolved_stalls, " csd stall(s) still open at the end"));
+  }
+  if (!still_stuck.empty()) {
+    why.push_back(absl::StrCat("vCPU(s) ", absl::StrJoin(still_stuck, ","),
+                               " still in soft lockup at the end"));
+  }
+  result.success = why.empty();
+  result.failure_reason = absl::StrJoin(why, "; ");
+
+  std::string tail = FormatScfStats(result.stats, true);
+  absl::StrAppendFormat(
+      &tail,
+      "kvmbed: csd stalls %d (lost %d, slow %d, unresolved %d), soft lockups %d, "
+      "io %d bytes synced, max csd wait %.3f ms\n",
+      result.stalls.size(), result.lost_stalls, result.slow_stalls, result.unresolved_stalls,
+      result.soft_lockups.size(), result.io_bytes_synced,
+      static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
+  absl::StrAppend(&tail, "scftorture: --- End of test: ", result.success ? "SUCCESS" : "FAILURE",
+                  result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
+  Emit(tail);
+  return result;
+}
+
+}  // namespace
+
+absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
+  auto bad = [&](const std::string& msg) {
+    return absl::InvalidArgumentError(absl::StrCat("VM ", vm.name, ": guest.", msg));
+  };
+  if (g.workload != "idle" && g.workload != "spin" && g.workload != "torture") {
+    return bad(absl::StrCat("workload = \"", g.workload, "\": use idle, spin or torture"));
+  }
+  if (g.weights.size() != abi::kNumPrims) {
+    return bad(absl::StrCat("weights has ", g.weights.size(), " entries; give ", abi::kNumPrims,
+                            " (resched single single_wait many many_wait all all_wait)"));
+  }
+  for (size_t i = 0; i < g.weights.size(); ++i) {
+    if (g.weights[i] < -1) {
+      return bad(absl::StrCat("weights.", kPrimField[i], " = ", g.weights[i],
+                              ": use 0 or more (or leave it out for the default)"));
+    }
+  }
+  if (g.stress_cpu < 0 || g.stress_io < 0 || g.stress_vm < 0) {
+    return bad("stress cpu/io/vm counts must be >= 0");
+  }
+  if (g.stress_vm > 0) {
+    if (g.stress_vm_bytes < 4096 || g.stress_vm_bytes % 4096 != 0) {
+      return bad(absl::StrCat("stress.vm_bytes = ", g.stress_vm_bytes,
+                              ": use a multiple of 4 KiB, at least 4K"));
+    }
+    uint64_t need = abi::SmpHeapBase(vm.vcpus) + g.stress_vm * g.stress_vm_bytes;
+    uint64_t have = std::min<uint64_t>(vm.memory_bytes, abi::kLowMemLimit);
+    if (need > have) {
+      return bad(absl::StrCat("stress: ", g.stress_vm, " vm workers x ", g.stress_vm_bytes >> 10,
+                              " KiB need ", (need >> 20) + 1, " MiB of guest RAM below 3 GiB; VM has ",
+                              have >> 20, " MiB (raise memory or lower vm/vm_bytes)"));
+    }
+    int per_vcpu = (g.stress_cpu + g.stress_io + g.stress_vm + vm.vcpus - 1) / vm.vcpus;
+    if (per_vcpu > 8) return bad("stress: at most 8 vm workers per vCPU");
+  }
+  if (abi::SmpHeapBase(vm.vcpus) > vm.memory_bytes && g.workload == "torture") {
+    return bad(absl::StrCat("workload torture on ", vm.vcpus, " vCPUs needs ",
+                            abi::SmpHeapBase(vm.vcpus) >> 20, " MiB of RAM for its csds"));
+  }
+  if (g.csd_timeout < absl::ZeroDuration() || g.soft_lockup_threshold < absl::ZeroDuration()) {
+    return bad("csd_timeout / soft_lockup must be positive (or left out to calibrate)");
+  }
+  if (!(g.drop_ipi_fraction >= 0 && g.drop_ipi_fraction <= 1)) {
+    return bad(absl::StrCat("fault.drop_ipi_fraction = ", g.drop_ipi_fraction, ": use 0..1"));
+  }
+  if (g.drop_ipi_vcpu < -1 || g.drop_ipi_vcpu >= vm.vcpus) {
+    return bad(absl::StrCat("fault.drop_ipi_vcpu = ", g.drop_ipi_vcpu, ": use -1 (all) or 0..",
+                            vm.vcpus - 1));
+  }
+  if (g.stat_interval < absl::ZeroDuration()) return bad("stat_interval must be >= 0");
+  return absl::OkStatus();
+}
+
+abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeout) {
+  abi::SmpParams p{};
+  bool all_default = true;
+  for (int w : g.weights) all_default &= w <= 0;
+  // scftorture's defaults: when no weight is given, 2n/2n/2n/2/2/1/1, with an
+  // explicit 0 still disabling its primitive; otherwise unset ones are 0.
+  const uint32_t defaults[abi::kNumPrims] = {2u * n, 2u * n, 2u * n, 2, 2, 1, 1};
+  for (int i = 0; i < int{abi::kNumPrims}; ++i) {
+    int w = i < static_cast<int>(g.weights.size()) ? g.weights[i] : -1;
+    if (all_default) {
+      p.weights[i] = w == 0 ? 0 : defaults[i];
+    } else {
+      p.weights[i] = w < 0 ? 0 : static_cast<uint32_t>(w);
+    }
+  }
+  if (g.workload != "torture") {
+    for (auto& w : p.weights) w = 0;
+  }
+  p.ops_per_vcpu = g.ops_per_vcpu;
+  p.csd_timeout_ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(csd_timeout));
+  p.csd_resend = g.csd_resend ? 1 : 0;
+  p.drop_vcpu = g.drop_ipi_vcpu < 0 ? abi::kAllVcpus : static_cast<uint32_t>(g.drop_ipi_vcpu);
+  p.drop_ppm = static_cast<uint32_t>(g.drop_ipi_fraction * 1e6 + 0.5);
+  p.cpu_workers = static_cast<uint32_t>(g.stress_cpu);
+  p.io_workers = static_cast<uint32_t>(g.stress_io);
+  p.vm_workers = static_cast<uint32_t>(g.stress_vm);
+  p.vm_bytes = g.stress_vm_bytes;
+  p.seed = g.seed ? g.seed : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  p.bench_sender = p.bench_target = abi::kAllVcpus;
+  return p;
+}
+
+std::string FormatScfStats(const SmpStats& s, bool done) {
+  const auto& i = s.invoked;
+  const auto& c = s.count;
+  bool bang = c[abi::kCntErrWrongCpu] || c[abi::kCntErrMbIn] || c[abi::kCntErrMbOut] ||
+              c[abi::kCntErrAlloc];
+  return absl::StrFormat(
+      "scftorture: %sscf_invoked_count %s: %d resched: %d single: %d/%d single_ofl: 0/0 "
+      "single_rpc: 0 single_rpc_ofl: 0 many: %d/%d all: %d/%d ste: %d stnmie: %d stnmoe: %d "
+      "staf: %d\n"
+      "kvmbed: ipis sent %d taken %d dropped %d resched %d | csd stalls %d resends %d max wait "
+      "%.3f ms | stress cpu %d io %d vm %d pages (%d corrupt)\n",
+      bang ? "!!! " : "", done ? "VER" : "ver", c[abi::kCntInvoked], i[abi::kPrimResched],
+      i[abi::kPrimSingle], i[abi::kPrimSingleWait], i[abi::kPrimMany], i[abi::kPrimManyWait],
+      i[abi::kPrimAll], i[abi::kPrimAllWait], c[abi::kCntErrWrongCpu], c[abi::kCntErrMbIn],
+      c[abi::kCntErrMbOut], c[abi::kCntErrAlloc], c[abi::kCntIpisSent], c[abi::kCntIpiIrqs],
+      c[abi::kCntIpisDropped], c[abi::kCntReschedIrqs], c[abi::kCntCsdStalls],
+      c[abi::kCntCsdResends], static_cast<double>(s.max_csd_wait_ns) / 1e6, c[abi::kCntCpuOps],
+      c[abi::kCntIoOps], c[abi::kCntVmPages], c[abi::kCntVmErrors]);
+}
+
+absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
+                                            const SmpRunOptions& options) {
+  SmpSession session(vm, guest, options);
+  return session.Run();
+}
+
+absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
+    const RunSpec& run, std::function<void(const std::string&)> out) {
+  for (const VmSpec& vm : run.vms) RETURN_IF_ERROR(ValidateGuestSpec(run.guest, vm));
+  absl::Mutex mu;
+  const bool many = run.vms.size() > 1;
+  std::vector<absl::StatusOr<SmpRunResult>> results(run.vms.size(),
+                                                    absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < run.vms.size(); ++i) {
+    threads.emplace_back([&, i]() {
+      SmpRunOptions o;
+      o.duration = run.duration;
+      o.out = [&, i](const std::string& text) {
+        std::string t = text;
+        if (many) {
+          t.clear();
+          for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+            absl::StrAppend(&t, run.vms[i].name, ": ", line, "\n");
+          }
+        }
+        absl::MutexLock lock(&mu);
+        if (out) {
+          out(t);
+        } else {
+          std::fwrite(t.data(), 1, t.size(), stdout);
+          std::fflush(stdout);
+        }
+      };
+      results[i] = RunSmpWorkload(run.vms[i], run.guest, o);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<SmpRunResult> ok;
+  for (auto& r : results) {
+    if (!r.ok()) return r.status();
+    ok.push_back(std::move(*r));
+  }
+  return ok;
+}
+
+}  // namespace vmm
+}  // namespace kvmbed

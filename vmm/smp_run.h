@@ -1,0 +1,135 @@
+// Runs a VM's guest workload (configs GuestSpec) and watches it: every guest
+// csd_lock_wait past its threshold becomes a kernel-style report
+// (hostipi/stall_report.h format) with what only the VMM can see about the
+// target vCPU (taken in the target's own thread: what it is handling, its
+// queue, its local APIC, in guest / halted, its registers with the RIP
+// symbolized); every vCPU's heartbeat feeds the soft-lockup watchdog;
+// scftorture-style stat lines print periodically and the run ends with
+// `End of test: SUCCESS|FAILURE`.
+//
+// LOST vs SLOW (DESIGN.md "Watching for stalls"): a stall is LOST when, at
+// the report, the csd still sits in the target's call_single_queue, the
+// target is not handling it, and no call-function interrupt is pending or in
+// service in the target's local APIC (nothing will ever run the queue), or
+// when the wait only cleared after a re-sent IPI. Otherwise it is SLOW; a
+// SLOW stall does not fail the run. A stall still open at the end of the
+// run fails it (unresolved).
+//
+// Threading: RunSmpWorkload() blocks its caller (the emulator thread) and
+// prints through `SmpRunOptions::out`, which is called from that thread and
+// from vCPU threads, one complete report per call, never concurrently.
+#ifndef KVMBED_VMM_SMP_RUN_H_
+#define KVMBED_VMM_SMP_RUN_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "configs/run_spec.h"
+#include "guest/abi.h"
+#include "hostipi/stall_report.h"
+#include "vmm/ipi_bench.h"
+#include "vmm/machine.h"
+
+namespace kvmbed {
+namespace vmm {
+
+struct SmpRunOptions {
+  // How long to run; with ops_per_vcpu > 0 the run ends earlier once every
+  // vCPU finished its ops.
+  absl::Duration duration = absl::Seconds(2);
+  // Where reports and stat lines go (whole multi-line blocks). Null = stdout.
+  std::function<void(const std::string&)> out;
+  // How long a report waits for the target vCPU's snapshot.
+  absl::Duration snapshot_timeout = absl::Seconds(1);
+  // Host-plane hooks chained behind the snapshot hooks (may be null).
+  VcpuHooks* hooks = nullptr;
+  absl::Duration boot_timeout = absl::Seconds(20);
+};
+
+// One csd_lock_wait stall episode (#N).
+struct CsdStall {
+  int number = 0;
+  int waiter = -1;
+  int target = -1;
+  std::string func;          // symbolized callback, e.g. "scf_handler_1+0x0/0x50"
+  std::string func_name;     // just the symbol name
+  uint64_t info = 0;
+  int64_t first_report_wait_ns = 0;  // wait when first reported
+  absl::Duration detected_after;     // run time when first reported
+  hostipi::TargetActivity activity = hostipi::TargetActivity::kNothing;
+  hostipi::StallVerdict verdict = hostipi::StallVerdict::kSlow;
+  std::string verdict_reason;
+  int reports = 0;           // Detected + Continued
+  bool unstuck = false;
+  int64_t total_wait_ns = 0;  // when unstuck
+  uint64_t resends = 0;
+  bool target_snapshot_ok = false;
+  std::string target_rip;     // symbolized RIP of the target at the first report
+  std::string first_report;   // the whole first report as printed
+};
+
+struct SoftLockupRecord {
+  int vcpu = -1;
+  absl::Duration stuck_for;
+  std::string rip;     // symbolized, empty when no snapshot
+  std::string report;  // as printed
+};
+
+// Totals over all vCPUs, named after scftorture's stat line.
+struct SmpStats {
+  std::array<uint64_t, abi::kNumPrims> invoked{};  // ops per primitive
+  std::array<uint64_t, abi::kNumCounters> count{};  // abi::SmpCounter totals
+  uint64_t max_csd_wait_ns = 0;                      // max over vCPUs
+  int vcpus_finished = 0;
+};
+
+struct SmpRunResult {
+  bool success = false;
+  std::string failure_reason;  // empty on success
+  // 0 for SUCCESS, 1 for FAILURE (the CLI's exit code).
+  int exit_code() const { return success ? 0 : 1; }
+  SmpStats stats;
+  std::vector<CsdStall> stalls;
+  int lost_stalls = 0;
+  int slow_stalls = 0;
+  int unresolved_stalls = 0;
+  std::vector<SoftLockupRecord> soft_lockups;
+  std::vector<std::string> guest_errors;  // scftorture / stress --vm reports
+  absl::Duration csd_timeout;
+  absl::Duration soft_lockup_threshold;
+  bool thresholds_calibrated = false;
+  IpiLatency calibration;  // when calibrated
+  uint64_t io_bytes_synced = 0;
+  VmSummary vm;
+};
+
+// Checks `guest` against `vm` (errors name the profile field and the fix).
+absl::Status ValidateGuestSpec(const GuestSpec& guest, const VmSpec& vm);
+
+// The SmpParams the guest gets for `guest` on an n-vCPU VM.
+abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus,
+                             absl::Duration csd_timeout);
+
+// scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
+std::string FormatScfStats(const SmpStats& s, bool done);
+
+// Runs one VM with `guest`'s workload for `options.duration` and watches it.
+// Setup errors (bad spec, KVM) are returned as a status; guest faults,
+// stalls and check failures are in the result (success = false).
+absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
+                                            const SmpRunOptions& options);
+
+// `kvmbed run`: every VM of `run` with run.guest, concurrently, for
+// run.duration. One result per VM, in run.vms order.
+absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
+    const RunSpec& run, std::function<void(const std::string&)> out = nullptr);
+
+}  // namespace vmm
+}  // namespace kvmbed
+
+#endif  // KVMBED_VMM_SMP_RUN_H_
