@@ -55,6 +55,51 @@ const std::vector<KeySpec>& RunKeys() {
       {"name", true, "name: my-run"},
       {"duration", false, "duration: 10s"},
       {"vms", false, "vms: [{name: a, vcpus: 2, memory: 64M}]"},
+      {"guest", false, "guest: {workload: torture}"},
+  };
+  return *keys;
+}
+
+// Keys of the `guest:` section (RunSpec::guest, see configs/README.md).
+const std::vector<KeySpec>& GuestKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"workload", false, "workload: torture"},
+      {"ops_per_vcpu", false, "ops_per_vcpu: 10000"},
+      {"weights", false, "weights: {single: 4, many_wait: 1}"},
+      {"stress", false, "stress: {cpu: 2, io: 1, vm: 1, vm_bytes: 16M}"},
+      {"csd_timeout", false, "csd_timeout: 200ms"},
+      {"soft_lockup", false, "soft_lockup: 1s"},
+      {"csd_resend", false, "csd_resend: true"},
+      {"stat_interval", false, "stat_interval: 5s"},
+      {"seed", false, "seed: 42"},
+      {"fault", false, "fault: {drop_ipi_vcpu: 1, drop_ipi_fraction: 0.01}"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& WeightKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"resched", false, "resched: 8"},     {"single", false, "single: 8"},
+      {"single_wait", false, "single_wait: 8"}, {"many", false, "many: 2"},
+      {"many_wait", false, "many_wait: 2"}, {"all", false, "all: 1"},
+      {"all_wait", false, "all_wait: 1"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& StressKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"cpu", false, "cpu: 2"},         {"io", false, "io: 1"},
+      {"vm", false, "vm: 1"},           {"vm_bytes", false, "vm_bytes: 16M"},
+      {"io_dir", false, "io_dir: /tmp"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& FaultKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"drop_ipi_vcpu", false, "drop_ipi_vcpu: 1"},
+      {"drop_ipi_fraction", false, "drop_ipi_fraction: 0.01"},
   };
   return *keys;
 }
@@ -182,6 +227,11 @@ class ProfileReader {
                                 const std::string& path) const;
   absl::Status ReadPins(const YAML::Node& node, const std::string& path,
                         VmSpec* vm) const;
+  absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node) const;
+  absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
+  absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
+                                                  const std::string& field) const;
+  absl::StatusOr<bool> Bool(const YAML::Node& node, const std::string& field) const;
 
   std::string source_;
   ProfileOptions opts_;
@@ -518,9 +568,13 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     spec.duration = duration;
   }
 
+  if (root["guest"]) {
+    ASSIGN_OR_RETURN(spec.guest, ReadGuest(root["guest"]));
+  }
   if (!multi) {
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
     spec.vms.push_back(std::move(vm));
+    RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
     return spec;
   }
   const YAML::Node vms = root["vms"];
@@ -558,7 +612,156 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     }
     spec.vms.push_back(std::move(vm));
   }
+  RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
   return spec;
+}
+
+absl::StatusOr<absl::Duration> ProfileReader::PositiveDuration(
+    const YAML::Node& node, const std::string& field) const {
+  absl::Duration d;
+  if (!node.IsScalar() || !absl::ParseDuration(node.Scalar(), &d)) {
+    return Error(node, field,
+                 absl::StrCat("expected a duration with a unit, got ", KindOf(node),
+                              "; e.g. 200ms, 5s"));
+  }
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return Error(node, field,
+                 absl::StrCat("'", node.Scalar(),
+                              "' is not a positive finite duration; use e.g. 200ms or 5s "
+                              "(leave the key out for the default)"));
+  }
+  return d;
+}
+
+absl::StatusOr<bool> ProfileReader::Bool(const YAML::Node& node,
+                                         const std::string& field) const {
+  if (node.IsScalar()) {
+    std::string v = absl::AsciiStrToLower(node.Scalar());
+    if (v == "true" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "no" || v == "off") return false;
+  }
+  return Error(node, field, absl::StrCat("expected true or false, got ", KindOf(node)));
+}
+
+absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
+  RETURN_IF_ERROR(CheckMap(g, "guest", GuestKeys()));
+  GuestSpec spec;
+  if (g["workload"]) {
+    ASSIGN_OR_RETURN(spec.workload, String(g["workload"], "guest.workload"));
+    if (spec.workload != "idle" && spec.workload != "spin" && spec.workload != "torture") {
+      return Error(g["workload"], "guest.workload",
+                   absl::StrCat("'", absl::CEscape(spec.workload),
+                                "' is not a workload; use idle, spin or torture"));
+    }
+  }
+  if (g["ops_per_vcpu"]) {
+    ASSIGN_OR_RETURN(int ops, Int(g["ops_per_vcpu"], "guest.ops_per_vcpu", 0, 1000000000));
+    spec.ops_per_vcpu = static_cast<uint64_t>(ops);
+  }
+  if (g["weights"]) {
+    const YAML::Node w = g["weights"];
+    RETURN_IF_ERROR(CheckMap(w, "guest.weights", WeightKeys()));
+    const std::vector<KeySpec>& keys = WeightKeys();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!w[keys[i].key]) continue;
+      ASSIGN_OR_RETURN(spec.weights[i], Int(w[keys[i].key], Join("guest.weights", keys[i].key),
+                                            0, 1000000));
+    }
+  }
+  if (g["stress"]) {
+    const YAML::Node st = g["stress"];
+    RETURN_IF_ERROR(CheckMap(st, "guest.stress", StressKeys()));
+    if (st["cpu"]) {
+      ASSIGN_OR_RETURN(spec.stress_cpu, Int(st["cpu"], "guest.stress.cpu", 0, 1024));
+    }
+    if (st["io"]) {
+      ASSIGN_OR_RETURN(spec.stress_io, Int(st["io"], "guest.stress.io", 0, 1024));
+    }
+    if (st["vm"]) {
+      ASSIGN_OR_RETURN(spec.stress_vm, Int(st["vm"], "guest.stress.vm", 0, 1024));
+    }
+    if (st["vm_bytes"]) {
+      ASSIGN_OR_RETURN(std::string text, String(st["vm_bytes"], "guest.stress.vm_bytes"));
+      absl::StatusOr<uint64_t> bytes = ParseMemorySize(text);
+      if (!bytes.ok()) return Error(st["vm_bytes"], "guest.stress.vm_bytes", std::string(bytes.status().message()));
+      if (*bytes < 4096 || *bytes % 4096 != 0) {
+        return Error(st["vm_bytes"], "guest.stress.vm_bytes",
+                     "use a multiple of 4K, at least 4K; e.g. 16M");
+      }
+      spec.stress_vm_bytes = *bytes;
+    }
+    if (st["io_dir"]) {
+      ASSIGN_OR_RETURN(spec.io_scratch_dir, String(st["io_dir"], "guest.stress.io_dir"));
+    }
+  }
+  if (g["csd_timeout"]) {
+    ASSIGN_OR_RETURN(spec.csd_timeout, PositiveDuration(g["csd_timeout"], "guest.csd_timeout"));
+  }
+  if (g["soft_lockup"]) {
+    ASSIGN_OR_RETURN(spec.soft_lockup_threshold,
+                     PositiveDuration(g["soft_lockup"], "guest.soft_lockup"));
+  }
+  if (g["csd_resend"]) {
+    ASSIGN_OR_RETURN(spec.csd_resend, Bool(g["csd_resend"], "guest.csd_resend"));
+  }
+  if (g["stat_interval"]) {
+    ASSIGN_OR_RETURN(spec.stat_interval, PositiveDuration(g["stat_interval"], "guest.stat_interval"));
+  }
+  if (g["seed"]) {
+    uint64_t seed = 0;
+    if (!g["seed"].IsScalar() || !absl::SimpleAtoi(g["seed"].Scalar(), &seed)) {
+      return Error(g["seed"], "guest.seed", "expected a whole number >= 0; e.g. seed: 42");
+    }
+    spec.seed = seed;
+  }
+  if (g["fault"]) {
+    const YAML::Node f = g["fault"];
+    RETURN_IF_ERROR(CheckMap(f, "guest.fault", FaultKeys()));
+    if (f["drop_ipi_vcpu"]) {
+      if (f["drop_ipi_vcpu"].IsScalar() && f["drop_ipi_vcpu"].Scalar() == "all") {
+        spec.drop_ipi_vcpu = -1;
+      } else {
+        ASSIGN_OR_RETURN(spec.drop_ipi_vcpu,
+                         Int(f["drop_ipi_vcpu"], "guest.fault.drop_ipi_vcpu", 0, 255));
+      }
+    }
+    if (f["drop_ipi_fraction"]) {
+      const YAML::Node n = f["drop_ipi_fraction"];
+      double v = 0;
+      if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || !(v >= 0 && v <= 1)) {
+        return Error(n, "guest.fault.drop_ipi_fraction",
+                     "expected a fraction from 0 to 1; e.g. 0.01 drops one IPI in a hundred");
+      }
+      spec.drop_ipi_fraction = v;
+    }
+  }
+  return spec;
+}
+
+absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
+                                                 const RunSpec& spec) const {
+  const GuestSpec& g = spec.guest;
+  for (const VmSpec& vm : spec.vms) {
+    if (g.drop_ipi_vcpu >= vm.vcpus) {
+      return Error(root["guest"]["fault"]["drop_ipi_vcpu"], "guest.fault.drop_ipi_vcpu",
+                   absl::StrFormat("VM %s has only %d vCPUs; use 0 to %d or 'all'", vm.name,
+                                   vm.vcpus, vm.vcpus - 1));
+    }
+    // Per-VM RAM: csds of the SMP workloads take vcpus^2 * 64 bytes from
+    // 16 MiB up (2 MiB aligned), the vm workers follow.
+    uint64_t csd_end = (16ull << 20) + static_cast<uint64_t>(vm.vcpus) * vm.vcpus * 64;
+    csd_end = (csd_end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    uint64_t need = csd_end + static_cast<uint64_t>(g.stress_vm) * g.stress_vm_bytes;
+    if (g.workload == "torture" && need > std::min<uint64_t>(vm.memory_bytes, 3ull << 30)) {
+      return Error(root["guest"], "guest.stress",
+                   absl::StrFormat("VM %s needs %d MiB of RAM below 3 GiB for this guest "
+                                   "workload but has %d MiB; raise its memory or lower "
+                                   "stress.vm / stress.vm_bytes",
+                                   vm.name, (need >> 20) + 1,
+                                   std::min<uint64_t>(vm.memory_bytes, 3ull << 30) >> 20));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

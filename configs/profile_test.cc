@@ -289,7 +289,7 @@ TEST(ProfileTest, MemorySizes) {
 TEST(ProfileErrorTest, UnknownKeySuggestsTheNearest) {
   EXPECT_EQ(ErrorOf("name: x\nvcpu: 2\nmemory: 64M\n"),
             "t.yaml:2:1: vcpu: unknown key; did you mean 'vcpus'? known keys "
-            "here: name, duration, vms, vcpus, topology, memory, vcpupin, "
+            "here: name, duration, vms, guest, vcpus, topology, memory, vcpupin, "
             "emulatorpin");
   EXPECT_THAT(ErrorOf(std::string(kSmall) + "topology: {sockets: 1, "
                                             "core: 2, threads: 1}\n"),
@@ -543,6 +543,77 @@ TEST(ProfileRobustnessTest, MutatedProfilesGiveASpecOrAnError) {
   EXPECT_GT(ok, 0);
   EXPECT_LT(ok, 3000);
   std::printf("mutated profiles: %d loaded, %d rejected\n", ok, 3000 - ok);
+}
+
+// ---- guest: section ----
+
+TEST(GuestSectionTest, DefaultsWhenAbsent) {
+  auto spec = LoadProfileFromString(kSmall, "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->guest.workload, "idle");
+  EXPECT_EQ(spec->guest.csd_timeout, absl::ZeroDuration());  // calibrate
+  EXPECT_EQ(spec->guest.weights, std::vector<int>(7, -1));
+}
+
+TEST(GuestSectionTest, ReadsEveryField) {
+  auto spec = LoadProfileFromString(
+      std::string(kSmall) +
+          "guest:\n"
+          "  workload: torture\n"
+          "  ops_per_vcpu: 5000\n"
+          "  weights: {single: 4, many_wait: 1, resched: 0}\n"
+          "  stress: {cpu: 2, io: 1, vm: 1, vm_bytes: 1M, io_dir: /var/tmp}\n"
+          "  csd_timeout: 200ms\n"
+          "  soft_lockup: 2s\n"
+          "  csd_resend: true\n"
+          "  stat_interval: 5s\n"
+          "  seed: 42\n"
+          "  fault: {drop_ipi_vcpu: 1, drop_ipi_fraction: 0.25}\n",
+      "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const GuestSpec& g = spec->guest;
+  EXPECT_EQ(g.workload, "torture");
+  EXPECT_EQ(g.ops_per_vcpu, 5000u);
+  EXPECT_EQ(g.weights, (std::vector<int>{0, 4, -1, -1, 1, -1, -1}));
+  EXPECT_EQ(g.stress_cpu, 2);
+  EXPECT_EQ(g.stress_io, 1);
+  EXPECT_EQ(g.stress_vm, 1);
+  EXPECT_EQ(g.stress_vm_bytes, 1u << 20);
+  EXPECT_EQ(g.io_scratch_dir, "/var/tmp");
+  EXPECT_EQ(g.csd_timeout, absl::Milliseconds(200));
+  EXPECT_EQ(g.soft_lockup_threshold, absl::Seconds(2));
+  EXPECT_TRUE(g.csd_resend);
+  EXPECT_EQ(g.stat_interval, absl::Seconds(5));
+  EXPECT_EQ(g.seed, 42u);
+  EXPECT_EQ(g.drop_ipi_vcpu, 1);
+  EXPECT_DOUBLE_EQ(g.drop_ipi_fraction, 0.25);
+}
+
+TEST(GuestSectionTest, BadValuesNameTheFieldAndTheFix) {
+  std::string base = std::string(kSmall) + "guest:\n";
+  EXPECT_THAT(ErrorOf(base + "  workload: stress\n"),
+              HasSubstr("guest.workload: 'stress' is not a workload; use idle, spin or torture"));
+  EXPECT_THAT(ErrorOf(base + "  weigths: {single: 1}\n"), HasSubstr("did you mean 'weights'"));
+  EXPECT_THAT(ErrorOf(base + "  weights: {singel: 1}\n"), HasSubstr("did you mean 'single'"));
+  EXPECT_THAT(ErrorOf(base + "  csd_timeout: 5\n"),
+              HasSubstr("guest.csd_timeout: expected a duration with a unit"));
+  EXPECT_THAT(ErrorOf(base + "  fault: {drop_ipi_fraction: 1.5}\n"),
+              HasSubstr("guest.fault.drop_ipi_fraction: expected a fraction from 0 to 1"));
+  EXPECT_THAT(ErrorOf(base + "  fault: {drop_ipi_vcpu: 2, drop_ipi_fraction: 0.5}\n"),
+              HasSubstr("guest.fault.drop_ipi_vcpu: VM small has only 2 vCPUs"));
+  EXPECT_THAT(ErrorOf(base + "  csd_resend: maybe\n"),
+              HasSubstr("guest.csd_resend: expected true or false"));
+  EXPECT_THAT(ErrorOf(base + "  workload: torture\n  stress: {vm: 2, vm_bytes: 64M}\n"),
+              HasSubstr("raise its memory"));
+  EXPECT_THAT(ErrorOf(base + "  stress: {vm_bytes: 1000}\n"),
+              HasSubstr("guest.stress.vm_bytes: 1000 bytes is not a whole number of 4 KiB pages"));
+}
+
+TEST(GuestSectionTest, IsRunWideNotPerVm) {
+  EXPECT_THAT(ErrorOf("name: r\n"
+                      "vms:\n"
+                      "  - {name: a, vcpus: 2, memory: 64M, guest: {workload: spin}}\n"),
+              HasSubstr("applies to the whole run"));
 }
 
 }  // namespace
