@@ -288,6 +288,10 @@ struct alignas(64) SmpStatus {
   volatile u64 last_ipi_tsc;  // last call-function interrupt taken
   volatile u64 invoked[kNumPrims];  // ops done per primitive
   volatile u64 count[kNumCounters];
+  // 1 once this vCPU's IPI vectors are installed: nobody may queue a csd on
+  // it or IPI it before (WaitAllOnline waits for every vCPU's flag).
+  volatile u32 ready;
+  u32 reserved0;
 };
 static_assert(sizeof(SmpStatus) <= 0x1000, "SmpStatus fits its page");
 

@@ -111,9 +111,18 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
     }
     if (st->finished) break;
     if (absl::Now() >= deadline) {
-      s = absl::DeadlineExceededError(absl::StrCat(
-          "bench ipi: the sender did not finish ", o.iterations, " round trips in ",
-          absl::FormatDuration(o.timeout)));
+      auto t = m->memory().ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(o.target));
+      auto csd = m->memory().ReadAs<abi::Csd>(abi::CsdGpa(vm.vcpus, o.sender, o.target));
+      s = absl::DeadlineExceededError(absl::StrFormat(
+          "bench ipi: the sender did not finish %d round trips in %s: it sent %d IPIs, "
+          "is %s (csd flags 0x%x seq %d); the target took %d IPIs, handled %d csds, "
+          "queue 0x%x, is %s",
+          o.iterations, absl::FormatDuration(o.timeout), st->count[abi::kCntIpisSent],
+          st->where == abi::kWhereCsdWait ? "waiting in csd_lock_wait" : "elsewhere",
+          csd.ok() ? uint32_t{csd->flags} : 0u, csd.ok() ? uint64_t{csd->seq} : 0u,
+          t.ok() ? uint64_t{t->count[abi::kCntIpiIrqs]} : 0u,
+          t.ok() ? uint64_t{t->count[abi::kCntCsdHandled]} : 0u,
+          t.ok() ? uint64_t{t->queue} : 0u, t.ok() && t->where == abi::kWhereIdle ? "idle" : "busy"));
       break;
     }
     s = m->Run(absl::Milliseconds(2));
