@@ -331,7 +331,6 @@ extern "C" void guest_call_function_irq() {
   ++g_in_irq[self];
   Count(self, kCntIpiIrqs);
   me->last_ipi_tsc = Rdtsc();
-  WrmsrSmp(kMsrEoi, 0);
   const SmpParams* p = Params();
   bool drop = p->drop_ppm != 0 && (p->drop_vcpu == kAllVcpus || p->drop_vcpu == self) &&
               Random(self) % 1000000 < p->drop_ppm;
@@ -344,6 +343,10 @@ extern "C" void guest_call_function_irq() {
     FlushQueue(self);
     me->where = saved;
   }
+  // EOI after the flush, as kvm-unit-tests' on_cpu handler does (signal
+  // completion first): the EOI exit stays off the sender's round trip. An
+  // IPI arriving meanwhile stays latched in IRR and runs the queue again.
+  WrmsrSmp(kMsrEoi, 0);
   --g_in_irq[self];
 }
 

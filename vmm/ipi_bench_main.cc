@@ -1,9 +1,11 @@
 // Stand-alone driver of the IPI benchmark (the library behind `kvmbed bench
 // ipi`), for side-by-side runs with kvm-unit-tests' x86/vmexit `ipi`:
 //   ipi_bench_main [iterations] [cpu0] [cpu1]
+// A negative cpu leaves that vCPU free to run on host CPUs 0 and 1.
 // Prints both series (target in hlt, target spinning).
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "vmm/ipi_bench.h"
 
@@ -16,8 +18,9 @@ int main(int argc, char** argv) {
   vm.vcpus = 2;
   vm.topology = kvmbed::Topology{1, 2, 1};
   vm.memory_bytes = 64ull << 20;
-  vm.vcpu_affinity = {{cpu0}, {cpu1}};
-  vm.vcpu_pinned = {true, true};
+  auto set = [](int cpu) { return cpu < 0 ? std::vector<int>{0, 1} : std::vector<int>{cpu}; };
+  vm.vcpu_affinity = {set(cpu0), set(cpu1)};
+  vm.vcpu_pinned = {cpu0 >= 0, cpu1 >= 0};
   auto r = kvmbed::vmm::RunIpiBenchSuite(vm, iterations);
   if (!r.ok()) {
     std::fprintf(stderr, "bench ipi: %s\n", std::string(r.status().message()).c_str());
