@@ -20,6 +20,7 @@
 //                                 +0x4000 .. +0x5000  IDT of this vCPU
 //                                 +0x5000 .. +0x6000  Message buffer of this vCPU
 //                                 +0x6000 .. +0x8000  free per-vCPU scratch
+//                               The VMM hands every per-vCPU area over zeroed.
 //   0x0100_0000 .. end of RAM   free for guest workloads (heap)
 //
 // RAM is at GPA [0, min(size, 3 GiB)) and, when larger, continues at 4 GiB;

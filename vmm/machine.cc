@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
   }
   std::unique_ptr<Machine> m(new Machine(spec, options));
   RETURN_IF_ERROR(m->Build());
+  m->created_at_ = absl::Now();
   return m;
 }
 
@@ -156,14 +157,20 @@ absl::Status Machine::Build() {
 }
 
 absl::Status Machine::Start() {
+  // Spawn all, then wait for all: waiting per thread would serialise on the
+  // scheduler latency of each new thread (~2.5 ms each with 56 on 2 CPUs).
+  absl::Status status;
   for (auto& t : threads_) {
-    absl::Status s = t->Start();
-    if (!s.ok()) {
-      StopAll();
-      return s;
-    }
+    status = t->Start();
+    if (!status.ok()) break;
   }
-  return absl::OkStatus();
+  for (auto& t : threads_) {
+    absl::Status s = t->WaitPinned();
+    if (status.ok() && !s.ok() && s.code() != absl::StatusCode::kFailedPrecondition) status = s;
+  }
+  if (!status.ok()) StopAll();
+  started_at_ = absl::Now();
+  return status;
 }
 
 abi::VcpuStatus Machine::StatusOf(int i) const {
@@ -265,7 +272,11 @@ VmSummary Machine::Snapshot() const {
   s.vcpus = spec_.vcpus;
   s.memory_bytes = spec_.memory_bytes;
   s.all_online = online_at_ != absl::InfinitePast();
-  if (s.all_online) s.boot_time = online_at_ - create_start_;
+  if (s.all_online) {
+    s.boot_time = online_at_ - create_start_;
+    s.create_time = created_at_ - create_start_;
+    s.start_time = started_at_ - created_at_;
+  }
   for (int i = 0; i < num_vcpus(); ++i) {
     VcpuSummary v;
     v.id = i;
@@ -462,9 +473,13 @@ absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
 
 std::string FormatSummary(const VmSummary& s) {
   std::string out = absl::StrFormat(
-      "VM %s: %d vCPUs, %d MiB, %s, boot %s, ran %s\n", s.name, s.vcpus,
-      s.memory_bytes >> 20, s.all_online ? "all vCPUs online" : "NOT all online",
+      "VM %s: %d vCPUs, %d MiB, %s, boot %s (create %s, threads %s, guest %s), "
+      "ran %s\n",
+      s.name, s.vcpus, s.memory_bytes >> 20,
+      s.all_online ? "all vCPUs online" : "NOT all online",
       s.all_online ? absl::FormatDuration(s.boot_time) : "-",
+      absl::FormatDuration(s.create_time), absl::FormatDuration(s.start_time),
+      absl::FormatDuration(s.boot_time - s.create_time - s.start_time),
       absl::FormatDuration(s.run_time));
   absl::StrAppendFormat(&out, "%5s %-6s %-14s %-14s %-10s %-8s %5s %11s %7s  %s\n",
                         "vCPU", "pinned", "affinity", "in force", "ran on", "state",

@@ -76,6 +76,10 @@ struct VmSummary {
   uint64_t memory_bytes = 0;
   bool all_online = false;
   absl::Duration boot_time = absl::ZeroDuration();  // Create() -> all online
+  // Parts of boot_time: Create() (VM, memory, ELF, vCPUs), Start() (spawn and
+  // pin the threads), and the rest (guest bring-up until all are online).
+  absl::Duration create_time = absl::ZeroDuration();
+  absl::Duration start_time = absl::ZeroDuration();
   absl::Duration run_time = absl::ZeroDuration();   // online -> shutdown
   std::vector<VcpuSummary> vcpu;
   std::vector<std::string> console;  // guest console lines (capped)
@@ -133,6 +137,8 @@ class Machine : private VcpuExitHandler {
   const VmSpec spec_;
   const MachineOptions options_;
   const absl::Time create_start_;
+  absl::Time created_at_ = absl::InfinitePast();
+  absl::Time started_at_ = absl::InfinitePast();
 
   // Destruction order matters: threads, then vCPUs, then VM, then memory.
   std::unique_ptr<Kvm> kvm_;

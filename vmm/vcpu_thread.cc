@@ -96,6 +96,11 @@ absl::Status VcpuThread::Start() {
   started_.store(true, std::memory_order_seq_cst);
   std::string name = absl::StrCat("vcpu-", id());
   pthread_setname_np(thread_, name.substr(0, 15).c_str());
+  return absl::OkStatus();
+}
+
+absl::Status VcpuThread::WaitPinned() {
+  if (!started_.load()) return absl::FailedPreconditionError("vCPU thread not started");
   pinned_.WaitForNotification();
   return pin_status_;
 }

@@ -69,9 +69,11 @@ class VcpuThread {
   VcpuThread(const VcpuThread&) = delete;
   VcpuThread& operator=(const VcpuThread&) = delete;
 
-  // Spawns the thread, born on its CPU set, and waits until it has pinned
-  // itself and read its affinity back. Errors if pinning fails.
+  // Spawns the thread, born on its CPU set; returns without waiting for it.
   absl::Status Start();
+  // Waits until the started thread has pinned itself and read its affinity
+  // back; its error if pinning failed. Start many threads, then wait for all.
+  absl::Status WaitPinned();
   // Forces the thread out of KVM_RUN soon; never lost (see .cc).
   void Kick();
   // Asks the loop to end at its next exit, and kicks.

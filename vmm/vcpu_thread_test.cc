@@ -109,6 +109,7 @@ TEST_F(VcpuThreadTest, EveryKickTakesTheVcpuOutOfTheGuest) {
   CountingHandler h;
   VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
   ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
   ASSERT_TRUE(Eventually([&] { return t.InGuest(); }));
   for (uint64_t i = 1; i <= 500; ++i) {
     t.Kick();
@@ -135,7 +136,39 @@ TEST_F(VcpuThreadTest, KickBeforeStartIsNotLost) {
   VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
   t.Kick();  // immediate_exit is already set when the first KVM_RUN starts
   ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
   ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= 1; }));
+  t.RequestStop();
+  t.Join();
+  EXPECT_TRUE(h.ok.load());
+}
+
+// The worst window: a kick that lands after the loop's last check and before
+// KVM_RUN, with its signal already delivered (and wasted) outside the guest.
+// A self-kick from BeforeEntry hits exactly that window, deterministically;
+// only immediate_exit can save it.
+class SelfKickHooks : public CountingHandler {
+ public:
+  void BeforeEntry(int vcpu) override {
+    CountingHandler::BeforeEntry(vcpu);
+    // The guest spins without exiting, so each entry after the first 200
+    // kicks is only left by a kick that worked.
+    if (kicks_seen.load() < 200 && thread != nullptr) thread->Kick();
+  }
+  VcpuThread* thread = nullptr;
+};
+
+TEST_F(VcpuThreadTest, KickInTheEntryWindowIsNotLost) {
+  auto vm = MakeSpinVm();
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  SelfKickHooks h;
+  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  h.thread = &t;
+  ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
+  // Every entry self-kicks; each must come straight back out.
+  ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= 200; }))
+      << "a kick in the entry window was lost";
   t.RequestStop();
   t.Join();
   EXPECT_TRUE(h.ok.load());
@@ -149,6 +182,7 @@ TEST_F(VcpuThreadTest, StopRacingWithEntryIsNeverLost) {
     CountingHandler h;
     VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
     ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
     if (i % 3 == 1) sched_yield();
     t.RequestStop();
     t.Join();  // a lost stop-kick hangs here (test timeout)
@@ -162,6 +196,7 @@ TEST_F(VcpuThreadTest, ConcurrentKickersWhileStopping) {
   CountingHandler h;
   VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
   ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
   std::atomic<bool> done{false};
   std::thread kicker([&] {
     while (!done.load()) {
