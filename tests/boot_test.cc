@@ -143,6 +143,23 @@ TEST_F(BootTest, SpinWorkloadHeartbeatsWithoutExits) {
   for (const VcpuSummary& v : s->vcpu) EXPECT_GT(v.heartbeats, 1000u);
 }
 
+TEST_F(BootTest, Ring3SpinWorkloadRuns) {
+  // On kvm_pvm hosts ring-3 guest code runs natively (ring 0 is emulated);
+  // the rates are printed for the record, not asserted.
+  VmSpec spec = PinnedSpec("userspin", 2);
+  MachineOptions opts;
+  opts.workload = abi::kWorkloadUserSpin;
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExpectBootedAndPinned(spec, *s);
+  for (const VcpuSummary& v : s->vcpu) {
+    EXPECT_GT(v.heartbeats, 1000u);
+    std::printf("ring-3 spin vCPU %d: %llu heartbeats in %s\n", v.id,
+                static_cast<unsigned long long>(v.heartbeats),
+                absl::FormatDuration(s->run_time).c_str());
+  }
+}
+
 TEST_F(BootTest, RequestStopEndsRunEarly) {
   VmSpec spec = PinnedSpec("stop", 2);
   absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec);

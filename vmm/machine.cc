@@ -119,7 +119,7 @@ absl::Status Machine::Build() {
   ASSIGN_OR_RETURN(ElfImage elf, ElfImage::Parse(image, "guest ELF"));
   elf_ = std::make_unique<ElfImage>(std::move(elf));
   RETURN_IF_ERROR(elf_->Load(*memory_, abi::kImageBase, abi::kImageLimit));
-  RETURN_IF_ERROR(WriteBootTables(*memory_));
+  RETURN_IF_ERROR(WriteBootTables(*memory_, spec_.vcpus));
 
   abi::BootParams bp{};
   bp.magic = abi::kBootMagic;

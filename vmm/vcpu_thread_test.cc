@@ -62,7 +62,7 @@ absl::StatusOr<SpinVm> MakeSpinVm() {
   const uint8_t jmp_self[] = {0xeb, 0xfe};
   st = s.mem->Write(abi::kImageBase, jmp_self, sizeof(jmp_self));
   if (!st.ok()) return st;
-  st = WriteBootTables(*s.mem);
+  st = WriteBootTables(*s.mem, 1);
   if (!st.ok()) return st;
   auto vcpu = Vcpu::Create(*s.vm, 0);
   if (!vcpu.ok()) return vcpu.status();

@@ -13,6 +13,7 @@ namespace {
 
 constexpr uint64_t kPtePresent = 1ull << 0;
 constexpr uint64_t kPteWrite = 1ull << 1;
+constexpr uint64_t kPteUser = 1ull << 2;
 constexpr uint64_t kPtePageSize = 1ull << 7;
 
 constexpr uint64_t kCr0Pe = 1ull << 0;
@@ -30,7 +31,9 @@ constexpr uint64_t kEferLma = 1ull << 10;
 constexpr uint64_t kGdtCode64 = 0x00af9b000000ffffull;  // L=1 P=1 S=1 type=0xb
 constexpr uint64_t kGdtData = 0x00cf93000000ffffull;    // D=1 P=1 S=1 type=0x3
 constexpr uint32_t kTssLimit = 0x67;
-constexpr int kGdtEntries = 5;  // null, code, data, TSS (two slots)
+constexpr uint64_t kGdtUserData = 0x00cff3000000ffffull;  // DPL 3 data
+constexpr uint64_t kGdtUserCode64 = 0x00affb000000ffffull;  // DPL 3, L=1
+constexpr int kGdtEntries = 7;  // null, code, data, TSS (two slots), user data, user code
 
 kvm_segment CodeSegment() {
   kvm_segment s{};
@@ -60,35 +63,43 @@ kvm_segment DataSegment() {
 
 }  // namespace
 
-absl::Status WriteBootTables(GuestMemory& mem) {
+absl::Status WriteBootTables(GuestMemory& mem, int num_vcpus) {
   // GDT.
   uint64_t gdt[kGdtEntries] = {};
   gdt[1] = kGdtCode64;
   gdt[2] = kGdtData;
-  const uint64_t tss = abi::kTssGpa;
+  const uint64_t tss = abi::TssOf(0);  // only `ltr` would read it; see abi.h
   gdt[3] = (kTssLimit & 0xffff) | ((tss & 0xffffff) << 16) | (0x8bull << 40) |
            (uint64_t{(kTssLimit >> 16) & 0xf} << 48) | (((tss >> 24) & 0xff) << 56);
   gdt[4] = tss >> 32;
+  gdt[abi::kUserDataSelector >> 3] = kGdtUserData;
+  gdt[abi::kUserCodeSelector >> 3] = kGdtUserCode64;
   RETURN_IF_ERROR(mem.Write(abi::kGdtGpa, gdt, sizeof(gdt)));
-  // TSS: all zero except the I/O map base, set past the limit (no bitmap).
-  uint8_t tss_bytes[kTssLimit + 1] = {};
-  uint16_t iomap = kTssLimit + 1;
-  std::memcpy(tss_bytes + 0x66, &iomap, sizeof(iomap));
-  RETURN_IF_ERROR(mem.Write(abi::kTssGpa, tss_bytes, sizeof(tss_bytes)));
+  // One TSS per vCPU: RSP0 = its stack top; the I/O map base past the limit
+  // (no bitmap: ring 3 may not use ports).
+  for (int v = 0; v < num_vcpus; ++v) {
+    uint8_t tss_bytes[kTssLimit + 1] = {};
+    uint64_t rsp0 = abi::StackTop(static_cast<uint32_t>(v));
+    uint16_t iomap = kTssLimit + 1;
+    std::memcpy(tss_bytes + 0x04, &rsp0, sizeof(rsp0));
+    std::memcpy(tss_bytes + 0x66, &iomap, sizeof(iomap));
+    RETURN_IF_ERROR(mem.Write(abi::TssOf(static_cast<uint32_t>(v)), tss_bytes,
+                              sizeof(tss_bytes)));
+  }
 
   // Page tables: PML4[0] -> PDPT; PDPT[0..3] -> 4 PDs of 2 MiB pages.
   uint64_t pml4[512] = {};
-  pml4[0] = abi::kPdptGpa | kPtePresent | kPteWrite;
+  pml4[0] = abi::kPdptGpa | kPtePresent | kPteWrite | kPteUser;
   RETURN_IF_ERROR(mem.Write(abi::kPml4Gpa, pml4, sizeof(pml4)));
   uint64_t pdpt[512] = {};
   const int kPds = static_cast<int>(abi::kIdentityMapBytes >> 30);
   for (int i = 0; i < kPds; ++i) {
-    pdpt[i] = (abi::kPdGpa + i * 0x1000ull) | kPtePresent | kPteWrite;
+    pdpt[i] = (abi::kPdGpa + i * 0x1000ull) | kPtePresent | kPteWrite | kPteUser;
   }
   RETURN_IF_ERROR(mem.Write(abi::kPdptGpa, pdpt, sizeof(pdpt)));
   std::vector<uint64_t> pd(512 * kPds);
   for (size_t j = 0; j < pd.size(); ++j) {
-    pd[j] = (j << 21) | kPtePresent | kPteWrite | kPtePageSize;
+    pd[j] = (j << 21) | kPtePresent | kPteWrite | kPteUser | kPtePageSize;
   }
   return mem.Write(abi::kPdGpa, pd.data(), pd.size() * sizeof(uint64_t));
 }
@@ -123,7 +134,7 @@ absl::Status SetupLongModeVcpu(Vcpu& vcpu, const CpuidTable& cpuid,
   s.cs = CodeSegment();
   s.ds = s.es = s.fs = s.gs = s.ss = DataSegment();
   s.tr = kvm_segment{};
-  s.tr.base = abi::kTssGpa;
+  s.tr.base = abi::TssOf(static_cast<uint32_t>(vcpu.id()));
   s.tr.limit = kTssLimit;
   s.tr.selector = abi::kTssSelector;
   s.tr.type = 0xb;  // busy 64-bit TSS

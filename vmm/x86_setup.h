@@ -19,9 +19,10 @@ namespace vmm {
 
 class GuestMemory;
 
-// Writes the GDT, the TSS and the page tables (identity map of the first
-// 4 GiB with 2 MiB pages) into guest memory.
-absl::Status WriteBootTables(GuestMemory& mem);
+// Writes the GDT, one TSS per vCPU (RSP0 = its stack top) and the page
+// tables (identity map of the first 4 GiB with 2 MiB pages, user-accessible
+// so workloads may run in ring 3) into guest memory.
+absl::Status WriteBootTables(GuestMemory& mem, int num_vcpus);
 
 // The CPUID table every vCPU starts from: KVM's supported CPUID with the
 // x2APIC bit set. Fails if KVM does not report leaf 1.
