@@ -146,8 +146,15 @@ struct BootParams {
   u32 reserved0;
   u64 heartbeat_ticks;  // x2APIC timer initial count (divide by 1), idle workload
   u64 tsc_khz;          // guest TSC frequency, 0 if unknown
+  u32 sockets, cores, threads;  // topology; sockets*cores*threads == num_vcpus
+  u32 reserved1;
   u64 reserved[8];
+  // x2APIC id of each vCPU index (the destination for IPIs to it). vCPU i is
+  // thread i % threads of core (i / threads) % cores of socket
+  // i / (threads*cores); ids leave gaps when cores/threads are not powers of 2.
+  u32 apic_id[kMaxVcpus];
 };
+static_assert(sizeof(BootParams) <= 0x1000, "BootParams fits its page");
 
 // ---- shared status (guest writes, VMM reads; no exits) ----
 

@@ -68,7 +68,7 @@ void ExpectBootedAndPinned(const VmSpec& spec, const VmSummary& s) {
   ASSERT_EQ(s.vcpu.size(), static_cast<size_t>(spec.vcpus));
   for (const VcpuSummary& v : s.vcpu) {
     EXPECT_EQ(v.state, "online") << "vCPU " << v.id;
-    EXPECT_EQ(v.apic_id, static_cast<uint32_t>(v.id)) << "x2APIC id of vCPU " << v.id;
+    EXPECT_EQ(v.apic_id, v.expected_apic_id) << "x2APIC id of vCPU " << v.id;
     EXPECT_EQ(v.affinity_in_force, spec.vcpu_affinity[v.id]) << "vCPU " << v.id;
     EXPECT_FALSE(v.ran_on.empty()) << "vCPU " << v.id;
     for (int cpu : v.ran_on) {
@@ -122,6 +122,18 @@ TEST_F(BootTest, FiftySixVcpusComeOnline) {
   std::printf("%s", FormatSummary(*s).c_str());
   ExpectBootedAndPinned(spec, *s);
   EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
+}
+
+TEST_F(BootTest, TopologyWithGapsGivesHardwareApicIds) {
+  // 2 sockets x 3 cores x 2 threads: 1 SMT bit, 2 core bits, so socket 1
+  // starts at APIC id 8 and ids 6, 7 are unused.
+  VmSpec spec = PinnedSpec("topo", 12);
+  spec.topology = Topology{2, 3, 2};
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(50));
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExpectBootedAndPinned(spec, *s);
+  const uint32_t want[12] = {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13};
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(s->vcpu[i].apic_id, want[i]) << "vCPU " << i;
 }
 
 TEST_F(BootTest, MultiCpuAffinityIsReadBack) {
@@ -196,6 +208,12 @@ TEST_F(BootTest, BadSpecsAreRejectedWithTheField) {
   m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.memory_bytes"), std::string::npos) << m.status();
+
+  spec = PinnedSpec("bad", 4);
+  spec.topology = Topology{1, 3, 1};
+  m = Machine::Create(spec);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("VmSpec.topology"), std::string::npos) << m.status();
 
   spec = PinnedSpec("bad", 2);
   spec.vcpus = abi::kMaxVcpus + 1;

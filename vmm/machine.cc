@@ -97,6 +97,8 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
       options.poll_period <= absl::ZeroDuration()) {
     return bad("MachineOptions.heartbeat_period and poll_period must be > 0");
   }
+  absl::StatusOr<ApicTopology> topo = MakeApicTopology(spec.topology, spec.vcpus);
+  if (!topo.ok()) return bad(std::string(topo.status().message()));
   std::unique_ptr<Machine> m(new Machine(spec, options));
   RETURN_IF_ERROR(m->Build());
   m->created_at_ = absl::Now();
@@ -109,6 +111,13 @@ absl::Status Machine::Build() {
     return absl::InvalidArgumentError(absl::StrCat(
         "VM ", spec_.name, ": VmSpec.vcpus = ", spec_.vcpus,
         " exceeds KVM_CAP_MAX_VCPUS = ", kvm_->max_vcpus(), " on this host"));
+  }
+  ASSIGN_OR_RETURN(ApicTopology topo, MakeApicTopology(spec_.topology, spec_.vcpus));
+  for (int i = 0; i < spec_.vcpus; ++i) apic_ids_.push_back(topo.ApicId(i));
+  if (static_cast<int>(apic_ids_.back()) >= kvm_->max_vcpu_id()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VM ", spec_.name, ": VmSpec.topology needs APIC id ", apic_ids_.back(),
+        " but KVM_CAP_MAX_VCPU_ID is ", kvm_->max_vcpu_id(), " on this host"));
   }
   ASSIGN_OR_RETURN(memory_, GuestMemory::Create(spec_.memory_bytes));
   ASSIGN_OR_RETURN(vm_, Vm::Create(*kvm_));
@@ -135,6 +144,10 @@ absl::Status Machine::Build() {
       absl::ToInt64Nanoseconds(options_.heartbeat_period));
   auto tsc = vm_->TscKhz();
   bp.tsc_khz = tsc.ok() ? *tsc : 0;
+  bp.sockets = static_cast<uint32_t>(spec_.topology.sockets);
+  bp.cores = static_cast<uint32_t>(spec_.topology.cores);
+  bp.threads = static_cast<uint32_t>(spec_.topology.threads);
+  for (int i = 0; i < spec_.vcpus; ++i) bp.apic_id[i] = apic_ids_[i];
   RETURN_IF_ERROR(memory_->Write(abi::kBootParamsGpa, &bp, sizeof(bp)));
 
   ASSIGN_OR_RETURN(uint8_t * status,
@@ -144,8 +157,10 @@ absl::Status Machine::Build() {
 
   ASSIGN_OR_RETURN(CpuidTable base, BaseGuestCpuid(*kvm_));
   for (int i = 0; i < spec_.vcpus; ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Vcpu> vcpu, Vcpu::Create(*vm_, i));
-    RETURN_IF_ERROR(SetupLongModeVcpu(*vcpu, CpuidForVcpu(base, i), elf_->entry()));
+    ASSIGN_OR_RETURN(std::unique_ptr<Vcpu> vcpu,
+                     Vcpu::Create(*vm_, i, static_cast<int>(apic_ids_[i])));
+    RETURN_IF_ERROR(SetupLongModeVcpu(*vcpu, CpuidForVcpu(base, apic_ids_[i], topo),
+                                      elf_->entry()));
     vcpus_.push_back(std::move(vcpu));
   }
   for (int i = 0; i < spec_.vcpus; ++i) {
@@ -293,6 +308,7 @@ VmSummary Machine::Snapshot() const {
     v.heartbeats = gs.heartbeat;
     v.state = StateName(gs.state);
     v.apic_id = gs.apic_id;
+    if (i < static_cast<int>(apic_ids_.size())) v.expected_apic_id = apic_ids_[i];
     s.vcpu.push_back(std::move(v));
   }
   absl::MutexLock lock(&mu_);

@@ -67,7 +67,8 @@ struct VcpuSummary {
   uint64_t kicks = 0;                   // kicks consumed
   uint64_t heartbeats = 0;              // guest heartbeat counter at the end
   std::string state;                    // guest VcpuState: off/booting/online/stopped
-  uint32_t apic_id = 0;                 // x2APIC id the guest read
+  uint32_t apic_id = 0;                 // x2APIC id the guest read (MSR 0x802)
+  uint32_t expected_apic_id = 0;        // what the topology gives (KVM vcpu_id)
 };
 
 struct VmSummary {
@@ -147,6 +148,7 @@ class Machine : private VcpuExitHandler {
   std::unique_ptr<ElfImage> elf_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::unique_ptr<VcpuThread>> threads_;
+  std::vector<uint32_t> apic_ids_;  // per vCPU index, from the topology
   abi::VcpuStatus* status_ = nullptr;  // HVA of the shared status array
 
   std::atomic<bool> stop_requested_{false};

@@ -69,7 +69,9 @@ absl::StatusOr<SpinVm> MakeSpinVm() {
   s.vcpu = std::move(*vcpu);
   auto cpuid = BaseGuestCpuid(*s.kvm);
   if (!cpuid.ok()) return cpuid.status();
-  st = SetupLongModeVcpu(*s.vcpu, CpuidForVcpu(*cpuid, 0), abi::kImageBase);
+  auto topo = MakeApicTopology(Topology{1, 1, 1}, 1);
+  if (!topo.ok()) return topo.status();
+  st = SetupLongModeVcpu(*s.vcpu, CpuidForVcpu(*cpuid, 0, *topo), abi::kImageBase);
   if (!st.ok()) return st;
   return s;
 }

@@ -1,6 +1,9 @@
 #include "vmm/x86_setup.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "absl/strings/str_cat.h"
 
 #include "base/status_macros.h"
 #include "guest/abi.h"
@@ -114,14 +117,75 @@ absl::StatusOr<CpuidTable> BaseGuestCpuid(const Kvm& kvm) {
   return t;
 }
 
-CpuidTable CpuidForVcpu(const CpuidTable& base, uint32_t apic_id) {
-  CpuidTable t = base;
-  for (auto& e : t.entries) {
+namespace {
+int CeilLog2(int n) {
+  int bits = 0;
+  while ((1 << bits) < n) ++bits;
+  return bits;
+}
+}  // namespace
+
+uint32_t ApicTopology::ApicId(int index) const {
+  const int t = topology.threads, c = topology.cores;
+  uint32_t thread = static_cast<uint32_t>(index % t);
+  uint32_t core = static_cast<uint32_t>((index / t) % c);
+  uint32_t socket = static_cast<uint32_t>(index / (t * c));
+  return (socket << (smt_bits + core_bits)) | (core << smt_bits) | thread;
+}
+
+absl::StatusOr<ApicTopology> MakeApicTopology(const Topology& t, int vcpus) {
+  if (t.sockets < 1 || t.cores < 1 || t.threads < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VmSpec.topology sockets=", t.sockets, " cores=", t.cores, " threads=",
+        t.threads, ": each must be >= 1"));
+  }
+  if (static_cast<long>(t.sockets) * t.cores * t.threads != vcpus) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VmSpec.topology sockets=", t.sockets, " cores=", t.cores, " threads=",
+        t.threads, " gives ", static_cast<long>(t.sockets) * t.cores * t.threads,
+        " vCPUs but VmSpec.vcpus = ", vcpus, ": make the product equal vcpus"));
+  }
+  ApicTopology a;
+  a.topology = t;
+  a.smt_bits = CeilLog2(t.threads);
+  a.core_bits = CeilLog2(t.cores);
+  return a;
+}
+
+CpuidTable CpuidForVcpu(const CpuidTable& base, uint32_t apic_id,
+                        const ApicTopology& topo) {
+  const uint32_t per_core = static_cast<uint32_t>(topo.topology.threads);
+  const uint32_t per_pkg = static_cast<uint32_t>(topo.topology.threads * topo.topology.cores);
+  CpuidTable t;
+  for (const auto& in : base.entries) {
+    // Leaf 0xB is rewritten below; without 0x1F guests use 0xB.
+    if (in.function == 0x1f || in.function == 0xb) continue;
+    kvm_cpuid_entry2 e = in;
     if (e.function == 1) {
-      e.ebx = (e.ebx & 0x00ffffffu) | (apic_id << 24);
-    } else if (e.function == 0xb || e.function == 0x1f) {
-      e.edx = apic_id;
+      e.ebx = (e.ebx & 0x0000ffffu) | ((apic_id & 0xff) << 24) |
+              (std::min<uint32_t>(per_pkg, 255) << 16);
+      if (per_pkg > 1) e.edx |= 1u << 28;  // HTT: more than one logical CPU
     }
+    t.entries.push_back(e);
+  }
+  // Leaf 0xB: subleaf 0 = SMT level, 1 = core level, 2 = invalid (end).
+  const uint32_t shifts[2] = {static_cast<uint32_t>(topo.smt_bits),
+                              static_cast<uint32_t>(topo.smt_bits + topo.core_bits)};
+  const uint32_t counts[2] = {per_core, per_pkg};
+  for (uint32_t sub = 0; sub < 3; ++sub) {
+    kvm_cpuid_entry2 e{};
+    e.function = 0xb;
+    e.index = sub;
+    e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+    if (sub < 2) {
+      e.eax = shifts[sub];
+      e.ebx = counts[sub];
+      e.ecx = ((sub + 1) << 8) | sub;  // level type 1 = SMT, 2 = core
+    } else {
+      e.ecx = sub;  // level type 0: no more levels
+    }
+    e.edx = apic_id;
+    t.entries.push_back(e);
   }
   return t;
 }
