@@ -191,7 +191,10 @@ TEST_F(BootTest, LargeSparseMemoryBoots) {
   // touched pages cost host memory.
   VmSpec spec = PinnedSpec("bigmem", 2);
   spec.memory_bytes = 6ull << 30;
-  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100));
+  MachineOptions opts;
+  opts.hugepages = true;
+  opts.mergeable = true;
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100), opts);
   ASSERT_TRUE(s.ok()) << s.status();
   ExpectBootedAndPinned(spec, *s);
 }

@@ -120,6 +120,9 @@ absl::Status Machine::Build() {
         " but KVM_CAP_MAX_VCPU_ID is ", kvm_->max_vcpu_id(), " on this host"));
   }
   ASSIGN_OR_RETURN(memory_, GuestMemory::Create(spec_.memory_bytes));
+  if (options_.hugepages || options_.mergeable) {
+    RETURN_IF_ERROR(memory_->Advise(options_.hugepages, options_.mergeable));
+  }
   ASSIGN_OR_RETURN(vm_, Vm::Create(*kvm_));
   RETURN_IF_ERROR(memory_->Register(*vm_));
 

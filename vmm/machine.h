@@ -48,6 +48,10 @@ struct MachineOptions {
   absl::Duration heartbeat_period = absl::Milliseconds(20);
   // How often Run() samples host CPUs and checks for stop/faults.
   absl::Duration poll_period = absl::Milliseconds(20);
+  // madvise guest RAM with MADV_HUGEPAGE / MADV_MERGEABLE (KSM: the seed's
+  // ksmd-like senders need mergeable memory).
+  bool hugepages = false;
+  bool mergeable = false;
   // Guest console lines go to the log (KLOG Info) as well as the summary.
   bool log_console = true;
   // Host-plane hooks called in every vCPU thread (may be null).
