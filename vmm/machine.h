@@ -8,8 +8,8 @@
 // return that error and Shutdown() stops every other vCPU in order. The
 // error carries a register dump with the RIP symbolized from the guest ELF.
 //
-// Threading: Create/Start/WaitOnline/Run/Shutdown are called by one owner
-// thread (the "emulator" thread). RequestStop() is safe from any thread and
+// Threading: Create/Start/WaitOnline/Run/Snapshot/Shutdown are called by one
+// owner thread (the "emulator" thread). RequestStop() is safe from any thread and
 // async-signal-safe (one lock-free atomic store), so a SIGINT handler may
 // call it. vcpu_thread(i) gives the host plane Kick()/InGuest().
 #ifndef KVMBED_VMM_MACHINE_H_
@@ -115,7 +115,8 @@ class Machine : private VcpuExitHandler {
   // Idempotent (later calls return the same summary).
   VmSummary Shutdown();
 
-  // A live summary (counters so far), safe to call while running.
+  // A live summary (counters so far) while the vCPUs run. Owner thread only;
+  // for a live display, call Run() in slices and Snapshot() in between.
   VmSummary Snapshot() const;
 
   int num_vcpus() const { return static_cast<int>(vcpus_.size()); }
