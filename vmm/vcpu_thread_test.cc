@@ -6,6 +6,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -113,6 +114,15 @@ TEST_F(VcpuThreadTest, EveryKickTakesTheVcpuOutOfTheGuest) {
   ASSERT_TRUE(t.Start().ok());
   ASSERT_TRUE(t.WaitPinned().ok());
   ASSERT_TRUE(Eventually([&] { return t.InGuest(); }));
+  // The thread is named vcpu-<id> (visible in top/perf/gdb).
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm", static_cast<int>(t.Stats().tid));
+  FILE* f = std::fopen(path, "r");
+  ASSERT_NE(f, nullptr) << path;
+  char comm[32] = {};
+  ASSERT_NE(std::fgets(comm, sizeof(comm), f), nullptr);
+  std::fclose(f);
+  EXPECT_STREQ(comm, "vcpu-0\n");
   for (uint64_t i = 1; i <= 500; ++i) {
     t.Kick();
     ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= i; }))
