@@ -152,7 +152,12 @@ TEST_F(BootTest, SpinWorkloadHeartbeatsWithoutExits) {
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
   ASSERT_TRUE(s.ok()) << s.status();
   ExpectBootedAndPinned(spec, *s);
-  for (const VcpuSummary& v : s->vcpu) EXPECT_GT(v.heartbeats, 1000u);
+  // Ring 0 is emulated on kvm_pvm (~0.1-0.4 M loop iterations/s): require
+  // progress, not a rate.
+  for (const VcpuSummary& v : s->vcpu) {
+    EXPECT_GT(v.heartbeats, 100u);
+    EXPECT_EQ(v.exits.size(), v.id == 0 ? 2u : 1u) << "only the console IO and the stop kick";
+  }
 }
 
 TEST_F(BootTest, Ring3SpinWorkloadRuns) {
@@ -217,6 +222,13 @@ TEST_F(BootTest, BadSpecsAreRejectedWithTheField) {
   m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.topology"), std::string::npos) << m.status();
+
+  spec = PinnedSpec("bad", 2);
+  spec.vcpu_affinity[1] = {0, 4000};
+  m = Machine::Create(spec);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("VmSpec.vcpu_affinity[1] names host CPU 4000"),
+            std::string::npos) << m.status();
 
   spec = PinnedSpec("bad", 2);
   spec.vcpus = abi::kMaxVcpus + 1;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -77,10 +78,18 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
                             " entries for ", spec.vcpus,
                             " vCPUs: give one host CPU set per vCPU"));
   }
+  const long host_cpus = sysconf(_SC_NPROCESSORS_CONF);
   for (int i = 0; i < spec.vcpus; ++i) {
     if (spec.vcpu_affinity[i].empty()) {
       return bad(absl::StrCat("VmSpec.vcpu_affinity[", i,
                               "] is empty: every vCPU needs at least one host CPU"));
+    }
+    for (int c : spec.vcpu_affinity[i]) {
+      if (c < 0 || c >= CPU_SETSIZE || (host_cpus > 0 && c >= host_cpus)) {
+        return bad(absl::StrCat("VmSpec.vcpu_affinity[", i, "] names host CPU ", c,
+                                " but this host has CPUs 0-", host_cpus - 1,
+                                ": fix the vcpupin cpuset (or use --fold-cpus)"));
+      }
     }
   }
   if (spec.memory_bytes < abi::kMinMemoryBytes || spec.memory_bytes % k2M != 0) {
