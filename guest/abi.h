@@ -119,6 +119,8 @@ enum Workload : u32 {
   kWorkloadSpin = 1,
   // As kWorkloadSpin, but the loop runs in ring 3 (CPL 3), interrupts off.
   kWorkloadUserSpin = 2,
+  // In BootParams::vcpu_workload: use BootParams::workload.
+  kWorkloadDefault = 0xffffffffu,
 };
 
 // A deliberate fault the VMM may ask one vCPU to commit, for tests of the
@@ -140,7 +142,7 @@ struct BootParams {
   u32 abi_version;      // kAbiVersion
   u32 num_vcpus;
   u64 memory_bytes;     // total guest RAM
-  u32 workload;         // Workload, the same for every vCPU for now
+  u32 workload;         // Workload of every vCPU without an entry in vcpu_workload
   u32 fault;            // Fault
   u32 fault_vcpu;       // which vCPU commits `fault`
   u32 reserved0;
@@ -153,6 +155,8 @@ struct BootParams {
   // thread i % threads of core (i / threads) % cores of socket
   // i / (threads*cores); ids leave gaps when cores/threads are not powers of 2.
   u32 apic_id[kMaxVcpus];
+  // Per-vCPU workload: kWorkloadDefault means "use `workload`".
+  u32 vcpu_workload[kMaxVcpus];
 };
 static_assert(sizeof(BootParams) <= 0x1000, "BootParams fits its page");
 

@@ -392,10 +392,12 @@ extern "C" void guest_main(u64 vcpu_id, const BootParams* bp) {
   asm volatile("" ::: "memory");
   status->state = kStateOnline;
   if (bp->fault != kFaultNone && bp->fault_vcpu == vcpu) CommitFault(vcpu, bp->fault);
-  if (bp->workload >= sizeof(kWorkloads) / sizeof(kWorkloads[0])) {
-    Fatal(vcpu, "BootParams.workload: unknown workload number");
+  u32 workload = bp->vcpu_workload[vcpu];
+  if (workload == kWorkloadDefault) workload = bp->workload;
+  if (workload >= sizeof(kWorkloads) / sizeof(kWorkloads[0])) {
+    Fatal(vcpu, "BootParams.workload/vcpu_workload: unknown workload number");
   }
-  kWorkloads[bp->workload](vcpu, bp);
+  kWorkloads[workload](vcpu, bp);
   Message* m = BeginMessage(vcpu, kMsgDone, 0);
   status->state = kStateStopped;
   SendMessage(m);

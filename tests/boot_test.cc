@@ -177,6 +177,21 @@ TEST_F(BootTest, Ring3SpinWorkloadRuns) {
   }
 }
 
+TEST_F(BootTest, PerVcpuWorkloads) {
+  VmSpec spec = PinnedSpec("mixed", 3);
+  MachineOptions opts;
+  opts.workload = abi::kWorkloadIdle;
+  opts.heartbeat_period = absl::Milliseconds(50);
+  opts.vcpu_workload = {abi::kWorkloadUserSpin, abi::kWorkloadDefault};
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExpectBootedAndPinned(spec, *s);
+  // vCPU 0 spins in ring 3 (fast); 1 and 2 idle on a 50 ms timer (a few beats).
+  EXPECT_GT(s->vcpu[0].heartbeats, 1000u);
+  EXPECT_LT(s->vcpu[1].heartbeats, 100u);
+  EXPECT_LT(s->vcpu[2].heartbeats, 100u);
+}
+
 TEST_F(BootTest, RequestStopEndsRunEarly) {
   VmSpec spec = PinnedSpec("stop", 2);
   absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec);

@@ -102,6 +102,11 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
     return bad(absl::StrCat("MachineOptions.fault_vcpu = ", options.fault_vcpu,
                             " is not a vCPU of this VM"));
   }
+  if (options.vcpu_workload.size() > static_cast<size_t>(spec.vcpus)) {
+    return bad(absl::StrCat("MachineOptions.vcpu_workload has ",
+                            options.vcpu_workload.size(), " entries for ",
+                            spec.vcpus, " vCPUs"));
+  }
   if (options.heartbeat_period <= absl::ZeroDuration() ||
       options.poll_period <= absl::ZeroDuration()) {
     return bad("MachineOptions.heartbeat_period and poll_period must be > 0");
@@ -160,6 +165,11 @@ absl::Status Machine::Build() {
   bp.cores = static_cast<uint32_t>(spec_.topology.cores);
   bp.threads = static_cast<uint32_t>(spec_.topology.threads);
   for (int i = 0; i < spec_.vcpus; ++i) bp.apic_id[i] = apic_ids_[i];
+  for (int i = 0; i < abi::kMaxVcpus; ++i) {
+    bp.vcpu_workload[i] = i < static_cast<int>(options_.vcpu_workload.size())
+                              ? options_.vcpu_workload[i]
+                              : abi::kWorkloadDefault;
+  }
   RETURN_IF_ERROR(memory_->Write(abi::kBootParamsGpa, &bp, sizeof(bp)));
 
   ASSIGN_OR_RETURN(uint8_t * status,

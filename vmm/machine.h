@@ -39,8 +39,11 @@ namespace kvmbed {
 namespace vmm {
 
 struct MachineOptions {
-  // What every vCPU runs once online.
+  // What every vCPU runs once online...
   abi::Workload workload = abi::kWorkloadIdle;
+  // ...unless vcpu_workload[i] says otherwise (shorter than vcpus: the rest
+  // run `workload`; kWorkloadDefault entries too).
+  std::vector<abi::Workload> vcpu_workload;
   // A deliberate guest fault committed by vCPU `fault_vcpu` (tests).
   abi::Fault fault = abi::kFaultNone;
   int fault_vcpu = 0;
