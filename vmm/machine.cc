@@ -226,6 +226,13 @@ bool Machine::AllOnline() const {
   return true;
 }
 
+bool Machine::AllFinished() const {
+  for (const auto& t : threads_) {
+    if (!t->Finished()) return false;
+  }
+  return !threads_.empty();
+}
+
 absl::Status Machine::FirstError() const {
   absl::MutexLock lock(&mu_);
   return first_error_;
@@ -240,6 +247,10 @@ absl::Status Machine::WaitOnline(absl::Duration timeout) {
   absl::Time next_sample = absl::Now();
   for (;;) {
     if (failed_.load(std::memory_order_acquire)) return FirstError();
+    if (stop_requested_.load(std::memory_order_relaxed)) {
+      return absl::CancelledError(absl::StrCat(
+          "VM ", spec_.name, ": stop requested before every vCPU was online"));
+    }
     if (AllOnline()) {
       online_at_ = absl::Now();
       SampleHostCpus();
@@ -271,6 +282,7 @@ absl::Status Machine::Run(absl::Duration duration) {
     SampleHostCpus();
     if (failed_.load(std::memory_order_acquire)) return FirstError();
     if (stop_requested_.load(std::memory_order_relaxed)) return absl::OkStatus();
+    if (AllFinished()) return absl::OkStatus();  // every vCPU sent kMsgDone
     absl::Time now = absl::Now();
     if (now >= deadline) return absl::OkStatus();
     absl::SleepFor(std::min(options_.poll_period, deadline - now));

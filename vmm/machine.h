@@ -107,10 +107,11 @@ class Machine : private VcpuExitHandler {
 
   // Starts one pinned thread per vCPU.
   absl::Status Start();
-  // Waits until every vCPU marked itself online. Errors on a guest fault or
-  // timeout (naming the vCPUs still not online).
+  // Waits until every vCPU marked itself online. Errors on a guest fault,
+  // RequestStop() (Cancelled) or timeout (naming the vCPUs not online).
   absl::Status WaitOnline(absl::Duration timeout);
-  // Runs until `duration` passes, RequestStop(), or a guest fault (returned).
+  // Runs until `duration` passes, RequestStop(), every vCPU finished, or a
+  // guest fault (returned).
   absl::Status Run(absl::Duration duration);
   // Thread-safe and async-signal-safe: makes Run() return soon.
   void RequestStop() { stop_requested_.store(true, std::memory_order_relaxed); }
@@ -140,6 +141,7 @@ class Machine : private VcpuExitHandler {
   absl::Status VcpuError(Vcpu& vcpu, const std::string& what);
   absl::Status FirstError() const;
   bool AllOnline() const;
+  bool AllFinished() const;
   void SampleHostCpus();
   void StopAll();
 
