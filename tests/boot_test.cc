@@ -192,6 +192,35 @@ TEST_F(BootTest, PerVcpuWorkloads) {
   EXPECT_LT(s->vcpu[2].heartbeats, 100u);
 }
 
+TEST_F(BootTest, DescribeVcpuSymbolizesWhereEachVcpuIs) {
+  // vCPU 0 spins in ring 3, vCPU 1 idles in ring 0 (halted between beats).
+  VmSpec spec = PinnedSpec("describe", 2);
+  MachineOptions opts;
+  opts.vcpu_workload = {abi::kWorkloadUserSpin, abi::kWorkloadIdle};
+  opts.log_console = false;
+  absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec, opts);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE((*m)->Start().ok());
+  ASSERT_TRUE((*m)->WaitOnline(absl::Seconds(10)).ok());
+  ASSERT_TRUE((*m)->Run(absl::Milliseconds(50)).ok());
+  absl::StatusOr<std::string> d0 = (*m)->DescribeVcpu(0, absl::Seconds(10));
+  ASSERT_TRUE(d0.ok()) << d0.status();
+  EXPECT_NE(d0->find(" UserSpinBody+0x"), std::string::npos) << *d0;
+  EXPECT_NE(d0->find("CS 0033"), std::string::npos) << *d0;
+  absl::StatusOr<std::string> d1 = (*m)->DescribeVcpu(1, absl::Seconds(10));
+  ASSERT_TRUE(d1.ok()) << d1.status();
+  EXPECT_NE(d1->find("CS 0008"), std::string::npos) << *d1;
+  // Halted in the idle loop or inside the timer interrupt path.
+  EXPECT_TRUE(d1->find(" IdleWorkload+0x") != std::string::npos ||
+              d1->find("irq_stub_32") != std::string::npos ||
+              d1->find("guest_timer_irq") != std::string::npos)
+      << *d1;
+  std::printf("vCPU 0:\n%s\nvCPU 1:\n%s\n", d0->c_str(), d1->c_str());
+  EXPECT_FALSE((*m)->DescribeVcpu(2, absl::Seconds(1)).ok());
+  VmSummary s = (*m)->Shutdown();
+  EXPECT_TRUE(s.error.ok()) << s.error;
+}
+
 TEST_F(BootTest, RequestStopEndsRunEarly) {
   VmSpec spec = PinnedSpec("stop", 2);
   absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec);

@@ -361,11 +361,9 @@ void Machine::OnVcpuStopped(int vcpu, const absl::Status& status) {
   KLOG(Error, "vCPU %d stopped: %s", vcpu, status.message());
 }
 
-std::string Machine::RegisterDump(Vcpu& vcpu) {
-  auto regs = vcpu.GetRegs();
-  auto sregs = vcpu.GetSregs();
-  if (!regs.ok()) return absl::StrCat("  (no registers: ", regs.status().message(), ")");
-  const kvm_regs& r = *regs;
+std::string FormatRegisters(const VcpuRegisters& v, const ElfImage* elf) {
+  const kvm_regs& r = v.regs;
+  const kvm_sregs& s = v.sregs;
   std::string out = absl::StrFormat(
       "  RIP %016x %s\n"
       "  RSP %016x RFLAGS %016x\n"
@@ -373,18 +371,32 @@ std::string Machine::RegisterDump(Vcpu& vcpu) {
       "  RSI %016x RDI %016x RBP %016x R8  %016x\n"
       "  R9  %016x R10 %016x R11 %016x R12 %016x\n"
       "  R13 %016x R14 %016x R15 %016x",
-      r.rip, elf_->Symbolize(r.rip), r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
-      r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
-  if (sregs.ok()) {
-    const kvm_sregs& s = *sregs;
-    absl::StrAppendFormat(
-        &out,
-        "\n  CR0 %016x CR2 %016x CR3 %016x CR4 %016x EFER %x\n"
-        "  CS %04x SS %04x GDT %x/%x IDT %x/%x",
-        s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector, s.ss.selector,
-        s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
-  }
+      r.rip, elf != nullptr ? elf->Symbolize(r.rip) : "", r.rsp, r.rflags, r.rax,
+      r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12,
+      r.r13, r.r14, r.r15);
+  absl::StrAppendFormat(
+      &out,
+      "\n  CR0 %016x CR2 %016x CR3 %016x CR4 %016x EFER %x\n"
+      "  CS %04x SS %04x GDT %x/%x IDT %x/%x",
+      s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector, s.ss.selector,
+      s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
   return out;
+}
+
+std::string Machine::RegisterDump(Vcpu& vcpu) {
+  auto regs = vcpu.GetRegs();
+  auto sregs = vcpu.GetSregs();
+  if (!regs.ok()) return absl::StrCat("  (no registers: ", regs.status().message(), ")");
+  if (!sregs.ok()) return absl::StrCat("  (no sregs: ", sregs.status().message(), ")");
+  return FormatRegisters(VcpuRegisters{*regs, *sregs}, elf_.get());
+}
+
+absl::StatusOr<std::string> Machine::DescribeVcpu(int i, absl::Duration timeout) {
+  if (shut_down_ || i < 0 || i >= static_cast<int>(threads_.size())) {
+    return absl::OutOfRangeError(absl::StrCat("no running vCPU ", i));
+  }
+  ASSIGN_OR_RETURN(VcpuRegisters regs, threads_[i]->CaptureRegisters(timeout));
+  return FormatRegisters(regs, elf_.get());
 }
 
 absl::Status Machine::VcpuError(Vcpu& vcpu, const std::string& what) {

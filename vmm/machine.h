@@ -97,6 +97,9 @@ struct VmSummary {
 // The summary as a human-readable table (one row per vCPU).
 std::string FormatSummary(const VmSummary& summary);
 
+// Registers as an indented multi-line dump; RIP symbolized when `elf` is set.
+std::string FormatRegisters(const VcpuRegisters& regs, const ElfImage* elf);
+
 class Machine : private VcpuExitHandler {
  public:
   // Builds the VM: memory, guest ELF, boot tables, vCPUs in long mode. No
@@ -130,6 +133,10 @@ class Machine : private VcpuExitHandler {
   GuestMemory& memory() { return *memory_; }
   // Guest-written status of vCPU i (a snapshot).
   abi::VcpuStatus StatusOf(int i) const;
+  // Register dump of vCPU i with the RIP symbolized (`name+0xoff/0xsize`),
+  // read by its own thread at its next exit (it is kicked). For stall
+  // reports; callable from any thread until Shutdown() starts.
+  absl::StatusOr<std::string> DescribeVcpu(int i, absl::Duration timeout);
 
  private:
   Machine(const VmSpec& spec, const MachineOptions& options);
