@@ -747,9 +747,11 @@ absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
                    absl::StrFormat("VM %s has only %d vCPUs; use 0 to %d or 'all'", vm.name,
                                    vm.vcpus, vm.vcpus - 1));
     }
-    // Per-VM RAM: csds of the SMP workloads take vcpus^2 * 64 bytes from
-    // 16 MiB up (2 MiB aligned), the vm workers follow.
-    uint64_t csd_end = (16ull << 20) + static_cast<uint64_t>(vm.vcpus) * vm.vcpus * 64;
+    // Per-VM RAM: the SMP area (256 KiB of status and message slots, then
+    // vcpus^2 * 64 bytes of csds) from 16 MiB up, 2 MiB aligned, then the
+    // vm workers (guest/abi.h SmpHeapBase).
+    uint64_t csd_end = (16ull << 20) + (256ull << 10) +
+                       static_cast<uint64_t>(vm.vcpus) * vm.vcpus * 64;
     csd_end = (csd_end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
     uint64_t need = csd_end + static_cast<uint64_t>(g.stress_vm) * g.stress_vm_bytes;
     if (g.workload == "torture" && need > std::min<uint64_t>(vm.memory_bytes, 3ull << 30)) {

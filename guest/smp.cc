@@ -91,8 +91,8 @@ void DelayUs(u64 us) {
 
 // ---- messages ----
 Message* BeginReport(u32 vcpu, ReportCode code) {
-  u64 off = g_in_irq[vcpu] ? 0x7000 : kPerCpuMessageOffset;
-  Message* m = reinterpret_cast<Message*>(PerCpuArea(vcpu) + off);
+  Message* m = reinterpret_cast<Message*>(
+      g_in_irq[vcpu] ? SmpIrqMessageGpa(vcpu) : PerCpuArea(vcpu) + kPerCpuMessageOffset);
   m->type = kMsgReport;
   m->vcpu = vcpu;
   m->code = code;
