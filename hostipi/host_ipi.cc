@@ -1,7 +1,10 @@
 #include "hostipi/host_ipi.h"
 
 #include <algorithm>
+#include <chrono>
 #include <tuple>
+
+#include <x86intrin.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -49,6 +52,10 @@ const char* CsdFuncName(int func) {
 }
 
 HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
+  steady0_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  tsc0_ = static_cast<int64_t>(__rdtsc());
   const int n = std::max(1, std::min(options_.num_cpus, kMaxCpus));
   options_.num_cpus = n;
   auto name = [this](std::string s) {
@@ -80,7 +87,35 @@ void HostIpiPlane::Attach(CpuMemory& mem) { cpus_[mem.cpu()]->mem = &mem; }
 
 void HostIpiPlane::Trace(CpuMemory& mem, TraceKind kind, uint64_t a,
                          uint64_t b, bool flag) {
-  cpus_[mem.cpu()]->trace.Add(mem.NowNs(), kind, a, b, flag);
+  cpus_[mem.cpu()]->trace.Add(Stamp(mem), kind, a, b, flag);
+}
+
+int64_t HostIpiPlane::Stamp(CpuMemory& mem) const {
+  // Natively the TSC: a few ns, and no fence (a clock read between a store
+  // and a later load must not give the store buffer time to drain).
+  return Emulated() ? mem.NowNs() : static_cast<int64_t>(__rdtsc());
+}
+
+int64_t HostIpiPlane::StampToNs(int64_t delta) const {
+  if (Emulated()) return delta;
+  double ns_per_tick;
+  {
+    absl::MutexLock lock(&clock_mu_);
+    if (ns_per_tick_ == 0) {
+      // Calibrate against the steady clock over >= 2 ms since construction.
+      int64_t ns, ticks;
+      do {
+        ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count() -
+             steady0_;
+        ticks = static_cast<int64_t>(__rdtsc()) - tsc0_;
+      } while (ns < 2'000'000);
+      ns_per_tick_ = ticks > 0 ? static_cast<double>(ns) / ticks : 1.0;
+    }
+    ns_per_tick = ns_per_tick_;
+  }
+  return static_cast<int64_t>(static_cast<double>(delta) * ns_per_tick);
 }
 
 std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
@@ -119,10 +154,11 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   Trace(mem, TraceKind::kSetHostIpi, target, buffered, km.mb_before_set);
   // ppc_msgsnd_sync() then msgsnd: the doorbell itself is not a store.
   mem.FullBarrier();
-  mem.Signal(t.doorbell, 1);
+  const int64_t seq = me.doorbells_sent.load(std::memory_order_relaxed) + 1;
+  mem.Signal(t.doorbell, (static_cast<uint64_t>(mem.cpu() + 1) << 48) |
+                             static_cast<uint64_t>(seq));
   Trace(mem, TraceKind::kMsgsnd, target);
-  me.doorbells_sent.store(me.doorbells_sent.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
+  me.doorbells_sent.store(seq, std::memory_order_relaxed);
   me.sending_to.store(-1, std::memory_order_relaxed);
   if (options_.kick) options_.kick(target);
 }
@@ -177,6 +213,7 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
   int64_t next_report = start + threshold;
   int number = 0;
   bool lost = false;
+  uint64_t polls = 0;
   auto end_episode = [&](int64_t waited) {
     if (number == 0) return;
     (lost ? stalls_lost_ : stalls_slow_).fetch_add(1, std::memory_order_relaxed);
@@ -202,8 +239,11 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
       }
       return false;
     }
+    if (!Emulated() && (++polls & 63) != 0) continue;  // clock reads cost
     const int64_t now = mem.NowNs();
     if (now < next_report) continue;
+    // This thread may just have been descheduled: look again first.
+    if (!(mem.Load(csd.flags) & kCsdLock)) break;
     const bool first = number == 0;
     if (first) number = next_report_.fetch_add(1);
     StallReport r =
@@ -244,10 +284,10 @@ void HostIpiPlane::EnterGuest(CpuMemory& mem) {
 
 bool HostIpiPlane::TakeDoorbell(CpuMemory& mem) {
   Cpu& c = *cpus_[mem.cpu()];
-  if (mem.Load(c.doorbell) == 0) return false;
-  // Taking the interrupt consumes the latch atomically: a msgsnd racing
-  // with it is either taken now or stays pending, never dropped.
-  return mem.Exchange(c.doorbell, 0, false) != 0;
+  const uint64_t v = mem.Load(c.doorbell);
+  if (v == c.doorbell_taken.load(std::memory_order_relaxed)) return false;
+  c.doorbell_taken.store(v, std::memory_order_relaxed);
+  return true;
 }
 
 bool HostIpiPlane::ExitPath(CpuMemory& mem) {
@@ -257,11 +297,16 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   // The KVM exit path looks at kvm_hstate.host_ipi to decide whether the
   // doorbell was meant for the host.
   const uint64_t host_ipi = mem.Load(c.host_ipi);
+  // Natively, keep the path to the clear short: anything slow here (e.g.
+  // reading the message words for the report) shifts the race it exists
+  // to show. The messages are looked at only when the doorbell is ignored.
   uint64_t seen = 0;  // observer's view, for the stall report only
-  for (int m = 0; m < kNumMessages; ++m) {
-    if (c.message[m].value.load(std::memory_order_relaxed)) seen |= 1u << m;
+  if (host_ipi == 0) {
+    for (int m = 0; m < kNumMessages; ++m) {
+      if (c.message[m].value.load(std::memory_order_relaxed)) seen |= 1u << m;
+    }
   }
-  c.last_doorbell.t.store(mem.NowNs(), std::memory_order_relaxed);
+  c.last_doorbell.t.store(Stamp(mem), std::memory_order_relaxed);
   c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
   c.last_doorbell.messages.store(seen, std::memory_order_relaxed);
   c.last_doorbell.in_guest.store(true, std::memory_order_relaxed);
@@ -272,7 +317,7 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   }
   c.taken_guest.store(c.taken_guest.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
-  Trace(mem, TraceKind::kDoorbellGuest, host_ipi, seen);
+  Trace(mem, TraceKind::kDoorbellGuest, host_ipi, seen, host_ipi != 0);
   if (host_ipi == 0) {
     c.ignored.store(c.ignored.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
@@ -302,14 +347,13 @@ void HostIpiPlane::DoorbellException(CpuMemory& mem) {
   // kvmppc_clear_host_ipi().
   mem.Store(c.host_ipi, 0);
   if (options_.model.mb_after_clear) mem.FullBarrier();
-  const bool buffered =
-      Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
-  Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
-        options_.model.mb_after_clear);
-  Demux(mem);
+  // Nothing between the clear and the demux's first read: natively, even a
+  // clock read there would give the store buffer time to drain. The clear
+  // is traced by Demux() after that read.
+  Demux(mem, /*trace_clear=*/true);
 }
 
-void HostIpiPlane::Demux(CpuMemory& mem) {
+void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
   Cpu& c = *cpus_[mem.cpu()];
   const DemuxRead demux = options_.model.demux;
   for (;;) {
@@ -320,6 +364,10 @@ void HostIpiPlane::Demux(CpuMemory& mem) {
       bool any = false;
       for (int m = 0; m < kNumMessages; ++m) any |= mem.Load(c.message[m]) != 0;
       peeked_zero = !any;
+      if (peeked_zero) {
+        c.peek_zero.store(c.peek_zero.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+      }
     }
     if (!peeked_zero) {
       const bool ordered = demux != DemuxRead::kXchgRelaxed;
@@ -327,8 +375,20 @@ void HostIpiPlane::Demux(CpuMemory& mem) {
         if (mem.Exchange(c.message[m], 0, ordered)) bits |= 1u << m;
       }
     }
-    c.last_handled.t.store(mem.NowNs(), std::memory_order_relaxed);
+    if (trace_clear) {
+      trace_clear = false;
+      const bool buffered =
+          Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
+      Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
+            options_.model.mb_after_clear);
+    }
+    c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
     c.last_handled.messages.store(bits, std::memory_order_relaxed);
+    if (bits != 0) {
+      c.last_doorbell.messages.store(
+          c.last_doorbell.messages.load(std::memory_order_relaxed) | bits,
+          std::memory_order_relaxed);
+    }
     if (Emulated()) {
       std::vector<std::string> buffered = AllBufferedStores();
       absl::MutexLock lock(&c.mu);
@@ -340,8 +400,12 @@ void HostIpiPlane::Demux(CpuMemory& mem) {
       if (!(bits & (1u << m))) continue;
       c.handled[m].store(c.handled[m].load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
-      // RESCHEDULE/TICK_BROADCAST/NMI_IPI: nothing to run in the model.
       if (m == kCallFunction) FlushQueue(mem);
+      if (m == kReschedule) {
+        // scheduler_ipi(): only its cost is modelled.
+        for (int64_t i = 0; i < options_.resched_handler_relax; ++i) mem.Relax();
+      }
+      // TICK_BROADCAST/NMI_IPI: nothing to run in the model.
     }
     if (peeked_zero) return;
     // while (info->messages): a plain re-read.
@@ -383,7 +447,7 @@ HostIpiPlane::GuestExit HostIpiPlane::RunGuest(CpuMemory& mem, int64_t slice) {
       return GuestExit::kStop;
     }
     mem.Relax();
-    if (mem.Load(c.doorbell) != 0) {
+    if (mem.Load(c.doorbell) != c.doorbell_taken.load(std::memory_order_relaxed)) {
       ExitPath(mem);
       EnterGuest(mem);
     }
@@ -416,6 +480,7 @@ PlaneStats HostIpiPlane::Stats() const {
       s.messages_handled[m] += c->handled[m].load(std::memory_order_relaxed);
     }
     s.csds_run += c->csds_run.load(std::memory_order_relaxed);
+    s.peeks_saw_zero += c->peek_zero.load(std::memory_order_relaxed);
     s.calls_completed += c->calls_completed.load(std::memory_order_relaxed);
     s.max_wait_ns =
         std::max(s.max_wait_ns, c->max_wait.load(std::memory_order_relaxed));
@@ -475,7 +540,8 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
       if (d.message[m].value.load(std::memory_order_acquire)) s.messages |= 1u << m;
     }
     s.queue = d.queue.value.load(std::memory_order_acquire);
-    s.latch = d.doorbell.value.load(std::memory_order_acquire);
+    s.latch = d.doorbell.value.load(std::memory_order_acquire) !=
+              d.doorbell_taken.load(std::memory_order_acquire);
     s.taken = d.taken_guest.load(std::memory_order_acquire) +
               d.taken_host.load(std::memory_order_acquire);
     s.last_t = d.last_doorbell.t.load(std::memory_order_acquire);
@@ -504,7 +570,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   }
   const uint64_t cf = 1u << kCallFunction;
   const bool queued = (s.queue & (uint64_t{1} << self)) != 0;
-  const int64_t now = mem.NowNs();
+  const int64_t now = Stamp(mem);
   const char* unit = Emulated() ? "ticks" : "ns";
 
   r.facts.push_back({"target mode", s.in_guest ? "in guest" : "in host"});
@@ -525,7 +591,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
     r.facts.push_back(
         {"last doorbell taken in guest",
          absl::StrFormat("%d %s ago, host_ipi==%d, messages set at that moment: %s%s",
-                         now - last_t, unit, last_hipi,
+                         StampToNs(now - last_t), unit, last_hipi,
                          MessageBitsToString(last_msgs),
                          last_hipi == 0 ? " -> ignored as the guest's doorbell"
                                         : " -> handled in the host")});
@@ -536,7 +602,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   if (lh >= 0) {
     r.facts.push_back(
         {"last demux", absl::StrFormat(
-                           "%d %s ago (%s), read %s", now - lh, unit,
+                           "%d %s ago (%s), read %s", StampToNs(now - lh), unit,
                            DemuxReadName(options_.model.demux),
                            MessageBitsToString(d.last_handled.messages.load(
                                std::memory_order_acquire)))});
@@ -623,10 +689,14 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
     case TraceKind::kMsgsnd:
       return absl::StrFormat("ppc_msgsnd_sync()/smp_mb(); ppc_msgsnd() -> %d", e.a);
     case TraceKind::kDoorbellGuest:
-      return absl::StrFormat(
-          "doorbell exit from the guest: kvm_hstate.host_ipi == %d "
-          "(messages set: %s)",
-          e.a, MessageBitsToString(e.b));
+      return e.flag ? absl::StrFormat(
+                          "doorbell exit from the guest: kvm_hstate.host_ipi "
+                          "== %d -> host",
+                          e.a)
+                    : absl::StrFormat(
+                          "doorbell exit from the guest: kvm_hstate.host_ipi "
+                          "== %d (messages set: %s)",
+                          e.a, MessageBitsToString(e.b));
     case TraceKind::kIgnored:
       return "host_ipi == 0: doorbell taken as the guest's // IPI IGNORED";
     case TraceKind::kDoorbellHost:
@@ -704,7 +774,7 @@ std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
   lines.push_back(absl::StrFormat("  %12s   CPU", Emulated() ? "t+ticks" : "t+ns"));
   for (const TraceEvent& e : all) {
     lines.push_back(
-        absl::StrFormat("  %12d  %4d: %s", e.t - t0, e.cpu, FormatEvent(e)));
+        absl::StrFormat("  %12d  %4d: %s", StampToNs(e.t - t0), e.cpu, FormatEvent(e)));
   }
   return lines;
 }

@@ -75,6 +75,7 @@ struct PlaneStats {
   int64_t doorbells_taken_in_host = 0;
   int64_t messages_handled[kNumMessages] = {0, 0, 0, 0};
   int64_t csds_run = 0;
+  int64_t peeks_saw_zero = 0;  // demux=peek: doorbells handled with no messages
   int64_t calls_completed = 0;  // csd_lock_wait()s that finished
   int64_t stalls_lost = 0;      // stall episodes, worst verdict LOST
   int64_t stalls_slow = 0;      // stall episodes that were only SLOW
@@ -94,6 +95,10 @@ class HostIpiPlane {
     // Called after a doorbell latch was set (e.g. kick a vCPU thread out of
     // KVM_RUN). May be empty for modelled CPUs that poll the latch.
     std::function<void(int cpu)> kick;
+    // Cost of the RESCHEDULE handler (scheduler_ipi()) in Relax()
+    // iterations: real handlers take time, and the demux re-reads the
+    // messages after them.
+    int64_t resched_handler_relax = 0;
     // Trace lines per involved CPU in a report.
     int trace_events_per_cpu = 24;
   };
@@ -170,7 +175,12 @@ class HostIpiPlane {
     SharedWord host_ipi;
     SharedWord message[kNumMessages];
     SharedWord queue;     // call_single_queue: bit s = csd[s][this] queued
-    SharedWord doorbell;  // msgsnd latch (Signal/Exchange only)
+    // msgsnd: each doorbell Signal()s a new unique value, (sender+1)<<48 |
+    // the sender's sequence; a doorbell is pending while the value differs
+    // from the last one this CPU took. Taking it is no memory operation
+    // (as on POWER), and a racing msgsnd is never dropped.
+    SharedWord doorbell;
+    std::atomic<uint64_t> doorbell_taken{0};  // owner writes, observers read
     std::vector<std::unique_ptr<Csd>> csd_to;  // csd_to[t]: this CPU's csd for t
     CpuMemory* mem = nullptr;
     // Observer state, written only by the owner (relaxed).
@@ -183,6 +193,7 @@ class HostIpiPlane {
     std::atomic<int64_t> taken_host{0};
     std::atomic<int64_t> handled[kNumMessages];
     std::atomic<int64_t> csds_run{0};
+    std::atomic<int64_t> peek_zero{0};
     std::atomic<int64_t> calls_completed{0};
     std::atomic<int64_t> max_wait{0};
     std::atomic<int64_t> handler_delay{0};
@@ -200,9 +211,12 @@ class HostIpiPlane {
   void Trace(CpuMemory& mem, TraceKind kind, uint64_t a = 0, uint64_t b = 0,
              bool flag = false);
   std::vector<std::string> AllBufferedStores() const;
+  // Trace/record timestamps: NowNs() emulated, the TSC natively.
+  int64_t Stamp(CpuMemory& mem) const;
+  int64_t StampToNs(int64_t delta) const;
   bool TakeDoorbell(CpuMemory& mem);
   void DoorbellException(CpuMemory& mem);
-  void Demux(CpuMemory& mem);
+  void Demux(CpuMemory& mem, bool trace_clear);
   void FlushQueue(CpuMemory& mem);
   bool CsdLockWait(CpuMemory& mem, int target, CsdFunc func, uint64_t info);
   StallReport BuildReport(CpuMemory& mem, int target, CsdFunc func,
@@ -213,6 +227,10 @@ class HostIpiPlane {
   Options options_;
   std::deque<std::string> names_;  // storage for SharedWord::name
   std::vector<std::unique_ptr<Cpu>> cpus_;
+  int64_t steady0_ = 0;
+  int64_t tsc0_ = 0;
+  mutable absl::Mutex clock_mu_;
+  mutable double ns_per_tick_ ABSL_GUARDED_BY(clock_mu_) = 0;
   std::atomic<int> next_report_{1};
   std::atomic<int64_t> stalls_lost_{0};
   std::atomic<int64_t> stalls_slow_{0};
