@@ -294,6 +294,7 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   Cpu& c = *cpus_[mem.cpu()];
   c.in_guest.store(false, std::memory_order_relaxed);
   if (!TakeDoorbell(mem)) return false;
+  for (int64_t i = 0; i < options_.exit_latency_relax; ++i) mem.Relax();
   // The KVM exit path looks at kvm_hstate.host_ipi to decide whether the
   // doorbell was meant for the host.
   const uint64_t host_ipi = mem.Load(c.host_ipi);
@@ -322,6 +323,17 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
     c.ignored.store(c.ignored.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
     Trace(mem, TraceKind::kIgnored);
+    if (Emulated() && (seen & (1u << kCallFunction))) {
+      // Possibly a lost IPI: keep the history that led here, which later
+      // activity would push out of the rings before a stall is reported.
+      std::vector<int> all_cpus;
+      for (int i = 0; i < options_.num_cpus; ++i) all_cpus.push_back(i);
+      std::vector<TraceEvent> events = CollectEvents(
+          all_cpus, mem.cpu(), options_.trace_events_per_cpu, INT64_MIN);
+      absl::MutexLock lock(&c.mu);
+      c.suspect_events = std::move(events);
+      c.suspect_t = c.last_doorbell.t.load(std::memory_order_relaxed);
+    }
     return true;
   }
   DoorbellException(mem);
@@ -384,11 +396,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
     }
     c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
     c.last_handled.messages.store(bits, std::memory_order_relaxed);
-    if (bits != 0) {
-      c.last_doorbell.messages.store(
-          c.last_doorbell.messages.load(std::memory_order_relaxed) | bits,
-          std::memory_order_relaxed);
-    }
+
     if (Emulated()) {
       std::vector<std::string> buffered = AllBufferedStores();
       absl::MutexLock lock(&c.mu);
@@ -590,11 +598,13 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   if (last_t >= 0) {
     r.facts.push_back(
         {"last doorbell taken in guest",
-         absl::StrFormat("%d %s ago, host_ipi==%d, messages set at that moment: %s%s",
-                         StampToNs(now - last_t), unit, last_hipi,
-                         MessageBitsToString(last_msgs),
-                         last_hipi == 0 ? " -> ignored as the guest's doorbell"
-                                        : " -> handled in the host")});
+         last_hipi == 0
+             ? absl::StrFormat("%d %s ago, host_ipi==0 while the messages "
+                               "set were: %s -> ignored as the guest's doorbell",
+                               StampToNs(now - last_t), unit,
+                               MessageBitsToString(last_msgs))
+             : absl::StrFormat("%d %s ago, host_ipi==%d -> handled in the host",
+                               StampToNs(now - last_t), unit, last_hipi)});
   } else {
     r.facts.push_back({"last doorbell taken in guest", "none yet"});
   }
@@ -671,7 +681,34 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
       involved.push_back(i);
     }
   }
-  r.trace = FormatTrace(involved, options_.trace_events_per_cpu);
+  std::vector<TraceEvent> events;
+  {
+    Cpu& dm = *cpus_[target];
+    absl::MutexLock lock(&dm.mu);
+    if (!dm.suspect_events.empty() && dm.suspect_t == last_t) {
+      events = dm.suspect_events;  // the history up to the ignored doorbell
+    }
+  }
+  const size_t history = static_cast<size_t>(2 * options_.trace_events_per_cpu);
+  if (events.size() > history) {
+    events.erase(events.begin(), events.end() - history);
+  }
+  const int64_t since = events.empty() ? INT64_MIN : events.back().t;
+  std::vector<TraceEvent> recent =
+      CollectEvents(involved, target, options_.trace_events_per_cpu, since);
+  // After a frozen history only the latest few events matter.
+  const size_t tail = events.empty() ? history
+                                     : static_cast<size_t>(
+                                           options_.trace_events_per_cpu / 2);
+  if (recent.size() > tail) recent.erase(recent.begin(), recent.end() - tail);
+  if (!events.empty() && !recent.empty()) {
+    // Mark the gap between the frozen history and what came after.
+    TraceEvent gap = recent.front();
+    gap.kind = TraceKind::kGap;
+    events.push_back(gap);
+  }
+  events.insert(events.end(), recent.begin(), recent.end());
+  r.trace = FormatEvents(events);
   return r;
 }
 
@@ -730,22 +767,38 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
       return absl::StrFormat("csd: stall report #%d about CPU#%d", e.b, e.a);
     case TraceKind::kResend:
       return absl::StrFormat("re-send CALL_FUNCTION to CPU#%d", e.a);
+    case TraceKind::kGap:
+      return "...";
   }
   return "?";
 }
 
-std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
-                                                   int per_cpu) const {
-  if (cpus.empty()) return {};
-  const int focus = cpus[0];  // the target: others' events about it only
+std::vector<TraceEvent> HostIpiPlane::CollectEvents(
+    const std::vector<int>& cpus, int focus, int per_cpu,
+    int64_t since) const {
   std::vector<TraceEvent> all;
   for (int cpu : cpus) {
     if (cpu < 0 || cpu >= options_.num_cpus) continue;
     std::vector<TraceEvent> ev = cpus_[cpu]->trace.Snapshot(cpu);
-    std::vector<TraceEvent> kept;
-    for (auto it = ev.rbegin(); it != ev.rend() && kept.size() < static_cast<size_t>(per_cpu); ++it) {
-      bool relevant = cpu == focus;
+    size_t kept = 0;
+    for (auto it = ev.rbegin();
+         it != ev.rend() && kept < static_cast<size_t>(per_cpu); ++it) {
+      if (it->t <= since) break;
+      bool relevant = false;
       switch (it->kind) {
+        // The focus CPU as a receiver.
+        case TraceKind::kDoorbellGuest:
+        case TraceKind::kIgnored:
+        case TraceKind::kDoorbellHost:
+        case TraceKind::kClearHostIpi:
+        case TraceKind::kDemux:
+        case TraceKind::kRunCsd:
+        case TraceKind::kCsdUnlock:
+        case TraceKind::kEnterGuest:
+        case TraceKind::kGuestExit:
+          relevant = cpu == focus;
+          break;
+        // Any CPU as a sender to the focus CPU.
         case TraceKind::kSetMessage:
         case TraceKind::kSetHostIpi:
         case TraceKind::kMsgsnd:
@@ -753,30 +806,42 @@ std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
         case TraceKind::kCsdWaitDone:
         case TraceKind::kStall:
         case TraceKind::kResend:
-          relevant |= static_cast<int>(it->a) == focus;
+          relevant = static_cast<int>(it->a) == focus;
           break;
         case TraceKind::kCallMany:
-          relevant |= (it->a >> focus) & 1;
-          break;
-        default:
+          relevant = (it->a >> focus) & 1;
           break;
       }
-      if (relevant) kept.push_back(*it);
+      if (relevant) {
+        all.push_back(*it);
+        ++kept;
+      }
     }
-    all.insert(all.end(), kept.begin(), kept.end());
   }
   std::sort(all.begin(), all.end(), [](const TraceEvent& x, const TraceEvent& y) {
     return std::tie(x.t, x.cpu, x.seq) < std::tie(y.t, y.cpu, y.seq);
   });
+  return all;
+}
+
+std::vector<std::string> HostIpiPlane::FormatEvents(
+    const std::vector<TraceEvent>& events) const {
   std::vector<std::string> lines;
-  if (all.empty()) return lines;
-  const int64_t t0 = all.front().t;
-  lines.push_back(absl::StrFormat("  %12s   CPU", Emulated() ? "t+ticks" : "t+ns"));
-  for (const TraceEvent& e : all) {
-    lines.push_back(
-        absl::StrFormat("  %12d  %4d: %s", StampToNs(e.t - t0), e.cpu, FormatEvent(e)));
+  if (events.empty()) return lines;
+  const int64_t t0 = events.front().t;
+  lines.push_back(
+      absl::StrFormat("  %12s   CPU", Emulated() ? "t+ticks" : "t+ns"));
+  for (const TraceEvent& e : events) {
+    lines.push_back(absl::StrFormat("  %12d  %4d: %s", StampToNs(e.t - t0),
+                                    e.cpu, FormatEvent(e)));
   }
   return lines;
+}
+
+std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
+                                                   int per_cpu) const {
+  if (cpus.empty()) return {};
+  return FormatEvents(CollectEvents(cpus, cpus[0], per_cpu, INT64_MIN));
 }
 
 }  // namespace hostipi

@@ -99,6 +99,9 @@ class HostIpiPlane {
     // iterations: real handlers take time, and the demux re-reads the
     // messages after them.
     int64_t resched_handler_relax = 0;
+    // Cost of leaving the guest in Relax() iterations: between noticing a
+    // doorbell in the guest and the exit path reading host_ipi.
+    int64_t exit_latency_relax = 0;
     // Trace lines per involved CPU in a report.
     int trace_events_per_cpu = 24;
   };
@@ -205,6 +208,10 @@ class HostIpiPlane {
     absl::Mutex mu;
     std::vector<std::string> buffered_at_doorbell ABSL_GUARDED_BY(mu);
     std::vector<std::string> buffered_at_clear ABSL_GUARDED_BY(mu);
+    // Emulated only: the trace up to the last doorbell ignored while
+    // CALL_FUNCTION was set, frozen then (suspect_t = its stamp).
+    std::vector<TraceEvent> suspect_events ABSL_GUARDED_BY(mu);
+    int64_t suspect_t ABSL_GUARDED_BY(mu) = -1;
   };
 
   bool Emulated() const { return options_.mode == OrderingMode::kEmulatedPower; }
@@ -223,6 +230,12 @@ class HostIpiPlane {
                           uint64_t info, int64_t waited, int number,
                           bool first);
   std::string FormatEvent(const TraceEvent& e) const;
+  // Events of `cpus` about `focus` (its receiver side, others' sends to
+  // it), the last per_cpu of each newer than `since`, merged by time.
+  std::vector<TraceEvent> CollectEvents(const std::vector<int>& cpus, int focus,
+                                        int per_cpu, int64_t since) const;
+  std::vector<std::string> FormatEvents(
+      const std::vector<TraceEvent>& events) const;
 
   Options options_;
   std::deque<std::string> names_;  // storage for SharedWord::name

@@ -35,9 +35,6 @@ WorkloadOptions ScenarioWorkload(const ReproduceOptions& o) {
     w.fault_call_probability = o.num_cpus > 2 ? 0.2 : 0.0;
     w.resched_probability = 1.0;
     w.stress_pause = 0;
-    if (getenv("GS")) w.guest_slice = atoll(getenv("GS"));
-    if (getenv("SP")) w.stress_pause = atoll(getenv("SP"));
-    if (getenv("RP")) w.resched_probability = atof(getenv("RP"));
   } else {
     w.num_stress = 1;
     w.guest_slice = 40;
@@ -75,7 +72,6 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   po.model = spec.model;
   po.mode = o.mode;
   po.stall_threshold_ns = spec.threshold;
-  po.resched_handler_relax = getenv("RHR") ? atoll(getenv("RHR")) : 0;
   po.sink = [&](const StallReport& r) {
     if (r.kind == StallReport::Kind::kUnstuck) return StallAction::kKeepWaiting;
     absl::MutexLock lock(&mu);
@@ -113,9 +109,6 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   RETURN_IF_ERROR(system->Run(bodies, spec.budget));
 
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (getenv("DUMP")) {
-    for (const std::string& l : plane.FormatTrace({1, 0}, 60)) printf("%s\n", l.c_str());
-  }
   const PlaneStats stats = plane.Stats();
   result.doorbells = stats.doorbells_sent;
   result.stalls_lost = stats.stalls_lost;
