@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -91,6 +92,31 @@ class CpuMemory {
 // soon after StopRequested() turns true.
 using CpuBody = std::function<void(CpuMemory& mem)>;
 
+// One operation as recorded by a trace (kEmulatedPower only).
+enum class TraceOp {
+  kLoad,          // value = the value the load returned
+  kStore,         // the store entered the CPU's store buffer
+  kDrain,         // a buffered store became visible in memory
+  kCoherenceDrop, // a buffered store was ordered just before the current
+                  // value of its word and never became visible to others
+  kExchange,      // value = the new value; the old one is in `old`
+  kFetchOr,       // value = the OR-ed bits; the old value is in `old`
+  kFullBarrier,
+  kLightBarrier,
+  kSignal,
+  kRelax,
+};
+const char* TraceOpName(TraceOp op);
+
+struct TraceEvent {
+  int64_t time = 0;  // virtual ns (= scheduled operations so far)
+  int cpu = 0;       // the CPU whose operation or store this is
+  TraceOp op = TraceOp::kRelax;
+  const SharedWord* word = nullptr;  // null for barriers and Relax
+  uint64_t value = 0;
+  uint64_t old = 0;
+};
+
 struct RunOptions {
   OrderingMode mode = OrderingMode::kNative;
   uint64_t seed = 1;  // kEmulatedPower: scheduling and drain decisions
@@ -100,6 +126,31 @@ struct RunOptions {
   // Probability (0..1) that a buffered store drains at a scheduling point
   // (kEmulatedPower only).
   double drain_probability = 0.25;
+  // Probability (0..1) that a load not ordered by a barrier returns an older
+  // value of its word that was still current at some time after this CPU's
+  // last barrier (POWER satisfies loads out of order). kEmulatedPower only.
+  double stale_load_probability = 0.1;
+  // Probability (0..1) that a buffered store, when it drains and the rules
+  // allow it (see memory_model.cc), is instead ordered coherence-before the
+  // word's current value by another CPU, so it is never seen by others.
+  // This is what makes R with lwsync on the writer observable.
+  double coherence_drop_probability = 0.25;
+  // Stack of each coroutine in kEmulatedPower.
+  size_t coroutine_stack_bytes = 256 * 1024;
+  // Optional: called for every operation, drain and drop, in order
+  // (kEmulatedPower only; ignored in kNative). Runs on the coroutine of the
+  // CPU concerned, so it must not call into CpuMemory.
+  std::function<void(const TraceEvent&)> trace;
+};
+
+// Checks RunOptions; the error names the field and the fix.
+absl::Status ValidateRunOptions(const RunOptions& options);
+
+// What the last Run() did.
+struct RunStats {
+  uint64_t ops = 0;             // scheduled operations (kEmulatedPower only)
+  bool deadline_expired = false;
+  absl::Duration wall_time;
 };
 
 // Runs a set of modelled CPUs to completion under one ordering mode.
@@ -114,11 +165,20 @@ class MemorySystem {
 
   // Runs bodies[i] as modelled CPU i until all return, or until the
   // deadline (wall time) passes, after which StopRequested() is true.
+  // Returns OK in both cases (see stats().deadline_expired); an error only
+  // for bad options or a failed thread/pinning/stack set-up. Run() may be
+  // called again; in kEmulatedPower the PRNG carries on from the previous
+  // run, so a sequence of runs replays exactly from RunOptions::seed, and
+  // every store buffer is drained before Run() returns.
   virtual absl::Status Run(const std::vector<CpuBody>& bodies,
                            absl::Duration deadline) = 0;
 
-  // Asks every body to return (sets StopRequested()).
+  // Asks every body to return (sets StopRequested()). A later Run()
+  // starts with the request cleared.
   virtual void RequestStop() = 0;
+
+  // Figures of the last completed Run().
+  virtual RunStats stats() const = 0;
 };
 
 }  // namespace hostipi
