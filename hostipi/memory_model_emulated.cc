@@ -29,7 +29,9 @@
 //      2. E is B's oldest entry to w,
 //      3. B made no store visible since that current value was written,
 //      4. every word of P = B's entries of earlier epochs than E was written
-//         by nobody since then, and no earlier drop is still "open".
+//         by nobody since then, no earlier drop is still "open", and the
+//         last one closed (its P became visible) before the current value
+//         of w was written.
 //    If P is not empty the drop stays open until P has drained; while open,
 //    any other CPU that is about to write a word of P first drains P (an
 //    ordinary, always-legal drain). E may thus be ordered before the current
@@ -396,6 +398,7 @@ class EmulatedSystem final : public MemorySystem {
     if (window_open_ && c == window_cpu_ &&
         (c->buffer_.empty() || c->buffer_.front().epoch >= window_epoch_)) {
       window_open_ = false;
+      window_closed_at_ = place_counter_;
     }
   }
 
@@ -423,6 +426,9 @@ class EmulatedSystem final : public MemorySystem {
     const WordState* ws = e.ws;
     if (ws->last_writer < 0 || ws->last_writer == c->cpu_) return false;
     if (ws->last_place <= e.place_at_store) return false;
+    // An earlier drop's P made visible at or after the current value may
+    // be reachable from it, and leads back in time to that drop (rule 4).
+    if (window_closed_at_ >= ws->last_place) return false;
     if (c->last_place_ > ws->last_place) return false;
     for (size_t j = 0; j < i; ++j) {
       const Entry& p = c->buffer_[j];
@@ -468,7 +474,10 @@ class EmulatedSystem final : public MemorySystem {
            b->buffer_.front().epoch < window_epoch_) {
       DrainEntry(b, 0);  // the oldest entry may always drain
     }
-    window_open_ = false;
+    if (window_open_) {
+      window_open_ = false;
+      window_closed_at_ = place_counter_;
+    }
   }
 
   void DrainSomething() {
@@ -615,6 +624,7 @@ class EmulatedSystem final : public MemorySystem {
   bool window_open_ = false;
   EmuCpu* window_cpu_ = nullptr;
   uint64_t window_epoch_ = 0;
+  uint64_t window_closed_at_ = 0;  // placement that closed the last drop
   std::vector<WordState*> window_words_;
 
   RunStats stats_;
@@ -689,6 +699,7 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
   place_counter_ = 0;
   nonempty_buffers_ = 0;
   window_open_ = false;
+  window_closed_at_ = 0;
   words_.clear();
   word_storage_.clear();
 
