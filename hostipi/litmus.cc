@@ -19,9 +19,14 @@ namespace kvmbed {
 namespace hostipi {
 
 std::string LitmusOutcome::ToString() const {
-  return absl::StrCat("0:r0=", regs[0][0], " 0:r1=", regs[0][1],
-                      " 1:r0=", regs[1][0], " 1:r1=", regs[1][1],
-                      " x=", mem[0], " y=", mem[1]);
+  std::string out;
+  for (int c = 0; c < cpus; ++c) {
+    for (int r = 0; r < kLitmusRegs; ++r) {
+      absl::StrAppend(&out, c, ":r", r, "=", regs[c][r], " ");
+    }
+  }
+  absl::StrAppend(&out, "x=", mem[0], " y=", mem[1], " z=", mem[2]);
+  return out;
 }
 
 std::string LitmusResult::Summary(OrderingMode mode) const {
@@ -118,14 +123,19 @@ absl::StatusOr<LitmusResult> RunEmulated(const LitmusTest& test,
   SharedWord words[kLitmusWords];
   words[0].name = "x";
   words[1].name = "y";
+  words[2].name = "z";
+  const int n = static_cast<int>(test.cpu.size());
   LitmusOutcome out;
-  std::vector<CpuBody> bodies = {
-      [&](CpuMemory& m) { test.cpu[0](m, words, out.regs[0]); },
-      [&](CpuMemory& m) { test.cpu[1](m, words, out.regs[1]); }};
+  std::vector<CpuBody> bodies;
+  for (int c = 0; c < n; ++c) {
+    bodies.push_back(
+        [&, c](CpuMemory& m) { test.cpu[c](m, words, out.regs[c]); });
+  }
   for (int64_t it = 0; it < options.iterations; ++it) {
     if ((it & 255) == 0 && absl::Now() - start > options.time_budget) break;
     for (auto& w : words) w.value.store(0);
     out = LitmusOutcome();
+    out.cpus = n;
     absl::Status s = sys->Run(bodies, options.time_budget);
     if (!s.ok()) return s;
     for (int i = 0; i < kLitmusWords; ++i) out.mem[i] = words[i].value.load();
@@ -151,6 +161,7 @@ absl::StatusOr<LitmusResult> RunNative(const LitmusTest& test,
   SharedWord words[kLitmusWords];
   words[0].name = "x";
   words[1].name = "y";
+  words[2].name = "z";
   LitmusOutcome out;
   Arrival arrive[2];
   const absl::Time start = absl::Now();
@@ -216,8 +227,19 @@ absl::StatusOr<LitmusResult> RunLitmus(const LitmusTest& test,
     return absl::InvalidArgumentError(absl::StrCat(
         "LitmusOptions.iterations = ", options.iterations, ": must be >= 1"));
   }
+  const size_t n = test.cpu.size();
   if (options.run.mode == OrderingMode::kEmulatedPower) {
+    if (n < 1 || n > kLitmusMaxCpus) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("litmus test ", test.name, " has ", n,
+                       " CPUs: emulated-power runs 1 to ", kLitmusMaxCpus));
+    }
     return RunEmulated(test, options);
+  }
+  if (n != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("litmus test ", test.name, " has ", n,
+                     " CPUs: native lock-step runs exactly 2"));
   }
   return RunNative(test, options);
 }
@@ -225,6 +247,7 @@ absl::StatusOr<LitmusResult> RunLitmus(const LitmusTest& test,
 LitmusTest StoreBuffering(Fence f0, Fence f1) {
   LitmusTest t;
   t.name = ShapeName("SB", f0, f1);
+  t.cpu.resize(2);
   t.cpu[0] = [f0](CpuMemory& m, SharedWord* w, uint64_t* r) {
     m.Store(w[0], 1);
     Fenced(m, f0);
@@ -244,6 +267,7 @@ LitmusTest StoreBuffering(Fence f0, Fence f1) {
 LitmusTest MessagePassing(Fence writer, Fence reader) {
   LitmusTest t;
   t.name = ShapeName("MP", writer, reader);
+  t.cpu.resize(2);
   t.cpu[0] = [writer](CpuMemory& m, SharedWord* w, uint64_t*) {
     m.Store(w[0], 1);
     Fenced(m, writer);
@@ -263,6 +287,7 @@ LitmusTest MessagePassing(Fence writer, Fence reader) {
 LitmusTest RShape(Fence f0, Fence f1) {
   LitmusTest t;
   t.name = ShapeName("R", f0, f1);
+  t.cpu.resize(2);
   t.cpu[0] = [f0](CpuMemory& m, SharedWord* w, uint64_t*) {
     m.Store(w[0], 1);
     Fenced(m, f0);
@@ -282,6 +307,7 @@ LitmusTest RShape(Fence f0, Fence f1) {
 LitmusTest TwoPlusTwoW(Fence f0, Fence f1) {
   LitmusTest t;
   t.name = ShapeName("2+2W", f0, f1);
+  t.cpu.resize(2);
   t.cpu[0] = [f0](CpuMemory& m, SharedWord* w, uint64_t*) {
     m.Store(w[0], 1);
     Fenced(m, f0);
@@ -301,6 +327,7 @@ LitmusTest TwoPlusTwoW(Fence f0, Fence f1) {
 LitmusTest CoRR() {
   LitmusTest t;
   t.name = "CoRR";
+  t.cpu.resize(2);
   t.cpu[0] = [](CpuMemory& m, SharedWord* w, uint64_t*) { m.Store(w[0], 1); };
   t.cpu[1] = [](CpuMemory& m, SharedWord* w, uint64_t* r) {
     r[0] = m.Load(w[0]);
@@ -308,6 +335,101 @@ LitmusTest CoRR() {
   };
   t.interesting = [](const LitmusOutcome& o) {
     return o.regs[1][0] == 1 && o.regs[1][1] == 0;
+  };
+  return t;
+}
+
+LitmusTest SShape(Fence f0, Fence f1) {
+  LitmusTest t;
+  t.name = ShapeName("S", f0, f1);
+  t.cpu.resize(2);
+  t.cpu[0] = [f0](CpuMemory& m, SharedWord* w, uint64_t*) {
+    m.Store(w[0], 2);
+    Fenced(m, f0);
+    m.Store(w[1], 1);
+  };
+  t.cpu[1] = [f1](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = m.Load(w[1]);
+    Fenced(m, f1);
+    m.Store(w[0], 1);
+  };
+  t.interesting = [](const LitmusOutcome& o) {
+    return o.regs[1][0] == 1 && o.mem[0] == 2;
+  };
+  return t;
+}
+
+LitmusTest LoadBuffering(Fence f0, Fence f1) {
+  LitmusTest t;
+  t.name = ShapeName("LB", f0, f1);
+  t.cpu.resize(2);
+  t.cpu[0] = [f0](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = m.Load(w[0]);
+    Fenced(m, f0);
+    m.Store(w[1], 1);
+  };
+  t.cpu[1] = [f1](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = m.Load(w[1]);
+    Fenced(m, f1);
+    m.Store(w[0], 1);
+  };
+  t.interesting = [](const LitmusOutcome& o) {
+    return o.regs[0][0] == 1 && o.regs[1][0] == 1;
+  };
+  return t;
+}
+
+// Reads `w` until it is non-zero (3-CPU shapes: otherwise the chain of
+// stores hardly ever reaches the last CPU before it has finished).
+uint64_t SpinLoad(CpuMemory& m, SharedWord& w) {
+  uint64_t v;
+  while ((v = m.Load(w)) == 0 && !m.StopRequested()) m.Relax();
+  return v;
+}
+
+LitmusTest Wrc(Fence f1, Fence f2) {
+  LitmusTest t;
+  t.name = absl::StrCat("WRC+", FenceName(f1), "+", FenceName(f2));
+  t.cpu.resize(3);
+  t.cpu[0] = [](CpuMemory& m, SharedWord* w, uint64_t*) { m.Store(w[0], 1); };
+  t.cpu[1] = [f1](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = SpinLoad(m, w[0]);
+    Fenced(m, f1);
+    m.Store(w[1], 1);
+  };
+  t.cpu[2] = [f2](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = SpinLoad(m, w[1]);
+    Fenced(m, f2);
+    r[1] = m.Load(w[0]);
+  };
+  t.interesting = [](const LitmusOutcome& o) {
+    return o.regs[1][0] == 1 && o.regs[2][0] == 1 && o.regs[2][1] == 0;
+  };
+  return t;
+}
+
+LitmusTest Isa2(Fence f0, Fence f1, Fence f2) {
+  LitmusTest t;
+  t.name = absl::StrCat("ISA2+", FenceName(f0), "+", FenceName(f1), "+",
+                        FenceName(f2));
+  t.cpu.resize(3);
+  t.cpu[0] = [f0](CpuMemory& m, SharedWord* w, uint64_t*) {
+    m.Store(w[0], 1);
+    Fenced(m, f0);
+    m.Store(w[1], 1);
+  };
+  t.cpu[1] = [f1](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = SpinLoad(m, w[1]);
+    Fenced(m, f1);
+    m.Store(w[2], 1);
+  };
+  t.cpu[2] = [f2](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = SpinLoad(m, w[2]);
+    Fenced(m, f2);
+    r[1] = m.Load(w[0]);
+  };
+  t.interesting = [](const LitmusOutcome& o) {
+    return o.regs[1][0] == 1 && o.regs[2][0] == 1 && o.regs[2][1] == 0;
   };
   return t;
 }

@@ -1,4 +1,5 @@
-// A small runner for two-CPU litmus tests over the memory-ordering modes.
+// A small runner for litmus tests (2 CPUs; 3 in emulated-power) over the
+// memory-ordering modes.
 //
 // A litmus test is two short bodies over a few shared words (x, y, ...)
 // that start at 0; each body records what it read in its own registers.
@@ -29,14 +30,16 @@
 namespace kvmbed {
 namespace hostipi {
 
-constexpr int kLitmusWords = 2;  // x, y
-constexpr int kLitmusRegs = 2;   // per CPU
+constexpr int kLitmusWords = 3;    // x, y, z
+constexpr int kLitmusRegs = 2;     // per CPU
+constexpr int kLitmusMaxCpus = 3;  // native: exactly 2
 
 // What one iteration ended with.
 struct LitmusOutcome {
-  uint64_t mem[kLitmusWords] = {};            // final x, y
-  uint64_t regs[2][kLitmusRegs] = {};         // regs[cpu][i]
-  // e.g. "0:r0=0 1:r0=0 x=1 y=1".
+  int cpus = 2;
+  uint64_t mem[kLitmusWords] = {};                // final x, y, z
+  uint64_t regs[kLitmusMaxCpus][kLitmusRegs] = {};  // regs[cpu][i]
+  // e.g. "0:r0=0 0:r1=0 1:r0=0 1:r1=0 x=1 y=1 z=0".
   std::string ToString() const;
 };
 
@@ -45,7 +48,7 @@ using LitmusBody =
 
 struct LitmusTest {
   std::string name;   // e.g. "R+lwsync+sync"
-  LitmusBody cpu[2];
+  std::vector<LitmusBody> cpu;  // 2, or 3 (emulated-power only)
   // The relaxed outcome the test is about (e.g. SB's r0=0 && r1=0).
   std::function<bool(const LitmusOutcome&)> interesting;
 };
@@ -65,6 +68,18 @@ LitmusTest RShape(Fence f0, Fence f1);
 LitmusTest TwoPlusTwoW(Fence f0, Fence f1);
 // CoRR: 0: W x=1 | 1: R x; R x. Interesting: r0==1, r1==0 (never allowed).
 LitmusTest CoRR();
+// S: 0: W x=2; f; W y=1 | 1: R y; f; W x=1. Interesting: r==1, final x==2.
+LitmusTest SShape(Fence f0, Fence f1);
+// LB: 0: R x; f; W y=1 | 1: R y; f; W x=1. Interesting: both read 1.
+LitmusTest LoadBuffering(Fence f0, Fence f1);
+// In the 3-CPU shapes CPUs 1 and 2 spin on their first load until it reads
+// non-zero, so the chain of stores reaches the last CPU in time.
+// WRC (3 CPUs): 0: W x=1 | 1: R x; f1; W y=1 | 2: R y; f2; R x.
+// Interesting: 1 read x==1, 2 read y==1 and x==0.
+LitmusTest Wrc(Fence f1, Fence f2);
+// ISA2 (3 CPUs): 0: W x=1; f0; W y=1 | 1: R y; f1; W z=1 | 2: R z; f2; R x.
+// Interesting: 1 read y==1, 2 read z==1 and x==0.
+LitmusTest Isa2(Fence f0, Fence f1, Fence f2);
 
 struct LitmusOptions {
   // Mode, seed (emulated), pinning (native) and emulation knobs.

@@ -89,7 +89,12 @@
 #include "absl/time/clock.h"
 #include "hostipi/memory_model_internal.h"
 
-#if !defined(__x86_64__)
+// -DKVMBED_HOSTIPI_UCONTEXT forces the portable (slow) switch on x86-64,
+// so that path can be tested here.
+#if defined(__x86_64__) && !defined(KVMBED_HOSTIPI_UCONTEXT)
+#define KVMBED_HOSTIPI_ASM_SWITCH 1
+#else
+#define KVMBED_HOSTIPI_ASM_SWITCH 0
 #include <ucontext.h>
 #endif
 
@@ -98,7 +103,7 @@
 // (~1 us); the emulation switches at most memory operations, so on x86-64 we
 // switch with a few instructions: save the callee-saved registers, MXCSR and
 // the x87 control word on the old stack, swap stack pointers, restore.
-#if defined(__x86_64__)
+#if KVMBED_HOSTIPI_ASM_SWITCH
 extern "C" {
 // Saves the current context's stack pointer in *save_sp and resumes the
 // context whose stack pointer is load_sp.
@@ -279,7 +284,7 @@ class EmuCpu final : public CpuMemory {
   const int cpu_;
   // Coroutine state.
   void* sp_ = nullptr;
-#if !defined(__x86_64__)
+#if !KVMBED_HOSTIPI_ASM_SWITCH
   ucontext_t uctx_;
 #endif
   std::unique_ptr<Stack> stack_;
@@ -328,7 +333,7 @@ class EmulatedSystem final : public MemorySystem {
   }
 
   void SwitchTo(EmuCpu* from, EmuCpu* to) {
-#if defined(__x86_64__)
+#if KVMBED_HOSTIPI_ASM_SWITCH
     kvmbed_hostipi_switch(from ? &from->sp_ : &main_sp_, to ? to->sp_ : main_sp_);
 #else
     swapcontext(from ? &from->uctx_ : &main_uctx_, to ? &to->uctx_ : &main_uctx_);
@@ -336,7 +341,7 @@ class EmulatedSystem final : public MemorySystem {
   }
 
   static void CoroutineMain(void* arg);
-#if !defined(__x86_64__)
+#if !KVMBED_HOSTIPI_ASM_SWITCH
   static void UcontextMain(unsigned lo, unsigned hi) {
     CoroutineMain(reinterpret_cast<void*>(
         (static_cast<uintptr_t>(hi) << 32) | static_cast<uintptr_t>(lo)));
@@ -614,7 +619,7 @@ class EmulatedSystem final : public MemorySystem {
   std::vector<EmuCpu*> all_;   // cpus_ in CPU order
   std::vector<EmuCpu*> live_;  // CPUs whose body has not returned
   void* main_sp_ = nullptr;
-#if !defined(__x86_64__)
+#if !KVMBED_HOSTIPI_ASM_SWITCH
   ucontext_t main_uctx_;
 #endif
 
@@ -649,7 +654,7 @@ absl::Status EmulatedSystem::PrepareCoroutine(EmuCpu* c) {
     if (!stack.ok()) return stack.status();
     c->stack_ = std::move(*stack);
   }
-#if defined(__x86_64__)
+#if KVMBED_HOSTIPI_ASM_SWITCH
   uintptr_t top = reinterpret_cast<uintptr_t>(c->stack_->high()) & ~uintptr_t{15};
   uint64_t* sp = reinterpret_cast<uint64_t*>(top);
   *--sp = reinterpret_cast<uint64_t>(&kvmbed_hostipi_start);  // ret target
