@@ -324,6 +324,26 @@ LitmusTest TwoPlusTwoW(Fence f0, Fence f1) {
   return t;
 }
 
+LitmusTest MessageByteThenHostIpi(Fence sender, Fence receiver) {
+  LitmusTest t;
+  t.name = ShapeName("MP(byte)", sender, receiver);
+  t.cpu.resize(2);
+  t.cpu[0] = [sender](CpuMemory& m, SharedWord* w, uint64_t*) {
+    m.StoreByte(w[0], 1, 1);
+    Fenced(m, sender);
+    m.Store(w[1], 1);
+  };
+  t.cpu[1] = [receiver](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    r[0] = m.Load(w[1]);
+    Fenced(m, receiver);
+    r[1] = m.Load(w[0]);
+  };
+  t.interesting = [](const LitmusOutcome& o) {
+    return o.regs[1][0] == 1 && o.regs[1][1] == 0;
+  };
+  return t;
+}
+
 LitmusTest CoRR() {
   LitmusTest t;
   t.name = "CoRR";

@@ -66,6 +66,10 @@ LitmusTest MessagePassing(Fence writer, Fence reader);
 LitmusTest RShape(Fence f0, Fence f1);
 // 2+2W: 0: W x=1; f; W y=2 | 1: W y=1; f; W x=2. Interesting: x==1, y==1.
 LitmusTest TwoPlusTwoW(Fence f0, Fence f1);
+// The seed's scenario 1 as MP: x = ipi_message (byte 1 = the message, set
+// with StoreByte as the kernel does), y = host_ipi.
+// 0: x.byte1=1; f; W y=1 | 1: R y; f; R x.  Interesting: y==1, x==0.
+LitmusTest MessageByteThenHostIpi(Fence sender, Fence receiver);
 // CoRR: 0: W x=1 | 1: R x; R x. Interesting: r0==1, r1==0 (never allowed).
 LitmusTest CoRR();
 // S: 0: W x=2; f; W y=1 | 1: R y; f; W x=1. Interesting: r==1, final x==2.

@@ -59,6 +59,13 @@ TEST(EmulatedPowerLitmus, MPForbiddenWithLwsyncOrSyncOnBothSides) {
   EXPECT_EQ(RunEmulated(MessagePassing(Fence::kSync, Fence::kLwsync)).interesting, 0);
 }
 
+TEST(EmulatedPowerLitmus, ScenarioOneMessageByteReorderedAfterHostIpi) {
+  EXPECT_GT(RunEmulated(MessageByteThenHostIpi(Fence::kNone, Fence::kNone)).interesting, 0);
+  EXPECT_GT(RunEmulated(MessageByteThenHostIpi(Fence::kNone, Fence::kSync)).interesting, 0);
+  EXPECT_EQ(RunEmulated(MessageByteThenHostIpi(Fence::kSync, Fence::kSync)).interesting, 0);
+  EXPECT_EQ(RunEmulated(MessageByteThenHostIpi(Fence::kLwsync, Fence::kLwsync)).interesting, 0);
+}
+
 TEST(EmulatedPowerLitmus, RAllowedWithoutFencesAndWithLwsyncOnTheWriter) {
   EXPECT_GT(RunEmulated(RShape(Fence::kNone, Fence::kNone)).interesting, 0);
   // The POWER answer: R+lwsync+sync is allowed (the lwsync'd stores are
@@ -139,6 +146,7 @@ TEST(EmulatedPowerLitmus, ForbiddenShapesStayForbiddenAcrossKnobs) {
       StoreBuffering(Fence::kSync, Fence::kSync),
       MessagePassing(Fence::kLwsync, Fence::kLwsync),
       MessagePassing(Fence::kSync, Fence::kSync),
+      MessageByteThenHostIpi(Fence::kLwsync, Fence::kLwsync),
       RShape(Fence::kSync, Fence::kSync),
       TwoPlusTwoW(Fence::kLwsync, Fence::kLwsync),
       TwoPlusTwoW(Fence::kSync, Fence::kLwsync),

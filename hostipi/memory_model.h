@@ -63,6 +63,13 @@ class CpuMemory {
   virtual uint64_t Load(SharedWord& w) = 0;
   // Plain store (WRITE_ONCE): may be buffered in kEmulatedPower.
   virtual void Store(SharedWord& w, uint64_t v) = 0;
+  // Plain store of one byte (bits 8*byte .. 8*byte+7 of the word), e.g.
+  // powerpc's `message[msg] = 1` into the muxed ipi_message word: buffered
+  // like Store, and concurrent byte stores to different bytes never lose
+  // each other. Use this, not a relaxed FetchOr, for the message set: a
+  // relaxed RMW takes effect at once in kEmulatedPower, so it could never
+  // be reordered after a later store (the seed's scenario 1). byte: 0..7.
+  virtual void StoreByte(SharedWord& w, int byte, uint8_t v) = 0;
   // Atomic exchange; fully_ordered = xchg() (a full barrier on each side),
   // otherwise xchg_relaxed()/xchg_local().
   virtual uint64_t Exchange(SharedWord& w, uint64_t v, bool fully_ordered) = 0;
@@ -96,7 +103,8 @@ using CpuBody = std::function<void(CpuMemory& mem)>;
 enum class TraceOp {
   kLoad,          // value = the value the load returned
   kStore,         // the store entered the CPU's store buffer
-  kDrain,         // a buffered store became visible in memory
+  kStoreByte,     // a byte store entered the buffer; old = byte index
+  kDrain,         // a buffered store became visible; value = the word now
   kCoherenceDrop, // a buffered store was ordered just before the current
                   // value of its word and never became visible to others
   kExchange,      // value = the new value; the old one is in `old`

@@ -15,7 +15,10 @@
 //
 // Store buffer (per CPU, program order, at most 32 entries; a full buffer
 // drains its oldest entry first):
-//  * Store(w, v) appends an entry. LightBarrier starts a new "epoch".
+//  * Store(w, v) appends an entry; StoreByte appends one that writes only
+//    its byte (bytes are separate locations: a byte store drains into the
+//    then-current word, so byte stores to different bytes never lose each
+//    other). LightBarrier starts a new "epoch".
 //  * An entry may drain when every entry of an earlier epoch has drained
 //    (lwsync: store->store) and no older entry to the same word remains
 //    (coherence). Among such entries the PRNG picks any: stores to
@@ -51,7 +54,9 @@
 //    then read-modify-write the current value at once, load floor = now.
 //    Relaxed: drain only what must precede the write (entries of earlier
 //    epochs, and this CPU's entries to the same word), then RMW the current
-//    value at once; other buffered stores stay buffered and pass it.
+//    value at once; other buffered stores stay buffered and pass it. The
+//    RMW is visible at once, so unlike POWER it is never passed by a later
+//    store (StoreByte is the way to model the kernel's message byte store).
 //  * Signal(w, v): makes v visible at once (after the CPU's own buffered
 //    stores to w, if any); other buffered stores are not drained.
 //  * Relax(): just a scheduling point.
@@ -65,8 +70,11 @@
 //    dependencies are not modelled, but are not needed either, since loads
 //    are only ever satisfied with values current after the CPU's last
 //    barrier, and never with values from the future.
-//  * Coherence drops are restricted conservatively (rules 3-4), so some
-//    legal POWER coherence orders are never produced.
+//  * Coherence drops are restricted conservatively (rules 3-4, whole-word
+//    stores only), so some legal POWER coherence orders are never produced.
+//  * Stores to one word stay in program order even when they write
+//    different bytes (POWER may reorder those).
+//  * A relaxed RMW becomes visible at once: never passed by later stores.
 //  * Weaker: none known; the litmus tests in litmus_test.cc check SB, MP,
 //    R, 2+2W and coherence shapes against the POWER answers.
 #include <sys/mman.h>
@@ -245,6 +253,7 @@ struct WordState {
   uint64_t version = 0;       // visible writes so far (0 = initial value)
   int last_writer = -1;       // CPU of the current value; -1 = initial
   uint64_t last_place = 0;    // placement number of the current value
+  bool last_full = true;      // the current value came from a whole-word write
   uint64_t hist_value[kHistory] = {};
   uint64_t hist_place[kHistory] = {};  // placement number of each version
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
@@ -254,6 +263,7 @@ struct WordState {
 struct Entry {
   WordState* ws;
   uint64_t value;
+  uint64_t mask;  // bits this store writes: ~0 for Store, 0xff<<8i for bytes
   uint64_t epoch;
   uint64_t place_at_store;  // placement counter when the store executed
 };
@@ -268,6 +278,7 @@ class EmuCpu final : public CpuMemory {
   int cpu() const override { return cpu_; }
   uint64_t Load(SharedWord& w) override;
   void Store(SharedWord& w, uint64_t v) override;
+  void StoreByte(SharedWord& w, int byte, uint8_t v) override;
   uint64_t Exchange(SharedWord& w, uint64_t v, bool fully_ordered) override;
   uint64_t FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) override;
   void FullBarrier() override;
@@ -377,9 +388,11 @@ class EmulatedSystem final : public MemorySystem {
     options_.trace(e);
   }
 
-  // Makes v the visible value of ws, written by CPU c.
-  void Place(EmuCpu* c, WordState* ws, uint64_t v) {
+  // Makes the bits `mask` of v visible in ws, written by CPU c.
+  void Place(EmuCpu* c, WordState* ws, uint64_t v, uint64_t mask = ~0ULL) {
     if (window_open_ && c != window_cpu_ && InWindow(ws)) CloseWindow();
+    if (mask != ~0ULL) v = (Current(ws) & ~mask) | (v & mask);
+    ws->last_full = mask == ~0ULL;
     ++ws->version;
     ++place_counter_;
     int slot = static_cast<int>(ws->version % kHistory);
@@ -410,9 +423,9 @@ class EmulatedSystem final : public MemorySystem {
   // Makes entry i of c visible (the caller checked it may drain).
   void DrainEntry(EmuCpu* c, size_t i) {
     Entry e = c->buffer_[i];
-    Place(c, e.ws, e.value);
+    Place(c, e.ws, e.value, e.mask);
     RemoveEntry(c, i);
-    Trace(c->cpu_, TraceOp::kDrain, e.ws->word, e.value);
+    Trace(c->cpu_, TraceOp::kDrain, e.ws->word, Current(e.ws));
   }
 
   bool MayDrain(const EmuCpu* c, size_t i) const {
@@ -430,6 +443,9 @@ class EmulatedSystem final : public MemorySystem {
     const Entry& e = c->buffer_[i];
     const WordState* ws = e.ws;
     if (ws->last_writer < 0 || ws->last_writer == c->cpu_) return false;
+    // Bytes are separate locations: only a whole-word store can be ordered
+    // before a whole-word current value.
+    if (e.mask != ~0ULL || !ws->last_full) return false;
     if (ws->last_place <= e.place_at_store) return false;
     // An earlier drop's P made visible at or after the current value may
     // be reachable from it, and leads back in time to that drop (rule 4).
@@ -558,13 +574,13 @@ class EmulatedSystem final : public MemorySystem {
     WordState* ws = State(w);
     uint64_t v;
     if (ws->buffered[c->cpu_] > 0) {
-      v = 0;
-      for (size_t i = c->buffer_.size(); i-- > 0;) {
-        if (c->buffer_[i].ws == ws) {
-          v = c->buffer_[i].value;
-          break;
-        }
+      // Own buffered stores overlaid, oldest first, on the current value
+      // (bytes not covered by them are read from memory).
+      v = Current(ws);
+      for (const Entry& e : c->buffer_) {
+        if (e.ws == ws) v = (v & ~e.mask) | (e.value & e.mask);
       }
+      ws->min_version[c->cpu_] = ws->version;
     } else if (stale_threshold_ != 0 && ws->version > 0 &&
                prng_.Chance(stale_threshold_)) {
       // Candidates: versions still held, not below this CPU's coherence
@@ -591,14 +607,15 @@ class EmulatedSystem final : public MemorySystem {
     return v;
   }
 
-  void DoStore(EmuCpu* c, SharedWord& w, uint64_t v) {
+  void DoStore(EmuCpu* c, SharedWord& w, uint64_t v, uint64_t mask,
+               TraceOp op, uint64_t trace_old) {
     Schedule(c);
     WordState* ws = State(w);
     if (c->buffer_.size() >= kBufferCap) DrainEntry(c, 0);
     if (c->buffer_.empty()) ++nonempty_buffers_;
-    c->buffer_.push_back(Entry{ws, v, c->epoch_, place_counter_});
+    c->buffer_.push_back(Entry{ws, v, mask, c->epoch_, place_counter_});
     ++ws->buffered[c->cpu_];
-    Trace(c->cpu_, TraceOp::kStore, &w, v);
+    Trace(c->cpu_, op, &w, v, trace_old);
   }
 
   const RunOptions options_;
@@ -745,7 +762,15 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
 
 uint64_t EmuCpu::Load(SharedWord& w) { return sys_->DoLoad(this, w); }
 
-void EmuCpu::Store(SharedWord& w, uint64_t v) { sys_->DoStore(this, w, v); }
+void EmuCpu::Store(SharedWord& w, uint64_t v) {
+  sys_->DoStore(this, w, v, ~0ULL, TraceOp::kStore, 0);
+}
+
+void EmuCpu::StoreByte(SharedWord& w, int byte, uint8_t v) {
+  const int shift = 8 * (byte & 7);
+  sys_->DoStore(this, w, static_cast<uint64_t>(v) << shift, 0xffULL << shift,
+                TraceOp::kStoreByte, static_cast<uint64_t>(byte & 7));
+}
 
 uint64_t EmuCpu::Exchange(SharedWord& w, uint64_t v, bool fully_ordered) {
   return sys_->Rmw(this, w, fully_ordered, TraceOp::kExchange, v,
@@ -793,7 +818,13 @@ bool EmuCpu::StopRequested() const {
 std::vector<std::string> EmuCpu::BufferedStores() const {
   std::vector<std::string> out;
   for (const Entry& e : buffer_) {
-    out.push_back(absl::StrCat(e.ws->word->name, "=", e.value));
+    if (e.mask == ~0ULL) {
+      out.push_back(absl::StrCat(e.ws->word->name, "=", e.value));
+    } else {
+      int byte = __builtin_ctzll(e.mask) / 8;
+      out.push_back(absl::StrCat(e.ws->word->name, ".byte", byte, "=",
+                                 (e.value >> (8 * byte)) & 0xff));
+    }
   }
   return out;
 }

@@ -341,6 +341,47 @@ TEST(EmulatedTest, ReplaysAcrossManyRunsOfOneSystem) {
   EXPECT_NE(run_many(99), run_many(100));
 }
 
+TEST(StoreByteTest, NativeWritesOnlyItsByte) {
+  auto sys = MemorySystem::Create(RunOptions());
+  SharedWord w;
+  w.value = 0x1100000000000000ULL;
+  std::vector<CpuBody> bodies;
+  for (int b = 0; b < 4; ++b) {
+    bodies.push_back([&, b](CpuMemory& m) {
+      for (int k = 0; k < 10000; ++k) m.StoreByte(w, b, static_cast<uint8_t>(b + 1));
+    });
+  }
+  ASSERT_TRUE(sys->Run(bodies, absl::Seconds(30)).ok());
+  EXPECT_EQ(w.value.load(), 0x1100000004030201ULL);
+}
+
+TEST(StoreByteTest, EmulatedBytesNeverLoseEachOtherAndForward) {
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    RunOptions o = Emulated(seed);
+    o.coherence_drop_probability = 1.0;
+    o.stale_load_probability = 0.5;
+    auto sys = MemorySystem::Create(o);
+    SharedWord w;
+    w.name = "msg";
+    uint64_t seen0 = 0;
+    std::vector<std::string> buffered;
+    ASSERT_TRUE(sys->Run({[&](CpuMemory& m) {
+                            m.StoreByte(w, 0, 1);
+                            seen0 = m.Load(w);  // own byte forwarded
+                            buffered = m.BufferedStores();
+                          },
+                          [&](CpuMemory& m) { m.StoreByte(w, 1, 1); },
+                          [&](CpuMemory& m) { m.StoreByte(w, 3, 7); }},
+                         absl::Seconds(30))
+                    .ok());
+    EXPECT_EQ(w.value.load(), 0x07000101u) << "seed " << seed;
+    EXPECT_EQ(seen0 & 0xff, 1u);
+    if (!buffered.empty()) {
+      EXPECT_EQ(buffered, std::vector<std::string>{"msg.byte0=1"});
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hostipi
 }  // namespace kvmbed
