@@ -248,7 +248,7 @@ class NativeLitmus : public ::testing::Test {
 
 TEST_F(NativeLitmus, SBIsObservedWithoutFences) {
   LitmusResult r =
-      Run(StoreBuffering(Fence::kNone, Fence::kNone), 20000000, 20, absl::Seconds(4));
+      Run(StoreBuffering(Fence::kNone, Fence::kNone), 20000000, 20, absl::Seconds(10));
   EXPECT_GT(r.interesting, 0) << "no store->load reordering seen in "
                               << r.iterations << " lock-step rounds";
 }
@@ -263,7 +263,7 @@ TEST_F(NativeLitmus, SBNeverWithFullFences) {
 }
 
 TEST_F(NativeLitmus, RIsObservedWithoutFences) {
-  LitmusResult r = Run(RShape(Fence::kNone, Fence::kNone), 20000000, 20, absl::Seconds(4));
+  LitmusResult r = Run(RShape(Fence::kNone, Fence::kNone), 20000000, 20, absl::Seconds(10));
   EXPECT_GT(r.interesting, 0) << "no R outcome seen in " << r.iterations
                               << " lock-step rounds";
 }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -247,8 +248,10 @@ class NativeSystem final : public MemorySystem {
     absl::Notification gate;
     std::vector<std::thread> threads;
     threads.reserve(n);
-    for (int i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
+    absl::Status spawn_error;
+    for (int i = 0; i < n && spawn_error.ok(); ++i) {
+      try {
+        threads.emplace_back([&, i] {
         setup[i] = SetUpThisThread(i);
         {
           absl::MutexLock l(&mu);
@@ -258,12 +261,24 @@ class NativeSystem final : public MemorySystem {
         if (setup_ok_.load()) bodies[i](*cpus[i]);
         absl::MutexLock l(&mu);
         ++done;
-      });
+        });
+      } catch (const std::system_error& e) {
+        spawn_error = absl::ResourceExhaustedError(absl::StrCat(
+            "starting the thread of modelled CPU ", i, " of ", n, ": ",
+            e.what()));
+      }
     }
+    const int started = static_cast<int>(threads.size());
     {
       absl::MutexLock l(&mu);
-      auto all_ready = [&]() { return ready == n; };
+      auto all_ready = [&]() { return ready == started; };
       mu.Await(absl::Condition(&all_ready));
+    }
+    if (!spawn_error.ok()) {
+      setup_ok_.store(false);
+      gate.Notify();
+      for (auto& t : threads) t.join();
+      return spawn_error;
     }
     absl::Status first_error;
     for (int i = 0; i < n && first_error.ok(); ++i) first_error = setup[i];

@@ -96,7 +96,10 @@ class CpuMemory {
 };
 
 // One modelled CPU's code. It runs until it returns; a body must return
-// soon after StopRequested() turns true.
+// soon after StopRequested() turns true. Bodies synchronise only through
+// CpuMemory: in kEmulatedPower they all share one OS thread, so a body that
+// blocks (mutex, condition variable, sleep) or spins without CpuMemory calls
+// stops every CPU. Exceptions must not leave a body.
 using CpuBody = std::function<void(CpuMemory& mem)>;
 
 // One operation as recorded by a trace (kEmulatedPower only).
