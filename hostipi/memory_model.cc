@@ -48,29 +48,29 @@ absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text) {
                    "\": use \"native\" or \"emulated-power\""));
 }
 
-const char* TraceOpName(TraceOp op) {
+const char* MemoryOpName(MemoryOp op) {
   switch (op) {
-    case TraceOp::kLoad:
+    case MemoryOp::kLoad:
       return "load";
-    case TraceOp::kStore:
+    case MemoryOp::kStore:
       return "store";
-    case TraceOp::kStoreByte:
+    case MemoryOp::kStoreByte:
       return "store-byte";
-    case TraceOp::kDrain:
+    case MemoryOp::kDrain:
       return "drain";
-    case TraceOp::kCoherenceDrop:
+    case MemoryOp::kCoherenceDrop:
       return "coherence-drop";
-    case TraceOp::kExchange:
+    case MemoryOp::kExchange:
       return "xchg";
-    case TraceOp::kFetchOr:
+    case MemoryOp::kFetchOr:
       return "fetch-or";
-    case TraceOp::kFullBarrier:
+    case MemoryOp::kFullBarrier:
       return "sync";
-    case TraceOp::kLightBarrier:
+    case MemoryOp::kLightBarrier:
       return "lwsync";
-    case TraceOp::kSignal:
+    case MemoryOp::kSignal:
       return "signal";
-    case TraceOp::kRelax:
+    case MemoryOp::kRelax:
       return "relax";
   }
   return "?";

@@ -46,6 +46,11 @@ absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text);
 
 // One word of modelled shared memory (host_ipi, ipi_message, a csd flag...).
 // Cache-line aligned so native runs measure ordering, not false sharing.
+//
+// `value` always holds the value every CPU can see: in kEmulatedPower a
+// store still in a store buffer is not in it yet, so reading `value`
+// directly (from a body, a trace callback or after Run) shows memory as the
+// other CPUs see it. Set it directly only while no Run() is active.
 struct alignas(64) SharedWord {
   std::atomic<uint64_t> value{0};
   const char* name = "?";  // for traces and stall reports, e.g. "host_ipi[3]"
@@ -103,7 +108,7 @@ class CpuMemory {
 using CpuBody = std::function<void(CpuMemory& mem)>;
 
 // One operation as recorded by a trace (kEmulatedPower only).
-enum class TraceOp {
+enum class MemoryOp {
   kLoad,          // value = the value the load returned
   kStore,         // the store entered the CPU's store buffer
   kStoreByte,     // a byte store entered the buffer; old = byte index
@@ -117,12 +122,12 @@ enum class TraceOp {
   kSignal,
   kRelax,
 };
-const char* TraceOpName(TraceOp op);
+const char* MemoryOpName(MemoryOp op);
 
-struct TraceEvent {
+struct MemoryTraceEvent {
   int64_t time = 0;  // virtual ns (= scheduled operations so far)
   int cpu = 0;       // the CPU whose operation or store this is
-  TraceOp op = TraceOp::kRelax;
+  MemoryOp op = MemoryOp::kRelax;
   const SharedWord* word = nullptr;  // null for barriers and Relax
   uint64_t value = 0;
   uint64_t old = 0;
@@ -151,7 +156,7 @@ struct RunOptions {
   // Optional: called for every operation, drain and drop, in order
   // (kEmulatedPower only; ignored in kNative). Runs on the coroutine of the
   // CPU concerned, so it must not call into CpuMemory.
-  std::function<void(const TraceEvent&)> trace;
+  std::function<void(const MemoryTraceEvent&)> trace;
 };
 
 // Checks RunOptions; the error names the field and the fix.

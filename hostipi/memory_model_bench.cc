@@ -62,7 +62,7 @@ void RunCase(OrderingMode mode, int pairs, bool trace, absl::Duration secs) {
   o.mode = mode;
   o.seed = 42;
   uint64_t events = 0;
-  if (trace) o.trace = [&events](const TraceEvent&) { ++events; };
+  if (trace) o.trace = [&events](const MemoryTraceEvent&) { ++events; };
   auto sys = MemorySystem::Create(o);
   std::vector<Doorbell> bells(static_cast<size_t>(pairs));
   std::vector<uint64_t> trips(static_cast<size_t>(pairs), 0);

@@ -375,10 +375,10 @@ class EmulatedSystem final : public MemorySystem {
     return ws;
   }
 
-  void Trace(int cpu, TraceOp op, const SharedWord* w, uint64_t value,
+  void Trace(int cpu, MemoryOp op, const SharedWord* w, uint64_t value,
              uint64_t old = 0) {
     if (!tracing_) return;
-    TraceEvent e;
+    MemoryTraceEvent e;
     e.time = static_cast<int64_t>(now_);
     e.cpu = cpu;
     e.op = op;
@@ -425,7 +425,7 @@ class EmulatedSystem final : public MemorySystem {
     Entry e = c->buffer_[i];
     Place(c, e.ws, e.value, e.mask);
     RemoveEntry(c, i);
-    Trace(c->cpu_, TraceOp::kDrain, e.ws->word, Current(e.ws));
+    Trace(c->cpu_, MemoryOp::kDrain, e.ws->word, Current(e.ws));
   }
 
   bool MayDrain(const EmuCpu* c, size_t i) const {
@@ -477,7 +477,7 @@ class EmulatedSystem final : public MemorySystem {
       window_epoch_ = e.epoch;
     }
     RemoveEntry(c, i);
-    Trace(c->cpu_, TraceOp::kCoherenceDrop, e.ws->word, e.value,
+    Trace(c->cpu_, MemoryOp::kCoherenceDrop, e.ws->word, e.value,
           Current(e.ws));
   }
 
@@ -553,7 +553,7 @@ class EmulatedSystem final : public MemorySystem {
   }
 
   template <typename F>
-  uint64_t Rmw(EmuCpu* c, SharedWord& w, bool fully_ordered, TraceOp op,
+  uint64_t Rmw(EmuCpu* c, SharedWord& w, bool fully_ordered, MemoryOp op,
                uint64_t arg, F f) {
     Schedule(c);
     WordState* ws = State(w);
@@ -603,12 +603,12 @@ class EmulatedSystem final : public MemorySystem {
       v = Current(ws);
       ws->min_version[c->cpu_] = ws->version;
     }
-    Trace(c->cpu_, TraceOp::kLoad, &w, v);
+    Trace(c->cpu_, MemoryOp::kLoad, &w, v);
     return v;
   }
 
   void DoStore(EmuCpu* c, SharedWord& w, uint64_t v, uint64_t mask,
-               TraceOp op, uint64_t trace_old) {
+               MemoryOp op, uint64_t trace_old) {
     Schedule(c);
     WordState* ws = State(w);
     if (c->buffer_.size() >= kBufferCap) DrainEntry(c, 0);
@@ -763,22 +763,22 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
 uint64_t EmuCpu::Load(SharedWord& w) { return sys_->DoLoad(this, w); }
 
 void EmuCpu::Store(SharedWord& w, uint64_t v) {
-  sys_->DoStore(this, w, v, ~0ULL, TraceOp::kStore, 0);
+  sys_->DoStore(this, w, v, ~0ULL, MemoryOp::kStore, 0);
 }
 
 void EmuCpu::StoreByte(SharedWord& w, int byte, uint8_t v) {
   const int shift = 8 * (byte & 7);
   sys_->DoStore(this, w, static_cast<uint64_t>(v) << shift, 0xffULL << shift,
-                TraceOp::kStoreByte, static_cast<uint64_t>(byte & 7));
+                MemoryOp::kStoreByte, static_cast<uint64_t>(byte & 7));
 }
 
 uint64_t EmuCpu::Exchange(SharedWord& w, uint64_t v, bool fully_ordered) {
-  return sys_->Rmw(this, w, fully_ordered, TraceOp::kExchange, v,
+  return sys_->Rmw(this, w, fully_ordered, MemoryOp::kExchange, v,
                    [v](uint64_t) { return v; });
 }
 
 uint64_t EmuCpu::FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) {
-  return sys_->Rmw(this, w, fully_ordered, TraceOp::kFetchOr, bits,
+  return sys_->Rmw(this, w, fully_ordered, MemoryOp::kFetchOr, bits,
                    [bits](uint64_t old) { return old | bits; });
 }
 
@@ -786,14 +786,14 @@ void EmuCpu::FullBarrier() {
   sys_->Schedule(this);
   sys_->DrainAll(this);
   load_floor_ = sys_->place_counter_;
-  sys_->Trace(cpu_, TraceOp::kFullBarrier, nullptr, 0);
+  sys_->Trace(cpu_, MemoryOp::kFullBarrier, nullptr, 0);
 }
 
 void EmuCpu::LightBarrier() {
   sys_->Schedule(this);
   ++epoch_;
   load_floor_ = sys_->place_counter_;
-  sys_->Trace(cpu_, TraceOp::kLightBarrier, nullptr, 0);
+  sys_->Trace(cpu_, MemoryOp::kLightBarrier, nullptr, 0);
 }
 
 void EmuCpu::Signal(SharedWord& w, uint64_t v) {
@@ -803,12 +803,12 @@ void EmuCpu::Signal(SharedWord& w, uint64_t v) {
   // drain the oldest entries until none to w is left.
   while (ws->buffered[cpu_] > 0) sys_->DrainEntry(this, 0);
   sys_->Place(this, ws, v);
-  sys_->Trace(cpu_, TraceOp::kSignal, &w, v);
+  sys_->Trace(cpu_, MemoryOp::kSignal, &w, v);
 }
 
 void EmuCpu::Relax() {
   sys_->Schedule(this);
-  sys_->Trace(cpu_, TraceOp::kRelax, nullptr, 0);
+  sys_->Trace(cpu_, MemoryOp::kRelax, nullptr, 0);
 }
 
 bool EmuCpu::StopRequested() const {

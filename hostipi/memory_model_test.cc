@@ -252,7 +252,7 @@ struct TraceHash {
       h *= 1099511628211ULL;
     }
   }
-  void operator()(const TraceEvent& e) {
+  void operator()(const MemoryTraceEvent& e) {
     ++events;
     Mix(static_cast<uint64_t>(e.time));
     Mix(static_cast<uint64_t>(e.cpu));
@@ -268,7 +268,7 @@ struct TraceHash {
 uint64_t RunAndHashTrace(uint64_t seed, uint64_t* events) {
   TraceHash th;
   RunOptions o = Emulated(seed);
-  o.trace = [&th](const TraceEvent& e) { th(e); };
+  o.trace = [&th](const MemoryTraceEvent& e) { th(e); };
   auto sys = MemorySystem::Create(o);
   SharedWord a, b, c, d;
   a.name = "a";
@@ -318,7 +318,7 @@ TEST(EmulatedTest, ReplaysAcrossManyRunsOfOneSystem) {
   auto run_many = [](uint64_t seed) {
     TraceHash th;
     RunOptions o = Emulated(seed);
-    o.trace = [&th](const TraceEvent& e) { th(e); };
+    o.trace = [&th](const MemoryTraceEvent& e) { th(e); };
     auto sys = MemorySystem::Create(o);
     for (int k = 0; k < 50; ++k) {
       SharedWord x, y;
