@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 
 namespace kvmbed {
@@ -31,6 +32,14 @@ std::string CpuList(uint64_t mask) {
 
 const char* IpiMessageName(int message) {
   return message >= 0 && message < kNumMessages ? kMessageNames[message] : "?";
+}
+
+uint64_t MessageBits(uint64_t word) {
+  uint64_t bits = 0;
+  for (int m = 0; m < kNumMessages; ++m) {
+    if ((word >> (8 * m)) & 0xff) bits |= uint64_t{1} << m;
+  }
+  return bits;
 }
 
 std::string MessageBitsToString(uint64_t bits) {
@@ -65,11 +74,8 @@ HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
   for (int i = 0; i < n; ++i) {
     auto cpu = std::make_unique<Cpu>();
     cpu->host_ipi.name = name(absl::StrCat("host_ipi[", i, "]"));
-    for (int m = 0; m < kNumMessages; ++m) {
-      cpu->message[m].name =
-          name(absl::StrCat("ipi_message[", i, "].", kMessageNames[m]));
-      cpu->handled[m].store(0);
-    }
+    cpu->message.name = name(absl::StrCat("ipi_message[", i, "]"));
+    for (int m = 0; m < kNumMessages; ++m) cpu->handled[m].store(0);
     cpu->queue.name = name(absl::StrCat("call_single_queue[", i, "]"));
     cpu->doorbell.name = name(absl::StrCat("doorbell[", i, "]"));
     for (int t = 0; t < n; ++t) {
@@ -125,7 +131,18 @@ std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
   for (size_t i = 0; i < cpus_.size(); ++i) {
     const CpuMemory* m = cpus_[i]->mem;
     if (m == nullptr) continue;
-    for (const std::string& s : m->BufferedStores()) {
+    for (std::string s : m->BufferedStores()) {
+      // "ipi_message[3].byte0=1" -> "ipi_message[3].CALL_FUNCTION=1".
+      if (absl::StartsWith(s, "ipi_message[")) {
+        const size_t at = s.find(".byte");
+        if (at != std::string::npos && at + 5 < s.size()) {
+          const int byte = s[at + 5] - '0';
+          if (byte >= 0 && byte < kNumMessages) {
+            s = absl::StrCat(s.substr(0, at + 1), kMessageNames[byte],
+                             s.substr(at + 6));
+          }
+        }
+      }
       out.push_back(absl::StrCat("CPU#", i, " ", s));
     }
   }
@@ -141,9 +158,11 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   me.sending_to.store(target, std::memory_order_relaxed);
   // smp_muxed_ipi_set_message(): a plain byte store into ipi_message.
   if (km.message_pass_mb) mem.FullBarrier();
-  mem.Store(t.message[message], 1);
+  mem.StoreByte(t.message, message, 1);
   bool buffered =
-      Emulated() && t.message[message].value.load(std::memory_order_relaxed) != 1;
+      Emulated() &&
+      !(MessageBits(t.message.value.load(std::memory_order_relaxed)) &
+        (1u << message));
   Trace(mem, TraceKind::kSetMessage, target,
         static_cast<uint64_t>(message) | (buffered ? 0x100 : 0),
         km.message_pass_mb);
@@ -287,6 +306,9 @@ bool HostIpiPlane::TakeDoorbell(CpuMemory& mem) {
   const uint64_t v = mem.Load(c.doorbell);
   if (v == c.doorbell_taken.load(std::memory_order_relaxed)) return false;
   c.doorbell_taken.store(v, std::memory_order_relaxed);
+  // ppc_msgsync() (POWER9: msgsync; lwsync): loads after taking the
+  // doorbell see what the sender stored before its msgsnd.
+  mem.LightBarrier();
   return true;
 }
 
@@ -303,9 +325,7 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   // to show. The messages are looked at only when the doorbell is ignored.
   uint64_t seen = 0;  // observer's view, for the stall report only
   if (host_ipi == 0) {
-    for (int m = 0; m < kNumMessages; ++m) {
-      if (c.message[m].value.load(std::memory_order_relaxed)) seen |= 1u << m;
-    }
+    seen = MessageBits(c.message.value.load(std::memory_order_relaxed));
   }
   c.last_doorbell.t.store(Stamp(mem), std::memory_order_relaxed);
   c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
@@ -373,9 +393,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
     bool peeked_zero = false;
     if (demux == DemuxRead::kPeek) {
       // A plain load of the messages; the xchg only if any is set.
-      bool any = false;
-      for (int m = 0; m < kNumMessages; ++m) any |= mem.Load(c.message[m]) != 0;
-      peeked_zero = !any;
+      peeked_zero = mem.Load(c.message) == 0;
       if (peeked_zero) {
         c.peek_zero.store(c.peek_zero.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
@@ -383,9 +401,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
     }
     if (!peeked_zero) {
       const bool ordered = demux != DemuxRead::kXchgRelaxed;
-      for (int m = 0; m < kNumMessages; ++m) {
-        if (mem.Exchange(c.message[m], 0, ordered)) bits |= 1u << m;
-      }
+      bits = MessageBits(mem.Exchange(c.message, 0, ordered));
     }
     if (trace_clear) {
       trace_clear = false;
@@ -417,9 +433,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
     }
     if (peeked_zero) return;
     // while (info->messages): a plain re-read.
-    bool again = false;
-    for (int m = 0; m < kNumMessages; ++m) again |= mem.Load(c.message[m]) != 0;
-    if (!again) return;
+    if (mem.Load(c.message) == 0) return;
   }
 }
 
@@ -543,10 +557,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
     s.in_guest = d.in_guest.load(std::memory_order_acquire);
     s.cur_csd = d.cur_csd.load(std::memory_order_acquire);
     s.host_ipi = d.host_ipi.value.load(std::memory_order_acquire);
-    s.messages = 0;
-    for (int m = 0; m < kNumMessages; ++m) {
-      if (d.message[m].value.load(std::memory_order_acquire)) s.messages |= 1u << m;
-    }
+    s.messages = MessageBits(d.message.value.load(std::memory_order_acquire));
     s.queue = d.queue.value.load(std::memory_order_acquire);
     s.latch = d.doorbell.value.load(std::memory_order_acquire) !=
               d.doorbell_taken.load(std::memory_order_acquire);
@@ -727,17 +738,17 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
       return absl::StrFormat("ppc_msgsnd_sync()/smp_mb(); ppc_msgsnd() -> %d", e.a);
     case TraceKind::kDoorbellGuest:
       return e.flag ? absl::StrFormat(
-                          "doorbell exit from the guest: kvm_hstate.host_ipi "
-                          "== %d -> host",
+                          "doorbell exit from the guest, ppc_msgsync(): "
+                          "kvm_hstate.host_ipi == %d -> host",
                           e.a)
                     : absl::StrFormat(
-                          "doorbell exit from the guest: kvm_hstate.host_ipi "
-                          "== %d (messages set: %s)",
+                          "doorbell exit from the guest, ppc_msgsync(): "
+                          "kvm_hstate.host_ipi == %d (messages set: %s)",
                           e.a, MessageBitsToString(e.b));
     case TraceKind::kIgnored:
       return "host_ipi == 0: doorbell taken as the guest's // IPI IGNORED";
     case TraceKind::kDoorbellHost:
-      return "doorbell_exception() in host mode";
+      return "doorbell_exception() in host mode, ppc_msgsync()";
     case TraceKind::kClearHostIpi:
       return absl::StrFormat("kvmppc_clear_host_ipi(%d)%s%s", e.cpu,
                              e.flag ? "; smp_mb()" : "",

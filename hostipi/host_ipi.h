@@ -1,7 +1,8 @@
 // The modelled POWER host-IPI path (arch/powerpc smp.c + dbell.c + KVM HV):
 //
-//   per host CPU  kvm_hstate.host_ipi, ipi_message (four muxed messages,
-//                 each its own byte: a plain, bufferable store), a
+//   per host CPU  kvm_hstate.host_ipi, ipi_message (one word, four muxed
+//                 messages, one byte each: the set is a plain, bufferable
+//                 byte store, as on powerpc), a
 //                 call_single_queue of csds, cur_csd, a msgsnd doorbell latch
 //   sender        smp_muxed_ipi_set_message -> kvmppc_set_host_ipi ->
 //                 msgsnd sync -> msgsnd (the doorbell)
@@ -55,6 +56,8 @@ enum IpiMessage : int {
 constexpr int kNumMessages = 4;
 // "CALL_FUNCTION", ...
 const char* IpiMessageName(int message);
+// The messages set in an ipi_message word (byte m non-zero) as bits (bit m).
+uint64_t MessageBits(uint64_t word);
 // "CALL_FUNCTION|RESCHEDULE" for a bit set (bit m = message m), "none" for 0.
 std::string MessageBitsToString(uint64_t bits);
 
@@ -176,7 +179,7 @@ class HostIpiPlane {
   };
   struct alignas(64) Cpu {
     SharedWord host_ipi;
-    SharedWord message[kNumMessages];
+    SharedWord message;   // ipi_message: byte m = message m (StoreByte)
     SharedWord queue;     // call_single_queue: bit s = csd[s][this] queued
     // msgsnd: each doorbell Signal()s a new unique value, (sender+1)<<48 |
     // the sender's sequence; a doorbell is pending while the value differs

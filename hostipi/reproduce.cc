@@ -241,7 +241,7 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
           "REPRODUCED: lost IPI after %.3f s and %d doorbells%s\n\n%s",
           b.seconds_to_lost, b.doorbells_to_lost,
           o.mode == OrderingMode::kEmulatedPower
-              ? absl::StrFormat(" (virtual clock at the report: %d ticks waited)",
+              ? absl::StrFormat(" (the report came %d virtual ticks into the wait)",
                                 b.virtual_ticks_to_lost)
               : std::string(),
           b.report);

@@ -54,7 +54,7 @@ ReproduceOptions Buggy(int scenario, OrderingMode mode, uint64_t seed) {
 
 TEST(ReproduceTest, Scenario1EmulatedLosesTheIpi) {
   absl::StatusOr<ReproduceResult> r =
-      Reproduce(Buggy(1, OrderingMode::kEmulatedPower, 3));
+      Reproduce(Buggy(1, OrderingMode::kEmulatedPower, 1));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->buggy.kernel_model, "v5.3");
   ExpectLostEvidence(r->buggy);
