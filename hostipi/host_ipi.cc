@@ -60,6 +60,26 @@ const char* CsdFuncName(int func) {
   return "?";
 }
 
+absl::Status HostIpiPlane::Validate(const Options& o) {
+  if (o.num_cpus < 1 || o.num_cpus > kMaxCpus) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hostipi: num_cpus=", o.num_cpus, " is out of range; use 1..", kMaxCpus,
+        " (the call_single_queue is a bitmask of senders)"));
+  }
+  if (o.stall_threshold_ns <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hostipi: stall_threshold_ns=", o.stall_threshold_ns,
+        " must be > 0 (ns natively, virtual ticks emulated)"));
+  }
+  if (o.resched_handler_relax < 0 || o.exit_latency_relax < 0 ||
+      o.trace_events_per_cpu < 1) {
+    return absl::InvalidArgumentError(
+        "hostipi: resched_handler_relax and exit_latency_relax must be >= 0 "
+        "and trace_events_per_cpu >= 1");
+  }
+  return absl::OkStatus();
+}
+
 HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
   steady0_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
                  std::chrono::steady_clock::now().time_since_epoch())

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
@@ -109,6 +110,9 @@ class HostIpiPlane {
     int trace_events_per_cpu = 24;
   };
 
+  // Checks the options; the error names the field and the fix.
+  static absl::Status Validate(const Options& options);
+  // A plane for valid options (Validate() first when they come from users).
   explicit HostIpiPlane(Options options);
   HostIpiPlane(const HostIpiPlane&) = delete;
   HostIpiPlane& operator=(const HostIpiPlane&) = delete;

@@ -59,6 +59,18 @@ TEST(TraceRingTest, KeepsTheLastEventsInOrder) {
   EXPECT_EQ(ring.Snapshot(0).size(), static_cast<size_t>(TraceRing::kCapacity));
 }
 
+TEST(HostIpiPlaneOptionsTest, ValidateNamesTheField) {
+  HostIpiPlane::Options o;
+  EXPECT_TRUE(HostIpiPlane::Validate(o).ok());
+  o.num_cpus = 65;
+  EXPECT_THAT(std::string(HostIpiPlane::Validate(o).message()),
+              HasSubstr("num_cpus=65 is out of range; use 1..64"));
+  o.num_cpus = 2;
+  o.stall_threshold_ns = 0;
+  EXPECT_THAT(std::string(HostIpiPlane::Validate(o).message()),
+              HasSubstr("stall_threshold_ns=0 must be > 0"));
+}
+
 TEST(MessageNamesTest, FormatsBits) {
   EXPECT_EQ(MessageBitsToString(0), "none");
   EXPECT_EQ(MessageBitsToString(1u << kCallFunction | 1u << kReschedule),

@@ -99,6 +99,7 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
     }
     return StallAction::kKeepWaiting;
   };
+  RETURN_IF_ERROR(HostIpiPlane::Validate(po));
   HostIpiPlane plane(po);
   plane_ptr = &plane;
 
