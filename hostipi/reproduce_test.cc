@@ -102,6 +102,16 @@ TEST(ReproduceTest, Scenario2NativeLosesTheIpi) {
   o.threshold_ns = 100'000'000;  // no calibration run: save test time
   absl::StatusOr<ReproduceResult> r = Reproduce(o);
   ASSERT_TRUE(r.ok()) << r.status();
+  // Real hardware: the loss is a race. Idle, this machine sends ~0.7 M
+  // doorbells/s and loses one every ~0.6 M (median, reproduce_bench); 8 M
+  // without a loss means detection is broken. A machine so loaded by other
+  // jobs that it cannot send 8 M in the budget proves nothing either way.
+  constexpr int64_t kEnough = 8'000'000;
+  if (!r->buggy.reproduced && r->buggy.doorbells < kEnough) {
+    GTEST_SKIP() << "host too loaded to judge: only " << r->buggy.doorbells
+                 << " doorbells in " << r->buggy.seconds << " s (need "
+                 << kEnough << ")";
+  }
   ExpectLostEvidence(r->buggy);
 }
 
