@@ -145,6 +145,38 @@ TEST(ReproduceTest, FixedModelsStayCleanWithTheSameLoad) {
   }
 }
 
+// Each barrier site matters on its own (emulated, same load and seed):
+// dropping one fix loses an IPI, and the shapes a remaining barrier or an
+// ordered xchg forbids stay clean.
+TEST(ReproduceTest, EachBarrierSiteMatters) {
+  for (const char* model :
+       {"v5.4,mb-before-set=off", "v5.4,mb-after-clear=off,demux=peek",
+        "v5.4,mb-after-clear=off,demux=xchg-relaxed"}) {
+    ReproduceOptions o = Buggy(1, OrderingMode::kEmulatedPower, 1);
+    o.buggy_model = model;
+    absl::StatusOr<ReproduceResult> r = Reproduce(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    SCOPED_TRACE(model);
+    ExpectLostEvidence(r->buggy);
+  }
+  for (const char* model :
+       {"v5.4,mb-after-clear=off", "v5.4,demux=xchg-relaxed",
+        "v5.4,message-pass-mb=off"}) {
+    ReproduceOptions o;
+    o.scenario = 1;
+    o.mode = OrderingMode::kEmulatedPower;
+    o.skip_buggy = true;
+    o.fixed_model = model;
+    o.fixed_doorbells = 150'000;
+    o.fixed_budget = absl::Seconds(10);
+    absl::StatusOr<ReproduceResult> r = Reproduce(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    SCOPED_TRACE(model);
+    EXPECT_GE(r->fixed.doorbells, 150'000);
+    EXPECT_EQ(r->fixed.stalls_lost, 0) << r->fixed.report;
+  }
+}
+
 TEST(ReproduceTest, PassNeedsBothPhases) {
   ReproduceOptions o;
   o.scenario = 2;
