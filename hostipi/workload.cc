@@ -41,7 +41,9 @@ std::vector<CpuBody> MakeWorkload(HostIpiPlane& plane,
         while (check_budget(mem)) {
           if (rng.Uniform() < options.resched_probability) {
             const int t = pick_vcpu(rng, mem.cpu());
-            if (t >= 0) plane.SendReschedule(mem, t);
+            for (int k = 0; k < options.resched_burst && t >= 0; ++k) {
+              plane.SendReschedule(mem, t);
+            }
           }
           if (!plane.CallFunctionMany(mem, others, kDoNothing, ++info, true)) {
             break;

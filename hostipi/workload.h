@@ -31,6 +31,8 @@ struct WorkloadOptions {
   double fault_call_probability = 0.5;
   // Probability of a RESCHEDULE to a vCPU CPU just before each call.
   double resched_probability = 0.5;
+  // RESCHEDULEs sent back to back when one is sent (several wake-ups).
+  int resched_burst = 1;
   // Relax() iterations (interrupt points) between a stress thread's calls.
   int64_t stress_pause = 8;
   uint64_t seed = 1;
