@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "hostipi/host_ipi.h"
+#include "nlohmann/json.hpp"
 
 namespace kvmbed {
 namespace hostipi {
@@ -294,6 +295,49 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
                                 : "",
                    ")"));
   return out;
+}
+
+std::string ReproduceResultToJson(const ReproduceResult& r) {
+  auto phase = [](const PhaseResult& p) {
+    nlohmann::json j;
+    j["ran"] = p.ran;
+    if (!p.ran) return j;
+    j["kernel_model"] = p.kernel_model;
+    j["kernel_sites"] = p.kernel_sites;
+    j["reproduced"] = p.reproduced;
+    j["seconds"] = p.seconds;
+    j["doorbells"] = p.doorbells;
+    j["doorbells_per_second"] = p.doorbells_per_second;
+    j["stalls_lost"] = p.stalls_lost;
+    j["stalls_slow"] = p.stalls_slow;
+    j["calls_completed"] = p.calls_completed;
+    j["doorbells_ignored"] = p.doorbells_ignored;
+    j["max_wait"] = p.max_wait_ns;
+    if (p.reproduced) {
+      j["seconds_to_lost"] = p.seconds_to_lost;
+      j["doorbells_to_lost"] = p.doorbells_to_lost;
+      j["lost_waiter"] = p.lost_waiter;
+      j["lost_target"] = p.lost_target;
+    }
+    j["report"] = p.report;
+    return j;
+  };
+  nlohmann::json j;
+  j["event"] = "reproduce";
+  j["name"] = "lost-host-ipi";
+  j["scenario"] = r.options.scenario;
+  j["scenario_name"] = r.scenario_name;
+  j["mode"] = OrderingModeName(r.options.mode);
+  j["cpus"] = r.options.num_cpus;
+  j["seed"] = r.options.seed;
+  j["pin_cpus"] = r.options.pin_cpus;
+  j["threshold"] = r.threshold;
+  j["threshold_source"] = r.threshold_source;
+  j["buggy"] = phase(r.buggy);
+  j["fixed"] = phase(r.fixed);
+  if (r.fixed.ran) j["p_bound"] = r.p_bound;
+  j["pass"] = r.pass;
+  return j.dump();
 }
 
 absl::StatusOr<std::vector<BenchRow>> RunReproduceBench(

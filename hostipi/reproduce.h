@@ -101,6 +101,8 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options);
 
 // Human-readable report of a run (several lines, ends with the verdict).
 std::string RenderReproduceResult(const ReproduceResult& result);
+// The same as one JSON object (one line), for logs and CI.
+std::string ReproduceResultToJson(const ReproduceResult& result);
 
 // Benchmark: per scenario and mode, `runs` buggy runs with seeds 1..runs
 // (median time to reproduce, doorbells/s) and one fixed run aiming at

@@ -23,6 +23,7 @@ ABSL_FLAG(std::string, buggy_model, "", "kernel model of the buggy phase");
 ABSL_FLAG(std::string, fixed_model, "", "kernel model of the fixed phase");
 ABSL_FLAG(bool, skip_fixed, false, "run only the buggy phase");
 ABSL_FLAG(bool, skip_buggy, false, "run only the fixed phase");
+ABSL_FLAG(bool, json, false, "print the result as one JSON object instead of text");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", std::string(r.status().message()).c_str());
     return 2;
   }
-  std::fputs(RenderReproduceResult(*r).c_str(), stdout);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", ReproduceResultToJson(*r).c_str());
+  } else {
+    std::fputs(RenderReproduceResult(*r).c_str(), stdout);
+  }
   return r->pass ? 0 : 1;
 }

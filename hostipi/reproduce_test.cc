@@ -190,6 +190,10 @@ TEST(ReproduceTest, PassNeedsBothPhases) {
   const std::string text = RenderReproduceResult(*r);
   EXPECT_THAT(text, HasSubstr("REPRODUCED: lost IPI after"));
   EXPECT_THAT(text, HasSubstr("== result: PASS"));
+  const std::string json = ReproduceResultToJson(*r);
+  EXPECT_THAT(json, HasSubstr("\"pass\":true"));
+  EXPECT_THAT(json, HasSubstr("\"kernel_model\":\"v5.4,demux=peek\""));
+  EXPECT_THAT(json, HasSubstr("\"reproduced\":true"));
 
   // A "buggy" model that is in fact fixed cannot reproduce: FAIL.
   o.buggy_model = "v5.4,demux=peek";

@@ -69,6 +69,18 @@ TEST(StallReportTest, UnstuckIsOneLine) {
             "CPU#42 released it (verdict: SLOW).\n");
 }
 
+TEST(StallReportTest, JsonCarriesEveryField) {
+  const std::string j = StallReportToJson(Sample());
+  EXPECT_THAT(j, HasSubstr("\"event\":\"csd_stall\""));
+  EXPECT_THAT(j, HasSubstr("\"kind\":\"detected\""));
+  EXPECT_THAT(j, HasSubstr("\"waiter_cpu\":105"));
+  EXPECT_THAT(j, HasSubstr("\"target_cpu\":42"));
+  EXPECT_THAT(j, HasSubstr("\"func\":\"do_nothing\""));
+  EXPECT_THAT(j, HasSubstr("\"verdict\":\"LOST\""));
+  EXPECT_THAT(j, HasSubstr("\"host_ipi now\":\"0\""));
+  EXPECT_EQ(j.find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hostipi
 }  // namespace kvmbed
