@@ -346,6 +346,21 @@ LitmusTest MessageByteThenHostIpi(Fence sender, Fence receiver) {
   return t;
 }
 
+LitmusTest StoreVsExchange() {
+  LitmusTest t;
+  t.name = "W+xchg";
+  t.cpu.resize(2);
+  t.cpu[0] = [](CpuMemory& m, SharedWord* w, uint64_t*) { m.Store(w[0], 1); };
+  t.cpu[1] = [](CpuMemory& m, SharedWord* w, uint64_t* r) {
+    m.Relax();
+    r[0] = m.Exchange(w[0], 2, /*fully_ordered=*/false);
+  };
+  t.interesting = [](const LitmusOutcome& o) {
+    return o.regs[1][0] == 0 && o.mem[0] == 2;
+  };
+  return t;
+}
+
 LitmusTest CoRR() {
   LitmusTest t;
   t.name = "CoRR";

@@ -70,6 +70,10 @@ LitmusTest TwoPlusTwoW(Fence f0, Fence f1);
 // with StoreByte as the kernel does), y = host_ipi.
 // 0: x.byte1=1; f; W y=1 | 1: R y; f; R x.  Interesting: y==1, x==0.
 LitmusTest MessageByteThenHostIpi(Fence sender, Fence receiver);
+// RMW atomicity: 0: W x=1 | 1: r = xchg_relaxed(x, 2).
+// Interesting: r==0 and final x==2 (x=1 would sit between the xchg's read
+// and write: never allowed).
+LitmusTest StoreVsExchange();
 // CoRR: 0: W x=1 | 1: R x; R x. Interesting: r0==1, r1==0 (never allowed).
 LitmusTest CoRR();
 // S: 0: W x=2; f; W y=1 | 1: R y; f; W x=1. Interesting: r==1, final x==2.

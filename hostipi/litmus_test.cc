@@ -138,6 +138,10 @@ TEST(EmulatedPowerLitmus, CoWRHolds) {
   EXPECT_EQ(RunEmulated(CoWR()).interesting, 0);
 }
 
+TEST(EmulatedPowerLitmus, NothingSlipsBetweenAnRmwsReadAndWrite) {
+  EXPECT_EQ(RunEmulated(StoreVsExchange()).interesting, 0);
+}
+
 // Every forbidden shape under extreme knob settings and several seeds:
 // the coherence drops, stale loads and drain order must never combine
 // into a forbidden outcome, whatever their rates.
@@ -152,6 +156,7 @@ TEST(EmulatedPowerLitmus, ForbiddenShapesStayForbiddenAcrossKnobs) {
       TwoPlusTwoW(Fence::kSync, Fence::kLwsync),
       CoRR(),
       CoWR(),
+      StoreVsExchange(),
       SShape(Fence::kLwsync, Fence::kLwsync),
       LoadBuffering(Fence::kLwsync, Fence::kLwsync),
       Wrc(Fence::kLwsync, Fence::kLwsync),

@@ -28,7 +28,8 @@
 //    current value of w and never becomes visible to others (B then reads
 //    the current value). Allowed only if all of:
 //      1. the current value of w was written by another CPU after E entered
-//         B's buffer (so E may be ordered before it),
+//         B's buffer (so E may be ordered before it), and not by an atomic
+//         RMW (its read and write are adjacent in coherence order),
 //      2. E is B's oldest entry to w,
 //      3. B made no store visible since that current value was written,
 //      4. every word of P = B's entries of earlier epochs than E was written
@@ -254,6 +255,7 @@ struct WordState {
   int last_writer = -1;       // CPU of the current value; -1 = initial
   uint64_t last_place = 0;    // placement number of the current value
   bool last_full = true;      // the current value came from a whole-word write
+  bool last_rmw = false;      // the current value came from an atomic RMW
   uint64_t hist_value[kHistory] = {};
   uint64_t hist_place[kHistory] = {};  // placement number of each version
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
@@ -389,10 +391,12 @@ class EmulatedSystem final : public MemorySystem {
   }
 
   // Makes the bits `mask` of v visible in ws, written by CPU c.
-  void Place(EmuCpu* c, WordState* ws, uint64_t v, uint64_t mask = ~0ULL) {
+  void Place(EmuCpu* c, WordState* ws, uint64_t v, uint64_t mask = ~0ULL,
+             bool rmw = false) {
     if (window_open_ && c != window_cpu_ && InWindow(ws)) CloseWindow();
     if (mask != ~0ULL) v = (Current(ws) & ~mask) | (v & mask);
     ws->last_full = mask == ~0ULL;
+    ws->last_rmw = rmw;
     ++ws->version;
     ++place_counter_;
     int slot = static_cast<int>(ws->version % kHistory);
@@ -446,6 +450,10 @@ class EmulatedSystem final : public MemorySystem {
     // Bytes are separate locations: only a whole-word store can be ordered
     // before a whole-word current value.
     if (e.mask != ~0ULL || !ws->last_full) return false;
+    // An RMW read the value just before its write: nothing may be ordered
+    // between the two (that would silently lose E, e.g. a message bit that
+    // a demux xchg() then never saw).
+    if (ws->last_rmw) return false;
     if (ws->last_place <= e.place_at_store) return false;
     // An earlier drop's P made visible at or after the current value may
     // be reachable from it, and leads back in time to that drop (rule 4).
@@ -563,7 +571,7 @@ class EmulatedSystem final : public MemorySystem {
       DrainBeforeRmw(c, ws);
     }
     uint64_t old = Current(ws);
-    Place(c, ws, f(old));
+    Place(c, ws, f(old), ~0ULL, /*rmw=*/true);
     if (fully_ordered) c->load_floor_ = place_counter_;
     Trace(c->cpu_, op, &w, arg, old);
     return old;
