@@ -41,7 +41,8 @@ struct ReproduceOptions {
   absl::Duration fixed_budget = absl::Seconds(20);
   int64_t fixed_doorbells = 1'000'000;
   // csd stall threshold in NowNs units; 0 = default (emulated: 200000
-  // virtual ticks; native: calibrated from a short fixed-model run).
+  // virtual ticks, 50000 per CPU beyond 4; native: calibrated from a short
+  // fixed-model run).
   int64_t threshold_ns = 0;
   // Host CPUs to pin modelled CPU i to (i % size); empty = the scenario's
   // default (native: 0,1,... up to the machine's CPUs; emulated: none).
