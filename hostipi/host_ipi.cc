@@ -1,10 +1,14 @@
 #include "hostipi/host_ipi.h"
 
 #include <algorithm>
+#include <chrono>
 #include <tuple>
+
+#include <x86intrin.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 
 namespace kvmbed {
@@ -30,6 +34,14 @@ const char* IpiMessageName(int message) {
   return message >= 0 && message < kNumMessages ? kMessageNames[message] : "?";
 }
 
+uint64_t MessageBits(uint64_t word) {
+  uint64_t bits = 0;
+  for (int m = 0; m < kNumMessages; ++m) {
+    if ((word >> (8 * m)) & 0xff) bits |= uint64_t{1} << m;
+  }
+  return bits;
+}
+
 std::string MessageBitsToString(uint64_t bits) {
   std::vector<std::string> parts;
   for (int m = 0; m < kNumMessages; ++m) {
@@ -48,7 +60,31 @@ const char* CsdFuncName(int func) {
   return "?";
 }
 
+absl::Status HostIpiPlane::Validate(const Options& o) {
+  if (o.num_cpus < 1 || o.num_cpus > kMaxCpus) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hostipi: num_cpus=", o.num_cpus, " is out of range; use 1..", kMaxCpus,
+        " (the call_single_queue is a bitmask of senders)"));
+  }
+  if (o.stall_threshold_ns <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hostipi: stall_threshold_ns=", o.stall_threshold_ns,
+        " must be > 0 (ns natively, virtual ticks emulated)"));
+  }
+  if (o.resched_handler_relax < 0 || o.exit_latency_relax < 0 ||
+      o.trace_events_per_cpu < 1) {
+    return absl::InvalidArgumentError(
+        "hostipi: resched_handler_relax and exit_latency_relax must be >= 0 "
+        "and trace_events_per_cpu >= 1");
+  }
+  return absl::OkStatus();
+}
+
 HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
+  steady0_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  tsc0_ = static_cast<int64_t>(__rdtsc());
   const int n = std::max(1, std::min(options_.num_cpus, kMaxCpus));
   options_.num_cpus = n;
   auto name = [this](std::string s) {
@@ -58,11 +94,8 @@ HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
   for (int i = 0; i < n; ++i) {
     auto cpu = std::make_unique<Cpu>();
     cpu->host_ipi.name = name(absl::StrCat("host_ipi[", i, "]"));
-    for (int m = 0; m < kNumMessages; ++m) {
-      cpu->message[m].name =
-          name(absl::StrCat("ipi_message[", i, "].", kMessageNames[m]));
-      cpu->handled[m].store(0);
-    }
+    cpu->message.name = name(absl::StrCat("ipi_message[", i, "]"));
+    for (int m = 0; m < kNumMessages; ++m) cpu->handled[m].store(0);
     cpu->queue.name = name(absl::StrCat("call_single_queue[", i, "]"));
     cpu->doorbell.name = name(absl::StrCat("doorbell[", i, "]"));
     for (int t = 0; t < n; ++t) {
@@ -80,7 +113,35 @@ void HostIpiPlane::Attach(CpuMemory& mem) { cpus_[mem.cpu()]->mem = &mem; }
 
 void HostIpiPlane::Trace(CpuMemory& mem, TraceKind kind, uint64_t a,
                          uint64_t b, bool flag) {
-  cpus_[mem.cpu()]->trace.Add(mem.NowNs(), kind, a, b, flag);
+  cpus_[mem.cpu()]->trace.Add(Stamp(mem), kind, a, b, flag);
+}
+
+int64_t HostIpiPlane::Stamp(CpuMemory& mem) const {
+  // Natively the TSC: a few ns, and no fence (a clock read between a store
+  // and a later load must not give the store buffer time to drain).
+  return Emulated() ? mem.NowNs() : static_cast<int64_t>(__rdtsc());
+}
+
+int64_t HostIpiPlane::StampToNs(int64_t delta) const {
+  if (Emulated()) return delta;
+  double ns_per_tick;
+  {
+    absl::MutexLock lock(&clock_mu_);
+    if (ns_per_tick_ == 0) {
+      // Calibrate against the steady clock over >= 2 ms since construction.
+      int64_t ns, ticks;
+      do {
+        ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count() -
+             steady0_;
+        ticks = static_cast<int64_t>(__rdtsc()) - tsc0_;
+      } while (ns < 2'000'000);
+      ns_per_tick_ = ticks > 0 ? static_cast<double>(ns) / ticks : 1.0;
+    }
+    ns_per_tick = ns_per_tick_;
+  }
+  return static_cast<int64_t>(static_cast<double>(delta) * ns_per_tick);
 }
 
 std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
@@ -90,7 +151,18 @@ std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
   for (size_t i = 0; i < cpus_.size(); ++i) {
     const CpuMemory* m = cpus_[i]->mem;
     if (m == nullptr) continue;
-    for (const std::string& s : m->BufferedStores()) {
+    for (std::string s : m->BufferedStores()) {
+      // "ipi_message[3].byte0=1" -> "ipi_message[3].CALL_FUNCTION=1".
+      if (absl::StartsWith(s, "ipi_message[")) {
+        const size_t at = s.find(".byte");
+        if (at != std::string::npos && at + 5 < s.size()) {
+          const int byte = s[at + 5] - '0';
+          if (byte >= 0 && byte < kNumMessages) {
+            s = absl::StrCat(s.substr(0, at + 1), kMessageNames[byte],
+                             s.substr(at + 6));
+          }
+        }
+      }
       out.push_back(absl::StrCat("CPU#", i, " ", s));
     }
   }
@@ -106,9 +178,11 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   me.sending_to.store(target, std::memory_order_relaxed);
   // smp_muxed_ipi_set_message(): a plain byte store into ipi_message.
   if (km.message_pass_mb) mem.FullBarrier();
-  mem.Store(t.message[message], 1);
+  mem.StoreByte(t.message, message, 1);
   bool buffered =
-      Emulated() && t.message[message].value.load(std::memory_order_relaxed) != 1;
+      Emulated() &&
+      !(MessageBits(t.message.value.load(std::memory_order_relaxed)) &
+        (1u << message));
   Trace(mem, TraceKind::kSetMessage, target,
         static_cast<uint64_t>(message) | (buffered ? 0x100 : 0),
         km.message_pass_mb);
@@ -119,10 +193,11 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   Trace(mem, TraceKind::kSetHostIpi, target, buffered, km.mb_before_set);
   // ppc_msgsnd_sync() then msgsnd: the doorbell itself is not a store.
   mem.FullBarrier();
-  mem.Signal(t.doorbell, 1);
+  const int64_t seq = me.doorbells_sent.load(std::memory_order_relaxed) + 1;
+  mem.Signal(t.doorbell, (static_cast<uint64_t>(mem.cpu() + 1) << 48) |
+                             static_cast<uint64_t>(seq));
   Trace(mem, TraceKind::kMsgsnd, target);
-  me.doorbells_sent.store(me.doorbells_sent.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
+  me.doorbells_sent.store(seq, std::memory_order_relaxed);
   me.sending_to.store(-1, std::memory_order_relaxed);
   if (options_.kick) options_.kick(target);
 }
@@ -177,6 +252,7 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
   int64_t next_report = start + threshold;
   int number = 0;
   bool lost = false;
+  uint64_t polls = 0;
   auto end_episode = [&](int64_t waited) {
     if (number == 0) return;
     (lost ? stalls_lost_ : stalls_slow_).fetch_add(1, std::memory_order_relaxed);
@@ -202,8 +278,11 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
       }
       return false;
     }
+    if (!Emulated() && (++polls & 63) != 0) continue;  // clock reads cost
     const int64_t now = mem.NowNs();
     if (now < next_report) continue;
+    // This thread may just have been descheduled: look again first.
+    if (!(mem.Load(csd.flags) & kCsdLock)) break;
     const bool first = number == 0;
     if (first) number = next_report_.fetch_add(1);
     StallReport r =
@@ -244,24 +323,31 @@ void HostIpiPlane::EnterGuest(CpuMemory& mem) {
 
 bool HostIpiPlane::TakeDoorbell(CpuMemory& mem) {
   Cpu& c = *cpus_[mem.cpu()];
-  if (mem.Load(c.doorbell) == 0) return false;
-  // Taking the interrupt consumes the latch atomically: a msgsnd racing
-  // with it is either taken now or stays pending, never dropped.
-  return mem.Exchange(c.doorbell, 0, false) != 0;
+  const uint64_t v = mem.Load(c.doorbell);
+  if (v == c.doorbell_taken.load(std::memory_order_relaxed)) return false;
+  c.doorbell_taken.store(v, std::memory_order_relaxed);
+  // ppc_msgsync() (POWER9: msgsync; lwsync): loads after taking the
+  // doorbell see what the sender stored before its msgsnd.
+  mem.LightBarrier();
+  return true;
 }
 
 bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   Cpu& c = *cpus_[mem.cpu()];
   c.in_guest.store(false, std::memory_order_relaxed);
   if (!TakeDoorbell(mem)) return false;
+  for (int64_t i = 0; i < options_.exit_latency_relax; ++i) mem.Relax();
   // The KVM exit path looks at kvm_hstate.host_ipi to decide whether the
   // doorbell was meant for the host.
   const uint64_t host_ipi = mem.Load(c.host_ipi);
+  // Natively, keep the path to the clear short: anything slow here (e.g.
+  // reading the message words for the report) shifts the race it exists
+  // to show. The messages are looked at only when the doorbell is ignored.
   uint64_t seen = 0;  // observer's view, for the stall report only
-  for (int m = 0; m < kNumMessages; ++m) {
-    if (c.message[m].value.load(std::memory_order_relaxed)) seen |= 1u << m;
+  if (host_ipi == 0) {
+    seen = MessageBits(c.message.value.load(std::memory_order_relaxed));
   }
-  c.last_doorbell.t.store(mem.NowNs(), std::memory_order_relaxed);
+  c.last_doorbell.t.store(Stamp(mem), std::memory_order_relaxed);
   c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
   c.last_doorbell.messages.store(seen, std::memory_order_relaxed);
   c.last_doorbell.in_guest.store(true, std::memory_order_relaxed);
@@ -272,11 +358,22 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   }
   c.taken_guest.store(c.taken_guest.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
-  Trace(mem, TraceKind::kDoorbellGuest, host_ipi, seen);
+  Trace(mem, TraceKind::kDoorbellGuest, host_ipi, seen, host_ipi != 0);
   if (host_ipi == 0) {
     c.ignored.store(c.ignored.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
     Trace(mem, TraceKind::kIgnored);
+    if (Emulated() && (seen & (1u << kCallFunction))) {
+      // Possibly a lost IPI: keep the history that led here, which later
+      // activity would push out of the rings before a stall is reported.
+      std::vector<int> all_cpus;
+      for (int i = 0; i < options_.num_cpus; ++i) all_cpus.push_back(i);
+      std::vector<TraceEvent> events = CollectEvents(
+          all_cpus, mem.cpu(), options_.trace_events_per_cpu, INT64_MIN);
+      absl::MutexLock lock(&c.mu);
+      c.suspect_events = std::move(events);
+      c.suspect_t = c.last_doorbell.t.load(std::memory_order_relaxed);
+    }
     return true;
   }
   DoorbellException(mem);
@@ -302,14 +399,13 @@ void HostIpiPlane::DoorbellException(CpuMemory& mem) {
   // kvmppc_clear_host_ipi().
   mem.Store(c.host_ipi, 0);
   if (options_.model.mb_after_clear) mem.FullBarrier();
-  const bool buffered =
-      Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
-  Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
-        options_.model.mb_after_clear);
-  Demux(mem);
+  // Nothing between the clear and the demux's first read: natively, even a
+  // clock read there would give the store buffer time to drain. The clear
+  // is traced by Demux() after that read.
+  Demux(mem, /*trace_clear=*/true);
 }
 
-void HostIpiPlane::Demux(CpuMemory& mem) {
+void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
   Cpu& c = *cpus_[mem.cpu()];
   const DemuxRead demux = options_.model.demux;
   for (;;) {
@@ -317,18 +413,26 @@ void HostIpiPlane::Demux(CpuMemory& mem) {
     bool peeked_zero = false;
     if (demux == DemuxRead::kPeek) {
       // A plain load of the messages; the xchg only if any is set.
-      bool any = false;
-      for (int m = 0; m < kNumMessages; ++m) any |= mem.Load(c.message[m]) != 0;
-      peeked_zero = !any;
+      peeked_zero = mem.Load(c.message) == 0;
+      if (peeked_zero) {
+        c.peek_zero.store(c.peek_zero.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+      }
     }
     if (!peeked_zero) {
       const bool ordered = demux != DemuxRead::kXchgRelaxed;
-      for (int m = 0; m < kNumMessages; ++m) {
-        if (mem.Exchange(c.message[m], 0, ordered)) bits |= 1u << m;
-      }
+      bits = MessageBits(mem.Exchange(c.message, 0, ordered));
     }
-    c.last_handled.t.store(mem.NowNs(), std::memory_order_relaxed);
+    if (trace_clear) {
+      trace_clear = false;
+      const bool buffered =
+          Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
+      Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
+            options_.model.mb_after_clear);
+    }
+    c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
     c.last_handled.messages.store(bits, std::memory_order_relaxed);
+
     if (Emulated()) {
       std::vector<std::string> buffered = AllBufferedStores();
       absl::MutexLock lock(&c.mu);
@@ -340,14 +444,16 @@ void HostIpiPlane::Demux(CpuMemory& mem) {
       if (!(bits & (1u << m))) continue;
       c.handled[m].store(c.handled[m].load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
-      // RESCHEDULE/TICK_BROADCAST/NMI_IPI: nothing to run in the model.
       if (m == kCallFunction) FlushQueue(mem);
+      if (m == kReschedule) {
+        // scheduler_ipi(): only its cost is modelled.
+        for (int64_t i = 0; i < options_.resched_handler_relax; ++i) mem.Relax();
+      }
+      // TICK_BROADCAST/NMI_IPI: nothing to run in the model.
     }
     if (peeked_zero) return;
     // while (info->messages): a plain re-read.
-    bool again = false;
-    for (int m = 0; m < kNumMessages; ++m) again |= mem.Load(c.message[m]) != 0;
-    if (!again) return;
+    if (mem.Load(c.message) == 0) return;
   }
 }
 
@@ -383,7 +489,7 @@ HostIpiPlane::GuestExit HostIpiPlane::RunGuest(CpuMemory& mem, int64_t slice) {
       return GuestExit::kStop;
     }
     mem.Relax();
-    if (mem.Load(c.doorbell) != 0) {
+    if (mem.Load(c.doorbell) != c.doorbell_taken.load(std::memory_order_relaxed)) {
       ExitPath(mem);
       EnterGuest(mem);
     }
@@ -416,6 +522,7 @@ PlaneStats HostIpiPlane::Stats() const {
       s.messages_handled[m] += c->handled[m].load(std::memory_order_relaxed);
     }
     s.csds_run += c->csds_run.load(std::memory_order_relaxed);
+    s.peeks_saw_zero += c->peek_zero.load(std::memory_order_relaxed);
     s.calls_completed += c->calls_completed.load(std::memory_order_relaxed);
     s.max_wait_ns =
         std::max(s.max_wait_ns, c->max_wait.load(std::memory_order_relaxed));
@@ -470,12 +577,10 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
     s.in_guest = d.in_guest.load(std::memory_order_acquire);
     s.cur_csd = d.cur_csd.load(std::memory_order_acquire);
     s.host_ipi = d.host_ipi.value.load(std::memory_order_acquire);
-    s.messages = 0;
-    for (int m = 0; m < kNumMessages; ++m) {
-      if (d.message[m].value.load(std::memory_order_acquire)) s.messages |= 1u << m;
-    }
+    s.messages = MessageBits(d.message.value.load(std::memory_order_acquire));
     s.queue = d.queue.value.load(std::memory_order_acquire);
-    s.latch = d.doorbell.value.load(std::memory_order_acquire);
+    s.latch = d.doorbell.value.load(std::memory_order_acquire) !=
+              d.doorbell_taken.load(std::memory_order_acquire);
     s.taken = d.taken_guest.load(std::memory_order_acquire) +
               d.taken_host.load(std::memory_order_acquire);
     s.last_t = d.last_doorbell.t.load(std::memory_order_acquire);
@@ -504,7 +609,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   }
   const uint64_t cf = 1u << kCallFunction;
   const bool queued = (s.queue & (uint64_t{1} << self)) != 0;
-  const int64_t now = mem.NowNs();
+  const int64_t now = Stamp(mem);
   const char* unit = Emulated() ? "ticks" : "ns";
 
   r.facts.push_back({"target mode", s.in_guest ? "in guest" : "in host"});
@@ -524,11 +629,13 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   if (last_t >= 0) {
     r.facts.push_back(
         {"last doorbell taken in guest",
-         absl::StrFormat("%d %s ago, host_ipi==%d, messages set at that moment: %s%s",
-                         now - last_t, unit, last_hipi,
-                         MessageBitsToString(last_msgs),
-                         last_hipi == 0 ? " -> ignored as the guest's doorbell"
-                                        : " -> handled in the host")});
+         last_hipi == 0
+             ? absl::StrFormat("%d %s ago, host_ipi==0 while the messages "
+                               "set were: %s -> ignored as the guest's doorbell",
+                               StampToNs(now - last_t), unit,
+                               MessageBitsToString(last_msgs))
+             : absl::StrFormat("%d %s ago, host_ipi==%d -> handled in the host",
+                               StampToNs(now - last_t), unit, last_hipi)});
   } else {
     r.facts.push_back({"last doorbell taken in guest", "none yet"});
   }
@@ -536,7 +643,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   if (lh >= 0) {
     r.facts.push_back(
         {"last demux", absl::StrFormat(
-                           "%d %s ago (%s), read %s", now - lh, unit,
+                           "%d %s ago (%s), read %s", StampToNs(now - lh), unit,
                            DemuxReadName(options_.model.demux),
                            MessageBitsToString(d.last_handled.messages.load(
                                std::memory_order_acquire)))});
@@ -605,7 +712,34 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
       involved.push_back(i);
     }
   }
-  r.trace = FormatTrace(involved, options_.trace_events_per_cpu);
+  std::vector<TraceEvent> events;
+  {
+    Cpu& dm = *cpus_[target];
+    absl::MutexLock lock(&dm.mu);
+    if (!dm.suspect_events.empty() && dm.suspect_t == last_t) {
+      events = dm.suspect_events;  // the history up to the ignored doorbell
+    }
+  }
+  const size_t history = static_cast<size_t>(2 * options_.trace_events_per_cpu);
+  if (events.size() > history) {
+    events.erase(events.begin(), events.end() - history);
+  }
+  const int64_t since = events.empty() ? INT64_MIN : events.back().t;
+  std::vector<TraceEvent> recent =
+      CollectEvents(involved, target, options_.trace_events_per_cpu, since);
+  // After a frozen history only the latest few events matter.
+  const size_t tail = events.empty() ? history
+                                     : static_cast<size_t>(
+                                           options_.trace_events_per_cpu / 2);
+  if (recent.size() > tail) recent.erase(recent.begin(), recent.end() - tail);
+  if (!events.empty() && !recent.empty()) {
+    // Mark the gap between the frozen history and what came after.
+    TraceEvent gap = recent.front();
+    gap.kind = TraceKind::kGap;
+    events.push_back(gap);
+  }
+  events.insert(events.end(), recent.begin(), recent.end());
+  r.trace = FormatEvents(events);
   return r;
 }
 
@@ -623,14 +757,18 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
     case TraceKind::kMsgsnd:
       return absl::StrFormat("ppc_msgsnd_sync()/smp_mb(); ppc_msgsnd() -> %d", e.a);
     case TraceKind::kDoorbellGuest:
-      return absl::StrFormat(
-          "doorbell exit from the guest: kvm_hstate.host_ipi == %d "
-          "(messages set: %s)",
-          e.a, MessageBitsToString(e.b));
+      return e.flag ? absl::StrFormat(
+                          "doorbell exit from the guest, ppc_msgsync(): "
+                          "kvm_hstate.host_ipi == %d -> host",
+                          e.a)
+                    : absl::StrFormat(
+                          "doorbell exit from the guest, ppc_msgsync(): "
+                          "kvm_hstate.host_ipi == %d (messages set: %s)",
+                          e.a, MessageBitsToString(e.b));
     case TraceKind::kIgnored:
       return "host_ipi == 0: doorbell taken as the guest's // IPI IGNORED";
     case TraceKind::kDoorbellHost:
-      return "doorbell_exception() in host mode";
+      return "doorbell_exception() in host mode, ppc_msgsync()";
     case TraceKind::kClearHostIpi:
       return absl::StrFormat("kvmppc_clear_host_ipi(%d)%s%s", e.cpu,
                              e.flag ? "; smp_mb()" : "",
@@ -660,22 +798,38 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
       return absl::StrFormat("csd: stall report #%d about CPU#%d", e.b, e.a);
     case TraceKind::kResend:
       return absl::StrFormat("re-send CALL_FUNCTION to CPU#%d", e.a);
+    case TraceKind::kGap:
+      return "...";
   }
   return "?";
 }
 
-std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
-                                                   int per_cpu) const {
-  if (cpus.empty()) return {};
-  const int focus = cpus[0];  // the target: others' events about it only
+std::vector<TraceEvent> HostIpiPlane::CollectEvents(
+    const std::vector<int>& cpus, int focus, int per_cpu,
+    int64_t since) const {
   std::vector<TraceEvent> all;
   for (int cpu : cpus) {
     if (cpu < 0 || cpu >= options_.num_cpus) continue;
     std::vector<TraceEvent> ev = cpus_[cpu]->trace.Snapshot(cpu);
-    std::vector<TraceEvent> kept;
-    for (auto it = ev.rbegin(); it != ev.rend() && kept.size() < static_cast<size_t>(per_cpu); ++it) {
-      bool relevant = cpu == focus;
+    size_t kept = 0;
+    for (auto it = ev.rbegin();
+         it != ev.rend() && kept < static_cast<size_t>(per_cpu); ++it) {
+      if (it->t <= since) break;
+      bool relevant = false;
       switch (it->kind) {
+        // The focus CPU as a receiver.
+        case TraceKind::kDoorbellGuest:
+        case TraceKind::kIgnored:
+        case TraceKind::kDoorbellHost:
+        case TraceKind::kClearHostIpi:
+        case TraceKind::kDemux:
+        case TraceKind::kRunCsd:
+        case TraceKind::kCsdUnlock:
+        case TraceKind::kEnterGuest:
+        case TraceKind::kGuestExit:
+          relevant = cpu == focus;
+          break;
+        // Any CPU as a sender to the focus CPU.
         case TraceKind::kSetMessage:
         case TraceKind::kSetHostIpi:
         case TraceKind::kMsgsnd:
@@ -683,30 +837,42 @@ std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
         case TraceKind::kCsdWaitDone:
         case TraceKind::kStall:
         case TraceKind::kResend:
-          relevant |= static_cast<int>(it->a) == focus;
+          relevant = static_cast<int>(it->a) == focus;
           break;
         case TraceKind::kCallMany:
-          relevant |= (it->a >> focus) & 1;
-          break;
-        default:
+          relevant = (it->a >> focus) & 1;
           break;
       }
-      if (relevant) kept.push_back(*it);
+      if (relevant) {
+        all.push_back(*it);
+        ++kept;
+      }
     }
-    all.insert(all.end(), kept.begin(), kept.end());
   }
   std::sort(all.begin(), all.end(), [](const TraceEvent& x, const TraceEvent& y) {
     return std::tie(x.t, x.cpu, x.seq) < std::tie(y.t, y.cpu, y.seq);
   });
+  return all;
+}
+
+std::vector<std::string> HostIpiPlane::FormatEvents(
+    const std::vector<TraceEvent>& events) const {
   std::vector<std::string> lines;
-  if (all.empty()) return lines;
-  const int64_t t0 = all.front().t;
-  lines.push_back(absl::StrFormat("  %12s   CPU", Emulated() ? "t+ticks" : "t+ns"));
-  for (const TraceEvent& e : all) {
-    lines.push_back(
-        absl::StrFormat("  %12d  %4d: %s", e.t - t0, e.cpu, FormatEvent(e)));
+  if (events.empty()) return lines;
+  const int64_t t0 = events.front().t;
+  lines.push_back(
+      absl::StrFormat("  %12s   CPU", Emulated() ? "t+ticks" : "t+ns"));
+  for (const TraceEvent& e : events) {
+    lines.push_back(absl::StrFormat("  %12d  %4d: %s", StampToNs(e.t - t0),
+                                    e.cpu, FormatEvent(e)));
   }
   return lines;
+}
+
+std::vector<std::string> HostIpiPlane::FormatTrace(const std::vector<int>& cpus,
+                                                   int per_cpu) const {
+  if (cpus.empty()) return {};
+  return FormatEvents(CollectEvents(cpus, cpus[0], per_cpu, INT64_MIN));
 }
 
 }  // namespace hostipi

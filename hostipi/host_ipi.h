@@ -1,7 +1,8 @@
 // The modelled POWER host-IPI path (arch/powerpc smp.c + dbell.c + KVM HV):
 //
-//   per host CPU  kvm_hstate.host_ipi, ipi_message (four muxed messages,
-//                 each its own byte: a plain, bufferable store), a
+//   per host CPU  kvm_hstate.host_ipi, ipi_message (one word, four muxed
+//                 messages, one byte each: the set is a plain, bufferable
+//                 byte store, as on powerpc), a
 //                 call_single_queue of csds, cur_csd, a msgsnd doorbell latch
 //   sender        smp_muxed_ipi_set_message -> kvmppc_set_host_ipi ->
 //                 msgsnd sync -> msgsnd (the doorbell)
@@ -36,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
@@ -55,6 +57,8 @@ enum IpiMessage : int {
 constexpr int kNumMessages = 4;
 // "CALL_FUNCTION", ...
 const char* IpiMessageName(int message);
+// The messages set in an ipi_message word (byte m non-zero) as bits (bit m).
+uint64_t MessageBits(uint64_t word);
 // "CALL_FUNCTION|RESCHEDULE" for a bit set (bit m = message m), "none" for 0.
 std::string MessageBitsToString(uint64_t bits);
 
@@ -75,6 +79,7 @@ struct PlaneStats {
   int64_t doorbells_taken_in_host = 0;
   int64_t messages_handled[kNumMessages] = {0, 0, 0, 0};
   int64_t csds_run = 0;
+  int64_t peeks_saw_zero = 0;  // demux=peek: doorbells handled with no messages
   int64_t calls_completed = 0;  // csd_lock_wait()s that finished
   int64_t stalls_lost = 0;      // stall episodes, worst verdict LOST
   int64_t stalls_slow = 0;      // stall episodes that were only SLOW
@@ -94,10 +99,20 @@ class HostIpiPlane {
     // Called after a doorbell latch was set (e.g. kick a vCPU thread out of
     // KVM_RUN). May be empty for modelled CPUs that poll the latch.
     std::function<void(int cpu)> kick;
+    // Cost of the RESCHEDULE handler (scheduler_ipi()) in Relax()
+    // iterations: real handlers take time, and the demux re-reads the
+    // messages after them.
+    int64_t resched_handler_relax = 0;
+    // Cost of leaving the guest in Relax() iterations: between noticing a
+    // doorbell in the guest and the exit path reading host_ipi.
+    int64_t exit_latency_relax = 0;
     // Trace lines per involved CPU in a report.
     int trace_events_per_cpu = 24;
   };
 
+  // Checks the options; the error names the field and the fix.
+  static absl::Status Validate(const Options& options);
+  // A plane for valid options (Validate() first when they come from users).
   explicit HostIpiPlane(Options options);
   HostIpiPlane(const HostIpiPlane&) = delete;
   HostIpiPlane& operator=(const HostIpiPlane&) = delete;
@@ -168,9 +183,14 @@ class HostIpiPlane {
   };
   struct alignas(64) Cpu {
     SharedWord host_ipi;
-    SharedWord message[kNumMessages];
+    SharedWord message;   // ipi_message: byte m = message m (StoreByte)
     SharedWord queue;     // call_single_queue: bit s = csd[s][this] queued
-    SharedWord doorbell;  // msgsnd latch (Signal/Exchange only)
+    // msgsnd: each doorbell Signal()s a new unique value, (sender+1)<<48 |
+    // the sender's sequence; a doorbell is pending while the value differs
+    // from the last one this CPU took. Taking it is no memory operation
+    // (as on POWER), and a racing msgsnd is never dropped.
+    SharedWord doorbell;
+    std::atomic<uint64_t> doorbell_taken{0};  // owner writes, observers read
     std::vector<std::unique_ptr<Csd>> csd_to;  // csd_to[t]: this CPU's csd for t
     CpuMemory* mem = nullptr;
     // Observer state, written only by the owner (relaxed).
@@ -183,6 +203,7 @@ class HostIpiPlane {
     std::atomic<int64_t> taken_host{0};
     std::atomic<int64_t> handled[kNumMessages];
     std::atomic<int64_t> csds_run{0};
+    std::atomic<int64_t> peek_zero{0};
     std::atomic<int64_t> calls_completed{0};
     std::atomic<int64_t> max_wait{0};
     std::atomic<int64_t> handler_delay{0};
@@ -194,25 +215,42 @@ class HostIpiPlane {
     absl::Mutex mu;
     std::vector<std::string> buffered_at_doorbell ABSL_GUARDED_BY(mu);
     std::vector<std::string> buffered_at_clear ABSL_GUARDED_BY(mu);
+    // Emulated only: the trace up to the last doorbell ignored while
+    // CALL_FUNCTION was set, frozen then (suspect_t = its stamp).
+    std::vector<TraceEvent> suspect_events ABSL_GUARDED_BY(mu);
+    int64_t suspect_t ABSL_GUARDED_BY(mu) = -1;
   };
 
   bool Emulated() const { return options_.mode == OrderingMode::kEmulatedPower; }
   void Trace(CpuMemory& mem, TraceKind kind, uint64_t a = 0, uint64_t b = 0,
              bool flag = false);
   std::vector<std::string> AllBufferedStores() const;
+  // Trace/record timestamps: NowNs() emulated, the TSC natively.
+  int64_t Stamp(CpuMemory& mem) const;
+  int64_t StampToNs(int64_t delta) const;
   bool TakeDoorbell(CpuMemory& mem);
   void DoorbellException(CpuMemory& mem);
-  void Demux(CpuMemory& mem);
+  void Demux(CpuMemory& mem, bool trace_clear);
   void FlushQueue(CpuMemory& mem);
   bool CsdLockWait(CpuMemory& mem, int target, CsdFunc func, uint64_t info);
   StallReport BuildReport(CpuMemory& mem, int target, CsdFunc func,
                           uint64_t info, int64_t waited, int number,
                           bool first);
   std::string FormatEvent(const TraceEvent& e) const;
+  // Events of `cpus` about `focus` (its receiver side, others' sends to
+  // it), the last per_cpu of each newer than `since`, merged by time.
+  std::vector<TraceEvent> CollectEvents(const std::vector<int>& cpus, int focus,
+                                        int per_cpu, int64_t since) const;
+  std::vector<std::string> FormatEvents(
+      const std::vector<TraceEvent>& events) const;
 
   Options options_;
   std::deque<std::string> names_;  // storage for SharedWord::name
   std::vector<std::unique_ptr<Cpu>> cpus_;
+  int64_t steady0_ = 0;
+  int64_t tsc0_ = 0;
+  mutable absl::Mutex clock_mu_;
+  mutable double ns_per_tick_ ABSL_GUARDED_BY(clock_mu_) = 0;
   std::atomic<int> next_report_{1};
   std::atomic<int64_t> stalls_lost_{0};
   std::atomic<int64_t> stalls_slow_{0};

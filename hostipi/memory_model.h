@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -45,6 +46,11 @@ absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text);
 
 // One word of modelled shared memory (host_ipi, ipi_message, a csd flag...).
 // Cache-line aligned so native runs measure ordering, not false sharing.
+//
+// `value` always holds the value every CPU can see: in kEmulatedPower a
+// store still in a store buffer is not in it yet, so reading `value`
+// directly (from a body, a trace callback or after Run) shows memory as the
+// other CPUs see it. Set it directly only while no Run() is active.
 struct alignas(64) SharedWord {
   std::atomic<uint64_t> value{0};
   const char* name = "?";  // for traces and stall reports, e.g. "host_ipi[3]"
@@ -62,6 +68,13 @@ class CpuMemory {
   virtual uint64_t Load(SharedWord& w) = 0;
   // Plain store (WRITE_ONCE): may be buffered in kEmulatedPower.
   virtual void Store(SharedWord& w, uint64_t v) = 0;
+  // Plain store of one byte (bits 8*byte .. 8*byte+7 of the word), e.g.
+  // powerpc's `message[msg] = 1` into the muxed ipi_message word: buffered
+  // like Store, and concurrent byte stores to different bytes never lose
+  // each other. Use this, not a relaxed FetchOr, for the message set: a
+  // relaxed RMW takes effect at once in kEmulatedPower, so it could never
+  // be reordered after a later store (the seed's scenario 1). byte: 0..7.
+  virtual void StoreByte(SharedWord& w, int byte, uint8_t v) = 0;
   // Atomic exchange; fully_ordered = xchg() (a full barrier on each side),
   // otherwise xchg_relaxed()/xchg_local().
   virtual uint64_t Exchange(SharedWord& w, uint64_t v, bool fully_ordered) = 0;
@@ -88,8 +101,37 @@ class CpuMemory {
 };
 
 // One modelled CPU's code. It runs until it returns; a body must return
-// soon after StopRequested() turns true.
+// soon after StopRequested() turns true. Bodies synchronise only through
+// CpuMemory: in kEmulatedPower they all share one OS thread, so a body that
+// blocks (mutex, condition variable, sleep) or spins without CpuMemory calls
+// stops every CPU. Exceptions must not leave a body.
 using CpuBody = std::function<void(CpuMemory& mem)>;
+
+// One operation as recorded by a trace (kEmulatedPower only).
+enum class MemoryOp {
+  kLoad,          // value = the value the load returned
+  kStore,         // the store entered the CPU's store buffer
+  kStoreByte,     // a byte store entered the buffer; old = byte index
+  kDrain,         // a buffered store became visible; value = the word now
+  kCoherenceDrop, // a buffered store was ordered just before the current
+                  // value of its word and never became visible to others
+  kExchange,      // value = the new value; the old one is in `old`
+  kFetchOr,       // value = the OR-ed bits; the old value is in `old`
+  kFullBarrier,
+  kLightBarrier,
+  kSignal,
+  kRelax,
+};
+const char* MemoryOpName(MemoryOp op);
+
+struct MemoryTraceEvent {
+  int64_t time = 0;  // virtual ns (= scheduled operations so far)
+  int cpu = 0;       // the CPU whose operation or store this is
+  MemoryOp op = MemoryOp::kRelax;
+  const SharedWord* word = nullptr;  // null for barriers and Relax
+  uint64_t value = 0;
+  uint64_t old = 0;
+};
 
 struct RunOptions {
   OrderingMode mode = OrderingMode::kNative;
@@ -100,6 +142,31 @@ struct RunOptions {
   // Probability (0..1) that a buffered store drains at a scheduling point
   // (kEmulatedPower only).
   double drain_probability = 0.25;
+  // Probability (0..1) that a load not ordered by a barrier returns an older
+  // value of its word that was still current at some time after this CPU's
+  // last barrier (POWER satisfies loads out of order). kEmulatedPower only.
+  double stale_load_probability = 0.1;
+  // Probability (0..1) that a buffered store, when it drains and the rules
+  // allow it (see memory_model.cc), is instead ordered coherence-before the
+  // word's current value by another CPU, so it is never seen by others.
+  // This is what makes R with lwsync on the writer observable.
+  double coherence_drop_probability = 0.25;
+  // Stack of each coroutine in kEmulatedPower.
+  size_t coroutine_stack_bytes = 256 * 1024;
+  // Optional: called for every operation, drain and drop, in order
+  // (kEmulatedPower only; ignored in kNative). Runs on the coroutine of the
+  // CPU concerned, so it must not call into CpuMemory.
+  std::function<void(const MemoryTraceEvent&)> trace;
+};
+
+// Checks RunOptions; the error names the field and the fix.
+absl::Status ValidateRunOptions(const RunOptions& options);
+
+// What the last Run() did.
+struct RunStats {
+  uint64_t ops = 0;             // scheduled operations (kEmulatedPower only)
+  bool deadline_expired = false;
+  absl::Duration wall_time;
 };
 
 // Runs a set of modelled CPUs to completion under one ordering mode.
@@ -114,11 +181,20 @@ class MemorySystem {
 
   // Runs bodies[i] as modelled CPU i until all return, or until the
   // deadline (wall time) passes, after which StopRequested() is true.
+  // Returns OK in both cases (see stats().deadline_expired); an error only
+  // for bad options or a failed thread/pinning/stack set-up. Run() may be
+  // called again; in kEmulatedPower the PRNG carries on from the previous
+  // run, so a sequence of runs replays exactly from RunOptions::seed, and
+  // every store buffer is drained before Run() returns.
   virtual absl::Status Run(const std::vector<CpuBody>& bodies,
                            absl::Duration deadline) = 0;
 
-  // Asks every body to return (sets StopRequested()).
+  // Asks every body to return (sets StopRequested()). A later Run()
+  // starts with the request cleared.
   virtual void RequestStop() = 0;
+
+  // Figures of the last completed Run().
+  virtual RunStats stats() const = 0;
 };
 
 }  // namespace hostipi

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 
 namespace kvmbed {
 namespace hostipi {
@@ -24,6 +25,35 @@ std::string FormatStallHeadline(const StallReport& r) {
       r.kind == StallReport::Kind::kDetected ? "Detected" : "Continued",
       r.number, r.waiter_cpu, r.waited_ns, r.clock_unit, r.target_cpu, r.func,
       r.info);
+}
+
+std::string StallReportToJson(const StallReport& r) {
+  nlohmann::json j;
+  j["event"] = "csd_stall";
+  j["kind"] = r.kind == StallReport::Kind::kDetected    ? "detected"
+              : r.kind == StallReport::Kind::kContinued ? "continued"
+                                                         : "unstuck";
+  j["number"] = r.number;
+  j["waiter_cpu"] = r.waiter_cpu;
+  j["target_cpu"] = r.target_cpu;
+  j["waited"] = r.waited_ns;
+  j["clock_unit"] = r.clock_unit;
+  j["func"] = r.func;
+  j["info"] = r.info;
+  j["activity"] = r.activity == TargetActivity::kThisRequest    ? "this"
+                  : r.activity == TargetActivity::kPriorRequest ? "prior"
+                                                                : "nothing";
+  if (r.activity == TargetActivity::kPriorRequest) {
+    j["prior_sender"] = r.prior_sender;
+    j["prior_func"] = r.prior_func;
+  }
+  nlohmann::json facts = nlohmann::json::object();
+  for (const auto& [key, value] : r.facts) facts[key] = value;
+  j["facts"] = std::move(facts);
+  j["verdict"] = StallVerdictName(r.verdict);
+  j["verdict_reason"] = r.verdict_reason;
+  j["trace"] = r.trace;
+  return j.dump();
 }
 
 std::string FormatStallReport(const StallReport& r) {

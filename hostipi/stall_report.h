@@ -54,6 +54,9 @@ struct StallReport {
 
 // The first line only ("csd: Detected non-responsive CSD lock ...").
 std::string FormatStallHeadline(const StallReport& r);
+// One JSON object (one line) for the run's JSON-lines event log:
+// {"event":"csd_stall","kind":"detected"|"continued"|"unstuck",...}.
+std::string StallReportToJson(const StallReport& r);
 // The whole report, lines ending in '\n'. Unstuck reports are one line.
 std::string FormatStallReport(const StallReport& r);
 

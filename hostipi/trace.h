@@ -36,6 +36,7 @@ enum class TraceKind : uint8_t {
   kCsdWaitDone,     // a = target
   kStall,           // a = target, b = report number
   kResend,          // a = target
+  kGap,             // (reports only) events left out here
 };
 
 struct TraceEvent {

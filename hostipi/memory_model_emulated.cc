@@ -1,0 +1,851 @@
+// kEmulatedPower: every modelled CPU is a coroutine; all run on the thread
+// that called Run(), so a run is a pure function of the seed and the bodies.
+//
+// ## The rules (what the emulation allows)
+//
+// Time. A scheduling point precedes every CpuMemory operation except
+// StopRequested/BufferedStores/NowNs/cpu. At each one the virtual clock ticks,
+// then with drain_probability one buffered store of a randomly chosen CPU
+// (among CPUs with a non-empty buffer) leaves its buffer, then the PRNG picks
+// which CPU performs the next operation (uniformly among live CPUs).
+//
+// Memory is multi-copy atomic: SharedWord::value holds the one visible value;
+// a store that drains is visible to every other CPU at the same instant.
+// Each word keeps its last 4 visible values for stale loads.
+//
+// Store buffer (per CPU, program order, at most 32 entries; a full buffer
+// drains its oldest entry first):
+//  * Store(w, v) appends an entry; StoreByte appends one that writes only
+//    its byte (bytes are separate locations: a byte store drains into the
+//    then-current word, so byte stores to different bytes never lose each
+//    other). LightBarrier starts a new "epoch".
+//  * An entry may drain when every entry of an earlier epoch has drained
+//    (lwsync: store->store) and no older entry to the same word remains
+//    (coherence). Among such entries the PRNG picks any: stores to
+//    different words in one epoch become visible in any order.
+//  * Coherence drop (coherence_drop_probability, when a drain is attempted):
+//    entry E of CPU B, word w, is instead ordered coherence-before the
+//    current value of w and never becomes visible to others (B then reads
+//    the current value). Allowed only if all of:
+//      1. the current value of w was written by another CPU after E entered
+//         B's buffer (so E may be ordered before it), and not by an atomic
+//         RMW (its read and write are adjacent in coherence order),
+//      2. E is B's oldest entry to w,
+//      3. B made no store visible since that current value was written,
+//      4. every word of P = B's entries of earlier epochs than E was written
+//         by nobody since then, no earlier drop is still "open", and the
+//         last one closed (its P became visible) before the current value
+//         of w was written.
+//    If P is not empty the drop stays open until P has drained; while open,
+//    any other CPU that is about to write a word of P first drains P (an
+//    ordinary, always-legal drain). E may thus be ordered before the current
+//    value while P (lwsync-before E) is still invisible: that is POWER's
+//    "R+lwsync+sync allowed", and rules 3-4 keep cycles made only of
+//    coherence and lwsync/sync order (2+2W+lwsyncs) impossible.
+//  * Load(w): the CPU's own newest buffered store to w if any (forwarding);
+//    otherwise, with stale_load_probability, any of w's last 4 values that
+//    was still current at some moment after this CPU's last barrier and is
+//    not older than a value this CPU already saw or wrote to w (loads are
+//    satisfied out of order, coherence holds); otherwise the current value.
+//  * FullBarrier (sync) drains the CPU's whole buffer at once and sets the
+//    load floor to now. LightBarrier (lwsync) starts a new store epoch and
+//    sets the load floor to now (load->load and load->store order; a store
+//    before it may still pass a load after it).
+//  * Exchange/FetchOr, fully_ordered (sync; RMW; sync): drain everything,
+//    then read-modify-write the current value at once, load floor = now.
+//    Relaxed: drain only what must precede the write (entries of earlier
+//    epochs, and this CPU's entries to the same word), then RMW the current
+//    value at once; other buffered stores stay buffered and pass it. The
+//    RMW is visible at once, so unlike POWER it is never passed by a later
+//    store (StoreByte is the way to model the kernel's message byte store).
+//  * Signal(w, v): makes v visible at once (after the CPU's own buffered
+//    stores to w, if any); other buffered stores are not drained.
+//  * Relax(): just a scheduling point.
+//  * NowNs(): the number of scheduling points so far in this Run().
+//
+// ## Where it differs from POWER
+//  * Stronger: memory is multi-copy atomic apart from coherence drops, so
+//    e.g. WRC and IRIW without barriers never show their relaxed outcomes
+//    (POWER allows them); load->store reordering (LB) never happens (POWER
+//    allows it architecturally, hardware has not been seen doing it);
+//    dependencies are not modelled, but are not needed either, since loads
+//    are only ever satisfied with values current after the CPU's last
+//    barrier, and never with values from the future.
+//  * Coherence drops are restricted conservatively (rules 3-4, whole-word
+//    stores only), so some legal POWER coherence orders are never produced.
+//  * Stores to one word stay in program order even when they write
+//    different bytes (POWER may reorder those).
+//  * A relaxed RMW becomes visible at once: never passed by later stores.
+//  * Weaker: none known; the litmus tests in litmus_test.cc check SB, MP,
+//    R, 2+2W and coherence shapes against the POWER answers.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "hostipi/memory_model_internal.h"
+
+// -DKVMBED_HOSTIPI_UCONTEXT forces the portable (slow) switch on x86-64,
+// so that path can be tested here.
+#if defined(__x86_64__) && !defined(KVMBED_HOSTIPI_UCONTEXT)
+#define KVMBED_HOSTIPI_ASM_SWITCH 1
+#else
+#define KVMBED_HOSTIPI_ASM_SWITCH 0
+#include <ucontext.h>
+#endif
+
+// ---------------------------------------------------------------------------
+// Context switch. swapcontext() makes a sigprocmask system call per switch
+// (~1 us); the emulation switches at most memory operations, so on x86-64 we
+// switch with a few instructions: save the callee-saved registers, MXCSR and
+// the x87 control word on the old stack, swap stack pointers, restore.
+#if KVMBED_HOSTIPI_ASM_SWITCH
+extern "C" {
+// Saves the current context's stack pointer in *save_sp and resumes the
+// context whose stack pointer is load_sp.
+void kvmbed_hostipi_switch(void** save_sp, void* load_sp);
+// First instruction a new coroutine runs: calls r13(r12).
+void kvmbed_hostipi_start();
+}
+asm(R"(
+  .text
+  .p2align 4
+  .globl kvmbed_hostipi_switch
+  .type kvmbed_hostipi_switch,@function
+kvmbed_hostipi_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size kvmbed_hostipi_switch, .-kvmbed_hostipi_switch
+
+  .p2align 4
+  .globl kvmbed_hostipi_start
+  .type kvmbed_hostipi_start,@function
+kvmbed_hostipi_start:
+  movq %r12, %rdi
+  callq *%r13
+  ud2
+  .size kvmbed_hostipi_start, .-kvmbed_hostipi_start
+)");
+#endif
+
+namespace kvmbed {
+namespace hostipi {
+namespace internal {
+namespace {
+
+// splitmix64 seeds xoshiro256**; both fully specified, so runs replay on
+// any compiler and standard library.
+class Prng {
+ public:
+  explicit Prng(uint64_t seed) {
+    uint64_t x = seed;
+    for (uint64_t& s : s_) {
+      x += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      s = z ^ (z >> 31);
+    }
+  }
+  uint64_t Next() {
+    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  // Uniform in [0, n) (Lemire's multiply-shift; n > 0).
+  uint64_t Below(uint64_t n) {
+    return static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(Next()) * n) >> 64);
+  }
+  // True with probability threshold / 2^64 (see Threshold()).
+  bool Chance(uint64_t threshold) { return Next() < threshold; }
+  static uint64_t Threshold(double p) {
+    if (p <= 0) return 0;
+    if (p >= 1) return ~0ULL;
+    return static_cast<uint64_t>(p * 18446744073709551616.0);
+  }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+// A coroutine stack with a PROT_NONE guard page below it.
+class Stack {
+ public:
+  static absl::StatusOr<std::unique_ptr<Stack>> Create(size_t bytes) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    bytes = (bytes + page - 1) / page * page;
+    void* p = mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      return absl::ErrnoToStatus(
+          errno, absl::StrCat("mmap of a ", bytes,
+                              "-byte coroutine stack (RunOptions."
+                              "coroutine_stack_bytes)"));
+    }
+    if (mprotect(p, page, PROT_NONE) != 0) {
+      int err = errno;
+      munmap(p, bytes + page);
+      return absl::ErrnoToStatus(err, "mprotect of a coroutine guard page");
+    }
+    return std::unique_ptr<Stack>(
+        new Stack(static_cast<char*>(p), bytes + page, page));
+  }
+  ~Stack() { munmap(base_, size_); }
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  char* low() const { return base_ + guard_; }
+  char* high() const { return base_ + size_; }
+  size_t usable() const { return size_ - guard_; }
+
+ private:
+  Stack(char* base, size_t size, size_t guard)
+      : base_(base), size_(size), guard_(guard) {}
+  char* base_;
+  size_t size_;
+  size_t guard_;
+};
+
+constexpr int kHistory = 4;         // visible values kept per word
+constexpr size_t kBufferCap = 32;   // store-buffer entries per CPU
+
+struct WordState {
+  SharedWord* word = nullptr;
+  uint64_t version = 0;       // visible writes so far (0 = initial value)
+  int last_writer = -1;       // CPU of the current value; -1 = initial
+  uint64_t last_place = 0;    // placement number of the current value
+  bool last_full = true;      // the current value came from a whole-word write
+  bool last_rmw = false;      // the current value came from an atomic RMW
+  uint64_t hist_value[kHistory] = {};
+  uint64_t hist_place[kHistory] = {};  // placement number of each version
+  std::vector<uint64_t> min_version;   // per CPU: coherence floor
+  std::vector<int> buffered;           // per CPU: entries buffered to it
+};
+
+struct Entry {
+  WordState* ws;
+  uint64_t value;
+  uint64_t mask;  // bits this store writes: ~0 for Store, 0xff<<8i for bytes
+  uint64_t epoch;
+  uint64_t place_at_store;  // placement counter when the store executed
+};
+
+class EmulatedSystem;
+
+// One modelled CPU. Threading: used only from its own coroutine (all
+// coroutines share the Run() caller's thread).
+class EmuCpu final : public CpuMemory {
+ public:
+  EmuCpu(EmulatedSystem* sys, int cpu) : sys_(sys), cpu_(cpu) {}
+  int cpu() const override { return cpu_; }
+  uint64_t Load(SharedWord& w) override;
+  void Store(SharedWord& w, uint64_t v) override;
+  void StoreByte(SharedWord& w, int byte, uint8_t v) override;
+  uint64_t Exchange(SharedWord& w, uint64_t v, bool fully_ordered) override;
+  uint64_t FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) override;
+  void FullBarrier() override;
+  void LightBarrier() override;
+  void Signal(SharedWord& w, uint64_t v) override;
+  void Relax() override;
+  bool StopRequested() const override;
+  std::vector<std::string> BufferedStores() const override;
+  int64_t NowNs() const override;
+
+ private:
+  friend class EmulatedSystem;
+  EmulatedSystem* const sys_;
+  const int cpu_;
+  // Coroutine state.
+  void* sp_ = nullptr;
+#if !KVMBED_HOSTIPI_ASM_SWITCH
+  ucontext_t uctx_;
+#endif
+  std::unique_ptr<Stack> stack_;
+  const CpuBody* body_ = nullptr;
+  bool live_ = false;
+  // Memory state.
+  std::vector<Entry> buffer_;
+  uint64_t epoch_ = 0;
+  uint64_t load_floor_ = 0;  // placement number at the last barrier
+  uint64_t last_place_ = 0;  // placement number of this CPU's last write
+};
+
+// Threading: Run() from one thread at a time; RequestStop() from any thread.
+class EmulatedSystem final : public MemorySystem {
+ public:
+  explicit EmulatedSystem(const RunOptions& options)
+      : options_(options),
+        prng_(options.seed),
+        drain_threshold_(Prng::Threshold(options.drain_probability)),
+        stale_threshold_(Prng::Threshold(options.stale_load_probability)),
+        drop_threshold_(Prng::Threshold(options.coherence_drop_probability)),
+        tracing_(static_cast<bool>(options.trace)) {}
+
+  absl::Status Run(const std::vector<CpuBody>& bodies,
+                   absl::Duration deadline) override;
+  void RequestStop() override { stop_.store(true, std::memory_order_relaxed); }
+  RunStats stats() const override { return stats_; }
+
+ private:
+  friend class EmuCpu;
+
+  // --- scheduling ---
+  void Schedule(EmuCpu* cur) {
+    ++now_;
+    if ((now_ & 1023) == 0 && std::chrono::steady_clock::now() >= deadline_) {
+      if (!stop_.load(std::memory_order_relaxed)) deadline_expired_ = true;
+      stop_.store(true, std::memory_order_relaxed);
+    }
+    if (nonempty_buffers_ > 0 && prng_.Chance(drain_threshold_)) {
+      DrainSomething();
+    }
+    if (live_.size() > 1) {
+      EmuCpu* next = live_[prng_.Below(live_.size())];
+      if (next != cur) SwitchTo(cur, next);
+    }
+  }
+
+  void SwitchTo(EmuCpu* from, EmuCpu* to) {
+#if KVMBED_HOSTIPI_ASM_SWITCH
+    kvmbed_hostipi_switch(from ? &from->sp_ : &main_sp_, to ? to->sp_ : main_sp_);
+#else
+    swapcontext(from ? &from->uctx_ : &main_uctx_, to ? &to->uctx_ : &main_uctx_);
+#endif
+  }
+
+  static void CoroutineMain(void* arg);
+#if !KVMBED_HOSTIPI_ASM_SWITCH
+  static void UcontextMain(unsigned lo, unsigned hi) {
+    CoroutineMain(reinterpret_cast<void*>(
+        (static_cast<uintptr_t>(hi) << 32) | static_cast<uintptr_t>(lo)));
+  }
+#endif
+  absl::Status PrepareCoroutine(EmuCpu* c);
+
+  // --- memory ---
+  WordState* State(SharedWord& w) {
+    auto it = words_.find(&w);
+    if (it != words_.end()) return it->second;
+    word_storage_.emplace_back();
+    WordState* ws = &word_storage_.back();
+    ws->word = &w;
+    uint64_t v = w.value.load(std::memory_order_relaxed);
+    for (int i = 0; i < kHistory; ++i) ws->hist_value[i] = v;
+    ws->min_version.assign(all_.size(), 0);
+    ws->buffered.assign(all_.size(), 0);
+    words_.emplace(&w, ws);
+    return ws;
+  }
+
+  void Trace(int cpu, MemoryOp op, const SharedWord* w, uint64_t value,
+             uint64_t old = 0) {
+    if (!tracing_) return;
+    MemoryTraceEvent e;
+    e.time = static_cast<int64_t>(now_);
+    e.cpu = cpu;
+    e.op = op;
+    e.word = w;
+    e.value = value;
+    e.old = old;
+    options_.trace(e);
+  }
+
+  // Makes the bits `mask` of v visible in ws, written by CPU c.
+  void Place(EmuCpu* c, WordState* ws, uint64_t v, uint64_t mask = ~0ULL,
+             bool rmw = false) {
+    if (window_open_ && c != window_cpu_ && InWindow(ws)) CloseWindow();
+    if (mask != ~0ULL) v = (Current(ws) & ~mask) | (v & mask);
+    ws->last_full = mask == ~0ULL;
+    ws->last_rmw = rmw;
+    ++ws->version;
+    ++place_counter_;
+    int slot = static_cast<int>(ws->version % kHistory);
+    ws->hist_value[slot] = v;
+    ws->hist_place[slot] = place_counter_;
+    ws->last_writer = c->cpu_;
+    ws->last_place = place_counter_;
+    ws->word->value.store(v, std::memory_order_relaxed);
+    ws->min_version[c->cpu_] = ws->version;
+    c->last_place_ = place_counter_;
+  }
+
+  uint64_t Current(const WordState* ws) const {
+    return ws->hist_value[ws->version % kHistory];
+  }
+
+  void RemoveEntry(EmuCpu* c, size_t i) {
+    --c->buffer_[i].ws->buffered[c->cpu_];
+    c->buffer_.erase(c->buffer_.begin() + static_cast<long>(i));
+    if (c->buffer_.empty()) --nonempty_buffers_;
+    if (window_open_ && c == window_cpu_ &&
+        (c->buffer_.empty() || c->buffer_.front().epoch >= window_epoch_)) {
+      window_open_ = false;
+      window_closed_at_ = place_counter_;
+    }
+  }
+
+  // Makes entry i of c visible (the caller checked it may drain).
+  void DrainEntry(EmuCpu* c, size_t i) {
+    Entry e = c->buffer_[i];
+    Place(c, e.ws, e.value, e.mask);
+    RemoveEntry(c, i);
+    Trace(c->cpu_, MemoryOp::kDrain, e.ws->word, Current(e.ws));
+  }
+
+  bool MayDrain(const EmuCpu* c, size_t i) const {
+    const Entry& e = c->buffer_[i];
+    if (e.epoch != c->buffer_.front().epoch) return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (c->buffer_[j].ws == e.ws) return false;
+    }
+    return true;
+  }
+
+  // Rules 1-4 of a coherence drop (see the top of this file).
+  bool MayDrop(const EmuCpu* c, size_t i) {
+    if (window_open_) return false;
+    const Entry& e = c->buffer_[i];
+    const WordState* ws = e.ws;
+    if (ws->last_writer < 0 || ws->last_writer == c->cpu_) return false;
+    // Bytes are separate locations: only a whole-word store can be ordered
+    // before a whole-word current value.
+    if (e.mask != ~0ULL || !ws->last_full) return false;
+    // An RMW read the value just before its write: nothing may be ordered
+    // between the two (that would silently lose E, e.g. a message bit that
+    // a demux xchg() then never saw).
+    if (ws->last_rmw) return false;
+    if (ws->last_place <= e.place_at_store) return false;
+    // An earlier drop's P made visible at or after the current value may
+    // be reachable from it, and leads back in time to that drop (rule 4).
+    if (window_closed_at_ >= ws->last_place) return false;
+    if (c->last_place_ > ws->last_place) return false;
+    for (size_t j = 0; j < i; ++j) {
+      const Entry& p = c->buffer_[j];
+      if (p.ws == ws) return false;
+      if (p.epoch < e.epoch && p.ws->last_place > ws->last_place) return false;
+    }
+    return true;
+  }
+
+  void DropEntry(EmuCpu* c, size_t i) {
+    Entry e = c->buffer_[i];
+    // c must from now on read the current value or newer (CoWR).
+    e.ws->min_version[c->cpu_] = e.ws->version;
+    bool opens = false;
+    window_words_.clear();
+    for (size_t j = 0; j < i; ++j) {
+      if (c->buffer_[j].epoch < e.epoch) {
+        opens = true;
+        window_words_.push_back(c->buffer_[j].ws);
+      }
+    }
+    if (opens) {
+      window_open_ = true;
+      window_cpu_ = c;
+      window_epoch_ = e.epoch;
+    }
+    RemoveEntry(c, i);
+    Trace(c->cpu_, MemoryOp::kCoherenceDrop, e.ws->word, e.value,
+          Current(e.ws));
+  }
+
+  bool InWindow(const WordState* ws) const {
+    for (const WordState* w : window_words_) {
+      if (w == ws) return true;
+    }
+    return false;
+  }
+
+  // Drains the open drop's P (the window CPU's entries of earlier epochs).
+  void CloseWindow() {
+    EmuCpu* b = window_cpu_;
+    while (window_open_ && !b->buffer_.empty() &&
+           b->buffer_.front().epoch < window_epoch_) {
+      DrainEntry(b, 0);  // the oldest entry may always drain
+    }
+    if (window_open_) {
+      window_open_ = false;
+      window_closed_at_ = place_counter_;
+    }
+  }
+
+  void DrainSomething() {
+    // Pick a CPU with buffered stores.
+    uint64_t k = prng_.Below(static_cast<uint64_t>(nonempty_buffers_));
+    EmuCpu* c = nullptr;
+    for (EmuCpu* x : all_) {
+      if (!x->buffer_.empty() && k-- == 0) {
+        c = x;
+        break;
+      }
+    }
+    DrainOne(c);
+  }
+
+  void DrainOne(EmuCpu* c) {
+    const size_t n = c->buffer_.size();
+    if (drop_threshold_ != 0 && prng_.Chance(drop_threshold_)) {
+      size_t i = prng_.Below(n);
+      if (MayDrop(c, i)) {
+        DropEntry(c, i);
+        return;
+      }
+    }
+    size_t eligible = 0;
+    for (size_t i = 0; i < n; ++i) eligible += MayDrain(c, i);
+    uint64_t k = prng_.Below(eligible);  // eligible >= 1: the oldest entry
+    for (size_t i = 0; i < n; ++i) {
+      if (MayDrain(c, i) && k-- == 0) {
+        DrainEntry(c, i);
+        return;
+      }
+    }
+  }
+
+  void DrainAll(EmuCpu* c) {
+    while (!c->buffer_.empty()) DrainEntry(c, 0);
+  }
+
+  // What must become visible before c's relaxed RMW on ws: entries of
+  // earlier epochs (lwsync) and c's own entries to ws (coherence).
+  void DrainBeforeRmw(EmuCpu* c, WordState* ws) {
+    size_t i = 0;
+    while (i < c->buffer_.size()) {
+      const Entry& e = c->buffer_[i];
+      if (e.epoch < c->epoch_ || e.ws == ws) {
+        DrainEntry(c, i);
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  template <typename F>
+  uint64_t Rmw(EmuCpu* c, SharedWord& w, bool fully_ordered, MemoryOp op,
+               uint64_t arg, F f) {
+    Schedule(c);
+    WordState* ws = State(w);
+    if (fully_ordered) {
+      DrainAll(c);
+    } else {
+      DrainBeforeRmw(c, ws);
+    }
+    uint64_t old = Current(ws);
+    Place(c, ws, f(old), ~0ULL, /*rmw=*/true);
+    if (fully_ordered) c->load_floor_ = place_counter_;
+    Trace(c->cpu_, op, &w, arg, old);
+    return old;
+  }
+
+  uint64_t DoLoad(EmuCpu* c, SharedWord& w) {
+    Schedule(c);
+    WordState* ws = State(w);
+    uint64_t v;
+    if (ws->buffered[c->cpu_] > 0) {
+      // Own buffered stores overlaid, oldest first, on the current value
+      // (bytes not covered by them are read from memory).
+      v = Current(ws);
+      for (const Entry& e : c->buffer_) {
+        if (e.ws == ws) v = (v & ~e.mask) | (e.value & e.mask);
+      }
+      ws->min_version[c->cpu_] = ws->version;
+    } else if (stale_threshold_ != 0 && ws->version > 0 &&
+               prng_.Chance(stale_threshold_)) {
+      // Candidates: versions still held, not below this CPU's coherence
+      // floor, and current at some moment after its last barrier (i.e.
+      // replaced only after load_floor_).
+      uint64_t lowest = ws->version >= kHistory - 1 ? ws->version - (kHistory - 1)
+                                                    : 0;
+      lowest = std::max(lowest, ws->min_version[c->cpu_]);
+      uint64_t first = ws->version;
+      for (uint64_t ver = lowest; ver < ws->version; ++ver) {
+        if (ws->hist_place[(ver + 1) % kHistory] > c->load_floor_) {
+          first = ver;
+          break;
+        }
+      }
+      uint64_t ver = first + prng_.Below(ws->version - first + 1);
+      v = ws->hist_value[ver % kHistory];
+      ws->min_version[c->cpu_] = ver;
+    } else {
+      v = Current(ws);
+      ws->min_version[c->cpu_] = ws->version;
+    }
+    Trace(c->cpu_, MemoryOp::kLoad, &w, v);
+    return v;
+  }
+
+  void DoStore(EmuCpu* c, SharedWord& w, uint64_t v, uint64_t mask,
+               MemoryOp op, uint64_t trace_old) {
+    Schedule(c);
+    WordState* ws = State(w);
+    if (c->buffer_.size() >= kBufferCap) DrainEntry(c, 0);
+    if (c->buffer_.empty()) ++nonempty_buffers_;
+    c->buffer_.push_back(Entry{ws, v, mask, c->epoch_, place_counter_});
+    ++ws->buffered[c->cpu_];
+    Trace(c->cpu_, op, &w, v, trace_old);
+  }
+
+  const RunOptions options_;
+  Prng prng_;
+  const uint64_t drain_threshold_;
+  const uint64_t stale_threshold_;
+  const uint64_t drop_threshold_;
+  const bool tracing_;
+
+  std::atomic<bool> stop_{false};
+  bool deadline_expired_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  uint64_t now_ = 0;
+  uint64_t place_counter_ = 0;
+  int nonempty_buffers_ = 0;
+
+  std::vector<std::unique_ptr<EmuCpu>> cpus_;
+  std::vector<EmuCpu*> all_;   // cpus_ in CPU order
+  std::vector<EmuCpu*> live_;  // CPUs whose body has not returned
+  void* main_sp_ = nullptr;
+#if !KVMBED_HOSTIPI_ASM_SWITCH
+  ucontext_t main_uctx_;
+#endif
+
+  absl::flat_hash_map<const SharedWord*, WordState*> words_;  // lookup only
+  std::deque<WordState> word_storage_;
+
+  bool window_open_ = false;
+  EmuCpu* window_cpu_ = nullptr;
+  uint64_t window_epoch_ = 0;
+  uint64_t window_closed_at_ = 0;  // placement that closed the last drop
+  std::vector<WordState*> window_words_;
+
+  RunStats stats_;
+};
+
+void EmulatedSystem::CoroutineMain(void* arg) {
+  EmuCpu* c = static_cast<EmuCpu*>(arg);
+  EmulatedSystem* sys = c->sys_;
+  (*c->body_)(*c);
+  c->live_ = false;
+  sys->live_.erase(std::find(sys->live_.begin(), sys->live_.end(), c));
+  EmuCpu* next = sys->live_.empty()
+                     ? nullptr
+                     : sys->live_[sys->prng_.Below(sys->live_.size())];
+  sys->SwitchTo(c, next);
+  __builtin_trap();  // a finished coroutine is never resumed
+}
+
+absl::Status EmulatedSystem::PrepareCoroutine(EmuCpu* c) {
+  if (c->stack_ == nullptr) {
+    auto stack = Stack::Create(options_.coroutine_stack_bytes);
+    if (!stack.ok()) return stack.status();
+    c->stack_ = std::move(*stack);
+  }
+#if KVMBED_HOSTIPI_ASM_SWITCH
+  uintptr_t top = reinterpret_cast<uintptr_t>(c->stack_->high()) & ~uintptr_t{15};
+  uint64_t* sp = reinterpret_cast<uint64_t*>(top);
+  *--sp = reinterpret_cast<uint64_t>(&kvmbed_hostipi_start);  // ret target
+  *--sp = 0;                                                  // rbp
+  *--sp = 0;                                                  // rbx
+  *--sp = reinterpret_cast<uint64_t>(c);                      // r12: arg
+  *--sp = reinterpret_cast<uint64_t>(&CoroutineMain);         // r13: fn
+  *--sp = 0;                                                  // r14
+  *--sp = 0;                                                  // r15
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(fpucw));
+  uint64_t fp = mxcsr | (static_cast<uint64_t>(fpucw) << 32);
+  *--sp = fp;
+  c->sp_ = sp;
+#else
+  if (getcontext(&c->uctx_) != 0) {
+    return absl::ErrnoToStatus(errno, "getcontext for a coroutine");
+  }
+  c->uctx_.uc_stack.ss_sp = c->stack_->low();
+  c->uctx_.uc_stack.ss_size = c->stack_->usable();
+  c->uctx_.uc_link = nullptr;
+  uintptr_t p = reinterpret_cast<uintptr_t>(c);
+  makecontext(&c->uctx_, reinterpret_cast<void (*)()>(&UcontextMain), 2,
+              static_cast<unsigned>(p & 0xffffffffu),
+              static_cast<unsigned>(p >> 32));
+#endif
+  return absl::OkStatus();
+}
+
+absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
+                                 absl::Duration deadline) {
+  absl::Status valid = ValidateRunOptions(options_);
+  if (!valid.ok()) return valid;
+  const absl::Time wall_start = absl::Now();
+  stop_.store(false);
+  deadline_expired_ = false;
+  if (deadline > absl::Hours(24 * 365)) {
+    deadline_ = std::chrono::steady_clock::time_point::max();
+  } else {
+    deadline_ = std::chrono::steady_clock::now() +
+                absl::ToChronoNanoseconds(
+                    std::max(deadline, absl::ZeroDuration()));
+  }
+  now_ = 0;
+  place_counter_ = 0;
+  nonempty_buffers_ = 0;
+  window_open_ = false;
+  window_closed_at_ = 0;
+  words_.clear();
+  word_storage_.clear();
+
+  const size_t n = bodies.size();
+  while (cpus_.size() < n) {
+    cpus_.push_back(std::make_unique<EmuCpu>(this, static_cast<int>(cpus_.size())));
+  }
+  // A Run with fewer bodies than an earlier one keeps the spare CPUs idle.
+  all_.clear();
+  live_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    EmuCpu* c = cpus_[i].get();
+    c->body_ = &bodies[i];
+    c->buffer_.clear();
+    c->epoch_ = 0;
+    c->load_floor_ = 0;
+    c->last_place_ = 0;
+    c->live_ = true;
+    absl::Status s = PrepareCoroutine(c);
+    if (!s.ok()) return s;
+    all_.push_back(c);
+    live_.push_back(c);
+  }
+  if (n > 0) {
+    EmuCpu* first = live_[prng_.Below(live_.size())];
+    SwitchTo(nullptr, first);  // returns when every body has returned
+  }
+  // Drain what is left, still by the rules (order and drops from the PRNG).
+  while (nonempty_buffers_ > 0) DrainSomething();
+
+  stats_.ops = now_;
+  stats_.deadline_expired = deadline_expired_;
+  stats_.wall_time = absl::Now() - wall_start;
+  return absl::OkStatus();
+}
+
+// --- EmuCpu ---------------------------------------------------------------
+
+uint64_t EmuCpu::Load(SharedWord& w) { return sys_->DoLoad(this, w); }
+
+void EmuCpu::Store(SharedWord& w, uint64_t v) {
+  sys_->DoStore(this, w, v, ~0ULL, MemoryOp::kStore, 0);
+}
+
+void EmuCpu::StoreByte(SharedWord& w, int byte, uint8_t v) {
+  const int shift = 8 * (byte & 7);
+  sys_->DoStore(this, w, static_cast<uint64_t>(v) << shift, 0xffULL << shift,
+                MemoryOp::kStoreByte, static_cast<uint64_t>(byte & 7));
+}
+
+uint64_t EmuCpu::Exchange(SharedWord& w, uint64_t v, bool fully_ordered) {
+  return sys_->Rmw(this, w, fully_ordered, MemoryOp::kExchange, v,
+                   [v](uint64_t) { return v; });
+}
+
+uint64_t EmuCpu::FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) {
+  return sys_->Rmw(this, w, fully_ordered, MemoryOp::kFetchOr, bits,
+                   [bits](uint64_t old) { return old | bits; });
+}
+
+void EmuCpu::FullBarrier() {
+  sys_->Schedule(this);
+  sys_->DrainAll(this);
+  load_floor_ = sys_->place_counter_;
+  sys_->Trace(cpu_, MemoryOp::kFullBarrier, nullptr, 0);
+}
+
+void EmuCpu::LightBarrier() {
+  sys_->Schedule(this);
+  ++epoch_;
+  load_floor_ = sys_->place_counter_;
+  sys_->Trace(cpu_, MemoryOp::kLightBarrier, nullptr, 0);
+}
+
+void EmuCpu::Signal(SharedWord& w, uint64_t v) {
+  sys_->Schedule(this);
+  WordState* ws = sys_->State(w);
+  // This CPU's own stores to w go first (coherence); simplest legal way:
+  // drain the oldest entries until none to w is left.
+  while (ws->buffered[cpu_] > 0) sys_->DrainEntry(this, 0);
+  sys_->Place(this, ws, v);
+  sys_->Trace(cpu_, MemoryOp::kSignal, &w, v);
+}
+
+void EmuCpu::Relax() {
+  sys_->Schedule(this);
+  sys_->Trace(cpu_, MemoryOp::kRelax, nullptr, 0);
+}
+
+bool EmuCpu::StopRequested() const {
+  return sys_->stop_.load(std::memory_order_relaxed);
+}
+
+std::vector<std::string> EmuCpu::BufferedStores() const {
+  std::vector<std::string> out;
+  for (const Entry& e : buffer_) {
+    if (e.mask == ~0ULL) {
+      out.push_back(absl::StrCat(e.ws->word->name, "=", e.value));
+    } else {
+      int byte = __builtin_ctzll(e.mask) / 8;
+      out.push_back(absl::StrCat(e.ws->word->name, ".byte", byte, "=",
+                                 (e.value >> (8 * byte)) & 0xff));
+    }
+  }
+  return out;
+}
+
+int64_t EmuCpu::NowNs() const { return static_cast<int64_t>(sys_->now_); }
+
+}  // namespace
+
+std::unique_ptr<MemorySystem> CreateEmulatedPowerSystem(
+    const RunOptions& options) {
+  return std::make_unique<EmulatedSystem>(options);
+}
+
+}  // namespace internal
+}  // namespace hostipi
+}  // namespace kvmbed
