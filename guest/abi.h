@@ -236,6 +236,7 @@ constexpr u64 kCsdAreaGpa = kSmpIrqMessageGpa + kMaxVcpus * kSmpIrqMessageStride
 // x2APIC vectors of the guest plane (the Linux x86 numbers).
 constexpr u32 kVectorCallFunctionSingle = 0xfb;
 constexpr u32 kVectorReschedule = 0xfd;
+constexpr u32 kVectorOnCpu = 0xf0;  // the bench's on_cpu mailbox IPI
 
 // scftorture's primitives (its SCF_PRIM_* with the wait/no-wait split).
 enum SmpPrim : u32 {
@@ -301,7 +302,7 @@ enum SmpCounter : u32 {
   kCntErrAlloc,         // no free check slot (staf)
   kCntCsdStalls,        // csd_lock_wait reports (first report per stall)
   kCntCsdResends,       // IPIs re-sent by csd_lock_wait (csdlock_debug)
-  kCntMaxCsdWaitNs,     // longest csd_lock_wait seen
+  kCntMaxCsdWaitCycles, // longest csd_lock_wait seen, in TSC cycles
   kCntCpuOps,           // stress --cpu loop iterations
   kCntIoOps,            // stress --io syncs
   kCntVmPages,          // stress --vm pages touched and verified
@@ -358,12 +359,22 @@ struct SmpParams {
   u32 bench_sender;
   u32 bench_target;
   u32 bench_target_spins;  // 0: target idles in hlt, 1: target spins (IF=1)
-  u32 reserved1;
+  u32 bench_path;          // BenchPath
+
   u64 bench_iterations;    // samples written (after bench_warmup)
   u64 bench_warmup;
   u64 bench_out_gpa;       // u64 TSC deltas, bench_iterations of them
 };
 constexpr u32 kAllVcpus = 0xffffffffu;
+
+// SmpParams::bench_path: what one round trip goes through.
+enum BenchPath : u32 {
+  // smp_call_function_single(wait): csd, call_single_queue, csd_lock_wait.
+  kBenchCsd = 0,
+  // kvm-unit-tests' on_cpu protocol: one mailbox, ICR write, the handler
+  // runs the function and sets `done`, the sender spins on it.
+  kBenchOnCpu = 1,
+};
 static_assert(sizeof(SmpParams) <= 0x1000, "SmpParams fits its page");
 
 // Message::code of kMsgReport.

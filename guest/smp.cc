@@ -8,6 +8,7 @@
 using namespace kvmbed::abi;
 
 extern "C" {
+void irq_stub_240();
 void irq_stub_251();
 void irq_stub_253();
 }
@@ -24,8 +25,6 @@ u64 g_rand_state[kMaxVcpus];
 u64 g_csd_seq[kMaxVcpus];
 volatile u64 g_csd_bug_count;
 CpuMask g_online;
-// IRQ nesting depth per vCPU: picks the message buffer.
-volatile u32 g_in_irq[kMaxVcpus];
 
 Csd* CsdOf(u32 sender, u32 target) {
   return reinterpret_cast<Csd*>(CsdGpa(Boot()->num_vcpus, sender, target));
@@ -92,7 +91,8 @@ void DelayUs(u64 us) {
 // ---- messages ----
 Message* BeginReport(u32 vcpu, ReportCode code) {
   Message* m = reinterpret_cast<Message*>(
-      g_in_irq[vcpu] ? SmpIrqMessageGpa(vcpu) : PerCpuArea(vcpu) + kPerCpuMessageOffset);
+      SmpStatusOf(vcpu)->where == kWhereHandler ? SmpIrqMessageGpa(vcpu)
+                                                : PerCpuArea(vcpu) + kPerCpuMessageOffset);
   m->type = kMsgReport;
   m->vcpu = vcpu;
   m->code = code;
@@ -162,27 +162,31 @@ __attribute__((noinline)) void CsdLockWait(Csd* csd) {
     }
     next_report = Rdtsc() + threshold;
   }
-  u64 waited = CyclesToNs(Rdtsc() - start);
-  if (waited > me->count[kCntMaxCsdWaitNs]) me->count[kCntMaxCsdWaitNs] = waited;
-  if (bug_id) {
-    WriteArgsAndSend(BeginReport(self, kReportCsdUnstuck), csd, target, waited,
-                     bug_id, true, SmpStatusOf(target)->cur_csd, resends);
-  }
+  // The exit path is on every waiter's round trip (and ring 0 is emulated
+  // on kvm_pvm): cycles only here, ns only for a report.
   me->wait_csd = 0;
   me->where = saved_where;
+  u64 waited = Rdtsc() - start;
+  if (waited > me->count[kCntMaxCsdWaitCycles]) me->count[kCntMaxCsdWaitCycles] = waited;
+  if (bug_id) {
+    WriteArgsAndSend(BeginReport(self, kReportCsdUnstuck), csd, target, CyclesToNs(waited),
+                     bug_id, true, SmpStatusOf(target)->cur_csd, resends);
+  }
 }
 
 // Takes the sender's csd for `target`: waits for its previous use to end.
-Csd* CsdLock(u32 self, u32 target) {
+inline Csd* CsdLock(u32 self, u32 target) {
   Csd* csd = CsdOf(self, target);
-  CsdLockWait(csd);
+  if (__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock) CsdLockWait(csd);
+  // csd_lock's smp_wmb(): x86 keeps stores in order, and the llist cmpxchg
+  // that publishes the csd is a full barrier.
   csd->flags = kCsdLock;
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  asm volatile("" ::: "memory");
   return csd;
 }
 
 // Queues a locked csd on `target`; IPIs it when its queue was empty.
-void Queue(Csd* csd, u32 self, u32 target, SmpFunc func, u64 info, bool wait) {
+inline void Queue(Csd* csd, u32 self, u32 target, SmpFunc func, u64 info, bool wait) {
   csd->src = self;
   csd->dst = target;
   csd->func = reinterpret_cast<u64>(func);
@@ -202,6 +206,10 @@ __attribute__((noinline)) void FlushQueue(u32 self) {
   // The llist is newest-first: reverse it before any csd is unlocked (an
   // unlocked csd may be reused, and its `next` rewritten, at once).
   u64 prev = 0;
+  if (head && reinterpret_cast<Csd*>(head)->next == 0) {
+    prev = head;  // the common case: one csd
+    head = 0;
+  }
   while (head) {
     Csd* c = reinterpret_cast<Csd*>(head);
     u64 next = c->next;
@@ -226,8 +234,6 @@ __attribute__((noinline)) void FlushQueue(u32 self) {
     }
     Count(self, kCntCsdHandled);
     __atomic_store_n(&me->cur_csd, 0, __ATOMIC_RELEASE);
-    me->cur_func = 0;
-    me->cur_info = 0;
     p = next;
   }
 }
@@ -260,6 +266,7 @@ void InstallSmpVectors(u32 vcpu) {
   };
   set(kVectorCallFunctionSingle, &irq_stub_251);
   set(kVectorReschedule, &irq_stub_253);
+  set(kVectorOnCpu, &irq_stub_240);
 }
 
 // SmpStatus starts zeroed (fresh guest RAM) and is never cleared here: a
@@ -319,6 +326,22 @@ void SmpCallFunction(SmpFunc func, u64 info, bool wait) {
 
 void SendReschedule(u32 cpu) { SendIpi(cpu, kVectorReschedule); }
 
+// kvm-unit-tests' on_cpu shape, for the bench: one sender at a time.
+struct OnCpuMailbox {
+  SmpFunc func;
+  u64 info;
+  volatile u32 done;
+};
+OnCpuMailbox g_on_cpu;
+
+void OnCpu(u32 cpu, SmpFunc func, u64 info) {
+  g_on_cpu.func = func;
+  g_on_cpu.info = info;
+  g_on_cpu.done = 0;
+  WrmsrSmp(kMsrIcr, (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | kVectorOnCpu);
+  while (!g_on_cpu.done) asm volatile("" ::: "memory");
+}
+
 }  // namespace guest
 }  // namespace kvmbed
 
@@ -326,28 +349,35 @@ using namespace kvmbed::guest;
 
 // ---- interrupt handlers (called from guest/smp_entry.S) ----
 extern "C" void guest_call_function_irq() {
+  // Ring-0 guest code is emulated instruction by instruction on kvm_pvm
+  // hosts: everything before the unlock is on the sender's round trip, so
+  // the bookkeeping comes after the flush.
   const u32 self = ThisCpu();
   SmpStatus* me = SmpStatusOf(self);
-  ++g_in_irq[self];
-  Count(self, kCntIpiIrqs);
-  me->last_ipi_tsc = Rdtsc();
   const SmpParams* p = Params();
+  u32 saved = me->where;
+  me->where = kWhereHandler;
   bool drop = p->drop_ppm != 0 && (p->drop_vcpu == kAllVcpus || p->drop_vcpu == self) &&
               Random(self) % 1000000 < p->drop_ppm;
   if (drop) {
     // Fault injection: behave as if the interrupt never came.
     Count(self, kCntIpisDropped);
   } else {
-    u32 saved = me->where;
-    me->where = kWhereHandler;
     FlushQueue(self);
-    me->where = saved;
   }
+  me->where = saved;
+  Count(self, kCntIpiIrqs);
+  me->last_ipi_tsc = Rdtsc();
   // EOI after the flush, as kvm-unit-tests' on_cpu handler does (signal
   // completion first): the EOI exit stays off the sender's round trip. An
   // IPI arriving meanwhile stays latched in IRR and runs the queue again.
   WrmsrSmp(kMsrEoi, 0);
-  --g_in_irq[self];
+}
+
+extern "C" void guest_on_cpu_irq() {
+  g_on_cpu.func(g_on_cpu.info);
+  g_on_cpu.done = 1;
+  WrmsrSmp(kMsrEoi, 0);
 }
 
 extern "C" void guest_reschedule_irq() {

@@ -113,6 +113,9 @@ void SmpCallFunctionMany(const CpuMask& mask, SmpFunc func, u64 info, bool wait)
 void SmpCallFunction(SmpFunc func, u64 info, bool wait) asm("smp_call_function");
 // Sends a reschedule IPI (a second vector, no queue).
 void SendReschedule(u32 cpu);
+// kvm-unit-tests' on_cpu(cpu, func, info): a single mailbox, no queue, no
+// csd; for the IPI benchmark's like-for-like comparison only.
+void OnCpu(u32 cpu, SmpFunc func, u64 info) asm("on_cpu");
 // The online mask (all vCPUs of the VM).
 const CpuMask& OnlineMask();
 

@@ -32,5 +32,6 @@ KVMBED_END(irq_stub_\vec)
 
 SMP_IRQ_STUB 251, guest_call_function_irq
 SMP_IRQ_STUB 253, guest_reschedule_irq
+SMP_IRQ_STUB 240, guest_on_cpu_irq
 
   .section .note.GNU-stack, "", @progbits

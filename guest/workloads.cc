@@ -336,7 +336,11 @@ void IpiBenchWorkload(u32 vcpu, const BootParams* bp) {
     const u64 total = p->bench_warmup + p->bench_iterations;
     for (u64 i = 0; i < total; ++i) {
       u64 t0 = Rdtsc();
-      SmpCallFunctionSingle(p->bench_target, ipi_bench_nop, i, true);
+      if (p->bench_path == kBenchOnCpu) {
+        OnCpu(p->bench_target, ipi_bench_nop, i);
+      } else {
+        SmpCallFunctionSingle(p->bench_target, ipi_bench_nop, i, true);
+      }
       u64 t1 = Rdtsc();
       if (i >= p->bench_warmup) out[i - p->bench_warmup] = t1 - t0;
       Beat(vcpu);

@@ -94,6 +94,7 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
   p.bench_sender = static_cast<uint32_t>(o.sender);
   p.bench_target = static_cast<uint32_t>(o.target);
   p.bench_target_spins = o.target_spins ? 1 : 0;
+  p.bench_path = o.path == IpiPath::kOnCpu ? abi::kBenchOnCpu : abi::kBenchCsd;
   p.bench_iterations = static_cast<uint64_t>(o.iterations);
   p.bench_warmup = static_cast<uint64_t>(o.warmup);
   p.bench_out_gpa = out_gpa;
@@ -137,7 +138,8 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
   if (!s.ok()) return s;
   if (!summary.error.ok()) return summary.error;
   return Summarize(cycles, static_cast<uint32_t>(bp.tsc_khz),
-                   o.target_spins ? "target spinning" : "target idle (hlt)");
+                   absl::StrCat(o.path == IpiPath::kOnCpu ? "on_cpu" : "csd (smp_call_function_single)",
+                                o.target_spins ? ", target spinning" : ", target idle (hlt)"));
 }
 
 absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& vm, int iterations) {
@@ -147,7 +149,16 @@ absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& vm, int iterations
   ASSIGN_OR_RETURN(r.hlt, RunIpiBench(vm, o));
   o.target_spins = true;
   ASSIGN_OR_RETURN(r.spin, RunIpiBench(vm, o));
+  o.path = IpiPath::kCsd;
+  ASSIGN_OR_RETURN(r.csd_spin, RunIpiBench(vm, o));
+  o.target_spins = false;
+  ASSIGN_OR_RETURN(r.csd_hlt, RunIpiBench(vm, o));
   return r;
+}
+
+std::string FormatIpiBenchReport(const IpiBenchReport& r) {
+  return absl::StrCat(FormatIpiLatency(r.csd_hlt), FormatIpiLatency(r.csd_spin),
+                      FormatIpiLatency(r.spin), FormatIpiLatency(r.hlt));
 }
 
 std::string FormatIpiLatency(const IpiLatency& l) {
@@ -176,6 +187,7 @@ Calibration ThresholdsFrom(const IpiLatency& l) {
 
 absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations) {
   IpiBenchOptions o;
+  o.path = IpiPath::kCsd;
   o.iterations = iterations;
   o.warmup = 20;
   ASSIGN_OR_RETURN(IpiLatency l, RunIpiBench(BenchVmSpec(vm), o));

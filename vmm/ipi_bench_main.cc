@@ -2,7 +2,8 @@
 // ipi`), for side-by-side runs with kvm-unit-tests' x86/vmexit `ipi`:
 //   ipi_bench_main [iterations] [cpu0] [cpu1]
 // A negative cpu leaves that vCPU free to run on host CPUs 0 and 1.
-// Prints both series (target in hlt, target spinning).
+// Prints the four series; the last `ipi <cycles>` line is on_cpu to a
+// halted target, the shape of kvm-unit-tests' x86/vmexit `ipi`.
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -26,7 +27,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench ipi: %s\n", std::string(r.status().message()).c_str());
     return 1;
   }
-  std::printf("%s%s", kvmbed::vmm::FormatIpiLatency(r->hlt).c_str(),
-              kvmbed::vmm::FormatIpiLatency(r->spin).c_str());
+  std::printf("%s", kvmbed::vmm::FormatIpiBenchReport(*r).c_str());
   return 0;
 }

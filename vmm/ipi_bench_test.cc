@@ -77,8 +77,9 @@ TEST(IpiBenchTest, RoundTripsInBothModes) {
   IpiBenchOptions o;
   o.iterations = 300;
   o.warmup = 20;
-  for (bool spins : {false, true}) {
-    o.target_spins = spins;
+  for (int mode = 0; mode < 4; ++mode) {
+    o.target_spins = mode % 2;
+    o.path = mode < 2 ? IpiPath::kOnCpu : IpiPath::kCsd;
     auto r = RunIpiBench(TwoVcpus(), o);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->samples, 300u);

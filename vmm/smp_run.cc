@@ -344,13 +344,16 @@ SmpStats SmpSession::ReadStats() const {
     if (!st.ok()) continue;
     for (int p = 0; p < int{abi::kNumPrims}; ++p) s.invoked[p] += st->invoked[p];
     for (int c = 0; c < int{abi::kNumCounters}; ++c) {
-      if (c == abi::kCntMaxCsdWaitNs) continue;
+      if (c == abi::kCntMaxCsdWaitCycles) continue;
       s.count[c] += st->count[c];
     }
-    s.max_csd_wait_ns = std::max<uint64_t>(s.max_csd_wait_ns, uint64_t{st->count[abi::kCntMaxCsdWaitNs]});
+    uint64_t cycles = st->count[abi::kCntMaxCsdWaitCycles];
+    s.max_csd_wait_ns = std::max<uint64_t>(
+        s.max_csd_wait_ns,
+        tsc_khz_ ? static_cast<uint64_t>(static_cast<double>(cycles) * 1e6 / tsc_khz_) : 0);
     if (st->finished) ++s.vcpus_finished;
   }
-  s.count[abi::kCntMaxCsdWaitNs] = s.max_csd_wait_ns;
+  s.count[abi::kCntMaxCsdWaitCycles] = 0;  // see max_csd_wait_ns
   return s;
 }
 
