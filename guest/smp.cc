@@ -46,9 +46,10 @@ bool LlistAdd(volatile u64* head, Csd* node) {
   return first == 0;
 }
 
-void CsdUnlock(Csd* csd) {
-  __atomic_and_fetch(&csd->flags, ~kCsdLock, __ATOMIC_RELEASE);
-}
+// csd_unlock: a release store of 0, as Linux's smp_store_release(): only
+// the lock holder writes the flags while the lock bit is set. (Also no
+// locked instruction: on kvm_pvm those are expensive to emulate in ring 0.)
+void CsdUnlock(Csd* csd) { __atomic_store_n(&csd->flags, 0, __ATOMIC_RELEASE); }
 
 void WriteArgsAndSend(Message* m, const Csd* csd, u32 target, u64 waited_ns,
                       u64 bug_id, bool continued, u64 target_cur, u64 resends) {
