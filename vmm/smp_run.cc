@@ -90,6 +90,8 @@ class SmpSession {
 
  private:
   void Emit(const std::string& text);
+  void Event(const std::string& type, nlohmann::json fields);
+  void StallEvent(const StallReport& r);
   absl::StatusOr<bool> OnReport(Vcpu& vcpu, const abi::Message& m);
   void OnCsdStall(int waiter, const abi::Message& m);
   void OnCsdUnstuck(int waiter, const abi::Message& m);
@@ -114,6 +116,62 @@ class SmpSession {
   std::vector<SoftLockupRecord> lockups_ ABSL_GUARDED_BY(mu_);
   uint64_t io_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+nlohmann::json StatsJson(const SmpStats& st) {
+  nlohmann::json j;
+  nlohmann::json inv;
+  for (int p = 0; p < int{abi::kNumPrims}; ++p) inv[kPrimField[p]] = st.invoked[p];
+  j["invoked"] = inv;
+  const auto& c = st.count;
+  j["handler_invocations"] = c[abi::kCntInvoked];
+  j["ipis_sent"] = c[abi::kCntIpisSent];
+  j["ipis_taken"] = c[abi::kCntIpiIrqs];
+  j["ipis_dropped"] = c[abi::kCntIpisDropped];
+  j["ste"] = c[abi::kCntErrWrongCpu];
+  j["stnmie"] = c[abi::kCntErrMbIn];
+  j["stnmoe"] = c[abi::kCntErrMbOut];
+  j["staf"] = c[abi::kCntErrAlloc];
+  j["csd_stalls"] = c[abi::kCntCsdStalls];
+  j["csd_resends"] = c[abi::kCntCsdResends];
+  j["max_csd_wait_ns"] = st.max_csd_wait_ns;
+  j["stress_cpu"] = c[abi::kCntCpuOps];
+  j["stress_io"] = c[abi::kCntIoOps];
+  j["stress_vm_pages"] = c[abi::kCntVmPages];
+  j["stress_vm_errors"] = c[abi::kCntVmErrors];
+  return j;
+}
+
+const char* ActivityName(TargetActivity a) {
+  switch (a) {
+    case TargetActivity::kThisRequest: return "this_request";
+    case TargetActivity::kPriorRequest: return "prior_request";
+    default: return "nothing";
+  }
+}
+
+void SmpSession::Event(const std::string& type, nlohmann::json fields) {
+  if (o_.events == nullptr) return;
+  fields["vm"] = vm_.name;
+  o_.events->Emit(type, std::move(fields));
+}
+
+void SmpSession::StallEvent(const StallReport& r) {
+  if (o_.events == nullptr) return;
+  Event("csd_stall",
+        {{"plane", "guest"},
+         {"kind", r.kind == StallReport::Kind::kDetected    ? "detected"
+                  : r.kind == StallReport::Kind::kContinued ? "continued"
+                                                            : "unstuck"},
+         {"number", r.number},
+         {"waiter", r.waiter_cpu},
+         {"target", r.target_cpu},
+         {"wait_ns", r.waited_ns},
+         {"func", r.func},
+         {"info", r.info},
+         {"activity", ActivityName(r.activity)},
+         {"verdict", hostipi::StallVerdictName(r.verdict)},
+         {"reason", r.verdict_reason}});
+}
 
 void SmpSession::Emit(const std::string& text) {
   absl::MutexLock lock(&out_mu_);
@@ -140,6 +198,7 @@ absl::StatusOr<bool> SmpSession::OnReport(Vcpu& vcpu, const abi::Message& m) {
       return true;
     case abi::kReportScfError: {
       std::string line = absl::StrCat("scftorture: !!! vCPU#", id, ": ", text);
+      Event("guest_error", {{"vcpu", id}, {"what", line}});
       {
         absl::MutexLock lock(&mu_);
         guest_errors_.push_back(line);
@@ -151,6 +210,7 @@ absl::StatusOr<bool> SmpSession::OnReport(Vcpu& vcpu, const abi::Message& m) {
       std::string line = absl::StrFormat(
           "stress: !!! vCPU#%d: --vm corrupt word at GPA 0x%x: expected 0x%016x, read 0x%016x",
           id, m.args[0], m.args[1], m.args[2]);
+      Event("guest_error", {{"vcpu", id}, {"what", line}});
       {
         absl::MutexLock lock(&mu_);
         guest_errors_.push_back(line);
@@ -307,6 +367,7 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
     CsdStall& st = stalls_[number];
     if (st.first_report.empty()) st.first_report = text;
   }
+  StallEvent(r);
   Emit(text);
 }
 
@@ -333,7 +394,9 @@ void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
                                        " re-sent IPI(s)");
     }
     r.verdict = st.verdict;
+    r.verdict_reason = st.verdict_reason;
   }
+  StallEvent(r);
   Emit(hostipi::FormatStallReport(r));
 }
 
@@ -378,6 +441,10 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
     rec.stuck_for = l.stuck_for;
     if (snap.ok()) rec.rip = machine_->elf().Symbolize(snap->regs.rip);
     rec.report = text;
+    Event("soft_lockup", {{"vcpu", l.vcpu},
+                          {"stuck_s", absl::ToDoubleSeconds(l.stuck_for)},
+                          {"first", l.first},
+                          {"rip", rec.rip}});
     {
       absl::MutexLock lock(&mu_);
       lockups_.push_back(rec);
@@ -443,6 +510,16 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                                                      : absl::StrCat("vCPU#", guest_.drop_ipi_vcpu))
           : ""));
 
+  Event("smp_start",
+        {{"vcpus", vm_.vcpus},
+         {"workload", guest_.workload},
+         {"csd_timeout_ns", absl::ToInt64Nanoseconds(result.csd_timeout)},
+         {"soft_lockup_ns", absl::ToInt64Nanoseconds(result.soft_lockup_threshold)},
+         {"calibrated", result.thresholds_calibrated},
+         {"calibration_p50_cycles", result.calibration.p50},
+         {"calibration_max_cycles", result.calibration.max},
+         {"drop_ipi_fraction", guest_.drop_ipi_fraction},
+         {"csd_resend", guest_.csd_resend}});
   absl::Status s = machine_->Start();
   if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
   started_ = absl::Now();
@@ -460,6 +537,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     CheckWatchdog(det, now);
     SmpStats st = ReadStats();
     if (now >= next_stat) {
+      Event("scf_stats", {{"final", false}, {"stats", StatsJson(st)}});
       Emit(FormatScfStats(st, false));
       next_stat = now + guest_.stat_interval;
     }
@@ -509,6 +587,13 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   result.success = why.empty();
   result.failure_reason = absl::StrJoin(why, "; ");
 
+  Event("scf_stats", {{"final", true}, {"stats", StatsJson(result.stats)}});
+  Event("smp_end", {{"success", result.success},
+                    {"reason", result.failure_reason},
+                    {"lost", result.lost_stalls},
+                    {"slow", result.slow_stalls},
+                    {"unresolved", result.unresolved_stalls},
+                    {"soft_lockups", result.soft_lockups.size()}});
   std::string tail = FormatScfStats(result.stats, true);
   absl::StrAppendFormat(
       &tail,
@@ -637,7 +722,7 @@ absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& g
 }
 
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
-    const RunSpec& run, std::function<void(const std::string&)> out) {
+    const RunSpec& run, std::function<void(const std::string&)> out, EventLog* events) {
   for (const VmSpec& vm : run.vms) RETURN_IF_ERROR(ValidateGuestSpec(run.guest, vm));
   absl::Mutex mu;
   const bool many = run.vms.size() > 1;
@@ -648,6 +733,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     threads.emplace_back([&, i]() {
       SmpRunOptions o;
       o.duration = run.duration;
+      o.events = events;
       o.out = [&, i](const std::string& text) {
         std::string t = text;
         if (many) {

@@ -29,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/event_log.h"
 #include "configs/run_spec.h"
 #include "guest/abi.h"
 #include "hostipi/stall_report.h"
@@ -49,6 +50,10 @@ struct SmpRunOptions {
   // Host-plane hooks chained behind the snapshot hooks (may be null).
   VcpuHooks* hooks = nullptr;
   absl::Duration boot_timeout = absl::Seconds(20);
+  // JSON-lines events (may be null): "smp_start", "csd_stall" (one per
+  // report: detected/continued/unstuck), "soft_lockup", "scf_stats",
+  // "guest_error", "smp_end". Each carries "vm".
+  EventLog* events = nullptr;
 };
 
 // One csd_lock_wait stall episode (#N).
@@ -127,7 +132,8 @@ absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& g
 // `kvmbed run`: every VM of `run` with run.guest, concurrently, for
 // run.duration. One result per VM, in run.vms order.
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
-    const RunSpec& run, std::function<void(const std::string&)> out = nullptr);
+    const RunSpec& run, std::function<void(const std::string&)> out = nullptr,
+    EventLog* events = nullptr);
 
 }  // namespace vmm
 }  // namespace kvmbed

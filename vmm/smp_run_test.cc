@@ -7,6 +7,8 @@
 #include <sched.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -154,8 +156,20 @@ TEST_F(SmpRunTest, DroppedIpiIsDetectedReportedAndLost) {
   g.drop_ipi_fraction = 1.0;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(Spec(2), g, out.Options(absl::Milliseconds(1500)));
+  std::string log_path = absl::StrCat(::testing::TempDir(), "/smp_events.jsonl");
+  auto log = EventLog::Open(log_path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  SmpRunOptions options = out.Options(absl::Milliseconds(1500));
+  options.events = log->get();
+  auto r = RunSmpWorkload(Spec(2), g, options);
   ASSERT_TRUE(r.ok()) << r.status();
+  log->reset();
+  std::ifstream in(log_path);
+  std::string events((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"csd_stall\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"verdict\":\"LOST\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"soft_lockup\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"smp_end\"")) << events;
   EXPECT_FALSE(r->success);
   EXPECT_EQ(r->exit_code(), 1);
   ASSERT_FALSE(r->stalls.empty()) << "no stall detected:\n" << out.text;
@@ -223,6 +237,33 @@ TEST_F(SmpRunTest, ResendUnsticksAndTheStallIsStillLost) {
   EXPECT_TRUE(absl::StrContains(out.text, "csd: Re-sending CSD lock (#")) << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, "got unstuck on CPU#00")) << out.text;
   EXPECT_EQ(r->exit_code(), 1);
+}
+
+// `kvmbed run` with two VMs: both run concurrently, their lines carry the VM
+// name, and each ends with its own verdict.
+TEST_F(SmpRunTest, TwoVmsRunConcurrently) {
+  RunSpec run;
+  run.name = "two";
+  run.duration = absl::Seconds(20);
+  run.guest.workload = "torture";
+  run.guest.ops_per_vcpu = 40;
+  run.guest.csd_timeout = absl::Seconds(2);
+  run.guest.stat_interval = absl::ZeroDuration();
+  for (const char* name : {"a", "b"}) {
+    VmSpec vm = Spec(2);
+    vm.name = name;
+    run.vms.push_back(vm);
+  }
+  std::string text;
+  auto r = RunGuestWorkloads(run, [&](const std::string& t) { text += t; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  for (const SmpRunResult& vm : *r) {
+    EXPECT_TRUE(vm.success) << vm.failure_reason << "\n" << text;
+    EXPECT_EQ(vm.stats.vcpus_finished, 2);
+  }
+  EXPECT_TRUE(absl::StrContains(text, "a: scftorture: --- End of test: SUCCESS")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "b: scftorture: --- End of test: SUCCESS")) << text;
 }
 
 }  // namespace
