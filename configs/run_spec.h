@@ -67,7 +67,8 @@ struct GuestSpec {
   // 1, 1 for n vCPUs when every weight is -1; 0 otherwise).
   std::vector<int> weights = {-1, -1, -1, -1, -1, -1, -1};
   // stress --cpu N --io N --vm N --vm-bytes S (workers spread round-robin
-  // over the vCPUs, cpu first).
+  // over the vCPUs, cpu first). A vCPU given a cpu worker runs only that: an
+  // SSE sqrt loop in ring 3 with interrupts on (it still serves IPIs).
   int stress_cpu = 0;
   int stress_io = 0;
   int stress_vm = 0;

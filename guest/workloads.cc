@@ -22,7 +22,6 @@ constexpr u32 kTimerVector = 32;
 constexpr u32 kLvtPeriodic = 1u << 17;
 
 [[noreturn]] void IdleForever(u32 vcpu) asm("smp_idle_loop");
-void CpuSlice(u32 self) asm("stress_cpu");
 void IoSlice(u32 self) asm("stress_io");
 void VmSlice(u32 self, u32 slot, u32 worker) asm("stress_vm");
 
@@ -223,25 +222,6 @@ Roles RolesOf(u32 self) {
   return r;
 }
 
-// stress --cpu: sqrt of pseudo-random numbers, as stress's hogcpu. In
-// integer arithmetic (Newton's method): on this project's hosts KVM cannot
-// run guest x87/SSE instructions (fild, cvtsi2sd and ldmxcsr all end in a
-// KVM emulation failure), see the report of issue 3.
-__attribute__((noinline)) void CpuSlice(u32 self) {
-  u64 acc = 0;
-  for (int i = 0; i < 256; ++i) {
-    u64 x = Random(self) >> 12;
-    u64 r = x, y = (x + 1) / 2;
-    while (y < r) {
-      r = y;
-      y = (r + x / r) / 2;
-    }
-    acc += r;
-  }
-  asm volatile("" : : "r"(acc));
-  Count(self, kCntCpuOps);
-}
-
 // stress --io: one write + fdatasync by the VMM.
 __attribute__((noinline)) void IoSlice(u32 self) {
   SmpStatus* me = SmpStatusOf(self);
@@ -298,7 +278,60 @@ __attribute__((noinline)) void VmSlice(u32 self, u32 slot, u32 worker) {
   }
 }
 
+// Drops to ring 3 at fn(arg) on this vCPU's ring-3 stack with interrupts
+// ON (RFLAGS.IF=1, IOPL 0): IPIs are taken on the TSS's RSP0 stack and
+// served as usual. Never returns.
+[[noreturn]] void EnterRing3WithInterrupts(u32 vcpu, void (*fn)(u64), u64 arg) {
+  asm volatile(
+      "pushq %[ss]\n\t"
+      "pushq %[rsp]\n\t"
+      "pushq $0x202\n\t"
+      "pushq %[cs]\n\t"
+      "pushq %[rip]\n\t"
+      "iretq"
+      :
+      : [ss] "i"(kUserDataSelector | 3), [rsp] "r"(UserStackTop(vcpu)),
+        [cs] "i"(kUserCodeSelector | 3), [rip] "r"(fn), "D"(arg)
+      : "memory");
+  __builtin_unreachable();
+}
+
 }  // namespace
+}  // namespace guest
+}  // namespace kvmbed
+
+// stress --cpu as stress's hogcpu: sqrt() of pseudo-random numbers, here
+// with SSE2 in ring 3, where kvm_pvm runs guest code natively (the guest
+// is built -mgeneral-regs-only: the FP is inline asm on xmm0 and nothing
+// else in the guest touches xmm registers). Bumps the heartbeat per slice.
+extern "C" __attribute__((noinline, noreturn)) void stress_cpu_user(u64 vcpu64) {
+  const u32 vcpu = static_cast<u32>(vcpu64);
+  u64 x = 0x9e3779b97f4a7c15ull ^ vcpu;
+  for (;;) {
+    u64 acc = 0;
+    for (int i = 0; i < 4096; ++i) {
+      x ^= x >> 12;
+      x ^= x << 25;
+      x ^= x >> 27;
+      u64 v = (x * 0x2545f4914f6cdd1dull) >> 12;
+      u64 root;
+      asm volatile(
+          "cvtsi2sdq %1, %%xmm0\n\t"
+          "sqrtsd %%xmm0, %%xmm0\n\t"
+          "cvttsd2siq %%xmm0, %0"
+          : "=r"(root)
+          : "r"(v));
+      acc += root;
+    }
+    asm volatile("" : : "r"(acc));
+    Count(vcpu, kCntCpuOps);
+    VcpuStatus* s = VcpuStatusOf(vcpu);
+    s->heartbeat = s->heartbeat + 1;
+  }
+}
+
+namespace kvmbed {
+namespace guest {
 
 void SmpWorkload(u32 vcpu, const BootParams* bp) {
   (void)bp;
@@ -310,15 +343,21 @@ void SmpWorkload(u32 vcpu, const BootParams* bp) {
   Roles roles = RolesOf(vcpu);
   SmpStatus* me = SmpStatusOf(vcpu);
   me->where = kWhereWorkload;
+  if (roles.cpu > 0) {
+    // A cpu worker owns its vCPU, as a `stress --cpu` process would: it has
+    // no torture ops of its own (finished at once) and runs its FP loop in
+    // ring 3 while serving everyone's IPIs.
+    __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
+    EnterRing3WithInterrupts(vcpu, &stress_cpu_user, vcpu);
+  }
   Sti();
   for (u64 op = 0; p->ops_per_vcpu == 0 || op < p->ops_per_vcpu; ++op) {
     Beat(vcpu);
     if (g_total_weight) InvokeOne(vcpu);
-    for (u32 i = 0; i < roles.cpu; ++i) CpuSlice(vcpu);
     for (u32 i = 0; i < roles.io; ++i) IoSlice(vcpu);
     for (u32 i = 0; i < roles.vm; ++i) VmSlice(vcpu, i, roles.vm_index[i]);
     Count(vcpu, kCntOps);
-    if (!g_total_weight && !roles.cpu && !roles.io && !roles.vm) break;
+    if (!g_total_weight && !roles.io && !roles.vm) break;
   }
   IdleForever(vcpu);
 }
