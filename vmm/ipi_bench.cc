@@ -178,9 +178,10 @@ Calibration ThresholdsFrom(const IpiLatency& l) {
   Calibration c;
   c.latency = l;
   // Generous against this host's own tail: a thousand typical round trips
-  // or twenty of the worst seen, whichever is longer, never under 10 ms.
-  double us = std::max(1000.0 * l.Us(l.p50), 20.0 * l.Us(l.max));
-  c.csd_timeout = std::max(absl::Milliseconds(10), absl::Microseconds(static_cast<int64_t>(us)));
+  // or fifty of the worst seen in the calibration, never under 50 ms (these
+  // hosts stall threads for tens of ms now and then; see DESIGN.md).
+  double us = std::max(1000.0 * l.Us(l.p50), 50.0 * l.Us(l.max));
+  c.csd_timeout = std::max(absl::Milliseconds(50), absl::Microseconds(static_cast<int64_t>(us)));
   c.soft_lockup_threshold = 4 * c.csd_timeout;
   return c;
 }

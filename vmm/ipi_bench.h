@@ -85,7 +85,7 @@ std::string FormatIpiLatency(const IpiLatency& l);
 // hard-coded 5 s).
 struct Calibration {
   IpiLatency latency;                  // csd path, target idle in hlt
-  absl::Duration csd_timeout;          // max(1000 x p50, 20 x max), >= 10 ms
+  absl::Duration csd_timeout;          // max(1000 x p50, 50 x max, 50 ms)
   absl::Duration soft_lockup_threshold;  // 4 x csd_timeout (kernel ratio 20 s : 5 s)
 };
 absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations = 300);
