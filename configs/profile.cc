@@ -100,6 +100,7 @@ const std::vector<KeySpec>& FaultKeys() {
   static const auto* keys = new std::vector<KeySpec>{
       {"drop_ipi_vcpu", false, "drop_ipi_vcpu: 1"},
       {"drop_ipi_fraction", false, "drop_ipi_fraction: 0.01"},
+      {"handler_delay", false, "handler_delay: 100ms"},
   };
   return *keys;
 }
@@ -733,6 +734,10 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
                      "expected a fraction from 0 to 1; e.g. 0.01 drops one IPI in a hundred");
       }
       spec.drop_ipi_fraction = v;
+    }
+    if (f["handler_delay"]) {
+      ASSIGN_OR_RETURN(spec.handler_delay,
+                       PositiveDuration(f["handler_delay"], "guest.fault.handler_delay"));
     }
   }
   return spec;

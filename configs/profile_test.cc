@@ -568,7 +568,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
           "  csd_resend: true\n"
           "  stat_interval: 5s\n"
           "  seed: 42\n"
-          "  fault: {drop_ipi_vcpu: 1, drop_ipi_fraction: 0.25}\n",
+          "  fault: {drop_ipi_vcpu: 1, drop_ipi_fraction: 0.25, handler_delay: 5ms}\n",
       "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const GuestSpec& g = spec->guest;
@@ -587,6 +587,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
   EXPECT_EQ(g.seed, 42u);
   EXPECT_EQ(g.drop_ipi_vcpu, 1);
   EXPECT_DOUBLE_EQ(g.drop_ipi_fraction, 0.25);
+  EXPECT_EQ(g.handler_delay, absl::Milliseconds(5));
 }
 
 TEST(GuestSectionTest, BadValuesNameTheFieldAndTheFix) {

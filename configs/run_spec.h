@@ -86,6 +86,9 @@ struct GuestSpec {
   // flushing its queue).
   int drop_ipi_vcpu = -1;
   double drop_ipi_fraction = 0;
+  // Fault injection: every scftorture handler busy-waits this long (a SLOW
+  // target, as scftorture's longwait); zero = off.
+  absl::Duration handler_delay = absl::ZeroDuration();
   // Period of the scftorture-like stat lines; zero = none.
   absl::Duration stat_interval = absl::Seconds(1);
   // PRNG seed of the guest (0 = derived from the clock).

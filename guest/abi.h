@@ -355,6 +355,7 @@ struct SmpParams {
   u32 vm_workers;          // stress --vm N
   u64 vm_bytes;            // stress --vm-bytes, per worker
   u64 seed;                // PRNG seed
+  u64 handler_delay_ns;    // fault injection: every scf handler busy-waits this long
   // bench (kWorkloadIpiBench)
   u32 bench_sender;
   u32 bench_target;

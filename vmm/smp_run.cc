@@ -660,6 +660,9 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
                             vm.vcpus - 1));
   }
   if (g.stat_interval < absl::ZeroDuration()) return bad("stat_interval must be >= 0");
+  if (g.handler_delay < absl::ZeroDuration() || g.handler_delay > absl::Seconds(60)) {
+    return bad("fault.handler_delay must be 0..60s");
+  }
   return absl::OkStatus();
 }
 
@@ -691,6 +694,7 @@ abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeo
   p.vm_workers = static_cast<uint32_t>(g.stress_vm);
   p.vm_bytes = g.stress_vm_bytes;
   p.seed = g.seed ? g.seed : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  p.handler_delay_ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(g.handler_delay));
   p.bench_sender = p.bench_target = abi::kAllVcpus;
   return p;
 }

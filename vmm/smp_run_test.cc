@@ -186,6 +186,8 @@ TEST_F(SmpRunTest, DroppedIpiIsDetectedReportedAndLost) {
   EXPECT_FALSE(s.unstuck);
   // Reported once the wait passed the threshold, and well inside the run.
   EXPECT_GE(s.first_report_wait_ns, 50 * 1000 * 1000);
+  EXPECT_LT(s.first_report_wait_ns, 50 * 1000 * 1000 + 1000 * 1000 * 1000)
+      << "reported long after the threshold";
   EXPECT_LT(s.detected_after, absl::Milliseconds(1500));
   EXPECT_GE(s.reports, 2) << "expected Continued reports:\n" << out.text;
   EXPECT_GE(r->lost_stalls, 1);
@@ -239,6 +241,34 @@ TEST_F(SmpRunTest, ResendUnsticksAndTheStallIsStillLost) {
   EXPECT_TRUE(absl::StrContains(out.text, "csd: Re-sending CSD lock (#")) << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, "got unstuck on CPU#00")) << out.text;
   EXPECT_EQ(r->exit_code(), 1);
+}
+
+// A slow handler (not a lost IPI): the waits pass the threshold, the reports
+// say the target is handling this request, every stall clears on its own
+// and is SLOW, and the run still succeeds.
+TEST_F(SmpRunTest, SlowHandlerIsSlowNotLost) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {0, 0, 1, 0, 0, 0, 0};
+  g.ops_per_vcpu = 3;
+  g.csd_timeout = absl::Milliseconds(30);
+  g.soft_lockup_threshold = absl::Seconds(5);
+  g.handler_delay = absl::Milliseconds(100);
+  g.stat_interval = absl::ZeroDuration();
+  Captured out;
+  auto r = RunSmpWorkload(Spec(2), g, out.Options(absl::Seconds(20)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->stalls.empty()) << out.text;
+  for (const CsdStall& s : r->stalls) {
+    EXPECT_EQ(s.verdict, hostipi::StallVerdict::kSlow) << s.first_report;
+    EXPECT_TRUE(s.unstuck) << s.first_report;
+    EXPECT_EQ(s.resends, 0u);
+  }
+  EXPECT_TRUE(absl::StrContains(out.text, "is handling this request")) << out.text;
+  EXPECT_TRUE(absl::StrContains(out.text, "got unstuck")) << out.text;
+  EXPECT_EQ(r->lost_stalls, 0);
+  EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
+  EXPECT_TRUE(absl::StrContains(out.text, "End of test: SUCCESS")) << out.text;
 }
 
 // `kvmbed run` with two VMs: both run concurrently, their lines carry the VM
