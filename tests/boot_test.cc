@@ -1,0 +1,192 @@
+// KVM integration: VMs boot, every vCPU comes online in long mode with the
+// x2APIC enabled, heartbeats flow without exits, threads run pinned as the
+// VmSpec says, and shutdown leaves no thread or fd behind.
+#include <dirent.h>
+#include <sched.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "configs/run_spec.h"
+#include "gtest/gtest.h"
+#include "guest/abi.h"
+#include "vmm/kvm.h"
+#include "vmm/machine.h"
+
+namespace kvmbed {
+namespace vmm {
+namespace {
+
+int CountEntries(const char* dir) {
+  DIR* d = opendir(dir);
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n;
+}
+
+std::vector<int> HostCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+// vCPU i pinned to host CPU i % ncpus (each vCPU on exactly one CPU).
+VmSpec PinnedSpec(const std::string& name, int vcpus) {
+  std::vector<int> cpus = HostCpus();
+  VmSpec spec;
+  spec.name = name;
+  spec.vcpus = vcpus;
+  spec.topology = Topology{1, vcpus, 1};
+  spec.memory_bytes = 64ull << 20;
+  for (int i = 0; i < vcpus; ++i) {
+    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
+    spec.vcpu_pinned.push_back(true);
+  }
+  return spec;
+}
+
+class BootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is absent or not usable: KVM integration test skipped";
+  }
+};
+
+void ExpectBootedAndPinned(const VmSpec& spec, const VmSummary& s) {
+  ASSERT_TRUE(s.error.ok()) << s.error;
+  EXPECT_TRUE(s.all_online);
+  ASSERT_EQ(s.vcpu.size(), static_cast<size_t>(spec.vcpus));
+  for (const VcpuSummary& v : s.vcpu) {
+    EXPECT_EQ(v.state, "online") << "vCPU " << v.id;
+    EXPECT_EQ(v.apic_id, static_cast<uint32_t>(v.id)) << "x2APIC id of vCPU " << v.id;
+    EXPECT_EQ(v.affinity_in_force, spec.vcpu_affinity[v.id]) << "vCPU " << v.id;
+    EXPECT_FALSE(v.ran_on.empty()) << "vCPU " << v.id;
+    for (int cpu : v.ran_on) {
+      EXPECT_TRUE(std::set<int>(spec.vcpu_affinity[v.id].begin(),
+                                spec.vcpu_affinity[v.id].end())
+                      .count(cpu))
+          << "vCPU " << v.id << " ran on host CPU " << cpu << " outside its set";
+    }
+  }
+}
+
+TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
+  VmSpec spec = PinnedSpec("boot4", 4);
+  int threads_before = CountEntries("/proc/self/task");
+  int fds_before = CountEntries("/proc/self/fd");
+  MachineOptions opts;
+  opts.heartbeat_period = absl::Milliseconds(5);
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(300), opts);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::printf("%s", FormatSummary(*s).c_str());
+  ExpectBootedAndPinned(spec, *s);
+  for (const VcpuSummary& v : s->vcpu) {
+    // 300 ms at a 5 ms period: a few dozen; require some, never a rate.
+    EXPECT_GT(v.heartbeats, 0u) << "vCPU " << v.id << " never heartbeat";
+    // Heartbeats are shared-memory counters: no exit to userspace per beat.
+    EXPECT_EQ(v.exits.count("KVM_EXIT_HLT"), 0u);
+  }
+  ASSERT_FALSE(s->console.empty());
+  EXPECT_NE(s->console[0].find("kvmbed guest: abi v1, 4 vCPUs"), std::string::npos)
+      << s->console[0];
+  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
+  EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before) << "fd leak";
+}
+
+TEST_F(BootTest, FiftySixVcpusComeOnline) {
+  // The seed's guest A shape: 56 vCPUs, vCPUs 2k and 2k+1 share a CPU set
+  // (folded onto this host's CPUs).
+  std::vector<int> cpus = HostCpus();
+  VmSpec spec;
+  spec.name = "guestA-folded";
+  spec.vcpus = 56;
+  spec.topology = Topology{1, 28, 2};
+  for (int i = 0; i < 56; ++i) {
+    int k = i / 2;
+    spec.vcpu_affinity.push_back({cpus[k % cpus.size()]});
+    spec.vcpu_pinned.push_back(true);
+  }
+  int threads_before = CountEntries("/proc/self/task");
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200));
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::printf("%s", FormatSummary(*s).c_str());
+  ExpectBootedAndPinned(spec, *s);
+  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
+}
+
+TEST_F(BootTest, MultiCpuAffinityIsReadBack) {
+  std::vector<int> cpus = HostCpus();
+  VmSpec spec = PinnedSpec("multi", 2);
+  for (auto& a : spec.vcpu_affinity) a = cpus;  // unpinned: the whole host set
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100));
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExpectBootedAndPinned(spec, *s);
+}
+
+TEST_F(BootTest, SpinWorkloadHeartbeatsWithoutExits) {
+  VmSpec spec = PinnedSpec("spin", 2);
+  MachineOptions opts;
+  opts.workload = abi::kWorkloadSpin;
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExpectBootedAndPinned(spec, *s);
+  for (const VcpuSummary& v : s->vcpu) EXPECT_GT(v.heartbeats, 1000u);
+}
+
+TEST_F(BootTest, RequestStopEndsRunEarly) {
+  VmSpec spec = PinnedSpec("stop", 2);
+  absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE((*m)->Start().ok());
+  ASSERT_TRUE((*m)->WaitOnline(absl::Seconds(10)).ok());
+  (*m)->RequestStop();
+  // Would run an hour if the stop request were ignored (the test would time out).
+  EXPECT_TRUE((*m)->Run(absl::Hours(1)).ok());
+  VmSummary s = (*m)->Shutdown();
+  EXPECT_TRUE(s.error.ok()) << s.error;
+  EXPECT_TRUE(s.all_online);
+}
+
+TEST_F(BootTest, LargeSparseMemoryBoots) {
+  // 6 GiB of MAP_NORESERVE RAM on either side of the 3..4 GiB hole; only
+  // touched pages cost host memory.
+  VmSpec spec = PinnedSpec("bigmem", 2);
+  spec.memory_bytes = 6ull << 30;
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100));
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExpectBootedAndPinned(spec, *s);
+}
+
+TEST_F(BootTest, BadSpecsAreRejectedWithTheField) {
+  VmSpec spec = PinnedSpec("bad", 2);
+  spec.vcpu_affinity.pop_back();
+  auto m = Machine::Create(spec);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("VmSpec.vcpu_affinity"), std::string::npos) << m.status();
+
+  spec = PinnedSpec("bad", 2);
+  spec.memory_bytes = (64ull << 20) + 4096;
+  m = Machine::Create(spec);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("VmSpec.memory_bytes"), std::string::npos) << m.status();
+
+  spec = PinnedSpec("bad", 2);
+  spec.vcpus = abi::kMaxVcpus + 1;
+  m = Machine::Create(spec);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("VmSpec.vcpus"), std::string::npos) << m.status();
+}
+
+}  // namespace
+}  // namespace vmm
+}  // namespace kvmbed

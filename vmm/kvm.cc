@@ -1,0 +1,281 @@
+#include "vmm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace kvmbed {
+namespace vmm {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    Reset();
+    fd_ = o.Release();
+  }
+  return *this;
+}
+
+int UniqueFd::Release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+kvm_cpuid_entry2* CpuidTable::Find(uint32_t function, uint32_t index) {
+  for (auto& e : entries) {
+    if (e.function != function) continue;
+    if ((e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e.index != index) continue;
+    return &e;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// <linux/kvm.h> declares kvm_cpuid2::entries with __DECLARE_FLEX_ARRAY, which
+// in C++ adds a 1-byte empty struct: sizeof(kvm_cpuid2) becomes 12 instead of
+// the kernel's 8, so both the ioctl numbers (they encode the size) and the
+// entries offset would be wrong. Spell the C layout out ourselves.
+struct CpuidHeader {
+  uint32_t nent;
+  uint32_t padding;
+};
+static_assert(sizeof(CpuidHeader) == 8, "kernel struct kvm_cpuid2 header");
+constexpr unsigned long kGetSupportedCpuid =
+    _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, sizeof(CpuidHeader));
+constexpr unsigned long kSetCpuid2 =
+    _IOC(_IOC_WRITE, KVMIO, 0x90, sizeof(CpuidHeader));
+
+absl::Status Errno(const std::string& what) {
+  return absl::ErrnoToStatus(errno, what);
+}
+
+absl::StatusOr<CpuidTable> GetSupportedCpuid(int kvm_fd) {
+  // Grow the buffer until KVM stops saying E2BIG.
+  for (uint32_t n = 128; n <= 4096; n *= 2) {
+    std::vector<uint8_t> buf(sizeof(CpuidHeader) + n * sizeof(kvm_cpuid_entry2));
+    CpuidHeader h{n, 0};
+    std::memcpy(buf.data(), &h, sizeof(h));
+    if (ioctl(kvm_fd, kGetSupportedCpuid, buf.data()) == 0) {
+      std::memcpy(&h, buf.data(), sizeof(h));
+      CpuidTable t;
+      t.entries.resize(std::min(h.nent, n));
+      std::memcpy(t.entries.data(), buf.data() + sizeof(CpuidHeader),
+                  t.entries.size() * sizeof(kvm_cpuid_entry2));
+      return t;
+    }
+    if (errno != E2BIG) return Errno("KVM_GET_SUPPORTED_CPUID");
+  }
+  return absl::InternalError("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Kvm>> Kvm::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Errno(absl::StrCat("open ", path));
+  std::unique_ptr<Kvm> kvm(new Kvm());
+  kvm->fd_ = UniqueFd(fd);
+  int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+  if (version != KVM_API_VERSION) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": KVM_GET_API_VERSION is ", version, ", kvmbed needs ",
+        KVM_API_VERSION));
+  }
+  if (!kvm->CheckExtension(KVM_CAP_IRQCHIP) ||
+      !kvm->CheckExtension(KVM_CAP_IMMEDIATE_EXIT) ||
+      !kvm->CheckExtension(KVM_CAP_EXT_CPUID) ||
+      !kvm->CheckExtension(KVM_CAP_USER_MEMORY)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": KVM lacks IRQCHIP, IMMEDIATE_EXIT, EXT_CPUID or "
+                           "USER_MEMORY; kvmbed needs all four"));
+  }
+  int size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (size <= 0) return Errno("KVM_GET_VCPU_MMAP_SIZE");
+  kvm->vcpu_mmap_size_ = static_cast<size_t>(size);
+  kvm->max_vcpus_ = kvm->CheckExtension(KVM_CAP_MAX_VCPUS);
+  if (kvm->max_vcpus_ <= 0) kvm->max_vcpus_ = kvm->CheckExtension(KVM_CAP_NR_VCPUS);
+  if (kvm->max_vcpus_ <= 0) kvm->max_vcpus_ = 4;  // KVM's documented minimum
+  ASSIGN_OR_RETURN(kvm->supported_cpuid_, GetSupportedCpuid(fd));
+  return kvm;
+}
+
+bool Kvm::Available(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+int Kvm::CheckExtension(int cap) const {
+  int r = ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : r;
+}
+
+absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(const Kvm& kvm) {
+  std::unique_ptr<Vm> vm(new Vm(&kvm));
+  int fd;
+  do {
+    fd = ioctl(kvm.fd(), KVM_CREATE_VM, 0);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Errno("KVM_CREATE_VM");
+  vm->fd_ = UniqueFd(fd);
+  // Intel needs a TSS region below 4 GiB for real-mode emulation. We never
+  // run real mode, but KVM may still insist; the pages sit just below 4 GiB,
+  // inside the RAM hole (guest/abi.h), so they shadow no RAM.
+  if (ioctl(fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 && errno != EINVAL &&
+      errno != ENOTTY) {
+    return Errno("KVM_SET_TSS_ADDR");
+  }
+  if (ioctl(fd, KVM_CREATE_IRQCHIP, 0) < 0) return Errno("KVM_CREATE_IRQCHIP");
+  return vm;
+}
+
+int Vm::CheckExtension(int cap) const {
+  int r = ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : r;
+}
+
+absl::Status Vm::SetUserMemoryRegion(uint32_t slot, uint64_t gpa, uint64_t size,
+                                     void* hva) {
+  kvm_userspace_memory_region r{};
+  r.slot = slot;
+  r.guest_phys_addr = gpa;
+  r.memory_size = size;
+  r.userspace_addr = reinterpret_cast<uint64_t>(hva);
+  if (ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+    return Errno(absl::StrCat("KVM_SET_USER_MEMORY_REGION slot ", slot, " gpa 0x",
+                              absl::Hex(gpa), " size 0x", absl::Hex(size)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> Vm::TscKhz() const {
+  int r = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  if (r <= 0) return Errno("KVM_GET_TSC_KHZ (vm)");
+  return static_cast<uint32_t>(r);
+}
+
+absl::StatusOr<std::unique_ptr<Vcpu>> Vcpu::Create(const Vm& vm, int id) {
+  int fd = ioctl(vm.fd(), KVM_CREATE_VCPU, id);
+  if (fd < 0) return Errno(absl::StrCat("KVM_CREATE_VCPU ", id));
+  UniqueFd owned(fd);
+  size_t size = vm.kvm().vcpu_mmap_size();
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return Errno(absl::StrCat("mmap kvm_run of vCPU ", id));
+  return std::unique_ptr<Vcpu>(
+      new Vcpu(id, std::move(owned), static_cast<kvm_run*>(p), size));
+}
+
+Vcpu::~Vcpu() {
+  if (run_ != nullptr) munmap(run_, run_size_);
+}
+
+absl::StatusOr<kvm_regs> Vcpu::GetRegs() const {
+  kvm_regs r{};
+  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) return Errno("KVM_GET_REGS");
+  return r;
+}
+
+absl::Status Vcpu::SetRegs(const kvm_regs& regs) {
+  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return Errno("KVM_SET_REGS");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kvm_sregs> Vcpu::GetSregs() const {
+  kvm_sregs s{};
+  if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return Errno("KVM_GET_SREGS");
+  return s;
+}
+
+absl::Status Vcpu::SetSregs(const kvm_sregs& sregs) {
+  if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return Errno("KVM_SET_SREGS");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kvm_mp_state> Vcpu::GetMpState() const {
+  kvm_mp_state s{};
+  if (ioctl(fd_.get(), KVM_GET_MP_STATE, &s) < 0) return Errno("KVM_GET_MP_STATE");
+  return s;
+}
+
+absl::Status Vcpu::SetMpState(uint32_t mp_state) {
+  kvm_mp_state s{};
+  s.mp_state = mp_state;
+  if (ioctl(fd_.get(), KVM_SET_MP_STATE, &s) < 0) return Errno("KVM_SET_MP_STATE");
+  return absl::OkStatus();
+}
+
+absl::Status Vcpu::SetCpuid(const CpuidTable& cpuid) {
+  std::vector<uint8_t> buf(sizeof(CpuidHeader) +
+                           cpuid.entries.size() * sizeof(kvm_cpuid_entry2));
+  CpuidHeader h{static_cast<uint32_t>(cpuid.entries.size()), 0};
+  std::memcpy(buf.data(), &h, sizeof(h));
+  std::memcpy(buf.data() + sizeof(CpuidHeader), cpuid.entries.data(),
+              cpuid.entries.size() * sizeof(kvm_cpuid_entry2));
+  if (ioctl(fd_.get(), kSetCpuid2, buf.data()) < 0) return Errno("KVM_SET_CPUID2");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> Vcpu::TscKhz() const {
+  int r = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  if (r <= 0) return Errno("KVM_GET_TSC_KHZ (vcpu)");
+  return static_cast<uint32_t>(r);
+}
+
+absl::StatusOr<uint32_t> Vcpu::Run() {
+  if (ioctl(fd_.get(), KVM_RUN, 0) < 0) {
+    if (errno == EINTR || errno == EAGAIN) return uint32_t{KVM_EXIT_INTR};
+    return Errno(absl::StrCat("KVM_RUN vCPU ", id_));
+  }
+  return run_->exit_reason;
+}
+
+std::string ExitReasonName(uint32_t reason) {
+  switch (reason) {
+#define KVMBED_EXIT(x) \
+  case KVM_EXIT_##x:   \
+    return "KVM_EXIT_" #x;
+    KVMBED_EXIT(UNKNOWN)
+    KVMBED_EXIT(EXCEPTION)
+    KVMBED_EXIT(IO)
+    KVMBED_EXIT(HYPERCALL)
+    KVMBED_EXIT(DEBUG)
+    KVMBED_EXIT(HLT)
+    KVMBED_EXIT(MMIO)
+    KVMBED_EXIT(IRQ_WINDOW_OPEN)
+    KVMBED_EXIT(SHUTDOWN)
+    KVMBED_EXIT(FAIL_ENTRY)
+    KVMBED_EXIT(INTR)
+    KVMBED_EXIT(SET_TPR)
+    KVMBED_EXIT(TPR_ACCESS)
+    KVMBED_EXIT(NMI)
+    KVMBED_EXIT(INTERNAL_ERROR)
+    KVMBED_EXIT(OSI)
+    KVMBED_EXIT(PAPR_HCALL)
+    KVMBED_EXIT(WATCHDOG)
+    KVMBED_EXIT(EPR)
+    KVMBED_EXIT(SYSTEM_EVENT)
+    KVMBED_EXIT(IOAPIC_EOI)
+    KVMBED_EXIT(HYPERV)
+#undef KVMBED_EXIT
+    default:
+      return absl::StrCat("KVM_EXIT_", reason);
+  }
+}
+
+}  // namespace vmm
+}  // namespace kvmbed

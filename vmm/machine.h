@@ -1,0 +1,171 @@
+// Machine: one VM built from a VmSpec with the embedded guest ELF, its vCPU
+// threads, the guest<->VMM channel, and an orderly shutdown that leaves no fd
+// or thread behind. RunVm() is the one-call form the CLI uses.
+//
+// Lifecycle: Create() -> Start() -> WaitOnline() -> Run() -> Shutdown().
+// A guest fault (exception report, triple fault, unknown port/MMIO, internal
+// error, failed entry) stops the faulting vCPU; Run()/WaitOnline() then
+// return that error and Shutdown() stops every other vCPU in order. The
+// error carries a register dump with the RIP symbolized from the guest ELF.
+//
+// Threading: Create/Start/WaitOnline/Run/Shutdown are called by one owner
+// thread (the "emulator" thread). RequestStop() is safe from any thread and
+// async-signal-safe (one lock-free atomic store), so a SIGINT handler may
+// call it. vcpu_thread(i) gives the host plane Kick()/InGuest().
+#ifndef KVMBED_VMM_MACHINE_H_
+#define KVMBED_VMM_MACHINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "configs/run_spec.h"
+#include "guest/abi.h"
+#include "vmm/elf.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm.h"
+#include "vmm/vcpu_hooks.h"
+#include "vmm/vcpu_thread.h"
+
+namespace kvmbed {
+namespace vmm {
+
+struct MachineOptions {
+  // What every vCPU runs once online.
+  abi::Workload workload = abi::kWorkloadIdle;
+  // A deliberate guest fault committed by vCPU `fault_vcpu` (tests).
+  abi::Fault fault = abi::kFaultNone;
+  int fault_vcpu = 0;
+  // Period of the idle workload's x2APIC timer heartbeat.
+  absl::Duration heartbeat_period = absl::Milliseconds(20);
+  // How often Run() samples host CPUs and checks for stop/faults.
+  absl::Duration poll_period = absl::Milliseconds(20);
+  // Guest console lines go to the log (KLOG Info) as well as the summary.
+  bool log_console = true;
+  // Host-plane hooks called in every vCPU thread (may be null).
+  VcpuHooks* hooks = nullptr;
+  // The guest ELF; empty means the embedded //guest:kernel image.
+  absl::Span<const uint8_t> guest_elf;
+};
+
+// Per-vCPU part of the summary.
+struct VcpuSummary {
+  int id = 0;
+  bool pinned = false;                  // VmSpec.vcpu_pinned[id]
+  std::vector<int> affinity_requested;  // VmSpec.vcpu_affinity[id]
+  std::vector<int> affinity_in_force;   // read back in the vCPU thread
+  std::vector<int> ran_on;              // host CPUs it was seen running on
+  std::map<std::string, uint64_t> exits;  // by KVM exit reason name
+  uint64_t kicks = 0;                   // kicks consumed
+  uint64_t heartbeats = 0;              // guest heartbeat counter at the end
+  std::string state;                    // guest VcpuState: off/booting/online/stopped
+  uint32_t apic_id = 0;                 // x2APIC id the guest read
+};
+
+struct VmSummary {
+  std::string name;
+  int vcpus = 0;
+  uint64_t memory_bytes = 0;
+  bool all_online = false;
+  absl::Duration boot_time = absl::ZeroDuration();  // Create() -> all online
+  absl::Duration run_time = absl::ZeroDuration();   // online -> shutdown
+  std::vector<VcpuSummary> vcpu;
+  std::vector<std::string> console;  // guest console lines (capped)
+  absl::Status error;                // first guest/VMM error; OK if clean
+};
+
+// The summary as a human-readable table (one row per vCPU).
+std::string FormatSummary(const VmSummary& summary);
+
+class Machine : private VcpuExitHandler {
+ public:
+  // Builds the VM: memory, guest ELF, boot tables, vCPUs in long mode. No
+  // thread runs yet. Validates `spec` (errors name the field and the fix).
+  static absl::StatusOr<std::unique_ptr<Machine>> Create(
+      const VmSpec& spec, const MachineOptions& options = {});
+  ~Machine() override;  // Shutdown()
+
+  // Starts one pinned thread per vCPU.
+  absl::Status Start();
+  // Waits until every vCPU marked itself online. Errors on a guest fault or
+  // timeout (naming the vCPUs still not online).
+  absl::Status WaitOnline(absl::Duration timeout);
+  // Runs until `duration` passes, RequestStop(), or a guest fault (returned).
+  absl::Status Run(absl::Duration duration);
+  // Thread-safe and async-signal-safe: makes Run() return soon.
+  void RequestStop() { stop_requested_.store(true, std::memory_order_relaxed); }
+  // Stops every vCPU in order, joins the threads, returns the summary.
+  // Idempotent (later calls return the same summary).
+  VmSummary Shutdown();
+
+  // A live summary (counters so far), safe to call while running.
+  VmSummary Snapshot() const;
+
+  int num_vcpus() const { return static_cast<int>(vcpus_.size()); }
+  // The vCPU thread of vCPU i (Kick(), InGuest() for the host plane).
+  VcpuThread& vcpu_thread(int i) { return *threads_[i]; }
+  const ElfImage& elf() const { return *elf_; }
+  GuestMemory& memory() { return *memory_; }
+  // Guest-written status of vCPU i (a snapshot).
+  abi::VcpuStatus StatusOf(int i) const;
+
+ private:
+  Machine(const VmSpec& spec, const MachineOptions& options);
+  absl::Status Build();
+  absl::StatusOr<bool> HandleExit(Vcpu& vcpu, uint32_t exit_reason) override;
+  void OnVcpuStopped(int vcpu, const absl::Status& status) override;
+  absl::StatusOr<bool> HandleMessage(Vcpu& vcpu, uint32_t gpa);
+  std::string RegisterDump(Vcpu& vcpu);
+  absl::Status VcpuError(Vcpu& vcpu, const std::string& what);
+  absl::Status FirstError() const;
+  bool AllOnline() const;
+  void SampleHostCpus();
+  void StopAll();
+
+  const VmSpec spec_;
+  const MachineOptions options_;
+  const absl::Time create_start_;
+
+  // Destruction order matters: threads, then vCPUs, then VM, then memory.
+  std::unique_ptr<Kvm> kvm_;
+  std::unique_ptr<GuestMemory> memory_;
+  std::unique_ptr<Vm> vm_;
+  std::unique_ptr<ElfImage> elf_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<std::unique_ptr<VcpuThread>> threads_;
+  abi::VcpuStatus* status_ = nullptr;  // HVA of the shared status array
+
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> failed_{false};
+  absl::Time online_at_ = absl::InfinitePast();
+  bool shut_down_ = false;
+  VmSummary final_summary_;
+
+  mutable absl::Mutex mu_;
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> console_ ABSL_GUARDED_BY(mu_);
+};
+
+// One call: Create, Start, WaitOnline(boot_timeout), Run(duration), Shutdown.
+// Returns a setup error (bad spec, KVM failure) as a status; a guest fault is
+// returned inside the summary (summary.error), with the summary of the rest.
+absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
+                                const MachineOptions& options = {},
+                                absl::Duration boot_timeout = absl::Seconds(10));
+
+// The calling thread's CPU affinity set to `cpus` (e.g. VmSpec's
+// emulator_affinity for the VMM's own thread); no-op when empty.
+absl::Status PinCurrentThread(const std::vector<int>& cpus);
+
+}  // namespace vmm
+}  // namespace kvmbed
+
+#endif  // KVMBED_VMM_MACHINE_H_

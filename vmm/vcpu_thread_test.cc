@@ -1,0 +1,188 @@
+// Kicks against a real vCPU spinning in the guest (`jmp .` in long mode): a
+// lost kick leaves the vCPU in the guest for good, so every wait below would
+// run into its (generous, liveness-only) deadline and fail the test.
+#include "vmm/vcpu_thread.h"
+
+#include <sched.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "guest/abi.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm.h"
+#include "vmm/x86_setup.h"
+
+namespace kvmbed {
+namespace vmm {
+namespace {
+
+class CountingHandler : public VcpuExitHandler, public VcpuHooks {
+ public:
+  absl::StatusOr<bool> HandleExit(Vcpu& vcpu, uint32_t reason) override {
+    return absl::InternalError("unexpected exit " + ExitReasonName(reason));
+  }
+  void OnVcpuStopped(int vcpu, const absl::Status& status) override {
+    stopped.store(true);
+    ok.store(status.ok());
+  }
+  void AfterExit(int vcpu, uint32_t reason, bool kick_pending) override {
+    exits.fetch_add(1);
+    if (kick_pending) kicks_seen.fetch_add(1);
+  }
+  void BeforeEntry(int vcpu) override { entries.fetch_add(1); }
+
+  std::atomic<uint64_t> exits{0}, kicks_seen{0}, entries{0};
+  std::atomic<bool> stopped{false}, ok{false};
+};
+
+// A one-vCPU VM whose guest spins at the image base.
+struct SpinVm {
+  std::unique_ptr<Kvm> kvm;
+  std::unique_ptr<GuestMemory> mem;
+  std::unique_ptr<Vm> vm;
+  std::unique_ptr<Vcpu> vcpu;
+};
+
+absl::StatusOr<SpinVm> MakeSpinVm() {
+  SpinVm s;
+  auto kvm = Kvm::Open();
+  if (!kvm.ok()) return kvm.status();
+  s.kvm = std::move(*kvm);
+  auto mem = GuestMemory::Create(abi::kMinMemoryBytes);
+  if (!mem.ok()) return mem.status();
+  s.mem = std::move(*mem);
+  auto vm = Vm::Create(*s.kvm);
+  if (!vm.ok()) return vm.status();
+  s.vm = std::move(*vm);
+  absl::Status st = s.mem->Register(*s.vm);
+  if (!st.ok()) return st;
+  const uint8_t jmp_self[] = {0xeb, 0xfe};
+  st = s.mem->Write(abi::kImageBase, jmp_self, sizeof(jmp_self));
+  if (!st.ok()) return st;
+  st = WriteBootTables(*s.mem);
+  if (!st.ok()) return st;
+  auto vcpu = Vcpu::Create(*s.vm, 0);
+  if (!vcpu.ok()) return vcpu.status();
+  s.vcpu = std::move(*vcpu);
+  auto cpuid = BaseGuestCpuid(*s.kvm);
+  if (!cpuid.ok()) return cpuid.status();
+  st = SetupLongModeVcpu(*s.vcpu, CpuidForVcpu(*cpuid, 0), abi::kImageBase);
+  if (!st.ok()) return st;
+  return s;
+}
+
+std::vector<int> AllCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+// Waits (liveness only) until pred() holds; false after 20 s.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!pred()) {
+    if (absl::Now() > deadline) return false;
+    sched_yield();
+  }
+  return true;
+}
+
+class VcpuThreadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is absent or not usable: kick tests need a real vCPU";
+  }
+};
+
+TEST_F(VcpuThreadTest, EveryKickTakesTheVcpuOutOfTheGuest) {
+  auto vm = MakeSpinVm();
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  CountingHandler h;
+  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return t.InGuest(); }));
+  for (uint64_t i = 1; i <= 500; ++i) {
+    t.Kick();
+    ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= i; }))
+        << "kick " << i << " lost: the vCPU stayed in the guest";
+  }
+  t.RequestStop();
+  t.Join();
+  EXPECT_TRUE(h.stopped.load());
+  EXPECT_TRUE(h.ok.load());
+  VcpuThreadStats s = t.Stats();
+  EXPECT_EQ(s.kicks_sent, 501u);  // 500 + the stop
+  EXPECT_GE(s.kicks_seen, 500u);
+  EXPECT_GE(s.exits["KVM_EXIT_INTR"], 500u);
+  EXPECT_EQ(s.affinity_in_force, AllCpus());
+  EXPECT_FALSE(s.ran_on.empty());
+  EXPECT_GE(h.entries.load(), h.exits.load());
+}
+
+TEST_F(VcpuThreadTest, KickBeforeStartIsNotLost) {
+  auto vm = MakeSpinVm();
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  CountingHandler h;
+  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  t.Kick();  // immediate_exit is already set when the first KVM_RUN starts
+  ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= 1; }));
+  t.RequestStop();
+  t.Join();
+  EXPECT_TRUE(h.ok.load());
+}
+
+TEST_F(VcpuThreadTest, StopRacingWithEntryIsNeverLost) {
+  // Start/stop cycles hit the window between the loop's checks and KVM_RUN.
+  auto vm = MakeSpinVm();
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  for (int i = 0; i < 100; ++i) {
+    CountingHandler h;
+    VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+    ASSERT_TRUE(t.Start().ok());
+    if (i % 3 == 1) sched_yield();
+    t.RequestStop();
+    t.Join();  // a lost stop-kick hangs here (test timeout)
+    ASSERT_TRUE(h.stopped.load());
+  }
+}
+
+TEST_F(VcpuThreadTest, ConcurrentKickersWhileStopping) {
+  auto vm = MakeSpinVm();
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  CountingHandler h;
+  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  ASSERT_TRUE(t.Start().ok());
+  std::atomic<bool> done{false};
+  std::thread kicker([&] {
+    while (!done.load()) {
+      t.Kick();
+      sched_yield();
+    }
+  });
+  ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= 100; }));
+  t.RequestStop();
+  t.Join();  // kicks keep arriving while joining: must not signal a joined thread
+  done.store(true);
+  kicker.join();
+  EXPECT_TRUE(h.ok.load());
+}
+
+TEST(FormatCpuList, Ranges) {
+  EXPECT_EQ(FormatCpuList({}), "-");
+  EXPECT_EQ(FormatCpuList({3}), "3");
+  EXPECT_EQ(FormatCpuList({0, 1, 2, 3, 6, 8, 9}), "0-3,6,8-9");
+}
+
+}  // namespace
+}  // namespace vmm
+}  // namespace kvmbed
