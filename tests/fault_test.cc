@@ -96,6 +96,8 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{abi::kFaultDivide, {"guest exception #DE (vector 0", "kvmbed_fault_divide+0x"}},
         FaultCase{abi::kFaultBadPort, {"unknown port I/O: out port 0x1234 size 1", "value 0x5a",
                                        "kvmbed_fault_bad_port+0x"}},
+        FaultCase{abi::kFaultUserGp, {"guest exception #GP (vector 13", "kvmbed_fault_user+0x",
+                                      "CS 33 SS 2b"}},
         FaultCase{abi::kFaultMmio, {"MMIO read of 8 bytes at GPA 0xc0001000", "kvmbed_fault_mmio+0x"}}),
     [](const ::testing::TestParamInfo<FaultCase>& info) {
       return absl::StrCat("Fault", static_cast<int>(info.param.fault));

@@ -1,8 +1,10 @@
 #include "vmm/elf.h"
 
+#include <cxxabi.h>
 #include <elf.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +27,25 @@ T ReadStruct(const std::vector<uint8_t>& b, uint64_t off) {
   T v;
   std::memcpy(&v, b.data() + off, sizeof(T));
   return v;
+}
+
+// A short display name for a symbol: C++ names demangled, parameter list and
+// "(anonymous namespace)::" dropped: `IdleWorkload`, `kvmbed::Foo::Bar`.
+std::string DisplayName(const std::string& raw) {
+  if (raw.rfind("_Z", 0) != 0) return raw;
+  int status = 0;
+  char* d = abi::__cxa_demangle(raw.c_str(), nullptr, nullptr, &status);
+  if (status != 0 || d == nullptr) {
+    std::free(d);
+    return raw;
+  }
+  std::string name(d);
+  std::free(d);
+  const std::string anon = "(anonymous namespace)::";
+  for (size_t p; (p = name.find(anon)) != std::string::npos;) name.erase(p, anon.size());
+  size_t paren = name.find('(');
+  if (paren != std::string::npos && paren > 0) name.resize(paren);
+  return name;
 }
 
 }  // namespace
@@ -104,7 +125,8 @@ absl::StatusOr<ElfImage> ElfImage::Parse(absl::Span<const uint8_t> bytes,
         size_t maxlen = str.sh_size - sym.st_name;
         size_t len = strnlen(base + sym.st_name, maxlen);
         if (len == maxlen) return bad("symbol name not NUL-terminated inside the string table");
-        img.symbols_.push_back(Symbol{std::string(base + sym.st_name, len), sym.st_value, sym.st_size});
+        std::string raw(base + sym.st_name, len);
+        img.symbols_.push_back(Symbol{DisplayName(raw), raw, sym.st_value, sym.st_size});
       }
       break;  // one SHT_SYMTAB per file
     }
@@ -162,7 +184,7 @@ std::string ElfImage::Symbolize(uint64_t addr) const {
 
 absl::StatusOr<uint64_t> ElfImage::Lookup(absl::string_view name) const {
   for (const Symbol& s : symbols_) {
-    if (s.name == name) return s.addr;
+    if (s.name == name || s.raw == name) return s.addr;
   }
   return absl::NotFoundError(absl::StrCat(what_, ": no symbol named ", name));
 }

@@ -30,7 +30,8 @@ class ElfImage {
     uint64_t memsz = 0;
   };
   struct Symbol {
-    std::string name;
+    std::string name;  // demangled, without parameters or "(anonymous namespace)::"
+    std::string raw;   // as in the symbol table (mangled for C++)
     uint64_t addr = 0;
     uint64_t size = 0;
   };
@@ -54,7 +55,7 @@ class ElfImage {
   std::string Symbolize(uint64_t addr) const;
   // The symbol whose [addr, addr+size) holds `addr`, nullptr if none.
   const Symbol* Find(uint64_t addr) const;
-  // The address of the symbol called `name`, NotFound if absent.
+  // The address of the symbol called `name` (display or raw), NotFound if absent.
   absl::StatusOr<uint64_t> Lookup(absl::string_view name) const;
 
  private:

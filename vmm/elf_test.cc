@@ -62,6 +62,20 @@ TEST(ElfImage, SymbolizesInsideAndOutsideSymbols) {
   EXPECT_EQ(img->Symbolize(0x10), "0x10 (no symbol)");
 }
 
+TEST(ElfImage, DemangledShortNames) {
+  auto img = ElfImage::Parse(guest::Image());
+  ASSERT_TRUE(img.ok());
+  // A function in an anonymous namespace: shown short, found by either name.
+  auto addr = img->Lookup("IdleWorkload");
+  ASSERT_TRUE(addr.ok()) << addr.status();
+  const ElfImage::Symbol* sym = img->Find(*addr);
+  ASSERT_NE(sym, nullptr);
+  EXPECT_EQ(sym->name, "IdleWorkload");
+  EXPECT_EQ(sym->raw.rfind("_Z", 0), 0u) << sym->raw;
+  EXPECT_EQ(*img->Lookup(sym->raw), *addr);
+  EXPECT_EQ(img->Symbolize(*addr).rfind("IdleWorkload+0x0/0x", 0), 0u);
+}
+
 TEST(ElfImage, LoadsSegmentsAndZeroesBss) {
   auto img = ElfImage::Parse(guest::Image());
   ASSERT_TRUE(img.ok());

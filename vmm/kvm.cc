@@ -109,6 +109,8 @@ absl::StatusOr<std::unique_ptr<Kvm>> Kvm::Open(const std::string& path) {
   kvm->max_vcpus_ = kvm->CheckExtension(KVM_CAP_MAX_VCPUS);
   if (kvm->max_vcpus_ <= 0) kvm->max_vcpus_ = kvm->CheckExtension(KVM_CAP_NR_VCPUS);
   if (kvm->max_vcpus_ <= 0) kvm->max_vcpus_ = 4;  // KVM's documented minimum
+  kvm->max_vcpu_id_ = kvm->CheckExtension(KVM_CAP_MAX_VCPU_ID);
+  if (kvm->max_vcpu_id_ <= 0) kvm->max_vcpu_id_ = kvm->max_vcpus_;
   ASSIGN_OR_RETURN(kvm->supported_cpuid_, GetSupportedCpuid(fd));
   return kvm;
 }
@@ -169,15 +171,20 @@ absl::StatusOr<uint32_t> Vm::TscKhz() const {
   return static_cast<uint32_t>(r);
 }
 
-absl::StatusOr<std::unique_ptr<Vcpu>> Vcpu::Create(const Vm& vm, int id) {
-  int fd = ioctl(vm.fd(), KVM_CREATE_VCPU, id);
-  if (fd < 0) return Errno(absl::StrCat("KVM_CREATE_VCPU ", id));
+absl::StatusOr<std::unique_ptr<Vcpu>> Vcpu::Create(const Vm& vm, int id,
+                                                   int apic_id) {
+  if (apic_id < 0) apic_id = id;
+  int fd = ioctl(vm.fd(), KVM_CREATE_VCPU, apic_id);
+  if (fd < 0) {
+    return Errno(absl::StrCat("KVM_CREATE_VCPU vCPU ", id, " (vcpu_id/APIC id ",
+                              apic_id, ")"));
+  }
   UniqueFd owned(fd);
   size_t size = vm.kvm().vcpu_mmap_size();
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return Errno(absl::StrCat("mmap kvm_run of vCPU ", id));
   return std::unique_ptr<Vcpu>(
-      new Vcpu(id, std::move(owned), static_cast<kvm_run*>(p), size));
+      new Vcpu(id, apic_id, std::move(owned), static_cast<kvm_run*>(p), size));
 }
 
 Vcpu::~Vcpu() {

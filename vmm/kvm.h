@@ -71,6 +71,8 @@ class Kvm {
   size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
   // KVM_CAP_MAX_VCPUS (falls back to KVM_CAP_NR_VCPUS).
   int max_vcpus() const { return max_vcpus_; }
+  // KVM_CAP_MAX_VCPU_ID: vcpu_ids (= APIC ids) must be below it.
+  int max_vcpu_id() const { return max_vcpu_id_; }
   // The CPUID KVM supports, fetched once at Open().
   const CpuidTable& supported_cpuid() const { return supported_cpuid_; }
 
@@ -79,6 +81,7 @@ class Kvm {
   UniqueFd fd_;
   size_t vcpu_mmap_size_ = 0;
   int max_vcpus_ = 0;
+  int max_vcpu_id_ = 0;
   CpuidTable supported_cpuid_;
 };
 
@@ -108,13 +111,19 @@ class Vm {
 // One vCPU fd and its kvm_run mapping.
 class Vcpu {
  public:
-  // KVM_CREATE_VCPU(id) and mmap of kvm_run.
-  static absl::StatusOr<std::unique_ptr<Vcpu>> Create(const Vm& vm, int id);
+  // KVM_CREATE_VCPU(apic_id) and mmap of kvm_run. `index` is kvmbed's vCPU
+  // number (0..n-1: thread name, stack, RDI); `apic_id` is KVM's vcpu_id,
+  // which is also the vCPU's x2APIC id (-1: same as index).
+  static absl::StatusOr<std::unique_ptr<Vcpu>> Create(const Vm& vm, int index,
+                                                      int apic_id = -1);
   ~Vcpu();
   Vcpu(const Vcpu&) = delete;
   Vcpu& operator=(const Vcpu&) = delete;
 
+  // kvmbed's vCPU number (0..n-1).
   int id() const { return id_; }
+  // KVM vcpu_id == x2APIC id (differs from id() when the topology has gaps).
+  int apic_id() const { return apic_id_; }
   int fd() const { return fd_.get(); }
   // The shared kvm_run page (exit information, immediate_exit).
   kvm_run* RunState() const { return run_; }
@@ -133,9 +142,10 @@ class Vcpu {
   absl::StatusOr<uint32_t> Run();
 
  private:
-  Vcpu(int id, UniqueFd fd, kvm_run* run, size_t run_size)
-      : id_(id), fd_(std::move(fd)), run_(run), run_size_(run_size) {}
+  Vcpu(int id, int apic_id, UniqueFd fd, kvm_run* run, size_t run_size)
+      : id_(id), apic_id_(apic_id), fd_(std::move(fd)), run_(run), run_size_(run_size) {}
   int id_;
+  int apic_id_;
   UniqueFd fd_;
   kvm_run* run_;
   size_t run_size_;

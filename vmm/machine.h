@@ -8,8 +8,8 @@
 // return that error and Shutdown() stops every other vCPU in order. The
 // error carries a register dump with the RIP symbolized from the guest ELF.
 //
-// Threading: Create/Start/WaitOnline/Run/Shutdown are called by one owner
-// thread (the "emulator" thread). RequestStop() is safe from any thread and
+// Threading: Create/Start/WaitOnline/Run/Snapshot/Shutdown are called by one
+// owner thread (the "emulator" thread). RequestStop() is safe from any thread and
 // async-signal-safe (one lock-free atomic store), so a SIGINT handler may
 // call it. vcpu_thread(i) gives the host plane Kick()/InGuest().
 #ifndef KVMBED_VMM_MACHINE_H_
@@ -39,8 +39,11 @@ namespace kvmbed {
 namespace vmm {
 
 struct MachineOptions {
-  // What every vCPU runs once online.
+  // What every vCPU runs once online...
   abi::Workload workload = abi::kWorkloadIdle;
+  // ...unless vcpu_workload[i] says otherwise (shorter than vcpus: the rest
+  // run `workload`; kWorkloadDefault entries too).
+  std::vector<abi::Workload> vcpu_workload;
   // A deliberate guest fault committed by vCPU `fault_vcpu` (tests).
   abi::Fault fault = abi::kFaultNone;
   int fault_vcpu = 0;
@@ -48,6 +51,10 @@ struct MachineOptions {
   absl::Duration heartbeat_period = absl::Milliseconds(20);
   // How often Run() samples host CPUs and checks for stop/faults.
   absl::Duration poll_period = absl::Milliseconds(20);
+  // madvise guest RAM with MADV_HUGEPAGE / MADV_MERGEABLE (KSM: the seed's
+  // ksmd-like senders need mergeable memory).
+  bool hugepages = false;
+  bool mergeable = false;
   // Guest console lines go to the log (KLOG Info) as well as the summary.
   bool log_console = true;
   // Host-plane hooks called in every vCPU thread (may be null).
@@ -67,7 +74,8 @@ struct VcpuSummary {
   uint64_t kicks = 0;                   // kicks consumed
   uint64_t heartbeats = 0;              // guest heartbeat counter at the end
   std::string state;                    // guest VcpuState: off/booting/online/stopped
-  uint32_t apic_id = 0;                 // x2APIC id the guest read
+  uint32_t apic_id = 0;                 // x2APIC id the guest read (MSR 0x802)
+  uint32_t expected_apic_id = 0;        // what the topology gives (KVM vcpu_id)
 };
 
 struct VmSummary {
@@ -76,6 +84,10 @@ struct VmSummary {
   uint64_t memory_bytes = 0;
   bool all_online = false;
   absl::Duration boot_time = absl::ZeroDuration();  // Create() -> all online
+  // Parts of boot_time: Create() (VM, memory, ELF, vCPUs), Start() (spawn and
+  // pin the threads), and the rest (guest bring-up until all are online).
+  absl::Duration create_time = absl::ZeroDuration();
+  absl::Duration start_time = absl::ZeroDuration();
   absl::Duration run_time = absl::ZeroDuration();   // online -> shutdown
   std::vector<VcpuSummary> vcpu;
   std::vector<std::string> console;  // guest console lines (capped)
@@ -84,6 +96,9 @@ struct VmSummary {
 
 // The summary as a human-readable table (one row per vCPU).
 std::string FormatSummary(const VmSummary& summary);
+
+// Registers as an indented multi-line dump; RIP symbolized when `elf` is set.
+std::string FormatRegisters(const VcpuRegisters& regs, const ElfImage* elf);
 
 class Machine : private VcpuExitHandler {
  public:
@@ -95,10 +110,11 @@ class Machine : private VcpuExitHandler {
 
   // Starts one pinned thread per vCPU.
   absl::Status Start();
-  // Waits until every vCPU marked itself online. Errors on a guest fault or
-  // timeout (naming the vCPUs still not online).
+  // Waits until every vCPU marked itself online. Errors on a guest fault,
+  // RequestStop() (Cancelled) or timeout (naming the vCPUs not online).
   absl::Status WaitOnline(absl::Duration timeout);
-  // Runs until `duration` passes, RequestStop(), or a guest fault (returned).
+  // Runs until `duration` passes, RequestStop(), every vCPU finished, or a
+  // guest fault (returned).
   absl::Status Run(absl::Duration duration);
   // Thread-safe and async-signal-safe: makes Run() return soon.
   void RequestStop() { stop_requested_.store(true, std::memory_order_relaxed); }
@@ -106,7 +122,8 @@ class Machine : private VcpuExitHandler {
   // Idempotent (later calls return the same summary).
   VmSummary Shutdown();
 
-  // A live summary (counters so far), safe to call while running.
+  // A live summary (counters so far) while the vCPUs run. Owner thread only;
+  // for a live display, call Run() in slices and Snapshot() in between.
   VmSummary Snapshot() const;
 
   int num_vcpus() const { return static_cast<int>(vcpus_.size()); }
@@ -116,6 +133,10 @@ class Machine : private VcpuExitHandler {
   GuestMemory& memory() { return *memory_; }
   // Guest-written status of vCPU i (a snapshot).
   abi::VcpuStatus StatusOf(int i) const;
+  // Register dump of vCPU i with the RIP symbolized (`name+0xoff/0xsize`),
+  // read by its own thread at its next exit (it is kicked). For stall
+  // reports; callable from any thread until Shutdown() starts.
+  absl::StatusOr<std::string> DescribeVcpu(int i, absl::Duration timeout);
 
  private:
   Machine(const VmSpec& spec, const MachineOptions& options);
@@ -127,12 +148,15 @@ class Machine : private VcpuExitHandler {
   absl::Status VcpuError(Vcpu& vcpu, const std::string& what);
   absl::Status FirstError() const;
   bool AllOnline() const;
+  bool AllFinished() const;
   void SampleHostCpus();
   void StopAll();
 
   const VmSpec spec_;
   const MachineOptions options_;
   const absl::Time create_start_;
+  absl::Time created_at_ = absl::InfinitePast();
+  absl::Time started_at_ = absl::InfinitePast();
 
   // Destruction order matters: threads, then vCPUs, then VM, then memory.
   std::unique_ptr<Kvm> kvm_;
@@ -141,6 +165,7 @@ class Machine : private VcpuExitHandler {
   std::unique_ptr<ElfImage> elf_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::unique_ptr<VcpuThread>> threads_;
+  std::vector<uint32_t> apic_ids_;  // per vCPU index, from the topology
   abi::VcpuStatus* status_ = nullptr;  // HVA of the shared status array
 
   std::atomic<bool> stop_requested_{false};

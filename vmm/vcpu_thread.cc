@@ -96,6 +96,11 @@ absl::Status VcpuThread::Start() {
   started_.store(true, std::memory_order_seq_cst);
   std::string name = absl::StrCat("vcpu-", id());
   pthread_setname_np(thread_, name.substr(0, 15).c_str());
+  return absl::OkStatus();
+}
+
+absl::Status VcpuThread::WaitPinned() {
+  if (!started_.load()) return absl::FailedPreconditionError("vCPU thread not started");
   pinned_.WaitForNotification();
   return pin_status_;
 }
@@ -153,6 +158,57 @@ void VcpuThread::Join() {
   while (kicks_in_flight_.load(std::memory_order_seq_cst) != 0) sched_yield();
   pthread_join(thread_, nullptr);
   joined_ = true;
+}
+
+absl::StatusOr<VcpuRegisters> VcpuThread::CaptureRegisters(absl::Duration timeout) {
+  auto read_directly = [this]() -> absl::StatusOr<VcpuRegisters> {
+    VcpuRegisters r;
+    auto regs = vcpu_->GetRegs();
+    if (!regs.ok()) return regs.status();
+    auto sregs = vcpu_->GetSregs();
+    if (!sregs.ok()) return sregs.status();
+    r.regs = *regs;
+    r.sregs = *sregs;
+    return r;
+  };
+  absl::MutexLock lock(&capture_mu_);
+  // Not running (never started, or its loop ended): nobody is in KVM_RUN.
+  if (!started_.load() || Finished()) return read_directly();
+  const uint64_t want = ++capture_requested_gen_;
+  capture_pending_.store(true, std::memory_order_seq_cst);
+  Kick();
+  const absl::Time deadline = absl::Now() + timeout;
+  while (capture_done_gen_ < want) {
+    if (Finished()) return read_directly();
+    // Short waits so a thread that ends without answering is noticed.
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "vCPU ", id(), ": no exit within ", absl::FormatDuration(timeout),
+          " to read its registers"));
+    }
+    capture_cv_.WaitWithTimeout(&capture_mu_, absl::Milliseconds(10));
+  }
+  return capture_;
+}
+
+void VcpuThread::AnswerCapture() {
+  VcpuRegisters r;
+  absl::StatusOr<VcpuRegisters> result = r;
+  auto regs = vcpu_->GetRegs();
+  auto sregs = vcpu_->GetSregs();
+  if (!regs.ok()) {
+    result = regs.status();
+  } else if (!sregs.ok()) {
+    result = sregs.status();
+  } else {
+    r.regs = *regs;
+    r.sregs = *sregs;
+    result = r;
+  }
+  absl::MutexLock lock(&capture_mu_);
+  capture_ = std::move(result);
+  capture_done_gen_ = capture_requested_gen_;
+  capture_cv_.SignalAll();
 }
 
 void VcpuThread::NoteCpu(int cpu) {
@@ -256,6 +312,7 @@ void VcpuThread::Loop() {
     }
     exit_counts_[*reason < kMaxExitReason ? *reason : kMaxExitReason].fetch_add(
         1, std::memory_order_relaxed);
+    if (capture_pending_.exchange(false, std::memory_order_seq_cst)) AnswerCapture();
     if (hooks_ != nullptr) hooks_->AfterExit(id(), *reason, kicked);
     if (*reason == KVM_EXIT_INTR) continue;
     absl::StatusOr<bool> resume = handler_->HandleExit(*vcpu_, *reason);

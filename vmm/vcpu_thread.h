@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_hooks.h"
 
@@ -57,6 +58,12 @@ struct VcpuThreadStats {
   uint64_t kicks_seen = 0;             // exits that consumed a pending kick
 };
 
+// A vCPU's registers as its own thread read them at an exit.
+struct VcpuRegisters {
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+};
+
 // The signal used for kicks (a real-time signal; its handler does nothing).
 int KickSignal();
 
@@ -69,9 +76,11 @@ class VcpuThread {
   VcpuThread(const VcpuThread&) = delete;
   VcpuThread& operator=(const VcpuThread&) = delete;
 
-  // Spawns the thread, born on its CPU set, and waits until it has pinned
-  // itself and read its affinity back. Errors if pinning fails.
+  // Spawns the thread, born on its CPU set; returns without waiting for it.
   absl::Status Start();
+  // Waits until the started thread has pinned itself and read its affinity
+  // back; its error if pinning failed. Start many threads, then wait for all.
+  absl::Status WaitPinned();
   // Forces the thread out of KVM_RUN soon; never lost (see .cc).
   void Kick();
   // Asks the loop to end at its next exit, and kicks.
@@ -84,6 +93,12 @@ class VcpuThread {
   bool InGuest() const { return in_guest_.load(std::memory_order_seq_cst); }
   // True once the loop has ended (stopped, finished or failed).
   bool Finished() const { return finished_.load(std::memory_order_acquire); }
+  // The vCPU's registers: kicks the thread and has it read them at its next
+  // exit (KVM_GET_REGS from another thread would block until KVM_RUN
+  // returns). For stall reports. DeadlineExceeded if the thread does not get
+  // there within `timeout`; read directly once the thread has finished.
+  // Safe from any thread (not from a signal handler).
+  absl::StatusOr<VcpuRegisters> CaptureRegisters(absl::Duration timeout);
   // Records the CPU the thread last ran on, read from /proc (works while the
   // thread sits in KVM_RUN, where it cannot sample itself).
   void SampleHostCpu();
@@ -126,6 +141,16 @@ class VcpuThread {
   std::atomic<uint64_t> kicks_seen_{0};
   mutable absl::Mutex mu_;
   std::vector<int> affinity_in_force_ ABSL_GUARDED_BY(mu_);
+
+  // Register capture: requesters bump capture_requested_gen_ and kick; the
+  // vCPU thread answers at its next exit with capture_done_gen_.
+  void AnswerCapture();
+  std::atomic<bool> capture_pending_{false};
+  absl::Mutex capture_mu_;
+  absl::CondVar capture_cv_;
+  uint64_t capture_requested_gen_ ABSL_GUARDED_BY(capture_mu_) = 0;
+  uint64_t capture_done_gen_ ABSL_GUARDED_BY(capture_mu_) = 0;
+  absl::StatusOr<VcpuRegisters> capture_ ABSL_GUARDED_BY(capture_mu_);
 };
 
 // Formats CPU numbers the libvirt way: "0-3,6".

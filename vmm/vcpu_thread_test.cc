@@ -5,8 +5,11 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -62,14 +65,16 @@ absl::StatusOr<SpinVm> MakeSpinVm() {
   const uint8_t jmp_self[] = {0xeb, 0xfe};
   st = s.mem->Write(abi::kImageBase, jmp_self, sizeof(jmp_self));
   if (!st.ok()) return st;
-  st = WriteBootTables(*s.mem);
+  st = WriteBootTables(*s.mem, 1);
   if (!st.ok()) return st;
   auto vcpu = Vcpu::Create(*s.vm, 0);
   if (!vcpu.ok()) return vcpu.status();
   s.vcpu = std::move(*vcpu);
   auto cpuid = BaseGuestCpuid(*s.kvm);
   if (!cpuid.ok()) return cpuid.status();
-  st = SetupLongModeVcpu(*s.vcpu, CpuidForVcpu(*cpuid, 0), abi::kImageBase);
+  auto topo = MakeApicTopology(Topology{1, 1, 1}, 1);
+  if (!topo.ok()) return topo.status();
+  st = SetupLongModeVcpu(*s.vcpu, CpuidForVcpu(*cpuid, 0, *topo), abi::kImageBase);
   if (!st.ok()) return st;
   return s;
 }
@@ -109,12 +114,31 @@ TEST_F(VcpuThreadTest, EveryKickTakesTheVcpuOutOfTheGuest) {
   CountingHandler h;
   VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
   ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
   ASSERT_TRUE(Eventually([&] { return t.InGuest(); }));
+  // The thread is named vcpu-<id> (visible in top/perf/gdb).
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm", static_cast<int>(t.Stats().tid));
+  FILE* f = std::fopen(path, "r");
+  ASSERT_NE(f, nullptr) << path;
+  char comm[32] = {};
+  ASSERT_NE(std::fgets(comm, sizeof(comm), f), nullptr);
+  std::fclose(f);
+  EXPECT_STREQ(comm, "vcpu-0\n");
+  std::vector<absl::Duration> latency;
   for (uint64_t i = 1; i <= 500; ++i) {
+    absl::Time t0 = absl::Now();
     t.Kick();
     ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= i; }))
         << "kick " << i << " lost: the vCPU stayed in the guest";
+    latency.push_back(absl::Now() - t0);
   }
+  // A figure for the record (kick -> exit seen by the hook), not a check.
+  std::sort(latency.begin(), latency.end());
+  std::printf("kick -> exit: median %s, p99 %s, max %s over %zu kicks\n",
+              absl::FormatDuration(latency[latency.size() / 2]).c_str(),
+              absl::FormatDuration(latency[latency.size() * 99 / 100]).c_str(),
+              absl::FormatDuration(latency.back()).c_str(), latency.size());
   t.RequestStop();
   t.Join();
   EXPECT_TRUE(h.stopped.load());
@@ -135,7 +159,39 @@ TEST_F(VcpuThreadTest, KickBeforeStartIsNotLost) {
   VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
   t.Kick();  // immediate_exit is already set when the first KVM_RUN starts
   ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
   ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= 1; }));
+  t.RequestStop();
+  t.Join();
+  EXPECT_TRUE(h.ok.load());
+}
+
+// The worst window: a kick that lands after the loop's last check and before
+// KVM_RUN, with its signal already delivered (and wasted) outside the guest.
+// A self-kick from BeforeEntry hits exactly that window, deterministically;
+// only immediate_exit can save it.
+class SelfKickHooks : public CountingHandler {
+ public:
+  void BeforeEntry(int vcpu) override {
+    CountingHandler::BeforeEntry(vcpu);
+    // The guest spins without exiting, so each entry after the first 200
+    // kicks is only left by a kick that worked.
+    if (kicks_seen.load() < 200 && thread != nullptr) thread->Kick();
+  }
+  VcpuThread* thread = nullptr;
+};
+
+TEST_F(VcpuThreadTest, KickInTheEntryWindowIsNotLost) {
+  auto vm = MakeSpinVm();
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  SelfKickHooks h;
+  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  h.thread = &t;
+  ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
+  // Every entry self-kicks; each must come straight back out.
+  ASSERT_TRUE(Eventually([&] { return h.kicks_seen.load() >= 200; }))
+      << "a kick in the entry window was lost";
   t.RequestStop();
   t.Join();
   EXPECT_TRUE(h.ok.load());
@@ -149,6 +205,7 @@ TEST_F(VcpuThreadTest, StopRacingWithEntryIsNeverLost) {
     CountingHandler h;
     VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
     ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
     if (i % 3 == 1) sched_yield();
     t.RequestStop();
     t.Join();  // a lost stop-kick hangs here (test timeout)
@@ -162,6 +219,7 @@ TEST_F(VcpuThreadTest, ConcurrentKickersWhileStopping) {
   CountingHandler h;
   VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
   ASSERT_TRUE(t.Start().ok());
+  ASSERT_TRUE(t.WaitPinned().ok());
   std::atomic<bool> done{false};
   std::thread kicker([&] {
     while (!done.load()) {

@@ -1,6 +1,9 @@
 #include "vmm/x86_setup.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "absl/strings/str_cat.h"
 
 #include "base/status_macros.h"
 #include "guest/abi.h"
@@ -13,6 +16,7 @@ namespace {
 
 constexpr uint64_t kPtePresent = 1ull << 0;
 constexpr uint64_t kPteWrite = 1ull << 1;
+constexpr uint64_t kPteUser = 1ull << 2;
 constexpr uint64_t kPtePageSize = 1ull << 7;
 
 constexpr uint64_t kCr0Pe = 1ull << 0;
@@ -30,7 +34,9 @@ constexpr uint64_t kEferLma = 1ull << 10;
 constexpr uint64_t kGdtCode64 = 0x00af9b000000ffffull;  // L=1 P=1 S=1 type=0xb
 constexpr uint64_t kGdtData = 0x00cf93000000ffffull;    // D=1 P=1 S=1 type=0x3
 constexpr uint32_t kTssLimit = 0x67;
-constexpr int kGdtEntries = 5;  // null, code, data, TSS (two slots)
+constexpr uint64_t kGdtUserData = 0x00cff3000000ffffull;  // DPL 3 data
+constexpr uint64_t kGdtUserCode64 = 0x00affb000000ffffull;  // DPL 3, L=1
+constexpr int kGdtEntries = 7;  // null, code, data, TSS (two slots), user data, user code
 
 kvm_segment CodeSegment() {
   kvm_segment s{};
@@ -60,35 +66,43 @@ kvm_segment DataSegment() {
 
 }  // namespace
 
-absl::Status WriteBootTables(GuestMemory& mem) {
+absl::Status WriteBootTables(GuestMemory& mem, int num_vcpus) {
   // GDT.
   uint64_t gdt[kGdtEntries] = {};
   gdt[1] = kGdtCode64;
   gdt[2] = kGdtData;
-  const uint64_t tss = abi::kTssGpa;
+  const uint64_t tss = abi::TssOf(0);  // only `ltr` would read it; see abi.h
   gdt[3] = (kTssLimit & 0xffff) | ((tss & 0xffffff) << 16) | (0x8bull << 40) |
            (uint64_t{(kTssLimit >> 16) & 0xf} << 48) | (((tss >> 24) & 0xff) << 56);
   gdt[4] = tss >> 32;
+  gdt[abi::kUserDataSelector >> 3] = kGdtUserData;
+  gdt[abi::kUserCodeSelector >> 3] = kGdtUserCode64;
   RETURN_IF_ERROR(mem.Write(abi::kGdtGpa, gdt, sizeof(gdt)));
-  // TSS: all zero except the I/O map base, set past the limit (no bitmap).
-  uint8_t tss_bytes[kTssLimit + 1] = {};
-  uint16_t iomap = kTssLimit + 1;
-  std::memcpy(tss_bytes + 0x66, &iomap, sizeof(iomap));
-  RETURN_IF_ERROR(mem.Write(abi::kTssGpa, tss_bytes, sizeof(tss_bytes)));
+  // One TSS per vCPU: RSP0 = its stack top; the I/O map base past the limit
+  // (no bitmap: ring 3 may not use ports).
+  for (int v = 0; v < num_vcpus; ++v) {
+    uint8_t tss_bytes[kTssLimit + 1] = {};
+    uint64_t rsp0 = abi::StackTop(static_cast<uint32_t>(v));
+    uint16_t iomap = kTssLimit + 1;
+    std::memcpy(tss_bytes + 0x04, &rsp0, sizeof(rsp0));
+    std::memcpy(tss_bytes + 0x66, &iomap, sizeof(iomap));
+    RETURN_IF_ERROR(mem.Write(abi::TssOf(static_cast<uint32_t>(v)), tss_bytes,
+                              sizeof(tss_bytes)));
+  }
 
   // Page tables: PML4[0] -> PDPT; PDPT[0..3] -> 4 PDs of 2 MiB pages.
   uint64_t pml4[512] = {};
-  pml4[0] = abi::kPdptGpa | kPtePresent | kPteWrite;
+  pml4[0] = abi::kPdptGpa | kPtePresent | kPteWrite | kPteUser;
   RETURN_IF_ERROR(mem.Write(abi::kPml4Gpa, pml4, sizeof(pml4)));
   uint64_t pdpt[512] = {};
   const int kPds = static_cast<int>(abi::kIdentityMapBytes >> 30);
   for (int i = 0; i < kPds; ++i) {
-    pdpt[i] = (abi::kPdGpa + i * 0x1000ull) | kPtePresent | kPteWrite;
+    pdpt[i] = (abi::kPdGpa + i * 0x1000ull) | kPtePresent | kPteWrite | kPteUser;
   }
   RETURN_IF_ERROR(mem.Write(abi::kPdptGpa, pdpt, sizeof(pdpt)));
   std::vector<uint64_t> pd(512 * kPds);
   for (size_t j = 0; j < pd.size(); ++j) {
-    pd[j] = (j << 21) | kPtePresent | kPteWrite | kPtePageSize;
+    pd[j] = (j << 21) | kPtePresent | kPteWrite | kPteUser | kPtePageSize;
   }
   return mem.Write(abi::kPdGpa, pd.data(), pd.size() * sizeof(uint64_t));
 }
@@ -103,14 +117,75 @@ absl::StatusOr<CpuidTable> BaseGuestCpuid(const Kvm& kvm) {
   return t;
 }
 
-CpuidTable CpuidForVcpu(const CpuidTable& base, uint32_t apic_id) {
-  CpuidTable t = base;
-  for (auto& e : t.entries) {
+namespace {
+int CeilLog2(int n) {
+  int bits = 0;
+  while ((1 << bits) < n) ++bits;
+  return bits;
+}
+}  // namespace
+
+uint32_t ApicTopology::ApicId(int index) const {
+  const int t = topology.threads, c = topology.cores;
+  uint32_t thread = static_cast<uint32_t>(index % t);
+  uint32_t core = static_cast<uint32_t>((index / t) % c);
+  uint32_t socket = static_cast<uint32_t>(index / (t * c));
+  return (socket << (smt_bits + core_bits)) | (core << smt_bits) | thread;
+}
+
+absl::StatusOr<ApicTopology> MakeApicTopology(const Topology& t, int vcpus) {
+  if (t.sockets < 1 || t.cores < 1 || t.threads < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VmSpec.topology sockets=", t.sockets, " cores=", t.cores, " threads=",
+        t.threads, ": each must be >= 1"));
+  }
+  if (static_cast<long>(t.sockets) * t.cores * t.threads != vcpus) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VmSpec.topology sockets=", t.sockets, " cores=", t.cores, " threads=",
+        t.threads, " gives ", static_cast<long>(t.sockets) * t.cores * t.threads,
+        " vCPUs but VmSpec.vcpus = ", vcpus, ": make the product equal vcpus"));
+  }
+  ApicTopology a;
+  a.topology = t;
+  a.smt_bits = CeilLog2(t.threads);
+  a.core_bits = CeilLog2(t.cores);
+  return a;
+}
+
+CpuidTable CpuidForVcpu(const CpuidTable& base, uint32_t apic_id,
+                        const ApicTopology& topo) {
+  const uint32_t per_core = static_cast<uint32_t>(topo.topology.threads);
+  const uint32_t per_pkg = static_cast<uint32_t>(topo.topology.threads * topo.topology.cores);
+  CpuidTable t;
+  for (const auto& in : base.entries) {
+    // Leaf 0xB is rewritten below; without 0x1F guests use 0xB.
+    if (in.function == 0x1f || in.function == 0xb) continue;
+    kvm_cpuid_entry2 e = in;
     if (e.function == 1) {
-      e.ebx = (e.ebx & 0x00ffffffu) | (apic_id << 24);
-    } else if (e.function == 0xb || e.function == 0x1f) {
-      e.edx = apic_id;
+      e.ebx = (e.ebx & 0x0000ffffu) | ((apic_id & 0xff) << 24) |
+              (std::min<uint32_t>(per_pkg, 255) << 16);
+      if (per_pkg > 1) e.edx |= 1u << 28;  // HTT: more than one logical CPU
     }
+    t.entries.push_back(e);
+  }
+  // Leaf 0xB: subleaf 0 = SMT level, 1 = core level, 2 = invalid (end).
+  const uint32_t shifts[2] = {static_cast<uint32_t>(topo.smt_bits),
+                              static_cast<uint32_t>(topo.smt_bits + topo.core_bits)};
+  const uint32_t counts[2] = {per_core, per_pkg};
+  for (uint32_t sub = 0; sub < 3; ++sub) {
+    kvm_cpuid_entry2 e{};
+    e.function = 0xb;
+    e.index = sub;
+    e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+    if (sub < 2) {
+      e.eax = shifts[sub];
+      e.ebx = counts[sub];
+      e.ecx = ((sub + 1) << 8) | sub;  // level type 1 = SMT, 2 = core
+    } else {
+      e.ecx = sub;  // level type 0: no more levels
+    }
+    e.edx = apic_id;
+    t.entries.push_back(e);
   }
   return t;
 }
@@ -123,7 +198,7 @@ absl::Status SetupLongModeVcpu(Vcpu& vcpu, const CpuidTable& cpuid,
   s.cs = CodeSegment();
   s.ds = s.es = s.fs = s.gs = s.ss = DataSegment();
   s.tr = kvm_segment{};
-  s.tr.base = abi::kTssGpa;
+  s.tr.base = abi::TssOf(static_cast<uint32_t>(vcpu.id()));
   s.tr.limit = kTssLimit;
   s.tr.selector = abi::kTssSelector;
   s.tr.type = 0xb;  // busy 64-bit TSS
