@@ -1,5 +1,7 @@
 #include "vmm/vcpu_thread.h"
 
+#include "configs/cpuset.h"
+
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -47,15 +49,7 @@ std::vector<int> CpuSetToList(const cpu_set_t& set) {
 int KickSignal() { return SIGRTMIN + 3; }
 
 std::string FormatCpuList(const std::vector<int>& cpus) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < cpus.size();) {
-    size_t j = i;
-    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
-    parts.push_back(j == i ? absl::StrCat(cpus[i])
-                           : absl::StrCat(cpus[i], "-", cpus[j]));
-    i = j + 1;
-  }
-  return parts.empty() ? "-" : absl::StrJoin(parts, ",");
+  return cpus.empty() ? "-" : FormatCpuset(cpus);
 }
 
 VcpuThread::VcpuThread(Vcpu* vcpu, std::vector<int> affinity,

@@ -153,7 +153,8 @@ class VcpuThread {
   absl::StatusOr<VcpuRegisters> capture_ ABSL_GUARDED_BY(capture_mu_);
 };
 
-// Formats CPU numbers the libvirt way: "0-3,6".
+// Formats CPU numbers the libvirt way: "0-3,6" (configs/cpuset.h), or "-"
+// for none.
 std::string FormatCpuList(const std::vector<int>& cpus);
 
 }  // namespace vmm

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# End-to-end checks of the kvmbed command line: exit codes (0 clean, 1 found,
+# 2 bad input), error messages that name file, field and fix, the event log,
+# and libvirt round trips through the CLI.
+set -uo pipefail
+KVMBED="$1"
+CONFIGS="$(dirname "$2")"
+T="${TEST_TMPDIR:-/tmp}"
+fails=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+expect_rc() {  # name want cmd...
+  local name=$1 want=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  if [ "$rc" -eq "$want" ]; then pass "$name (exit $rc)"; else
+    fail "$name: exit $rc, want $want"; sed 's/^/  | /' "$T/err" | head -20; fi
+}
+expect_grep() {  # name pattern file
+  if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1: /$2/ not in $3"; sed 's/^/  | /' "$3" | head -20; fi
+}
+
+expect_rc "bad profile path" 2 "$KVMBED" run /nonexistent.yaml
+expect_grep "missing file is named" "/nonexistent.yaml" "$T/err"
+
+printf 'name: t\nvcpus: 4\ntopology: {sockets: 1, cores: 3, threads: 1}\nmemory: 64M\nduration: 1s\n' >"$T/bad.yaml"
+expect_rc "topology mismatch" 2 "$KVMBED" run "$T/bad.yaml"
+expect_grep "error names file:line, field and fix" "bad.yaml:[0-9]+:[0-9]+: topology: .*make the product" "$T/err"
+
+expect_rc "unknown command" 2 "$KVMBED" frobnicate
+expect_rc "unknown fault" 2 "$KVMBED" run --inject-fault=bogus
+expect_rc "negative duration" 2 "$KVMBED" run --duration=-1s
+
+if [ ! -w /dev/kvm ]; then
+  echo "SKIP: KVM runs: /dev/kvm is absent or not writable here"
+else
+  expect_rc "default profile runs clean" 0 "$KVMBED" run --duration=500ms --events="$T/ev.jsonl"
+  expect_grep "summary says success" "^run: SUCCESS" "$T/out"
+  expect_grep "every vCPU online" "all vCPUs online" "$T/out"
+  for ty in run_start vm_online vm_summary run_end; do
+    expect_grep "event log has $ty" "\"type\":\"$ty\"" "$T/ev.jsonl"
+  done
+  if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/ev.jsonl" 2>/dev/null ||
+     ! command -v python3 >/dev/null; then pass "event log parses"; else fail "event log parses"; fi
+
+  expect_rc "triple fault is a clean failure" 1 "$KVMBED" run --inject-fault=triple --fault-vcpu=1 --duration=2s
+  expect_grep "triple fault reported with symbolized RIP" "RIP [0-9a-f]+ kvmbed_fault_triple\+0x[0-9a-f]+/0x[0-9a-f]+" "$T/err"
+
+  expect_rc "seed guest A without fold names the fix" 2 "$KVMBED" run "$CONFIGS/seed-guest-a.yaml"
+  expect_grep "fold hint" "--fold-cpus" "$T/err"
+  expect_rc "seed guest A folded boots 56 vCPUs" 0 "$KVMBED" run "$CONFIGS/seed-guest-a.yaml" --fold-cpus --duration=300ms
+  expect_grep "56 vCPUs online" "VM seed-guest-a: 56 vCPUs.*all vCPUs online" "$T/out"
+fi
+
+expect_rc "export libvirt" 0 "$KVMBED" profile export --libvirt "$CONFIGS/seed-guest-a.yaml" --output="$T/a.xml"
+expect_grep "export has vcpupin" "<vcpupin vcpu=.55. cpuset=.108-111./>" "$T/a.xml"
+expect_rc "import libvirt" 0 "$KVMBED" profile import "$T/a.xml" --output="$T/a.yaml"
+expect_rc "imported profile checks (folded)" 0 "$KVMBED" profile check "$T/a.yaml" --fold-cpus
+printf '<domain><name>x</name><vcpu>2</vcpu>' >"$T/broken.xml"
+expect_rc "broken XML" 2 "$KVMBED" profile import "$T/broken.xml"
+expect_grep "broken XML named" "broken.xml" "$T/err"
+
+echo "cli_test: $fails failure(s)"
+[ "$fails" -eq 0 ]

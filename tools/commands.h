@@ -1,0 +1,34 @@
+// The kvmbed subcommands. Each returns the process exit code:
+//   0  clean: everything ran and nothing was found
+//   1  a stall, lockup or failure was found (what `git bisect run` calls bad)
+//   2  bad input or a setup error (nothing was measured)
+#ifndef KVMBED_TOOLS_COMMANDS_H_
+#define KVMBED_TOOLS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace kvmbed {
+
+inline constexpr int kExitClean = 0;
+inline constexpr int kExitFound = 1;
+inline constexpr int kExitBadInput = 2;
+
+// `kvmbed run [PROFILE]`
+int RunCommand(const std::vector<std::string>& args);
+// `kvmbed bench boot|...`
+int BenchCommand(const std::vector<std::string>& args);
+// `kvmbed reproduce NAME | --list`
+int ReproduceCommand(const std::vector<std::string>& args);
+// `kvmbed profile import|export ...`
+int ProfileCommand(const std::vector<std::string>& args);
+
+// Prints "kvmbed: <message>" to stderr and returns kExitBadInput.
+int BadInput(const absl::Status& status);
+int BadInput(const std::string& message);
+
+}  // namespace kvmbed
+
+#endif  // KVMBED_TOOLS_COMMANDS_H_

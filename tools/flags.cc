@@ -1,0 +1,20 @@
+#include "tools/flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(bool, fold_cpus, false,
+          "Map a profile written for a larger host onto this one: profile CPU c "
+          "becomes the (c mod H)-th CPU kvmbed may use (H of them).");
+ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(),
+          "Override the profile's duration (e.g. 10s, 5m, 20h); 0 keeps it.");
+ABSL_FLAG(std::string, events, "",
+          "Write every event as JSON lines to this file (flushed per event).");
+ABSL_FLAG(std::string, output, "", "Write the result to this file instead of stdout.");
+ABSL_FLAG(bool, libvirt, false, "profile export: write libvirt domain XML.");
+ABSL_FLAG(int, vcpus, 56, "bench boot: vCPUs per VM.");
+ABSL_FLAG(int, runs, 5, "bench: repetitions (the median and range are printed).");
+ABSL_FLAG(bool, verbose, false, "Log debug detail to stderr.");
+ABSL_FLAG(std::string, inject_fault, "",
+          "run: make one vCPU commit a deliberate guest fault to check the error "
+          "path: triple, ud, gp, page, divide, bad-port, mmio.");
+ABSL_FLAG(int, fault_vcpu, 0, "run: the vCPU that commits --inject-fault.");

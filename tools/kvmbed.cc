@@ -1,0 +1,79 @@
+// kvmbed: a tiny KVM-based hypervisor testbed. See README.md.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "tools/commands.h"
+#include "tools/flags.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "a tiny KVM-based hypervisor testbed\n"
+    "\n"
+    "usage: kvmbed COMMAND [ARGS] [--flags]\n"
+    "  run [PROFILE.yaml]           boot the profile's VMs (built-in default if none)\n"
+    "  bench boot --vcpus N         time VM creation -> every vCPU online\n"
+    "  reproduce NAME | --list      reproduce a seed lockup, then show the fix holds\n"
+    "  profile check|import|export  validate a profile; libvirt domain XML in/out\n"
+    "\n"
+    "exit codes: 0 clean, 1 a stall/lockup/failure found, 2 bad input or setup error\n"
+    "flags accept dashes or underscores (--fold-cpus == --fold_cpus); --helpfull lists them";
+
+// absl flags spell names with underscores; users type dashes. Rewrite the
+// name part of every --flag (not its value) before parsing.
+std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<std::string> out;
+  bool after_double_dash = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") after_double_dash = true;
+    if (i > 0 && !after_double_dash && a.size() > 2 && a[0] == '-') {
+      size_t start = a.find_first_not_of('-');
+      size_t end = a.find('=');
+      if (end == std::string::npos) end = a.size();
+      for (size_t k = start; k < end; ++k) {
+        if (a[k] == '-') a[k] = '_';
+      }
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<std::string> normalized = NormalizeFlagNames(argc, argv);
+  std::vector<char*> nargv;
+  for (std::string& s : normalized) nargv.push_back(s.data());
+  nargv.push_back(nullptr);
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(normalized.size()), nargv.data());
+  if (absl::GetFlag(FLAGS_verbose)) kvmbed::SetLogLevel(kvmbed::LogLevel::kDebug);
+
+  // `reproduce --list` arrives as a flag-looking positional; keep it simple.
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (args.empty()) {
+    // The main job on its built-in default: boot the default profile.
+    return kvmbed::RunCommand({});
+  }
+  std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "run") return kvmbed::RunCommand(rest);
+  if (cmd == "bench") return kvmbed::BenchCommand(rest);
+  if (cmd == "reproduce") return kvmbed::ReproduceCommand(rest);
+  if (cmd == "profile") return kvmbed::ProfileCommand(rest);
+  if (cmd == "help") {
+    std::printf("kvmbed: %s\n", kUsage);
+    return 0;
+  }
+  return kvmbed::BadInput(absl::StrCat("unknown command '", cmd, "'\n", kUsage));
+}

@@ -1,0 +1,60 @@
+#include "tools/stop_signal.h"
+
+#include <signal.h>
+
+#include <atomic>
+
+namespace kvmbed {
+namespace {
+
+constexpr int kMaxCallbacks = 64;
+struct Callback {
+  std::atomic<StopFn> fn{nullptr};
+  std::atomic<void*> arg{nullptr};
+};
+Callback g_callbacks[kMaxCallbacks];
+std::atomic<int> g_num_callbacks{0};
+std::atomic<int> g_signal{0};
+
+void RunCallbacks() {
+  int n = g_num_callbacks.load();
+  for (int i = 0; i < n && i < kMaxCallbacks; ++i) {
+    StopFn fn = g_callbacks[i].fn.load();
+    if (fn != nullptr) fn(g_callbacks[i].arg.load());
+  }
+}
+
+void Handler(int sig) {
+  int expected = 0;
+  g_signal.compare_exchange_strong(expected, sig);
+  RunCallbacks();
+}
+
+}  // namespace
+
+void InstallStopSignalHandler() {
+  struct sigaction sa = {};
+  sa.sa_handler = Handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void OnStopSignal(StopFn fn, void* arg) {
+  int i = g_num_callbacks.load();
+  if (i >= kMaxCallbacks) return;
+  g_callbacks[i].arg.store(arg);
+  g_callbacks[i].fn.store(fn);
+  g_num_callbacks.store(i + 1);
+  if (g_signal.load() != 0) fn(arg);
+}
+
+void ClearStopCallbacks() {
+  for (Callback& c : g_callbacks) c.fn.store(nullptr);
+  g_num_callbacks.store(0);
+}
+
+int StopSignalReceived() { return g_signal.load(); }
+
+}  // namespace kvmbed

@@ -1,0 +1,23 @@
+// SIGINT/SIGTERM -> an orderly stop. The handler only sets a flag and calls
+// registered async-signal-safe stop callbacks (Machine::RequestStop is one
+// atomic store); the run then ends normally and keeps everything it measured.
+#ifndef KVMBED_TOOLS_STOP_SIGNAL_H_
+#define KVMBED_TOOLS_STOP_SIGNAL_H_
+
+namespace kvmbed {
+
+using StopFn = void (*)(void* arg);
+
+// Installs the SIGINT/SIGTERM handler (idempotent).
+void InstallStopSignalHandler();
+// Registers fn(arg) to run (in the signal handler) when a stop signal
+// arrives; runs it at once if one already arrived. Up to 64 registrations.
+void OnStopSignal(StopFn fn, void* arg);
+// Removes every registration (before the registered objects die).
+void ClearStopCallbacks();
+// The signal that asked to stop, or 0.
+int StopSignalReceived();
+
+}  // namespace kvmbed
+
+#endif  // KVMBED_TOOLS_STOP_SIGNAL_H_
