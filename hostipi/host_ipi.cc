@@ -96,6 +96,8 @@ HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
     cpu->host_ipi.name = name(absl::StrCat("host_ipi[", i, "]"));
     cpu->message.name = name(absl::StrCat("ipi_message[", i, "]"));
     for (int m = 0; m < kNumMessages; ++m) cpu->handled[m].store(0);
+    word_ids_[&cpu->host_ipi] = {i, 4};
+    word_ids_[&cpu->message] = {i, 0};
     cpu->queue.name = name(absl::StrCat("call_single_queue[", i, "]"));
     cpu->doorbell.name = name(absl::StrCat("doorbell[", i, "]"));
     for (int t = 0; t < n; ++t) {
@@ -186,11 +188,13 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   Trace(mem, TraceKind::kSetMessage, target,
         static_cast<uint64_t>(message) | (buffered ? 0x100 : 0),
         km.message_pass_mb);
+  if (buffered) me.pending_message[message] |= uint64_t{1} << target;
   // doorbell_global_ipi() -> kvmppc_set_host_ipi(target).
   if (km.mb_before_set) mem.FullBarrier();
   mem.Store(t.host_ipi, 1);
   buffered = Emulated() && t.host_ipi.value.load(std::memory_order_relaxed) != 1;
   Trace(mem, TraceKind::kSetHostIpi, target, buffered, km.mb_before_set);
+  if (buffered) me.pending_host_ipi |= uint64_t{1} << target;
   // ppc_msgsnd_sync() then msgsnd: the doorbell itself is not a store.
   mem.FullBarrier();
   const int64_t seq = me.doorbells_sent.load(std::memory_order_relaxed) + 1;
@@ -429,6 +433,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
           Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
       Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
             options_.model.mb_after_clear);
+      if (buffered) c.pending_host_ipi |= uint64_t{1} << mem.cpu();
     }
     c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
     c.last_handled.messages.store(bits, std::memory_order_relaxed);
@@ -497,6 +502,29 @@ HostIpiPlane::GuestExit HostIpiPlane::RunGuest(CpuMemory& mem, int64_t slice) {
   c.in_guest.store(false, std::memory_order_relaxed);
   Trace(mem, TraceKind::kGuestExit);
   return GuestExit::kOwnExit;
+}
+
+void HostIpiPlane::OnMemoryEvent(const MemoryTraceEvent& e) {
+  if (e.op != MemoryOp::kDrain && e.op != MemoryOp::kCoherenceDrop) return;
+  if (e.cpu < 0 || e.cpu >= options_.num_cpus) return;
+  auto it = word_ids_.find(e.word);
+  if (it == word_ids_.end()) return;
+  const int owner = it->second.first;
+  const uint64_t bit = uint64_t{1} << owner;
+  const bool dropped = e.op == MemoryOp::kCoherenceDrop;
+  Cpu& c = *cpus_[e.cpu];
+  if (it->second.second == 4) {
+    if (!(c.pending_host_ipi & bit)) return;
+    c.pending_host_ipi &= ~bit;
+    c.trace.Add(e.time, TraceKind::kStoreVisible, owner, 4, dropped);
+    return;
+  }
+  for (int m = 0; m < kNumMessages; ++m) {
+    if (!(c.pending_message[m] & bit)) continue;
+    if (!dropped && !((e.value >> (8 * m)) & 0xff)) continue;
+    c.pending_message[m] &= ~bit;
+    c.trace.Add(e.time, TraceKind::kStoreVisible, owner, m, dropped);
+  }
 }
 
 // ---- observers ----
@@ -800,6 +828,17 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
       return absl::StrFormat("re-send CALL_FUNCTION to CPU#%d", e.a);
     case TraceKind::kGap:
       return "...";
+    case TraceKind::kStoreVisible: {
+      std::string what =
+          e.b == 4 ? (static_cast<int>(e.a) == e.cpu
+                          ? absl::StrFormat("kvmppc_clear_host_ipi(%d)", e.a)
+                          : absl::StrFormat("kvmppc_set_host_ipi(%d, 1)", e.a))
+                   : absl::StrFormat("message[%s] = 1 (to %d)",
+                                     IpiMessageName(static_cast<int>(e.b)), e.a);
+      return absl::StrCat(what, e.flag ? "   // BUFFERED STORE DROPPED: "
+                                         "ordered before a newer value"
+                                       : "   // BUFFERED STORE COMPLETES");
+    }
   }
   return "?";
 }
@@ -841,6 +880,11 @@ std::vector<TraceEvent> HostIpiPlane::CollectEvents(
           break;
         case TraceKind::kCallMany:
           relevant = (it->a >> focus) & 1;
+          break;
+        case TraceKind::kStoreVisible:
+          relevant = static_cast<int>(it->a) == focus;
+          break;
+        case TraceKind::kGap:
           break;
       }
       if (relevant) {

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "hostipi/kernel_model.h"
@@ -157,6 +158,12 @@ class HostIpiPlane {
   // guest exit of its own (page fault). Returns in host mode.
   GuestExit RunGuest(CpuMemory& mem, int64_t slice);
 
+  // Emulated runs: pass every memory-model trace event here
+  // (RunOptions::trace) so reports show when a store traced as buffered
+  // became visible (the seed's "RE-ORDERED STORE COMPLETES"). Runs on the
+  // coroutine of the CPU concerned; no CpuMemory calls.
+  void OnMemoryEvent(const MemoryTraceEvent& e);
+
   // ---- observers (any thread) ----
   bool InGuest(int cpu) const;
   int64_t TotalDoorbells() const;
@@ -218,6 +225,11 @@ class HostIpiPlane {
     // Emulated only: the trace up to the last doorbell ignored while
     // CALL_FUNCTION was set, frozen then (suspect_t = its stamp).
     std::vector<TraceEvent> suspect_events ABSL_GUARDED_BY(mu);
+    // Emulated only (one OS thread): this CPU's stores traced as buffered
+    // and not yet visible: bit t = host_ipi[t]; pending_message[m] bit t =
+    // ipi_message[t] byte m.
+    uint64_t pending_host_ipi = 0;
+    uint64_t pending_message[kNumMessages] = {0, 0, 0, 0};
     int64_t suspect_t ABSL_GUARDED_BY(mu) = -1;
   };
 
@@ -246,6 +258,8 @@ class HostIpiPlane {
 
   Options options_;
   std::deque<std::string> names_;  // storage for SharedWord::name
+  // host_ipi / ipi_message words -> (their CPU, 4 = host_ipi / 0 = message).
+  absl::flat_hash_map<const SharedWord*, std::pair<int, int>> word_ids_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   int64_t steady0_ = 0;
   int64_t tsc0_ = 0;

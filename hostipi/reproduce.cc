@@ -58,12 +58,8 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   result.kernel_model = spec.model.ToString();
   result.kernel_sites = spec.model.Describe();
 
-  RunOptions run;
-  run.mode = o.mode;
-  run.seed = o.seed;
-  run.pin_cpus = o.pin_cpus;
-  std::unique_ptr<MemorySystem> system = MemorySystem::Create(run);
-  MemorySystem* sys = system.get();
+  std::unique_ptr<MemorySystem> system;
+  MemorySystem* sys = nullptr;  // set below; the sink runs only during Run()
 
   absl::Mutex mu;
   const absl::Time start = absl::Now();
@@ -106,6 +102,17 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   RETURN_IF_ERROR(HostIpiPlane::Validate(po));
   HostIpiPlane plane(po);
   plane_ptr = &plane;
+
+  RunOptions run;
+  run.mode = o.mode;
+  run.seed = o.seed;
+  run.pin_cpus = o.pin_cpus;
+  if (o.mode == OrderingMode::kEmulatedPower) {
+    run.trace = [&plane](const MemoryTraceEvent& e) { plane.OnMemoryEvent(e); };
+  }
+  RETURN_IF_ERROR(ValidateRunOptions(run));
+  system = MemorySystem::Create(run);
+  sys = system.get();
 
   WorkloadOptions w = workload;
   w.stop_after_doorbells = spec.doorbell_limit;

@@ -37,6 +37,10 @@ enum class TraceKind : uint8_t {
   kStall,           // a = target, b = report number
   kResend,          // a = target
   kGap,             // (reports only) events left out here
+  kStoreVisible,    // emulated: a store traced as buffered became visible;
+                    // a = the word's CPU, b = message m (0..3) or 4 =
+                    // host_ipi; flag = dropped (coherence-ordered before a
+                    // newer value: never seen by others)
 };
 
 struct TraceEvent {
