@@ -64,6 +64,19 @@ TEST(ReproduceTest, Scenario1EmulatedLosesTheIpi) {
               HasSubstr(absl::StrFormat("ipi_message[%d].CALL_FUNCTION=1",
                                         r->buggy.lost_target)));
   EXPECT_THAT(r->buggy.trace, HasSubstr("message[CALL_FUNCTION] = 1   // STORE BUFFERED"));
+  // ... and the trace shows it completing only after the target's demux
+  // had read the messages without it (the seed's first diagram).
+  const std::string& t = r->buggy.trace;
+  const size_t completes = t.rfind(absl::StrFormat(
+      "message[CALL_FUNCTION] = 1 (to %d)   // BUFFERED STORE COMPLETES",
+      r->buggy.lost_target));
+  const size_t demux = t.rfind(absl::StrFormat(
+      "%4d: smp_ipi_demux_relaxed(): xchg -> ", r->buggy.lost_target));
+  const size_t ignored = t.rfind("// IPI IGNORED");
+  ASSERT_NE(completes, std::string::npos) << t;
+  ASSERT_NE(demux, std::string::npos) << t;
+  EXPECT_LT(demux, completes) << t;
+  EXPECT_LT(completes, ignored) << t;
 }
 
 TEST(ReproduceTest, Scenario2EmulatedLosesTheIpi) {
@@ -79,6 +92,18 @@ TEST(ReproduceTest, Scenario2EmulatedLosesTheIpi) {
                                         r->buggy.lost_target,
                                         r->buggy.lost_target)));
   EXPECT_THAT(r->buggy.trace, HasSubstr("(peek saw 0, no xchg)"));
+  // The clear completes after a sender set host_ipi, before the doorbell
+  // is ignored (the seed's second diagram).
+  const std::string& t = r->buggy.trace;
+  const int d = r->buggy.lost_target;
+  const size_t completes = t.rfind(absl::StrFormat(
+      "%4d: kvmppc_clear_host_ipi(%d)   // BUFFERED STORE COMPLETES", d, d));
+  const size_t set = t.rfind(absl::StrFormat("kvmppc_set_host_ipi(%d, 1)", d),
+                             completes);
+  const size_t ignored = t.rfind("// IPI IGNORED");
+  ASSERT_NE(completes, std::string::npos) << t;
+  ASSERT_NE(set, std::string::npos) << t;
+  EXPECT_LT(completes, ignored) << t;
 }
 
 TEST(ReproduceTest, EmulatedRunsReplayFromTheirSeed) {
