@@ -202,7 +202,7 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
     // Every CPU gets 1/num_cpus of the virtual clock's ticks.
     res.threshold = std::max<int64_t>(kEmulatedThresholdTicks,
                                       int64_t{50'000} * o.num_cpus);
-    res.threshold_source = "default for the emulated virtual clock (max(200000, 50000 x CPUs))";
+    res.threshold_source = "emulated default: max(200000, 50000 x CPUs) virtual ticks";
   } else {
     // Calibrate: the fixed model under the same load, no reports; the
     // longest csd wait seen, times 10, within [20 ms, 1 s].
