@@ -354,7 +354,6 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   c.last_doorbell.t.store(Stamp(mem), std::memory_order_relaxed);
   c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
   c.last_doorbell.messages.store(seen, std::memory_order_relaxed);
-  c.last_doorbell.in_guest.store(true, std::memory_order_relaxed);
   if (Emulated()) {
     std::vector<std::string> buffered = AllBufferedStores();
     absl::MutexLock lock(&c.mu);

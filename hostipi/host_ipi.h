@@ -25,7 +25,18 @@
 // Threading: one HostIpiPlane is shared by all modelled CPUs. Per-CPU entry
 // points (taking a CpuMemory&) must be called only by that CPU's own
 // thread/coroutine. Observers (InGuest, stats, TotalDoorbells) may be called
-// from any thread. The StallSink is called on the waiting CPU's thread.
+// from any thread. The StallSink and Options::kick are called on the
+// sending/waiting CPU's thread; in emulated mode that is a coroutine, so they
+// must not block (an uncontended mutex is fine) nor call CpuMemory.
+//
+// A vCPU thread, sketched:
+//   plane.Attach(mem);
+//   for (;;) {
+//     plane.EnterGuest(mem);
+//     ioctl(KVM_RUN);                       // Options::kick interrupts it
+//     plane.ExitPath(mem);                  // no-op if no doorbell pending
+//     ...handle the exit; plane.InterruptPoint(mem) where irqs are on...
+//   }
 #ifndef KVMBED_HOSTIPI_HOST_IPI_H_
 #define KVMBED_HOSTIPI_HOST_IPI_H_
 
@@ -182,11 +193,11 @@ class HostIpiPlane {
     SharedWord func;
     SharedWord info;
   };
+  // Owner-written, observer-read facts about one doorbell / demux.
   struct DoorbellRecord {
-    std::atomic<int64_t> t{-1};
-    std::atomic<uint64_t> host_ipi{0};
-    std::atomic<uint64_t> messages{0};  // observer's view of ipi_message
-    std::atomic<bool> in_guest{false};
+    std::atomic<int64_t> t{-1};         // Stamp() units; -1 = none yet
+    std::atomic<uint64_t> host_ipi{0};  // the value the exit path read
+    std::atomic<uint64_t> messages{0};  // message bits: seen / demuxed
   };
   struct alignas(64) Cpu {
     SharedWord host_ipi;

@@ -1,7 +1,5 @@
 #include "hostipi/host_ipi.h"
 
-#include <thread>
-
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
