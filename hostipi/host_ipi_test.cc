@@ -120,6 +120,38 @@ TEST(HostIpiPlaneTest, FixedModelNativeIsClean) {
   RunFixed(OrderingMode::kNative, "v5.4,demux=peek", 2, 50'000);
 }
 
+// csdlock_debug-style re-send: a buggy model loses IPIs, the sink re-sends
+// CALL_FUNCTION, the wait clears, and the soak goes on; the episode stays
+// LOST.
+TEST(HostIpiPlaneTest, ResendUnsticksALostIpiAndTheSoakGoesOn) {
+  std::unique_ptr<MemorySystem> sys =
+      MemorySystem::Create({OrderingMode::kEmulatedPower, 1});
+  Reports reports;
+  HostIpiPlane::Options po;
+  po.num_cpus = 4;
+  po.model = Model("v5.4,mb-after-clear=off,demux=peek");
+  po.mode = OrderingMode::kEmulatedPower;
+  po.stall_threshold_ns = 200'000;
+  po.sink = reports.Sink(StallAction::kResend);
+  HostIpiPlane plane(po);
+  WorkloadOptions w;
+  w.guest_slice = 40;
+  w.stop_after_doorbells = 200'000;
+  w.request_stop = [&] { sys->RequestStop(); };
+  ASSERT_TRUE(sys->Run(MakeWorkload(plane, w), absl::Seconds(20)).ok());
+  const PlaneStats s = plane.Stats();
+  EXPECT_GE(s.doorbells_sent, 200'000);
+  EXPECT_GE(s.stalls_lost, 1);
+  int unstuck_lost = 0;
+  for (const StallReport& r : reports.Get()) {
+    if (r.kind == StallReport::Kind::kUnstuck &&
+        r.verdict == StallVerdict::kLost) {
+      ++unstuck_lost;
+    }
+  }
+  EXPECT_GE(unstuck_lost, 1);
+}
+
 // A target that takes long to handle its doorbell (interrupts off) makes
 // the caller wait past the threshold, but that is SLOW, never LOST, and it
 // gets unstuck.
