@@ -151,6 +151,19 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
         "reordered, which x86-TSO never does; use mode emulated-power for "
         "scenario 1 (scenario 2 runs natively)");
   }
+  if (o.buggy_budget <= absl::ZeroDuration() ||
+      o.fixed_budget <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reproduce lost-host-ipi: budgets must be > 0 (buggy ",
+        absl::FormatDuration(o.buggy_budget), ", fixed ",
+        absl::FormatDuration(o.fixed_budget), ")"));
+  }
+  if (o.fixed_doorbells < 0 || o.threshold_ns < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reproduce lost-host-ipi: fixed_doorbells (", o.fixed_doorbells,
+        ") and threshold (", o.threshold_ns,
+        ") must be >= 0 (0 = budget only / calibrate)"));
+  }
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   if (o.num_cpus == 0) o.num_cpus = o.mode == OrderingMode::kNative ? 2 : 4;
   if (o.num_cpus < 2 || o.num_cpus > kMaxCpus) {

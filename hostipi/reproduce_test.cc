@@ -249,6 +249,14 @@ TEST(ReproduceTest, BadOptionsGiveClearErrors) {
   EXPECT_THAT(std::string(Reproduce(o).status().message()),
               HasSubstr("buggy model: kernel model \"v5.3,demux=fast\""));
   o.buggy_model = "";
+  o.buggy_budget = absl::Seconds(-1);
+  EXPECT_THAT(std::string(Reproduce(o).status().message()),
+              HasSubstr("budgets must be > 0"));
+  o.buggy_budget = absl::Seconds(1);
+  o.threshold_ns = -5;
+  EXPECT_THAT(std::string(Reproduce(o).status().message()),
+              HasSubstr("must be >= 0"));
+  o.threshold_ns = 0;
   o.pin_cpus = {9999};
   EXPECT_THAT(std::string(Reproduce(o).status().message()),
               HasSubstr("pin cpu 9999 does not exist"));
