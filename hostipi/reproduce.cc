@@ -301,21 +301,22 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
     }
     if (f.stalls_lost + f.stalls_slow > 0) absl::StrAppend(&out, f.report);
   }
-  absl::StrAppendFormat(
-      &out, "\n== result: %s\n",
+  std::vector<std::string> why;
+  if (!r.buggy.ran) {
+    why.push_back("buggy phase skipped");
+  } else if (!r.buggy.reproduced) {
+    why.push_back("the buggy model did not reproduce");
+  }
+  if (!r.fixed.ran) {
+    why.push_back("fixed phase skipped");
+  } else if (r.fixed.stalls_lost > 0) {
+    why.push_back("the fixed model lost an IPI");
+  }
+  absl::StrAppend(
+      &out, "\n== result: ",
       r.pass ? "PASS (the buggy model lost an IPI, the fixed model stayed clean)"
-             : absl::StrCat(
-                   "FAIL (",
-                   !r.buggy.reproduced ? "the buggy model did not reproduce" : "",
-                   !r.buggy.reproduced && !r.fixed.ran ? "" : "",
-                   r.fixed.ran && r.fixed.stalls_lost > 0
-                       ? (r.buggy.reproduced ? "the fixed model lost an IPI"
-                                             : "; the fixed model lost an IPI")
-                       : "",
-                   !r.fixed.ran ? (r.buggy.reproduced ? "fixed phase skipped"
-                                                      : "; fixed phase skipped")
-                                : "",
-                   ")"));
+             : absl::StrCat("FAIL (", absl::StrJoin(why, "; "), ")"),
+      "\n");
   return out;
 }
 
