@@ -201,19 +201,20 @@ class HostIpiPlane {
   };
   struct alignas(64) Cpu {
     SharedWord host_ipi;
-    SharedWord message;   // ipi_message: byte m = message m (StoreByte)
-    SharedWord queue;     // call_single_queue: bit s = csd[s][this] queued
+    SharedWord message;  // ipi_message: byte m = message m (StoreByte)
+    SharedWord queue;    // call_single_queue: bit s = csd[s][this] queued
     // msgsnd: each doorbell Signal()s a new unique value, (sender+1)<<48 |
     // the sender's sequence; a doorbell is pending while the value differs
     // from the last one this CPU took. Taking it is no memory operation
     // (as on POWER), and a racing msgsnd is never dropped.
     SharedWord doorbell;
     std::atomic<uint64_t> doorbell_taken{0};  // owner writes, observers read
-    std::vector<std::unique_ptr<Csd>> csd_to;  // csd_to[t]: this CPU's csd for t
+    std::vector<std::unique_ptr<Csd>>
+        csd_to;  // csd_to[t]: this CPU's csd for t
     CpuMemory* mem = nullptr;
     // Observer state, written only by the owner (relaxed).
     std::atomic<bool> in_guest{false};
-    std::atomic<int> cur_csd{-1};  // sender of the csd being run
+    std::atomic<int> cur_csd{-1};     // sender of the csd being run
     std::atomic<int> sending_to{-1};  // mid message pass to this CPU
     std::atomic<int64_t> doorbells_sent{0};
     std::atomic<int64_t> taken_guest{0};
@@ -225,8 +226,8 @@ class HostIpiPlane {
     std::atomic<int64_t> calls_completed{0};
     std::atomic<int64_t> max_wait{0};
     std::atomic<int64_t> handler_delay{0};
-    DoorbellRecord last_doorbell;   // last doorbell taken in the guest
-    DoorbellRecord last_handled;    // last doorbell_exception()
+    DoorbellRecord last_doorbell;  // last doorbell taken in the guest
+    DoorbellRecord last_handled;   // last doorbell_exception()
     TraceRing trace;
     // Emulated only: every CPU's buffered stores when this CPU last took a
     // doorbell in the guest / last cleared host_ipi.
@@ -244,7 +245,9 @@ class HostIpiPlane {
     int64_t suspect_t ABSL_GUARDED_BY(mu) = -1;
   };
 
-  bool Emulated() const { return options_.mode == OrderingMode::kEmulatedPower; }
+  bool Emulated() const {
+    return options_.mode == OrderingMode::kEmulatedPower;
+  }
   void Trace(CpuMemory& mem, TraceKind kind, uint64_t a = 0, uint64_t b = 0,
              bool flag = false);
   std::vector<std::string> AllBufferedStores() const;

@@ -207,7 +207,8 @@ void RunSlowTarget(OrderingMode mode, int64_t threshold, int64_t delay) {
   EXPECT_THAT(text, HasSubstr("for CPU#01 do_nothing(0x2a)."));
   EXPECT_THAT(text, HasSubstr("target mode: in host"));
   EXPECT_THAT(text, HasSubstr("verdict: SLOW"));
-  EXPECT_THAT(FormatStallReport(got.back()), HasSubstr("got unstuck on CPU#00"));
+  EXPECT_THAT(FormatStallReport(got.back()),
+              HasSubstr("got unstuck on CPU#00"));
   const PlaneStats s = plane.Stats();
   EXPECT_EQ(s.stalls_lost, 0);
   EXPECT_EQ(s.stalls_slow, 1);

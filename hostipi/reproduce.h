@@ -56,11 +56,11 @@ struct ReproduceOptions {
 
 struct PhaseResult {
   bool ran = false;
-  std::string kernel_model;  // KernelModel::ToString()
-  std::string kernel_sites;  // KernelModel::Describe()
-  bool reproduced = false;   // a LOST stall was reported
-  double seconds = 0;        // wall time of the phase
-  double seconds_to_lost = 0;  // wall time until the first LOST report
+  std::string kernel_model;           // KernelModel::ToString()
+  std::string kernel_sites;           // KernelModel::Describe()
+  bool reproduced = false;            // a LOST stall was reported
+  double seconds = 0;                 // wall time of the phase
+  double seconds_to_lost = 0;         // wall time until the first LOST report
   int64_t virtual_ticks_to_lost = 0;  // emulated: the virtual clock then
   int64_t doorbells = 0;              // sent during the phase
   int64_t doorbells_to_lost = 0;      // sent until the first LOST report
@@ -69,7 +69,7 @@ struct PhaseResult {
   int64_t calls_completed = 0;
   int64_t doorbells_ignored = 0;
   int64_t peeks_saw_zero = 0;  // demux=peek: handled doorbells with no messages
-  int64_t max_wait_ns = 0;  // longest finished csd_lock_wait (NowNs units)
+  int64_t max_wait_ns = 0;     // longest finished csd_lock_wait (NowNs units)
   double doorbells_per_second = 0;
   // The first LOST report (or, if none, the first SLOW one), full text.
   std::string report;
@@ -127,7 +127,8 @@ struct BenchRow {
   int64_t fixed_stalls_lost = 0;
   int64_t fixed_stalls_slow = 0;
 };
-absl::StatusOr<std::vector<BenchRow>> RunReproduceBench(const BenchOptions& options);
+absl::StatusOr<std::vector<BenchRow>> RunReproduceBench(
+    const BenchOptions& options);
 std::string RenderBench(const std::vector<BenchRow>& rows);
 
 }  // namespace hostipi
