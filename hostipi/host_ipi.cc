@@ -369,7 +369,7 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
     c.ignored.store(c.ignored.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
     Trace(mem, TraceKind::kIgnored);
-    if (Emulated() && (seen & (1u << kCallFunction))) {
+    if (seen & (1u << kCallFunction)) {
       // Possibly a lost IPI: keep the history that led here, which later
       // activity would push out of the rings before a stall is reported.
       std::vector<int> all_cpus;

@@ -234,8 +234,10 @@ class HostIpiPlane {
     absl::Mutex mu;
     std::vector<std::string> buffered_at_doorbell ABSL_GUARDED_BY(mu);
     std::vector<std::string> buffered_at_clear ABSL_GUARDED_BY(mu);
-    // Emulated only: the trace up to the last doorbell ignored while
-    // CALL_FUNCTION was set, frozen then (suspect_t = its stamp).
+    // The trace up to the last doorbell ignored while CALL_FUNCTION was set,
+    // frozen then (suspect_t = its stamp). With the fixed model that never
+    // happens (unless a sender is mid message pass), with a buggy one it is
+    // (nearly always) the loss itself, so the copy costs nothing natively.
     std::vector<TraceEvent> suspect_events ABSL_GUARDED_BY(mu);
     // Emulated only (one OS thread): this CPU's stores traced as buffered
     // and not yet visible: bit t = host_ipi[t]; pending_message[m] bit t =
