@@ -171,6 +171,13 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
         absl::StrCat("reproduce lost-host-ipi: cpus=", o.num_cpus,
                      " is out of range; use 2..", kMaxCpus));
   }
+  if (o.mode == OrderingMode::kNative && o.num_cpus > static_cast<int>(hw)) {
+    res.warnings.push_back(absl::StrCat(
+        o.num_cpus, " modelled CPUs on ", hw,
+        " host CPUs: natively every modelled CPU is a spinning thread, so "
+        "they starve each other (expect a few hundred doorbells/s); use "
+        "--cpus=", hw, " or emulated-power"));
+  }
   if (o.mode == OrderingMode::kNative && o.pin_cpus.empty()) {
     for (int i = 0; i < o.num_cpus && i < static_cast<int>(hw); ++i) {
       o.pin_cpus.push_back(i);
@@ -261,6 +268,9 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
           : absl::StrCat(", pinned to CPUs ", absl::StrJoin(o.pin_cpus, ",")),
       r.threshold, o.mode == OrderingMode::kNative ? "ns" : "ticks",
       r.threshold_source);
+  for (const std::string& w : r.warnings) {
+    absl::StrAppend(&out, "  warning: ", w, "\n");
+  }
   if (r.buggy.ran) {
     const PhaseResult& b = r.buggy;
     absl::StrAppendFormat(&out,
@@ -362,6 +372,7 @@ std::string ReproduceResultToJson(const ReproduceResult& r) {
   j["pin_cpus"] = r.options.pin_cpus;
   j["threshold"] = r.threshold;
   j["threshold_source"] = r.threshold_source;
+  j["warnings"] = r.warnings;
   j["buggy"] = phase(r.buggy);
   j["fixed"] = phase(r.fixed);
   if (r.fixed.ran) j["p_bound"] = r.p_bound;

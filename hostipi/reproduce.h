@@ -86,6 +86,7 @@ struct ReproduceResult {
   WorkloadOptions workload;
   int64_t threshold = 0;
   std::string threshold_source;
+  std::vector<std::string> warnings;  // e.g. more native threads than CPUs
   PhaseResult buggy;
   PhaseResult fixed;
   // 95% upper bound on the per-doorbell loss probability of the fixed
