@@ -89,7 +89,11 @@ void RunFixed(OrderingMode mode, const char* model, int cpus,
   po.mode = mode;
   po.stall_threshold_ns =
       mode == OrderingMode::kNative ? 2'000'000'000 : 200'000;
-  po.sink = reports.Sink(StallAction::kAbort);
+  StallSink record = reports.Sink(StallAction::kAbort);
+  po.sink = [&](const StallReport& r) {
+    if (r.verdict == StallVerdict::kLost) sys->RequestStop();  // fail fast
+    return record(r);
+  };
   HostIpiPlane plane(po);
   WorkloadOptions w;
   w.stop_after_doorbells = doorbells;

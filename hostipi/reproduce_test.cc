@@ -149,8 +149,8 @@ TEST(ReproduceTest, FixedModelsStayCleanWithTheSameLoad) {
     OrderingMode mode;
     int64_t doorbells;
   } cases[] = {
-      {1, OrderingMode::kEmulatedPower, 30'000},
-      {2, OrderingMode::kEmulatedPower, 30'000},
+      {1, OrderingMode::kEmulatedPower, 150'000},
+      {2, OrderingMode::kEmulatedPower, 150'000},
       {2, OrderingMode::kNative, 300'000},
   };
   for (const Case& c : cases) {
