@@ -49,7 +49,8 @@ WorkloadOptions ScenarioWorkload(const ReproduceOptions& o) {
   return w;
 }
 
-// Runs one phase; stop_on_lost ends it at the first LOST report.
+// Runs one phase: until the first LOST report (which stops the run), the
+// budget, or spec.doorbell_limit doorbells.
 absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
                                      const WorkloadOptions& workload,
                                      const PhaseSpec& spec) {

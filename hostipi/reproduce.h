@@ -61,7 +61,7 @@ struct PhaseResult {
   bool reproduced = false;            // a LOST stall was reported
   double seconds = 0;                 // wall time of the phase
   double seconds_to_lost = 0;         // wall time until the first LOST report
-  int64_t virtual_ticks_to_lost = 0;  // emulated: the virtual clock then
+  int64_t virtual_ticks_to_lost = 0;  // emulated: virtual ticks waited then
   int64_t doorbells = 0;              // sent during the phase
   int64_t doorbells_to_lost = 0;      // sent until the first LOST report
   int64_t stalls_lost = 0;
