@@ -74,6 +74,7 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   po.mode = o.mode;
   po.stall_threshold_ns = spec.threshold;
   po.sink = [&](const StallReport& r) {
+    if (o.on_stall) o.on_stall(r);
     if (r.kind == StallReport::Kind::kUnstuck) return StallAction::kKeepWaiting;
     absl::MutexLock lock(&mu);
     const bool lost = r.verdict == StallVerdict::kLost;

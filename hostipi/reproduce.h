@@ -17,6 +17,7 @@
 #define KVMBED_HOSTIPI_REPRODUCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "absl/time/time.h"
 #include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
+#include "hostipi/stall_report.h"
 #include "hostipi/workload.h"
 
 namespace kvmbed {
@@ -50,6 +52,10 @@ struct ReproduceOptions {
   // Kernel models; empty = the scenario's defaults.
   std::string buggy_model;
   std::string fixed_model;
+  // Called for every stall report of both phases (detected, continued,
+  // unstuck), e.g. to stream StallReportToJson() lines to an event log.
+  // Runs on the waiting CPU's thread/coroutine: must not block.
+  std::function<void(const StallReport&)> on_stall;
   bool skip_buggy = false;  // run only the fixed phase (benchmarks)
   bool skip_fixed = false;  // run only the buggy phase (benchmarks)
 };

@@ -1,6 +1,8 @@
 // hostipi_reproduce: runs `reproduce lost-host-ipi` from the command line
 // (the kvmbed CLI calls the same library entry, hostipi::Reproduce).
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,8 @@ ABSL_FLAG(std::string, buggy_model, "", "kernel model of the buggy phase");
 ABSL_FLAG(std::string, fixed_model, "", "kernel model of the fixed phase");
 ABSL_FLAG(bool, skip_fixed, false, "run only the buggy phase");
 ABSL_FLAG(bool, skip_buggy, false, "run only the fixed phase");
+ABSL_FLAG(std::string, events, "",
+          "append every stall report as a JSON line to this file");
 ABSL_FLAG(bool, json, false,
           "print the result as one JSON object instead of text");
 
@@ -63,7 +67,24 @@ int main(int argc, char** argv) {
   o.fixed_model = absl::GetFlag(FLAGS_fixed_model);
   o.skip_fixed = absl::GetFlag(FLAGS_skip_fixed);
   o.skip_buggy = absl::GetFlag(FLAGS_skip_buggy);
+  std::FILE* events = nullptr;
+  if (!absl::GetFlag(FLAGS_events).empty()) {
+    events = std::fopen(absl::GetFlag(FLAGS_events).c_str(), "a");
+    if (events == nullptr) {
+      std::fprintf(stderr, "--events=%s: cannot open for appending: %s\n",
+                   absl::GetFlag(FLAGS_events).c_str(), std::strerror(errno));
+      return 2;
+    }
+    o.on_stall = [events](const StallReport& report) {
+      std::fprintf(events, "%s\n", StallReportToJson(report).c_str());
+      std::fflush(events);
+    };
+  }
   absl::StatusOr<ReproduceResult> r = Reproduce(o);
+  if (events != nullptr) {
+    if (r.ok()) std::fprintf(events, "%s\n", ReproduceResultToJson(*r).c_str());
+    std::fclose(events);
+  }
   if (!r.ok()) {
     std::fprintf(stderr, "error: %s\n",
                  std::string(r.status().message()).c_str());

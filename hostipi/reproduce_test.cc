@@ -109,6 +109,21 @@ TEST(ReproduceTest, Scenario2EmulatedLosesTheIpi) {
   EXPECT_LT(completes, ignored) << t;
 }
 
+TEST(ReproduceTest, StreamsEveryStallReport) {
+  ReproduceOptions o = Buggy(2, OrderingMode::kEmulatedPower, 1);
+  std::vector<std::string> lines;
+  o.on_stall = [&](const StallReport& r) {
+    lines.push_back(StallReportToJson(r));
+  };
+  absl::StatusOr<ReproduceResult> r = Reproduce(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->buggy.reproduced);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.back(), HasSubstr("\"verdict\":\"LOST\""));
+  EXPECT_THAT(lines.back(), HasSubstr(absl::StrCat(
+                                "\"target_cpu\":", r->buggy.lost_target)));
+}
+
 TEST(ReproduceTest, EmulatedRunsReplayFromTheirSeed) {
   absl::StatusOr<ReproduceResult> a =
       Reproduce(Buggy(2, OrderingMode::kEmulatedPower, 5));
