@@ -1,14 +1,14 @@
 #include "hostipi/host_ipi.h"
 
+#include <x86intrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <tuple>
 
-#include <x86intrin.h>
-
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 
 namespace kvmbed {
@@ -17,8 +17,8 @@ namespace {
 
 constexpr uint64_t kCsdLock = 1;
 
-const char* const kMessageNames[kNumMessages] = {
-    "CALL_FUNCTION", "RESCHEDULE", "TICK_BROADCAST", "NMI_IPI"};
+const char* const kMessageNames[kNumMessages] = {"CALL_FUNCTION", "RESCHEDULE",
+                                                 "TICK_BROADCAST", "NMI_IPI"};
 
 std::string CpuList(uint64_t mask) {
   std::vector<std::string> parts;
@@ -67,9 +67,9 @@ absl::Status HostIpiPlane::Validate(const Options& o) {
         " (the call_single_queue is a bitmask of senders)"));
   }
   if (o.stall_threshold_ns <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "hostipi: stall_threshold_ns=", o.stall_threshold_ns,
-        " must be > 0 (ns natively, virtual ticks emulated)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("hostipi: stall_threshold_ns=", o.stall_threshold_ns,
+                     " must be > 0 (ns natively, virtual ticks emulated)"));
   }
   if (o.resched_handler_relax < 0 || o.exit_latency_relax < 0 ||
       o.trace_events_per_cpu < 1) {
@@ -96,6 +96,8 @@ HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
     cpu->host_ipi.name = name(absl::StrCat("host_ipi[", i, "]"));
     cpu->message.name = name(absl::StrCat("ipi_message[", i, "]"));
     for (int m = 0; m < kNumMessages; ++m) cpu->handled[m].store(0);
+    word_ids_[&cpu->host_ipi] = {i, 4};
+    word_ids_[&cpu->message] = {i, 0};
     cpu->queue.name = name(absl::StrCat("call_single_queue[", i, "]"));
     cpu->doorbell.name = name(absl::StrCat("doorbell[", i, "]"));
     for (int t = 0; t < n; ++t) {
@@ -111,8 +113,8 @@ HostIpiPlane::HostIpiPlane(Options options) : options_(std::move(options)) {
 
 void HostIpiPlane::Attach(CpuMemory& mem) { cpus_[mem.cpu()]->mem = &mem; }
 
-void HostIpiPlane::Trace(CpuMemory& mem, TraceKind kind, uint64_t a,
-                         uint64_t b, bool flag) {
+void HostIpiPlane::Trace(CpuMemory& mem, TraceKind kind, uint64_t a, uint64_t b,
+                         bool flag) {
   cpus_[mem.cpu()]->trace.Add(Stamp(mem), kind, a, b, flag);
 }
 
@@ -186,11 +188,14 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   Trace(mem, TraceKind::kSetMessage, target,
         static_cast<uint64_t>(message) | (buffered ? 0x100 : 0),
         km.message_pass_mb);
+  if (buffered) me.pending_message[message] |= uint64_t{1} << target;
   // doorbell_global_ipi() -> kvmppc_set_host_ipi(target).
   if (km.mb_before_set) mem.FullBarrier();
   mem.Store(t.host_ipi, 1);
-  buffered = Emulated() && t.host_ipi.value.load(std::memory_order_relaxed) != 1;
+  buffered =
+      Emulated() && t.host_ipi.value.load(std::memory_order_relaxed) != 1;
   Trace(mem, TraceKind::kSetHostIpi, target, buffered, km.mb_before_set);
+  if (buffered) me.pending_host_ipi |= uint64_t{1} << target;
   // ppc_msgsnd_sync() then msgsnd: the doorbell itself is not a store.
   mem.FullBarrier();
   const int64_t seq = me.doorbells_sent.load(std::memory_order_relaxed) + 1;
@@ -255,7 +260,8 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
   uint64_t polls = 0;
   auto end_episode = [&](int64_t waited) {
     if (number == 0) return;
-    (lost ? stalls_lost_ : stalls_slow_).fetch_add(1, std::memory_order_relaxed);
+    (lost ? stalls_lost_ : stalls_slow_)
+        .fetch_add(1, std::memory_order_relaxed);
     StallReport r;
     r.kind = StallReport::Kind::kUnstuck;
     r.number = number;
@@ -293,7 +299,8 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
         options_.sink ? options_.sink(r) : StallAction::kKeepWaiting;
     next_report = mem.NowNs() + threshold;
     if (action == StallAction::kAbort) {
-      (lost ? stalls_lost_ : stalls_slow_).fetch_add(1, std::memory_order_relaxed);
+      (lost ? stalls_lost_ : stalls_slow_)
+          .fetch_add(1, std::memory_order_relaxed);
       return false;
     }
     if (action == StallAction::kResend) {
@@ -350,7 +357,6 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   c.last_doorbell.t.store(Stamp(mem), std::memory_order_relaxed);
   c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
   c.last_doorbell.messages.store(seen, std::memory_order_relaxed);
-  c.last_doorbell.in_guest.store(true, std::memory_order_relaxed);
   if (Emulated()) {
     std::vector<std::string> buffered = AllBufferedStores();
     absl::MutexLock lock(&c.mu);
@@ -363,7 +369,7 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
     c.ignored.store(c.ignored.load(std::memory_order_relaxed) + 1,
                     std::memory_order_relaxed);
     Trace(mem, TraceKind::kIgnored);
-    if (Emulated() && (seen & (1u << kCallFunction))) {
+    if (seen & (1u << kCallFunction)) {
       // Possibly a lost IPI: keep the history that led here, which later
       // activity would push out of the rings before a stall is reported.
       std::vector<int> all_cpus;
@@ -429,6 +435,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
           Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
       Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
             options_.model.mb_after_clear);
+      if (buffered) c.pending_host_ipi |= uint64_t{1} << mem.cpu();
     }
     c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
     c.last_handled.messages.store(bits, std::memory_order_relaxed);
@@ -447,7 +454,8 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
       if (m == kCallFunction) FlushQueue(mem);
       if (m == kReschedule) {
         // scheduler_ipi(): only its cost is modelled.
-        for (int64_t i = 0; i < options_.resched_handler_relax; ++i) mem.Relax();
+        for (int64_t i = 0; i < options_.resched_handler_relax; ++i)
+          mem.Relax();
       }
       // TICK_BROADCAST/NMI_IPI: nothing to run in the model.
     }
@@ -489,7 +497,8 @@ HostIpiPlane::GuestExit HostIpiPlane::RunGuest(CpuMemory& mem, int64_t slice) {
       return GuestExit::kStop;
     }
     mem.Relax();
-    if (mem.Load(c.doorbell) != c.doorbell_taken.load(std::memory_order_relaxed)) {
+    if (mem.Load(c.doorbell) !=
+        c.doorbell_taken.load(std::memory_order_relaxed)) {
       ExitPath(mem);
       EnterGuest(mem);
     }
@@ -497,6 +506,29 @@ HostIpiPlane::GuestExit HostIpiPlane::RunGuest(CpuMemory& mem, int64_t slice) {
   c.in_guest.store(false, std::memory_order_relaxed);
   Trace(mem, TraceKind::kGuestExit);
   return GuestExit::kOwnExit;
+}
+
+void HostIpiPlane::OnMemoryEvent(const MemoryTraceEvent& e) {
+  if (e.op != MemoryOp::kDrain && e.op != MemoryOp::kCoherenceDrop) return;
+  if (e.cpu < 0 || e.cpu >= options_.num_cpus) return;
+  auto it = word_ids_.find(e.word);
+  if (it == word_ids_.end()) return;
+  const int owner = it->second.first;
+  const uint64_t bit = uint64_t{1} << owner;
+  const bool dropped = e.op == MemoryOp::kCoherenceDrop;
+  Cpu& c = *cpus_[e.cpu];
+  if (it->second.second == 4) {
+    if (!(c.pending_host_ipi & bit)) return;
+    c.pending_host_ipi &= ~bit;
+    c.trace.Add(e.time, TraceKind::kStoreVisible, owner, 4, dropped);
+    return;
+  }
+  for (int m = 0; m < kNumMessages; ++m) {
+    if (!(c.pending_message[m] & bit)) continue;
+    if (!dropped && !((e.value >> (8 * m)) & 0xff)) continue;
+    c.pending_message[m] &= ~bit;
+    c.trace.Add(e.time, TraceKind::kStoreVisible, owner, m, dropped);
+  }
 }
 
 // ---- observers ----
@@ -507,7 +539,8 @@ bool HostIpiPlane::InGuest(int cpu) const {
 
 int64_t HostIpiPlane::TotalDoorbells() const {
   int64_t total = 0;
-  for (const auto& c : cpus_) total += c->doorbells_sent.load(std::memory_order_relaxed);
+  for (const auto& c : cpus_)
+    total += c->doorbells_sent.load(std::memory_order_relaxed);
   return total;
 }
 
@@ -515,7 +548,8 @@ PlaneStats HostIpiPlane::Stats() const {
   PlaneStats s;
   for (const auto& c : cpus_) {
     s.doorbells_sent += c->doorbells_sent.load(std::memory_order_relaxed);
-    s.doorbells_taken_in_guest += c->taken_guest.load(std::memory_order_relaxed);
+    s.doorbells_taken_in_guest +=
+        c->taken_guest.load(std::memory_order_relaxed);
     s.doorbells_ignored += c->ignored.load(std::memory_order_relaxed);
     s.doorbells_taken_in_host += c->taken_host.load(std::memory_order_relaxed);
     for (int m = 0; m < kNumMessages; ++m) {
@@ -593,8 +627,10 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   };
   const Snap s = snap();
   const int64_t last_t = d.last_doorbell.t.load(std::memory_order_acquire);
-  const uint64_t last_hipi = d.last_doorbell.host_ipi.load(std::memory_order_acquire);
-  const uint64_t last_msgs = d.last_doorbell.messages.load(std::memory_order_acquire);
+  const uint64_t last_hipi =
+      d.last_doorbell.host_ipi.load(std::memory_order_acquire);
+  const uint64_t last_msgs =
+      d.last_doorbell.messages.load(std::memory_order_acquire);
   const Snap s2 = snap();
   const bool stable = s == s2;
 
@@ -603,8 +639,8 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   } else if (s.cur_csd >= 0) {
     r.activity = TargetActivity::kPriorRequest;
     r.prior_sender = s.cur_csd;
-    r.prior_func = CsdFuncName(static_cast<int>(
-        cpus_[s.cur_csd]->csd_to[target]->func.value.load(
+    r.prior_func = CsdFuncName(
+        static_cast<int>(cpus_[s.cur_csd]->csd_to[target]->func.value.load(
             std::memory_order_relaxed)));
   }
   const uint64_t cf = 1u << kCallFunction;
@@ -617,23 +653,24 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   r.facts.push_back({"pending messages", MessageBitsToString(s.messages)});
   std::vector<std::string> queued_from;
   for (int i = 0; i < options_.num_cpus; ++i) {
-    if (s.queue & (uint64_t{1} << i)) queued_from.push_back(absl::StrCat("CPU#", i));
+    if (s.queue & (uint64_t{1} << i))
+      queued_from.push_back(absl::StrCat("CPU#", i));
   }
-  r.facts.push_back(
-      {"call_single_queue",
-       absl::StrCat(queued_from.size(), " csd(s)",
-                    queued_from.empty() ? "" : " from ",
-                    absl::StrJoin(queued_from, ", "),
-                    queued ? " (this request is queued)" : "")});
+  r.facts.push_back({"call_single_queue",
+                     absl::StrCat(queued_from.size(), " csd(s)",
+                                  queued_from.empty() ? "" : " from ",
+                                  absl::StrJoin(queued_from, ", "),
+                                  queued ? " (this request is queued)" : "")});
   r.facts.push_back({"doorbell pending", s.latch ? "yes" : "no"});
   if (last_t >= 0) {
     r.facts.push_back(
         {"last doorbell taken in guest",
          last_hipi == 0
-             ? absl::StrFormat("%d %s ago, host_ipi==0 while the messages "
-                               "set were: %s -> ignored as the guest's doorbell",
-                               StampToNs(now - last_t), unit,
-                               MessageBitsToString(last_msgs))
+             ? absl::StrFormat(
+                   "%d %s ago, host_ipi==0 while the messages "
+                   "set were: %s -> ignored as the guest's doorbell",
+                   StampToNs(now - last_t), unit,
+                   MessageBitsToString(last_msgs))
              : absl::StrFormat("%d %s ago, host_ipi==%d -> handled in the host",
                                StampToNs(now - last_t), unit, last_hipi)});
   } else {
@@ -642,23 +679,23 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   const int64_t lh = d.last_handled.t.load(std::memory_order_acquire);
   if (lh >= 0) {
     r.facts.push_back(
-        {"last demux", absl::StrFormat(
-                           "%d %s ago (%s), read %s", StampToNs(now - lh), unit,
-                           DemuxReadName(options_.model.demux),
-                           MessageBitsToString(d.last_handled.messages.load(
-                               std::memory_order_acquire)))});
+        {"last demux",
+         absl::StrFormat("%d %s ago (%s), read %s", StampToNs(now - lh), unit,
+                         DemuxReadName(options_.model.demux),
+                         MessageBitsToString(d.last_handled.messages.load(
+                             std::memory_order_acquire)))});
   }
   if (Emulated()) {
     Cpu& dm = *cpus_[target];
     absl::MutexLock lock(&dm.mu);
-    r.facts.push_back(
-        {"stores still buffered when it took that doorbell",
-         dm.buffered_at_doorbell.empty() ? "none"
-                                          : absl::StrJoin(dm.buffered_at_doorbell, ", ")});
-    r.facts.push_back(
-        {"stores still buffered when it last read its messages",
-         dm.buffered_at_clear.empty() ? "none"
-                                       : absl::StrJoin(dm.buffered_at_clear, ", ")});
+    r.facts.push_back({"stores still buffered when it took that doorbell",
+                       dm.buffered_at_doorbell.empty()
+                           ? "none"
+                           : absl::StrJoin(dm.buffered_at_doorbell, ", ")});
+    r.facts.push_back({"stores still buffered when it last read its messages",
+                       dm.buffered_at_clear.empty()
+                           ? "none"
+                           : absl::StrJoin(dm.buffered_at_clear, ", ")});
   }
   r.facts.push_back(
       {"target doorbells",
@@ -666,21 +703,28 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
                        d.taken_guest.load(std::memory_order_relaxed),
                        d.ignored.load(std::memory_order_relaxed),
                        d.taken_host.load(std::memory_order_relaxed))});
-  r.facts.push_back({"kernel model", absl::StrCat(options_.model.ToString(), " (",
-                                                  options_.model.Describe(), ")")});
+  r.facts.push_back(
+      {"kernel model", absl::StrCat(options_.model.ToString(), " (",
+                                    options_.model.Describe(), ")")});
 
   // The verdict: LOST only when the evidence says nothing will ever run the
   // csd: the target took its last doorbell in the guest with host_ipi==0
   // while CALL_FUNCTION was set, went back into the guest, and no doorbell
   // or sender is on its way.
   std::vector<std::string> missing;
-  if (!stable) missing.push_back("the target changed state while being examined");
-  if (r.activity != TargetActivity::kNothing) missing.push_back("it is running csds");
-  if (!s.in_guest) missing.push_back("it is in host mode (it will poll for doorbells)");
-  if (s.latch) missing.push_back("a doorbell is pending that it has not taken yet");
+  if (!stable)
+    missing.push_back("the target changed state while being examined");
+  if (r.activity != TargetActivity::kNothing)
+    missing.push_back("it is running csds");
+  if (!s.in_guest)
+    missing.push_back("it is in host mode (it will poll for doorbells)");
+  if (s.latch)
+    missing.push_back("a doorbell is pending that it has not taken yet");
   if (s.sender >= 0)
-    missing.push_back(absl::StrCat("CPU#", s.sender, " is mid message pass to it"));
-  if (s.host_ipi != 0) missing.push_back("host_ipi is 1, so the next doorbell is handled");
+    missing.push_back(
+        absl::StrCat("CPU#", s.sender, " is mid message pass to it"));
+  if (s.host_ipi != 0)
+    missing.push_back("host_ipi is 1, so the next doorbell is handled");
   if (!(s.messages & cf) && queued)
     missing.push_back("CALL_FUNCTION is not set although a csd is queued");
   if (!queued && r.activity == TargetActivity::kNothing)
@@ -690,7 +734,8 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   } else {
     if (last_hipi != 0) missing.push_back("its last doorbell saw host_ipi==1");
     if (!(last_msgs & cf))
-      missing.push_back("CALL_FUNCTION was not set when it took its last doorbell");
+      missing.push_back(
+          "CALL_FUNCTION was not set when it took its last doorbell");
   }
   if (missing.empty()) {
     r.verdict = StallVerdict::kLost;
@@ -702,8 +747,8 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
         "sending one, so nothing will run the queued csd (lost IPI)");
   } else {
     r.verdict = StallVerdict::kSlow;
-    r.verdict_reason =
-        absl::StrCat("no evidence of a lost IPI: ", absl::StrJoin(missing, "; "));
+    r.verdict_reason = absl::StrCat("no evidence of a lost IPI: ",
+                                    absl::StrJoin(missing, "; "));
   }
 
   std::vector<int> involved = {target, self};
@@ -728,9 +773,9 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   std::vector<TraceEvent> recent =
       CollectEvents(involved, target, options_.trace_events_per_cpu, since);
   // After a frozen history only the latest few events matter.
-  const size_t tail = events.empty() ? history
-                                     : static_cast<size_t>(
-                                           options_.trace_events_per_cpu / 2);
+  const size_t tail =
+      events.empty() ? history
+                     : static_cast<size_t>(options_.trace_events_per_cpu / 2);
   if (recent.size() > tail) recent.erase(recent.begin(), recent.end() - tail);
   if (!events.empty() && !recent.empty()) {
     // Mark the gap between the frozen history and what came after.
@@ -746,16 +791,18 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
 std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
   switch (e.kind) {
     case TraceKind::kSetMessage:
-      return absl::StrFormat("smp_muxed_ipi_set_message(%d): %smessage[%s] = 1%s",
-                             e.a, e.flag ? "smp_mb(); " : "",
-                             IpiMessageName(static_cast<int>(e.b & 0xff)),
-                             (e.b & 0x100) ? "   // STORE BUFFERED" : "");
+      return absl::StrFormat(
+          "smp_muxed_ipi_set_message(%d): %smessage[%s] = 1%s", e.a,
+          e.flag ? "smp_mb(); " : "",
+          IpiMessageName(static_cast<int>(e.b & 0xff)),
+          (e.b & 0x100) ? "   // STORE BUFFERED" : "");
     case TraceKind::kSetHostIpi:
       return absl::StrFormat("%skvmppc_set_host_ipi(%d, 1)%s",
                              e.flag ? "smp_mb(); " : "", e.a,
                              e.b ? "   // STORE BUFFERED" : "");
     case TraceKind::kMsgsnd:
-      return absl::StrFormat("ppc_msgsnd_sync()/smp_mb(); ppc_msgsnd() -> %d", e.a);
+      return absl::StrFormat("ppc_msgsnd_sync()/smp_mb(); ppc_msgsnd() -> %d",
+                             e.a);
     case TraceKind::kDoorbellGuest:
       return e.flag ? absl::StrFormat(
                           "doorbell exit from the guest, ppc_msgsync(): "
@@ -774,10 +821,10 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
                              e.flag ? "; smp_mb()" : "",
                              e.a ? "   // STORE BUFFERED" : "");
     case TraceKind::kDemux:
-      return absl::StrFormat(
-          "smp_ipi_demux_relaxed(): %s -> %s%s",
-          DemuxReadName(static_cast<DemuxRead>(e.b)), MessageBitsToString(e.a),
-          e.flag ? " (peek saw 0, no xchg)" : "");
+      return absl::StrFormat("smp_ipi_demux_relaxed(): %s -> %s%s",
+                             DemuxReadName(static_cast<DemuxRead>(e.b)),
+                             MessageBitsToString(e.a),
+                             e.flag ? " (peek saw 0, no xchg)" : "");
     case TraceKind::kRunCsd:
       return absl::StrFormat("call_single_queue: run %s() from CPU#%d",
                              CsdFuncName(static_cast<int>(e.b)), e.a);
@@ -788,8 +835,8 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
     case TraceKind::kGuestExit:
       return "guest exit (page fault) -> host";
     case TraceKind::kCallMany:
-      return absl::StrFormat("smp_call_function_many(CPUs %s, %s)", CpuList(e.a),
-                             CsdFuncName(static_cast<int>(e.b)));
+      return absl::StrFormat("smp_call_function_many(CPUs %s, %s)",
+                             CpuList(e.a), CsdFuncName(static_cast<int>(e.b)));
     case TraceKind::kCsdWait:
       return absl::StrFormat("csd_lock_wait(csd for CPU#%d)", e.a);
     case TraceKind::kCsdWaitDone:
@@ -800,13 +847,24 @@ std::string HostIpiPlane::FormatEvent(const TraceEvent& e) const {
       return absl::StrFormat("re-send CALL_FUNCTION to CPU#%d", e.a);
     case TraceKind::kGap:
       return "...";
+    case TraceKind::kStoreVisible: {
+      std::string what =
+          e.b == 4
+              ? (static_cast<int>(e.a) == e.cpu
+                     ? absl::StrFormat("kvmppc_clear_host_ipi(%d)", e.a)
+                     : absl::StrFormat("kvmppc_set_host_ipi(%d, 1)", e.a))
+              : absl::StrFormat("message[%s] = 1 (to %d)",
+                                IpiMessageName(static_cast<int>(e.b)), e.a);
+      return absl::StrCat(what, e.flag ? "   // BUFFERED STORE DROPPED: "
+                                         "ordered before a newer value"
+                                       : "   // BUFFERED STORE COMPLETES");
+    }
   }
   return "?";
 }
 
 std::vector<TraceEvent> HostIpiPlane::CollectEvents(
-    const std::vector<int>& cpus, int focus, int per_cpu,
-    int64_t since) const {
+    const std::vector<int>& cpus, int focus, int per_cpu, int64_t since) const {
   std::vector<TraceEvent> all;
   for (int cpu : cpus) {
     if (cpu < 0 || cpu >= options_.num_cpus) continue;
@@ -842,6 +900,11 @@ std::vector<TraceEvent> HostIpiPlane::CollectEvents(
         case TraceKind::kCallMany:
           relevant = (it->a >> focus) & 1;
           break;
+        case TraceKind::kStoreVisible:
+          relevant = static_cast<int>(it->a) == focus;
+          break;
+        case TraceKind::kGap:
+          break;
       }
       if (relevant) {
         all.push_back(*it);
@@ -849,9 +912,10 @@ std::vector<TraceEvent> HostIpiPlane::CollectEvents(
       }
     }
   }
-  std::sort(all.begin(), all.end(), [](const TraceEvent& x, const TraceEvent& y) {
-    return std::tie(x.t, x.cpu, x.seq) < std::tie(y.t, y.cpu, y.seq);
-  });
+  std::sort(all.begin(), all.end(),
+            [](const TraceEvent& x, const TraceEvent& y) {
+              return std::tie(x.t, x.cpu, x.seq) < std::tie(y.t, y.cpu, y.seq);
+            });
   return all;
 }
 

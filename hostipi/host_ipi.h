@@ -25,7 +25,18 @@
 // Threading: one HostIpiPlane is shared by all modelled CPUs. Per-CPU entry
 // points (taking a CpuMemory&) must be called only by that CPU's own
 // thread/coroutine. Observers (InGuest, stats, TotalDoorbells) may be called
-// from any thread. The StallSink is called on the waiting CPU's thread.
+// from any thread. The StallSink and Options::kick are called on the
+// sending/waiting CPU's thread; in emulated mode that is a coroutine, so they
+// must not block (an uncontended mutex is fine) nor call CpuMemory.
+//
+// A vCPU thread, sketched:
+//   plane.Attach(mem);
+//   for (;;) {
+//     plane.EnterGuest(mem);
+//     ioctl(KVM_RUN);                       // Options::kick interrupts it
+//     plane.ExitPath(mem);                  // no-op if no doorbell pending
+//     ...handle the exit; plane.InterruptPoint(mem) where irqs are on...
+//   }
 #ifndef KVMBED_HOSTIPI_HOST_IPI_H_
 #define KVMBED_HOSTIPI_HOST_IPI_H_
 
@@ -37,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "hostipi/kernel_model.h"
@@ -157,6 +169,12 @@ class HostIpiPlane {
   // guest exit of its own (page fault). Returns in host mode.
   GuestExit RunGuest(CpuMemory& mem, int64_t slice);
 
+  // Emulated runs: pass every memory-model trace event here
+  // (RunOptions::trace) so reports show when a store traced as buffered
+  // became visible (the seed's "RE-ORDERED STORE COMPLETES"). Runs on the
+  // coroutine of the CPU concerned; no CpuMemory calls.
+  void OnMemoryEvent(const MemoryTraceEvent& e);
+
   // ---- observers (any thread) ----
   bool InGuest(int cpu) const;
   int64_t TotalDoorbells() const;
@@ -175,27 +193,28 @@ class HostIpiPlane {
     SharedWord func;
     SharedWord info;
   };
+  // Owner-written, observer-read facts about one doorbell / demux.
   struct DoorbellRecord {
-    std::atomic<int64_t> t{-1};
-    std::atomic<uint64_t> host_ipi{0};
-    std::atomic<uint64_t> messages{0};  // observer's view of ipi_message
-    std::atomic<bool> in_guest{false};
+    std::atomic<int64_t> t{-1};         // Stamp() units; -1 = none yet
+    std::atomic<uint64_t> host_ipi{0};  // the value the exit path read
+    std::atomic<uint64_t> messages{0};  // message bits: seen / demuxed
   };
   struct alignas(64) Cpu {
     SharedWord host_ipi;
-    SharedWord message;   // ipi_message: byte m = message m (StoreByte)
-    SharedWord queue;     // call_single_queue: bit s = csd[s][this] queued
+    SharedWord message;  // ipi_message: byte m = message m (StoreByte)
+    SharedWord queue;    // call_single_queue: bit s = csd[s][this] queued
     // msgsnd: each doorbell Signal()s a new unique value, (sender+1)<<48 |
     // the sender's sequence; a doorbell is pending while the value differs
     // from the last one this CPU took. Taking it is no memory operation
     // (as on POWER), and a racing msgsnd is never dropped.
     SharedWord doorbell;
     std::atomic<uint64_t> doorbell_taken{0};  // owner writes, observers read
-    std::vector<std::unique_ptr<Csd>> csd_to;  // csd_to[t]: this CPU's csd for t
+    std::vector<std::unique_ptr<Csd>>
+        csd_to;  // csd_to[t]: this CPU's csd for t
     CpuMemory* mem = nullptr;
     // Observer state, written only by the owner (relaxed).
     std::atomic<bool> in_guest{false};
-    std::atomic<int> cur_csd{-1};  // sender of the csd being run
+    std::atomic<int> cur_csd{-1};     // sender of the csd being run
     std::atomic<int> sending_to{-1};  // mid message pass to this CPU
     std::atomic<int64_t> doorbells_sent{0};
     std::atomic<int64_t> taken_guest{0};
@@ -207,21 +226,30 @@ class HostIpiPlane {
     std::atomic<int64_t> calls_completed{0};
     std::atomic<int64_t> max_wait{0};
     std::atomic<int64_t> handler_delay{0};
-    DoorbellRecord last_doorbell;   // last doorbell taken in the guest
-    DoorbellRecord last_handled;    // last doorbell_exception()
+    DoorbellRecord last_doorbell;  // last doorbell taken in the guest
+    DoorbellRecord last_handled;   // last doorbell_exception()
     TraceRing trace;
     // Emulated only: every CPU's buffered stores when this CPU last took a
     // doorbell in the guest / last cleared host_ipi.
     absl::Mutex mu;
     std::vector<std::string> buffered_at_doorbell ABSL_GUARDED_BY(mu);
     std::vector<std::string> buffered_at_clear ABSL_GUARDED_BY(mu);
-    // Emulated only: the trace up to the last doorbell ignored while
-    // CALL_FUNCTION was set, frozen then (suspect_t = its stamp).
+    // The trace up to the last doorbell ignored while CALL_FUNCTION was set,
+    // frozen then (suspect_t = its stamp). With the fixed model that never
+    // happens (unless a sender is mid message pass), with a buggy one it is
+    // (nearly always) the loss itself, so the copy costs nothing natively.
     std::vector<TraceEvent> suspect_events ABSL_GUARDED_BY(mu);
+    // Emulated only (one OS thread): this CPU's stores traced as buffered
+    // and not yet visible: bit t = host_ipi[t]; pending_message[m] bit t =
+    // ipi_message[t] byte m.
+    uint64_t pending_host_ipi = 0;
+    uint64_t pending_message[kNumMessages] = {0, 0, 0, 0};
     int64_t suspect_t ABSL_GUARDED_BY(mu) = -1;
   };
 
-  bool Emulated() const { return options_.mode == OrderingMode::kEmulatedPower; }
+  bool Emulated() const {
+    return options_.mode == OrderingMode::kEmulatedPower;
+  }
   void Trace(CpuMemory& mem, TraceKind kind, uint64_t a = 0, uint64_t b = 0,
              bool flag = false);
   std::vector<std::string> AllBufferedStores() const;
@@ -246,6 +274,8 @@ class HostIpiPlane {
 
   Options options_;
   std::deque<std::string> names_;  // storage for SharedWord::name
+  // host_ipi / ipi_message words -> (their CPU, 4 = host_ipi / 0 = message).
+  absl::flat_hash_map<const SharedWord*, std::pair<int, int>> word_ids_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   int64_t steady0_ = 0;
   int64_t tsc0_ = 0;

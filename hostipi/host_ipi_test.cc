@@ -1,7 +1,5 @@
 #include "hostipi/host_ipi.h"
 
-#include <thread>
-
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -91,7 +89,11 @@ void RunFixed(OrderingMode mode, const char* model, int cpus,
   po.mode = mode;
   po.stall_threshold_ns =
       mode == OrderingMode::kNative ? 2'000'000'000 : 200'000;
-  po.sink = reports.Sink(StallAction::kAbort);
+  StallSink record = reports.Sink(StallAction::kAbort);
+  po.sink = [&](const StallReport& r) {
+    if (r.verdict == StallVerdict::kLost) sys->RequestStop();  // fail fast
+    return record(r);
+  };
   HostIpiPlane plane(po);
   WorkloadOptions w;
   w.stop_after_doorbells = doorbells;
@@ -120,6 +122,38 @@ TEST(HostIpiPlaneTest, FixedModelWithPeekEmulatedIsClean) {
 
 TEST(HostIpiPlaneTest, FixedModelNativeIsClean) {
   RunFixed(OrderingMode::kNative, "v5.4,demux=peek", 2, 50'000);
+}
+
+// csdlock_debug-style re-send: a buggy model loses IPIs, the sink re-sends
+// CALL_FUNCTION, the wait clears, and the soak goes on; the episode stays
+// LOST.
+TEST(HostIpiPlaneTest, ResendUnsticksALostIpiAndTheSoakGoesOn) {
+  std::unique_ptr<MemorySystem> sys =
+      MemorySystem::Create({OrderingMode::kEmulatedPower, 1});
+  Reports reports;
+  HostIpiPlane::Options po;
+  po.num_cpus = 4;
+  po.model = Model("v5.4,mb-after-clear=off,demux=peek");
+  po.mode = OrderingMode::kEmulatedPower;
+  po.stall_threshold_ns = 200'000;
+  po.sink = reports.Sink(StallAction::kResend);
+  HostIpiPlane plane(po);
+  WorkloadOptions w;
+  w.guest_slice = 40;
+  w.stop_after_doorbells = 200'000;
+  w.request_stop = [&] { sys->RequestStop(); };
+  ASSERT_TRUE(sys->Run(MakeWorkload(plane, w), absl::Seconds(20)).ok());
+  const PlaneStats s = plane.Stats();
+  EXPECT_GE(s.doorbells_sent, 200'000);
+  EXPECT_GE(s.stalls_lost, 1);
+  int unstuck_lost = 0;
+  for (const StallReport& r : reports.Get()) {
+    if (r.kind == StallReport::Kind::kUnstuck &&
+        r.verdict == StallVerdict::kLost) {
+      ++unstuck_lost;
+    }
+  }
+  EXPECT_GE(unstuck_lost, 1);
 }
 
 // A target that takes long to handle its doorbell (interrupts off) makes
@@ -177,7 +211,8 @@ void RunSlowTarget(OrderingMode mode, int64_t threshold, int64_t delay) {
   EXPECT_THAT(text, HasSubstr("for CPU#01 do_nothing(0x2a)."));
   EXPECT_THAT(text, HasSubstr("target mode: in host"));
   EXPECT_THAT(text, HasSubstr("verdict: SLOW"));
-  EXPECT_THAT(FormatStallReport(got.back()), HasSubstr("got unstuck on CPU#00"));
+  EXPECT_THAT(FormatStallReport(got.back()),
+              HasSubstr("got unstuck on CPU#00"));
   const PlaneStats s = plane.Stats();
   EXPECT_EQ(s.stalls_lost, 0);
   EXPECT_EQ(s.stalls_slow, 1);

@@ -75,24 +75,24 @@ absl::StatusOr<KernelModel> KernelModel::Preset(absl::string_view name) {
       return m;
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown kernel model preset \"", name, "\"; known presets: ",
-      absl::StrJoin(PresetNames(), ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown kernel model preset \"", name,
+                   "\"; known presets: ", absl::StrJoin(PresetNames(), ", ")));
 }
 
 absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
   std::vector<absl::string_view> items = absl::StrSplit(text, ',');
   absl::string_view first = absl::StripAsciiWhitespace(items[0]);
   if (first.empty() || first.find('=') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel model \"", text, "\": must start with a preset (",
-        absl::StrJoin(PresetNames(), ", "),
-        "), then optional overrides, e.g. \"v5.3,demux=peek\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kernel model \"", text, "\": must start with a preset (",
+                     absl::StrJoin(PresetNames(), ", "),
+                     "), then optional overrides, e.g. \"v5.3,demux=peek\""));
   }
   absl::StatusOr<KernelModel> preset = Preset(first);
   if (!preset.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("kernel model \"", text, "\": ", preset.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kernel model \"", text, "\": ", preset.status().message()));
   }
   KernelModel m = *preset;
   bool seen[4] = {false, false, false, false};
@@ -127,9 +127,10 @@ absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
       } else if (value == "peek") {
         m.demux = DemuxRead::kPeek;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "kernel model \"", text, "\": demux=\"", value,
-            "\" is unknown; write demux=xchg, demux=xchg-relaxed or demux=peek"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("kernel model \"", text, "\": demux=\"", value,
+                         "\" is unknown; write demux=xchg, demux=xchg-relaxed "
+                         "or demux=peek"));
       }
     } else if (key == "message-pass-mb") {
       index = 3;
@@ -137,9 +138,9 @@ absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
       if (!b.ok()) return b.status();
       m.message_pass_mb = *b;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kernel model \"", text, "\": unknown site \"", key,
-                       "\"; sites: ", kSites));
+      return absl::InvalidArgumentError(absl::StrCat("kernel model \"", text,
+                                                     "\": unknown site \"", key,
+                                                     "\"; sites: ", kSites));
     }
     if (seen[index]) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -40,8 +40,9 @@ TEST(KernelModelTest, OverridesApplyEachSiteOnItsOwn) {
   EXPECT_TRUE(m->message_pass_mb);
   EXPECT_EQ(m->preset, "v5.3");
 
-  m = KernelModel::Parse("v5.4,mb-before-set=off,message-pass-mb=off,"
-                         "demux=xchg-relaxed");
+  m = KernelModel::Parse(
+      "v5.4,mb-before-set=off,message-pass-mb=off,"
+      "demux=xchg-relaxed");
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_FALSE(m->mb_before_set);
   EXPECT_TRUE(m->mb_after_clear);

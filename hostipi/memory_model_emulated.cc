@@ -31,7 +31,8 @@
 //         B's buffer (so E may be ordered before it), and not by an atomic
 //         RMW (its read and write are adjacent in coherence order),
 //      2. E is B's oldest entry to w,
-//      3. B made no store visible since that current value was written,
+//      3. B made no store visible, and dropped none before a value written
+//         later, since that current value was written,
 //      4. every word of P = B's entries of earlier epochs than E was written
 //         by nobody since then, no earlier drop is still "open", and the
 //         last one closed (its P became visible) before the current value
@@ -471,6 +472,10 @@ class EmulatedSystem final : public MemorySystem {
     Entry e = c->buffer_[i];
     // c must from now on read the current value or newer (CoWR).
     e.ws->min_version[c->cpu_] = e.ws->version;
+    // E takes effect just before the current value: for rule 3 that is a
+    // store of c at that time (else a later drop of c could be ordered
+    // before an earlier one against lwsync: 2+2W through two drops).
+    c->last_place_ = std::max(c->last_place_, e.ws->last_place);
     bool opens = false;
     window_words_.clear();
     for (size_t j = 0; j < i; ++j) {
@@ -570,6 +575,9 @@ class EmulatedSystem final : public MemorySystem {
     } else {
       DrainBeforeRmw(c, ws);
     }
+    // Place() may first drain an open drop's P into ws: do that before the
+    // read, or the RMW would read a value that is no longer current.
+    if (window_open_ && c != window_cpu_ && InWindow(ws)) CloseWindow();
     uint64_t old = Current(ws);
     Place(c, ws, f(old), ~0ULL, /*rmw=*/true);
     if (fully_ordered) c->load_floor_ = place_counter_;

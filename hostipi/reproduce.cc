@@ -49,7 +49,8 @@ WorkloadOptions ScenarioWorkload(const ReproduceOptions& o) {
   return w;
 }
 
-// Runs one phase; stop_on_lost ends it at the first LOST report.
+// Runs one phase: until the first LOST report (which stops the run), the
+// budget, or spec.doorbell_limit doorbells.
 absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
                                      const WorkloadOptions& workload,
                                      const PhaseSpec& spec) {
@@ -58,12 +59,8 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   result.kernel_model = spec.model.ToString();
   result.kernel_sites = spec.model.Describe();
 
-  RunOptions run;
-  run.mode = o.mode;
-  run.seed = o.seed;
-  run.pin_cpus = o.pin_cpus;
-  std::unique_ptr<MemorySystem> system = MemorySystem::Create(run);
-  MemorySystem* sys = system.get();
+  std::unique_ptr<MemorySystem> system;
+  MemorySystem* sys = nullptr;  // set below; the sink runs only during Run()
 
   absl::Mutex mu;
   const absl::Time start = absl::Now();
@@ -77,6 +74,7 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   po.mode = o.mode;
   po.stall_threshold_ns = spec.threshold;
   po.sink = [&](const StallReport& r) {
+    if (o.on_stall) o.on_stall(r);
     if (r.kind == StallReport::Kind::kUnstuck) return StallAction::kKeepWaiting;
     absl::MutexLock lock(&mu);
     const bool lost = r.verdict == StallVerdict::kLost;
@@ -106,6 +104,17 @@ absl::StatusOr<PhaseResult> RunPhase(const ReproduceOptions& o,
   RETURN_IF_ERROR(HostIpiPlane::Validate(po));
   HostIpiPlane plane(po);
   plane_ptr = &plane;
+
+  RunOptions run;
+  run.mode = o.mode;
+  run.seed = o.seed;
+  run.pin_cpus = o.pin_cpus;
+  if (o.mode == OrderingMode::kEmulatedPower) {
+    run.trace = [&plane](const MemoryTraceEvent& e) { plane.OnMemoryEvent(e); };
+  }
+  RETURN_IF_ERROR(ValidateRunOptions(run));
+  system = MemorySystem::Create(run);
+  sys = system.get();
 
   WorkloadOptions w = workload;
   w.stop_after_doorbells = spec.doorbell_limit;
@@ -144,12 +153,32 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
         "reordered, which x86-TSO never does; use mode emulated-power for "
         "scenario 1 (scenario 2 runs natively)");
   }
+  if (o.buggy_budget <= absl::ZeroDuration() ||
+      o.fixed_budget <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reproduce lost-host-ipi: budgets must be > 0 (buggy ",
+                     absl::FormatDuration(o.buggy_budget), ", fixed ",
+                     absl::FormatDuration(o.fixed_budget), ")"));
+  }
+  if (o.fixed_doorbells < 0 || o.threshold_ns < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reproduce lost-host-ipi: fixed_doorbells (",
+                     o.fixed_doorbells, ") and threshold (", o.threshold_ns,
+                     ") must be >= 0 (0 = budget only / calibrate)"));
+  }
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   if (o.num_cpus == 0) o.num_cpus = o.mode == OrderingMode::kNative ? 2 : 4;
   if (o.num_cpus < 2 || o.num_cpus > kMaxCpus) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "reproduce lost-host-ipi: cpus=", o.num_cpus,
-        " is out of range; use 2..", kMaxCpus));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reproduce lost-host-ipi: cpus=", o.num_cpus,
+                     " is out of range; use 2..", kMaxCpus));
+  }
+  if (o.mode == OrderingMode::kNative && o.num_cpus > static_cast<int>(hw)) {
+    res.warnings.push_back(absl::StrCat(
+        o.num_cpus, " modelled CPUs on ", hw,
+        " host CPUs: natively every modelled CPU is a spinning thread, so "
+        "they starve each other (expect a few hundred doorbells/s); use "
+        "--cpus=", hw, " or emulated-power"));
   }
   if (o.mode == OrderingMode::kNative && o.pin_cpus.empty()) {
     for (int i = 0; i < o.num_cpus && i < static_cast<int>(hw); ++i) {
@@ -158,13 +187,14 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
   }
   for (int c : o.pin_cpus) {
     if (c < 0 || c >= static_cast<int>(hw)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "reproduce lost-host-ipi: pin cpu ", c, " does not exist; this host has CPUs 0..",
-          hw - 1));
+      return absl::InvalidArgumentError(
+          absl::StrCat("reproduce lost-host-ipi: pin cpu ", c,
+                       " does not exist; this host has CPUs 0..", hw - 1));
     }
   }
   if (o.buggy_model.empty()) {
-    o.buggy_model = o.scenario == 1 ? "v5.3" : "v5.4,mb-after-clear=off,demux=peek";
+    o.buggy_model =
+        o.scenario == 1 ? "v5.3" : "v5.4,mb-after-clear=off,demux=peek";
   }
   if (o.fixed_model.empty()) {
     o.fixed_model = o.scenario == 1 ? "v5.4" : "v5.4,demux=peek";
@@ -195,14 +225,15 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
     // Every CPU gets 1/num_cpus of the virtual clock's ticks.
     res.threshold = std::max<int64_t>(kEmulatedThresholdTicks,
                                       int64_t{50'000} * o.num_cpus);
-    res.threshold_source = "default for the emulated virtual clock (max(200000, 50000 x CPUs))";
+    res.threshold_source =
+        "emulated default: max(200000, 50000 x CPUs) virtual ticks";
   } else {
     // Calibrate: the fixed model under the same load, no reports; the
     // longest csd wait seen, times 10, within [20 ms, 1 s].
     PhaseSpec cal{*fixed, absl::Milliseconds(300), 0, int64_t{60'000'000'000}};
     ASSIGN_OR_RETURN(PhaseResult c, RunPhase(o, res.workload, cal));
-    res.threshold = std::clamp<int64_t>(10 * c.max_wait_ns, 20'000'000,
-                                        1'000'000'000);
+    res.threshold =
+        std::clamp<int64_t>(10 * c.max_wait_ns, 20'000'000, 1'000'000'000);
     res.threshold_source = absl::StrFormat(
         "calibrated: longest csd wait %d ns over %d calls in %.2f s of the "
         "fixed model, x10, within [20 ms, 1 s]",
@@ -220,7 +251,8 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
     ASSIGN_OR_RETURN(res.fixed, RunPhase(o, res.workload, spec));
     if (res.fixed.doorbells > 0) res.p_bound = 3.0 / res.fixed.doorbells;
   }
-  res.pass = res.buggy.reproduced && res.fixed.ran && res.fixed.stalls_lost == 0;
+  res.pass =
+      res.buggy.reproduced && res.fixed.ran && res.fixed.stalls_lost == 0;
   return res;
 }
 
@@ -233,23 +265,27 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
       "  csd stall threshold %d %s (%s)\n",
       r.scenario_name, OrderingModeName(o.mode), o.num_cpus,
       r.workload.num_stress, o.num_cpus - r.workload.num_stress, o.seed,
-      o.pin_cpus.empty() ? std::string()
-                         : absl::StrCat(", pinned to CPUs ",
-                                        absl::StrJoin(o.pin_cpus, ",")),
+      o.pin_cpus.empty()
+          ? std::string()
+          : absl::StrCat(", pinned to CPUs ", absl::StrJoin(o.pin_cpus, ",")),
       r.threshold, o.mode == OrderingMode::kNative ? "ns" : "ticks",
       r.threshold_source);
+  for (const std::string& w : r.warnings) {
+    absl::StrAppend(&out, "  warning: ", w, "\n");
+  }
   if (r.buggy.ran) {
     const PhaseResult& b = r.buggy;
-    absl::StrAppendFormat(&out, "\n== phase 1: buggy kernel model %s\n   (%s)\n",
+    absl::StrAppendFormat(&out,
+                          "\n== phase 1: buggy kernel model %s\n   (%s)\n",
                           b.kernel_model, b.kernel_sites);
     if (b.reproduced) {
       absl::StrAppendFormat(
-          &out,
-          "REPRODUCED: lost IPI after %.3f s and %d doorbells%s\n\n%s",
+          &out, "REPRODUCED: lost IPI after %.3f s and %d doorbells%s\n\n%s",
           b.seconds_to_lost, b.doorbells_to_lost,
           o.mode == OrderingMode::kEmulatedPower
-              ? absl::StrFormat(" (the report came %d virtual ticks into the wait)",
-                                b.virtual_ticks_to_lost)
+              ? absl::StrFormat(
+                    " (the report came %d virtual ticks into the wait)",
+                    b.virtual_ticks_to_lost)
               : std::string(),
           b.report);
     } else {
@@ -264,7 +300,8 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
   }
   if (r.fixed.ran) {
     const PhaseResult& f = r.fixed;
-    absl::StrAppendFormat(&out, "\n== phase 2: fixed kernel model %s\n   (%s)\n",
+    absl::StrAppendFormat(&out,
+                          "\n== phase 2: fixed kernel model %s\n   (%s)\n",
                           f.kernel_model, f.kernel_sites);
     absl::StrAppendFormat(
         &out,
@@ -281,21 +318,23 @@ std::string RenderReproduceResult(const ReproduceResult& r) {
     }
     if (f.stalls_lost + f.stalls_slow > 0) absl::StrAppend(&out, f.report);
   }
-  absl::StrAppendFormat(
-      &out, "\n== result: %s\n",
-      r.pass ? "PASS (the buggy model lost an IPI, the fixed model stayed clean)"
-             : absl::StrCat(
-                   "FAIL (",
-                   !r.buggy.reproduced ? "the buggy model did not reproduce" : "",
-                   !r.buggy.reproduced && !r.fixed.ran ? "" : "",
-                   r.fixed.ran && r.fixed.stalls_lost > 0
-                       ? (r.buggy.reproduced ? "the fixed model lost an IPI"
-                                             : "; the fixed model lost an IPI")
-                       : "",
-                   !r.fixed.ran ? (r.buggy.reproduced ? "fixed phase skipped"
-                                                      : "; fixed phase skipped")
-                                : "",
-                   ")"));
+  std::vector<std::string> why;
+  if (!r.buggy.ran) {
+    why.push_back("buggy phase skipped");
+  } else if (!r.buggy.reproduced) {
+    why.push_back("the buggy model did not reproduce");
+  }
+  if (!r.fixed.ran) {
+    why.push_back("fixed phase skipped");
+  } else if (r.fixed.stalls_lost > 0) {
+    why.push_back("the fixed model lost an IPI");
+  }
+  absl::StrAppend(
+      &out, "\n== result: ",
+      r.pass
+          ? "PASS (the buggy model lost an IPI, the fixed model stayed clean)"
+          : absl::StrCat("FAIL (", absl::StrJoin(why, "; "), ")"),
+      "\n");
   return out;
 }
 
@@ -335,6 +374,7 @@ std::string ReproduceResultToJson(const ReproduceResult& r) {
   j["pin_cpus"] = r.options.pin_cpus;
   j["threshold"] = r.threshold;
   j["threshold_source"] = r.threshold_source;
+  j["warnings"] = r.warnings;
   j["buggy"] = phase(r.buggy);
   j["fixed"] = phase(r.fixed);
   if (r.fixed.ran) j["p_bound"] = r.p_bound;

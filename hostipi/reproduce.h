@@ -17,6 +17,7 @@
 #define KVMBED_HOSTIPI_REPRODUCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "absl/time/time.h"
 #include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
+#include "hostipi/stall_report.h"
 #include "hostipi/workload.h"
 
 namespace kvmbed {
@@ -50,18 +52,22 @@ struct ReproduceOptions {
   // Kernel models; empty = the scenario's defaults.
   std::string buggy_model;
   std::string fixed_model;
+  // Called for every stall report of both phases (detected, continued,
+  // unstuck), e.g. to stream StallReportToJson() lines to an event log.
+  // Runs on the waiting CPU's thread/coroutine: must not block.
+  std::function<void(const StallReport&)> on_stall;
   bool skip_buggy = false;  // run only the fixed phase (benchmarks)
   bool skip_fixed = false;  // run only the buggy phase (benchmarks)
 };
 
 struct PhaseResult {
   bool ran = false;
-  std::string kernel_model;  // KernelModel::ToString()
-  std::string kernel_sites;  // KernelModel::Describe()
-  bool reproduced = false;   // a LOST stall was reported
-  double seconds = 0;        // wall time of the phase
-  double seconds_to_lost = 0;  // wall time until the first LOST report
-  int64_t virtual_ticks_to_lost = 0;  // emulated: the virtual clock then
+  std::string kernel_model;           // KernelModel::ToString()
+  std::string kernel_sites;           // KernelModel::Describe()
+  bool reproduced = false;            // a LOST stall was reported
+  double seconds = 0;                 // wall time of the phase
+  double seconds_to_lost = 0;         // wall time until the first LOST report
+  int64_t virtual_ticks_to_lost = 0;  // emulated: virtual ticks waited then
   int64_t doorbells = 0;              // sent during the phase
   int64_t doorbells_to_lost = 0;      // sent until the first LOST report
   int64_t stalls_lost = 0;
@@ -69,7 +75,7 @@ struct PhaseResult {
   int64_t calls_completed = 0;
   int64_t doorbells_ignored = 0;
   int64_t peeks_saw_zero = 0;  // demux=peek: handled doorbells with no messages
-  int64_t max_wait_ns = 0;  // longest finished csd_lock_wait (NowNs units)
+  int64_t max_wait_ns = 0;     // longest finished csd_lock_wait (NowNs units)
   double doorbells_per_second = 0;
   // The first LOST report (or, if none, the first SLOW one), full text.
   std::string report;
@@ -86,6 +92,7 @@ struct ReproduceResult {
   WorkloadOptions workload;
   int64_t threshold = 0;
   std::string threshold_source;
+  std::vector<std::string> warnings;  // e.g. more native threads than CPUs
   PhaseResult buggy;
   PhaseResult fixed;
   // 95% upper bound on the per-doorbell loss probability of the fixed
@@ -127,7 +134,8 @@ struct BenchRow {
   int64_t fixed_stalls_lost = 0;
   int64_t fixed_stalls_slow = 0;
 };
-absl::StatusOr<std::vector<BenchRow>> RunReproduceBench(const BenchOptions& options);
+absl::StatusOr<std::vector<BenchRow>> RunReproduceBench(
+    const BenchOptions& options);
 std::string RenderBench(const std::vector<BenchRow>& rows);
 
 }  // namespace hostipi

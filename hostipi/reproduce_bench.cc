@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   o.fixed_budget = absl::Seconds(absl::GetFlag(FLAGS_fixed_budget_s));
   auto rows = kvmbed::hostipi::RunReproduceBench(o);
   if (!rows.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(rows.status().message()).c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 std::string(rows.status().message()).c_str());
     return 2;
   }
   std::fputs(kvmbed::hostipi::RenderBench(*rows).c_str(), stdout);

@@ -22,7 +22,8 @@ void ExpectLostEvidence(const PhaseResult& p) {
   EXPECT_GT(p.doorbells_to_lost, 0);
   const std::string& r = p.report;
   EXPECT_THAT(r, HasSubstr("csd: Detected non-responsive CSD lock (#"));
-  EXPECT_THAT(r, HasSubstr(absl::StrCat("on CPU#", p.lost_waiter, ", waiting ")));
+  EXPECT_THAT(r,
+              HasSubstr(absl::StrCat("on CPU#", p.lost_waiter, ", waiting ")));
   EXPECT_THAT(r, HasSubstr(absl::StrFormat("for CPU#%02d ", p.lost_target)));
   EXPECT_THAT(r, HasSubstr("is handling no request (unresponsive)"));
   EXPECT_THAT(r, HasSubstr("target mode: in guest"));
@@ -38,8 +39,9 @@ void ExpectLostEvidence(const PhaseResult& p) {
                            "%4d: host_ipi == 0: doorbell taken as the guest's "
                            "// IPI IGNORED",
                            p.lost_target)));
-  EXPECT_THAT(p.trace, HasSubstr(absl::StrFormat("%4d: kvmppc_clear_host_ipi(%d)",
-                                                 p.lost_target, p.lost_target)));
+  EXPECT_THAT(p.trace,
+              HasSubstr(absl::StrFormat("%4d: kvmppc_clear_host_ipi(%d)",
+                                        p.lost_target, p.lost_target)));
 }
 
 ReproduceOptions Buggy(int scenario, OrderingMode mode, uint64_t seed) {
@@ -63,7 +65,21 @@ TEST(ReproduceTest, Scenario1EmulatedLosesTheIpi) {
   EXPECT_THAT(r->buggy.report,
               HasSubstr(absl::StrFormat("ipi_message[%d].CALL_FUNCTION=1",
                                         r->buggy.lost_target)));
-  EXPECT_THAT(r->buggy.trace, HasSubstr("message[CALL_FUNCTION] = 1   // STORE BUFFERED"));
+  EXPECT_THAT(r->buggy.trace,
+              HasSubstr("message[CALL_FUNCTION] = 1   // STORE BUFFERED"));
+  // ... and the trace shows it completing only after the target's demux
+  // had read the messages without it (the seed's first diagram).
+  const std::string& t = r->buggy.trace;
+  const size_t completes = t.rfind(absl::StrFormat(
+      "message[CALL_FUNCTION] = 1 (to %d)   // BUFFERED STORE COMPLETES",
+      r->buggy.lost_target));
+  const size_t demux = t.rfind(absl::StrFormat(
+      "%4d: smp_ipi_demux_relaxed(): xchg -> ", r->buggy.lost_target));
+  const size_t ignored = t.rfind("// IPI IGNORED");
+  ASSERT_NE(completes, std::string::npos) << t;
+  ASSERT_NE(demux, std::string::npos) << t;
+  EXPECT_LT(demux, completes) << t;
+  EXPECT_LT(completes, ignored) << t;
 }
 
 TEST(ReproduceTest, Scenario2EmulatedLosesTheIpi) {
@@ -74,11 +90,38 @@ TEST(ReproduceTest, Scenario2EmulatedLosesTheIpi) {
   ExpectLostEvidence(r->buggy);
   // Emulated: the target's own clear was still buffered when it read its
   // messages (and the peek saw nothing).
-  EXPECT_THAT(r->buggy.report,
-              HasSubstr(absl::StrFormat("CPU#%d host_ipi[%d]=0",
-                                        r->buggy.lost_target,
-                                        r->buggy.lost_target)));
+  EXPECT_THAT(
+      r->buggy.report,
+      HasSubstr(absl::StrFormat("CPU#%d host_ipi[%d]=0", r->buggy.lost_target,
+                                r->buggy.lost_target)));
   EXPECT_THAT(r->buggy.trace, HasSubstr("(peek saw 0, no xchg)"));
+  // The clear completes after a sender set host_ipi, before the doorbell
+  // is ignored (the seed's second diagram).
+  const std::string& t = r->buggy.trace;
+  const int d = r->buggy.lost_target;
+  const size_t completes = t.rfind(absl::StrFormat(
+      "%4d: kvmppc_clear_host_ipi(%d)   // BUFFERED STORE COMPLETES", d, d));
+  const size_t set =
+      t.rfind(absl::StrFormat("kvmppc_set_host_ipi(%d, 1)", d), completes);
+  const size_t ignored = t.rfind("// IPI IGNORED");
+  ASSERT_NE(completes, std::string::npos) << t;
+  ASSERT_NE(set, std::string::npos) << t;
+  EXPECT_LT(completes, ignored) << t;
+}
+
+TEST(ReproduceTest, StreamsEveryStallReport) {
+  ReproduceOptions o = Buggy(2, OrderingMode::kEmulatedPower, 1);
+  std::vector<std::string> lines;
+  o.on_stall = [&](const StallReport& r) {
+    lines.push_back(StallReportToJson(r));
+  };
+  absl::StatusOr<ReproduceResult> r = Reproduce(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->buggy.reproduced);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.back(), HasSubstr("\"verdict\":\"LOST\""));
+  EXPECT_THAT(lines.back(), HasSubstr(absl::StrCat(
+                                "\"target_cpu\":", r->buggy.lost_target)));
 }
 
 TEST(ReproduceTest, EmulatedRunsReplayFromTheirSeed) {
@@ -121,8 +164,8 @@ TEST(ReproduceTest, FixedModelsStayCleanWithTheSameLoad) {
     OrderingMode mode;
     int64_t doorbells;
   } cases[] = {
-      {1, OrderingMode::kEmulatedPower, 30'000},
-      {2, OrderingMode::kEmulatedPower, 30'000},
+      {1, OrderingMode::kEmulatedPower, 150'000},
+      {2, OrderingMode::kEmulatedPower, 150'000},
       {2, OrderingMode::kNative, 300'000},
   };
   for (const Case& c : cases) {
@@ -224,6 +267,14 @@ TEST(ReproduceTest, BadOptionsGiveClearErrors) {
   EXPECT_THAT(std::string(Reproduce(o).status().message()),
               HasSubstr("buggy model: kernel model \"v5.3,demux=fast\""));
   o.buggy_model = "";
+  o.buggy_budget = absl::Seconds(-1);
+  EXPECT_THAT(std::string(Reproduce(o).status().message()),
+              HasSubstr("budgets must be > 0"));
+  o.buggy_budget = absl::Seconds(1);
+  o.threshold_ns = -5;
+  EXPECT_THAT(std::string(Reproduce(o).status().message()),
+              HasSubstr("must be >= 0"));
+  o.threshold_ns = 0;
   o.pin_cpus = {9999};
   EXPECT_THAT(std::string(Reproduce(o).status().message()),
               HasSubstr("pin cpu 9999 does not exist"));

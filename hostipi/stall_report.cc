@@ -32,7 +32,7 @@ std::string StallReportToJson(const StallReport& r) {
   j["event"] = "csd_stall";
   j["kind"] = r.kind == StallReport::Kind::kDetected    ? "detected"
               : r.kind == StallReport::Kind::kContinued ? "continued"
-                                                         : "unstuck";
+                                                        : "unstuck";
   j["number"] = r.number;
   j["waiter_cpu"] = r.waiter_cpu;
   j["target_cpu"] = r.target_cpu;
@@ -66,7 +66,8 @@ std::string FormatStallReport(const StallReport& r) {
       break;
     case TargetActivity::kPriorRequest:
       absl::StrAppendFormat(
-          &out, "\tcsd: CPU#%02d is handling a prior request: %s from CPU#%02d.\n",
+          &out,
+          "\tcsd: CPU#%02d is handling a prior request: %s from CPU#%02d.\n",
           r.target_cpu, r.prior_func, r.prior_sender);
       break;
     case TargetActivity::kNothing:

@@ -1,13 +1,12 @@
 // Kernel-like csd_lock_wait() stall reports, shared by the host plane
 // (hostipi) and later the guest plane (vmm/guest):
 //
-//   csd: Detected non-responsive CSD lock (#N) on CPU#W, waiting T ns for CPU#D func(info).
-//   	csd: CPU#D is handling this request | a prior request from CPU#S | nothing (unresponsive).
-//   	<facts only a hypervisor can see, one "key: value" per line>
-//   	verdict: LOST|SLOW - why
-//   	trace: <CPU-by-CPU lines>
-//   csd: Continued non-responsive CSD lock (#N) ...
-//   csd: CSD lock (#N) got unstuck on CPU#W after T ns: CPU#D released it (verdict: SLOW).
+//   csd: Detected non-responsive CSD lock (#N) on CPU#W, waiting T ns for CPU#D
+//   func(info). 	csd: CPU#D is handling this request | a prior request from
+//   CPU#S | nothing (unresponsive). 	<facts only a hypervisor can see, one "key:
+//   value" per line> 	verdict: LOST|SLOW - why 	trace: <CPU-by-CPU lines> csd:
+//   Continued non-responsive CSD lock (#N) ... csd: CSD lock (#N) got unstuck
+//   on CPU#W after T ns: CPU#D released it (verdict: SLOW).
 //
 // A wait past the threshold is SLOW unless the evidence says the IPI was
 // lost (see DESIGN.md "Watching for stalls"); only LOST fails a run.

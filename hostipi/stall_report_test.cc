@@ -42,8 +42,11 @@ TEST(StallReportTest, BodyHasActivityFactsVerdictAndTrace) {
   StallReport r = Sample();
   std::string text = FormatStallReport(r);
   EXPECT_THAT(text, StartsWith("csd: Detected non-responsive CSD lock (#3)"));
-  EXPECT_THAT(text, HasSubstr("\n\tcsd: CPU#42 is handling no request (unresponsive).\n"));
-  EXPECT_THAT(text, HasSubstr("\n\ttarget mode: in guest\n\thost_ipi now: 0\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("\n\tcsd: CPU#42 is handling no request (unresponsive).\n"));
+  EXPECT_THAT(text,
+              HasSubstr("\n\ttarget mode: in guest\n\thost_ipi now: 0\n"));
   EXPECT_THAT(text, HasSubstr("\n\tverdict: LOST - because\n"));
   EXPECT_THAT(text, HasSubstr("trace of the CPUs involved (oldest first):\n"
                               "   42: kvmppc_clear_host_ipi(42)\n"));
@@ -57,7 +60,8 @@ TEST(StallReportTest, BodyHasActivityFactsVerdictAndTrace) {
                               "kvm_flush_tlb_func from CPU#31."));
   EXPECT_THAT(text, HasSubstr("verdict: SLOW"));
   r.activity = TargetActivity::kThisRequest;
-  EXPECT_THAT(FormatStallReport(r), HasSubstr("CPU#42 is handling this request."));
+  EXPECT_THAT(FormatStallReport(r),
+              HasSubstr("CPU#42 is handling this request."));
 }
 
 TEST(StallReportTest, UnstuckIsOneLine) {

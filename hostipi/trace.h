@@ -19,28 +19,33 @@ namespace kvmbed {
 namespace hostipi {
 
 enum class TraceKind : uint8_t {
-  kSetMessage,      // a = target, b = message; flag = message-pass mb
-  kSetHostIpi,      // a = target; flag = mb before set
-  kMsgsnd,          // a = target
-  kDoorbellGuest,   // doorbell taken in guest; a = host_ipi read, b = messages
-  kIgnored,         // host_ipi == 0: taken as the guest's doorbell
-  kDoorbellHost,    // doorbell_exception() in host mode
-  kClearHostIpi,    // a = cpu; flag = mb after clear
-  kDemux,           // a = messages read, b = DemuxRead; flag = peek saw 0
-  kRunCsd,          // a = sender, b = func
-  kCsdUnlock,       // a = sender
+  kSetMessage,     // a = target, b = message | 0x100 if still buffered;
+                   // flag = message-pass mb
+  kSetHostIpi,     // a = target, b = still buffered; flag = mb before set
+  kMsgsnd,         // a = target
+  kDoorbellGuest,  // doorbell taken in guest; a = host_ipi read, b = messages
+  kIgnored,        // host_ipi == 0: taken as the guest's doorbell
+  kDoorbellHost,   // doorbell_exception() in host mode
+  kClearHostIpi,   // a = still buffered (emulated); flag = mb after clear
+  kDemux,          // a = messages read, b = DemuxRead; flag = peek saw 0
+  kRunCsd,         // a = sender, b = func
+  kCsdUnlock,      // a = sender
   kEnterGuest,
-  kGuestExit,       // the guest left on its own (page fault)
-  kCallMany,        // a = target mask, b = func
-  kCsdWait,         // a = target, b = func
-  kCsdWaitDone,     // a = target
-  kStall,           // a = target, b = report number
-  kResend,          // a = target
-  kGap,             // (reports only) events left out here
+  kGuestExit,     // the guest left on its own (page fault)
+  kCallMany,      // a = target mask, b = func
+  kCsdWait,       // a = target, b = func
+  kCsdWaitDone,   // a = target
+  kStall,         // a = target, b = report number
+  kResend,        // a = target
+  kGap,           // (reports only) events left out here
+  kStoreVisible,  // emulated: a store traced as buffered became visible;
+                  // a = the word's CPU, b = message m (0..3) or 4 =
+                  // host_ipi; flag = dropped (coherence-ordered before a
+                  // newer value: never seen by others)
 };
 
 struct TraceEvent {
-  int64_t t = 0;  // CpuMemory::NowNs()
+  int64_t t = 0;     // CpuMemory::NowNs()
   uint64_t seq = 0;  // per-CPU sequence, orders events with equal t
   int cpu = 0;
   TraceKind kind = TraceKind::kEnterGuest;
