@@ -81,12 +81,23 @@ class ScratchFile {
   std::string path_;
 };
 
+}  // namespace
+
 class SmpSession {
  public:
   SmpSession(const VmSpec& vm, const GuestSpec& guest, const SmpRunOptions& o)
       : vm_(vm), guest_(guest), o_(o) {}
 
+  // Validates, calibrates (when thresholds are absent), builds the VM.
+  absl::Status Setup();
+  // Boots, watches until the duration ends (or RequestStop), shuts down.
   absl::StatusOr<SmpRunResult> Run();
+  // Async-signal-safe: two atomic stores.
+  void RequestStop() {
+    stop_.store(true, std::memory_order_relaxed);
+    Machine* m = machine_ptr_.load(std::memory_order_acquire);
+    if (m != nullptr) m->RequestStop();
+  }
 
  private:
   void Emit(const std::string& text);
@@ -107,6 +118,10 @@ class SmpSession {
   ScratchFile scratch_;
   absl::Time started_ = absl::Now();
   absl::Duration csd_timeout_;
+  SmpRunResult result_;  // thresholds from Setup()
+  bool ran_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<Machine*> machine_ptr_{nullptr};
   uint64_t tsc_khz_ = 0;
 
   absl::Mutex out_mu_;
@@ -116,6 +131,8 @@ class SmpSession {
   std::vector<SoftLockupRecord> lockups_ ABSL_GUARDED_BY(mu_);
   uint64_t io_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+namespace {
 
 nlohmann::json StatsJson(const SmpStats& st) {
   nlohmann::json j;
@@ -148,6 +165,8 @@ const char* ActivityName(TargetActivity a) {
     default: return "nothing";
   }
 }
+
+}  // namespace
 
 void SmpSession::Event(const std::string& type, nlohmann::json fields) {
   if (o_.events == nullptr) return;
@@ -453,9 +472,9 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
   }
 }
 
-absl::StatusOr<SmpRunResult> SmpSession::Run() {
+absl::Status SmpSession::Setup() {
   RETURN_IF_ERROR(ValidateGuestSpec(guest_, vm_));
-  SmpRunResult result;
+  SmpRunResult& result = result_;
   // Thresholds: the profile's, else calibrated on this host.
   result.csd_timeout = guest_.csd_timeout;
   result.soft_lockup_threshold = guest_.soft_lockup_threshold;
@@ -489,13 +508,25 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   mo.on_report = [this](Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
   ASSIGN_OR_RETURN(machine_, Machine::Create(vm_, mo));
   hooks_->Attach(machine_.get());
+  machine_ptr_.store(machine_.get(), std::memory_order_release);
   ASSIGN_OR_RETURN(abi::BootParams bp,
                    machine_->memory().ReadAs<abi::BootParams>(abi::kBootParamsGpa));
   tsc_khz_ = bp.tsc_khz;
   if (guest_.stress_io > 0) RETURN_IF_ERROR(scratch_.Open(guest_.io_scratch_dir));
   abi::SmpParams params = MakeSmpParams(guest_, vm_.vcpus, result.csd_timeout);
   RETURN_IF_ERROR(machine_->memory().Write(abi::kSmpParamsGpa, &params, sizeof(params)));
+  return absl::OkStatus();
+}
 
+absl::StatusOr<SmpRunResult> SmpSession::Run() {
+  if (machine_ == nullptr || ran_) {
+    return absl::FailedPreconditionError("SmpRunner::Run: call once, after a successful Create");
+  }
+  ran_ = true;
+  SmpRunResult result = result_;
+  const bool smp_workload = guest_.workload == "torture";
+  absl::Status pin = PinCurrentThread(vm_.emulator_affinity);
+  if (!pin.ok()) Emit(absl::StrCat("kvmbed: VM ", vm_.name, ": emulatorpin: ", pin.message(), "\n"));
   Emit(absl::StrFormat(
       "kvmbed: VM %s: %d vCPUs, workload %s, %d ops/vCPU%s, stress cpu %d io %d vm %d x %d "
       "bytes, csd timeout %s, soft lockup %s%s%s\n",
@@ -522,13 +553,16 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
          {"csd_resend", guest_.csd_resend}});
   absl::Status s = machine_->Start();
   if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
+  if (stop_.load(std::memory_order_relaxed)) s = absl::OkStatus();  // stopped while booting
   started_ = absl::Now();
   SoftLockupDetector det(vm_.vcpus, result.soft_lockup_threshold);
   absl::Time next_stat = guest_.stat_interval > absl::ZeroDuration()
                              ? started_ + guest_.stat_interval
                              : absl::InfiniteFuture();
-  const absl::Duration poll = std::min(absl::Milliseconds(10), result.soft_lockup_threshold / 4);
-  while (s.ok()) {
+  // Each Machine::Run() call samples every vCPU thread's host CPU from /proc:
+  // poll no faster than needed (that work competes with the vCPUs).
+  const absl::Duration poll = std::min(absl::Milliseconds(50), result.soft_lockup_threshold / 4);
+  while (s.ok() && !stop_.load(std::memory_order_relaxed)) {
     absl::Duration left = o_.duration - Elapsed();
     if (left <= absl::ZeroDuration()) break;
     s = machine_->Run(std::min(poll, left));
@@ -541,13 +575,14 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
       Emit(FormatScfStats(st, false));
       next_stat = now + guest_.stat_interval;
     }
-    if (mo.workload == abi::kWorkloadSmp && guest_.ops_per_vcpu > 0 &&
+    if (smp_workload && guest_.ops_per_vcpu > 0 &&
         st.vcpus_finished == vm_.vcpus) {
       break;
     }
   }
   result.stats = ReadStats();
   std::vector<int> still_stuck = det.Stuck();
+  machine_ptr_.store(nullptr, std::memory_order_release);
   result.vm = machine_->Shutdown();
   if (!s.ok() && result.vm.error.ok()) result.vm.error = s;
 
@@ -608,7 +643,6 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   return result;
 }
 
-}  // namespace
 
 absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   auto bad = [&](const std::string& msg) {
@@ -719,43 +753,72 @@ std::string FormatScfStats(const SmpStats& s, bool done) {
       c[abi::kCntIoOps], c[abi::kCntVmPages], c[abi::kCntVmErrors]);
 }
 
+SmpRunner::SmpRunner(std::unique_ptr<SmpSession> impl) : impl_(std::move(impl)) {}
+SmpRunner::~SmpRunner() = default;
+
+absl::StatusOr<std::unique_ptr<SmpRunner>> SmpRunner::Create(const VmSpec& vm,
+                                                             const GuestSpec& guest,
+                                                             const SmpRunOptions& options) {
+  auto impl = std::make_unique<SmpSession>(vm, guest, options);
+  RETURN_IF_ERROR(impl->Setup());
+  return std::unique_ptr<SmpRunner>(new SmpRunner(std::move(impl)));
+}
+
+absl::StatusOr<SmpRunResult> SmpRunner::Run() { return impl_->Run(); }
+
+void SmpRunner::RequestStop() { impl_->RequestStop(); }
+
 absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
                                             const SmpRunOptions& options) {
-  SmpSession session(vm, guest, options);
-  return session.Run();
+  ASSIGN_OR_RETURN(std::unique_ptr<SmpRunner> r, SmpRunner::Create(vm, guest, options));
+  return r->Run();
 }
 
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
-    const RunSpec& run, std::function<void(const std::string&)> out, EventLog* events) {
+    const RunSpec& run, std::function<void(const std::string&)> out, EventLog* events,
+    const std::function<void(SmpRunner&)>& on_created) {
   for (const VmSpec& vm : run.vms) RETURN_IF_ERROR(ValidateGuestSpec(run.guest, vm));
   absl::Mutex mu;
   const bool many = run.vms.size() > 1;
+  auto sink = [&](size_t i) {
+    return [&, i](const std::string& text) {
+      std::string t = text;
+      if (many) {
+        t.clear();
+        for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+          absl::StrAppend(&t, run.vms[i].name, ": ", line, "\n");
+        }
+      }
+      absl::MutexLock lock(&mu);
+      if (out) {
+        out(t);
+      } else {
+        std::fwrite(t.data(), 1, t.size(), stdout);
+        std::fflush(stdout);
+      }
+    };
+  };
+  // Create (validate, calibrate, build) every VM before any runs, so a bad
+  // spec stops the run before anything starts.
+  std::vector<std::unique_ptr<SmpRunner>> runners;
+  for (size_t i = 0; i < run.vms.size(); ++i) {
+    SmpRunOptions o;
+    o.duration = run.duration;
+    o.events = events;
+    o.out = sink(i);
+    absl::StatusOr<std::unique_ptr<SmpRunner>> r = SmpRunner::Create(run.vms[i], run.guest, o);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat(run.source, ": vm '", run.vms[i].name,
+                                                          "': ", r.status().message()));
+    }
+    runners.push_back(std::move(*r));
+    if (on_created) on_created(*runners.back());
+  }
   std::vector<absl::StatusOr<SmpRunResult>> results(run.vms.size(),
                                                     absl::UnknownError("not run"));
   std::vector<std::thread> threads;
-  for (size_t i = 0; i < run.vms.size(); ++i) {
-    threads.emplace_back([&, i]() {
-      SmpRunOptions o;
-      o.duration = run.duration;
-      o.events = events;
-      o.out = [&, i](const std::string& text) {
-        std::string t = text;
-        if (many) {
-          t.clear();
-          for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-            absl::StrAppend(&t, run.vms[i].name, ": ", line, "\n");
-          }
-        }
-        absl::MutexLock lock(&mu);
-        if (out) {
-          out(t);
-        } else {
-          std::fwrite(t.data(), 1, t.size(), stdout);
-          std::fflush(stdout);
-        }
-      };
-      results[i] = RunSmpWorkload(run.vms[i], run.guest, o);
-    });
+  for (size_t i = 0; i < runners.size(); ++i) {
+    threads.emplace_back([&, i]() { results[i] = runners[i]->Run(); });
   }
   for (auto& t : threads) t.join();
   std::vector<SmpRunResult> ok;

@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,35 @@ abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus,
 // scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
 std::string FormatScfStats(const SmpStats& s, bool done);
 
+class SmpSession;
+
+// One VM's guest workload, in two steps so a CLI can wire Ctrl-C before it
+// runs: Create() validates `guest` against `vm`, calibrates the thresholds
+// when the profile left them out (boots a 2-vCPU bench VM) and builds the
+// VM; Run() boots it, watches it until `options.duration` ends (or every vCPU
+// finished its ops, or RequestStop()), shuts it down and returns the result.
+//
+// Threading: Create/Run from one owner thread (Run pins it to the VM's
+// emulatorpin). RequestStop() is async-signal-safe (atomic stores only) and
+// may be called from any thread or a signal handler while the object lives.
+class SmpRunner {
+ public:
+  static absl::StatusOr<std::unique_ptr<SmpRunner>> Create(const VmSpec& vm,
+                                                           const GuestSpec& guest,
+                                                           const SmpRunOptions& options);
+  ~SmpRunner();
+  // Once. Setup errors were Create()'s; guest faults, stalls and check
+  // failures are in the result (success = false).
+  absl::StatusOr<SmpRunResult> Run();
+  // Ends Run() soon, with the usual summary and End of test line.
+  void RequestStop();
+
+ private:
+  explicit SmpRunner(std::unique_ptr<SmpSession> impl);
+  std::unique_ptr<SmpSession> impl_;
+};
+
+// Create + Run in one call.
 // Runs one VM with `guest`'s workload for `options.duration` and watches it.
 // Setup errors (bad spec, KVM) are returned as a status; guest faults,
 // stalls and check failures are in the result (success = false).
@@ -130,10 +160,14 @@ absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& g
                                             const SmpRunOptions& options);
 
 // `kvmbed run`: every VM of `run` with run.guest, concurrently, for
-// run.duration. One result per VM, in run.vms order.
+// run.duration. Creates every runner first (a bad spec stops the run before
+// anything starts); `on_created` (may be null) sees each runner before any
+// runs, e.g. to register its RequestStop() for SIGINT. Output goes to `out`
+// (null = stdout), each line prefixed "<vm>: " when there are several VMs.
+// One result per VM, in run.vms order.
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const RunSpec& run, std::function<void(const std::string&)> out = nullptr,
-    EventLog* events = nullptr);
+    EventLog* events = nullptr, const std::function<void(SmpRunner&)>& on_created = nullptr);
 
 }  // namespace vmm
 }  // namespace kvmbed

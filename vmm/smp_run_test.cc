@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -269,6 +270,30 @@ TEST_F(SmpRunTest, SlowHandlerIsSlowNotLost) {
   EXPECT_EQ(r->lost_stalls, 0);
   EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, "End of test: SUCCESS")) << out.text;
+}
+
+// Ctrl-C: RequestStop() ends a long run soon, with the usual verdict.
+TEST_F(SmpRunTest, RequestStopEndsTheRunWithAVerdict) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.csd_timeout = absl::Seconds(2);
+  g.stat_interval = absl::ZeroDuration();
+  Captured out;
+  auto runner = SmpRunner::Create(Spec(2), g, out.Options(absl::Seconds(60)));
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::thread stopper([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    (*runner)->RequestStop();
+  });
+  absl::Time start = absl::Now();
+  auto r = (*runner)->Run();
+  stopper.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "RequestStop did not end the run";
+  EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
+  EXPECT_GT(r->stats.count[abi::kCntInvoked], 0u);
+  EXPECT_TRUE(absl::StrContains(out.text, "End of test: SUCCESS")) << out.text;
+  EXPECT_FALSE((*runner)->Run().ok()) << "Run() twice must fail";
 }
 
 // `kvmbed run` with two VMs: both run concurrently, their lines carry the VM
