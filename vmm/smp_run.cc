@@ -567,6 +567,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     if (left <= absl::ZeroDuration()) break;
     s = machine_->Run(std::min(poll, left));
     if (!s.ok()) break;
+    if (o_.on_poll) o_.on_poll(*machine_);
     absl::Time now = absl::Now();
     CheckWatchdog(det, now);
     SmpStats st = ReadStats();

@@ -55,6 +55,9 @@ struct SmpRunOptions {
   // report: detected/continued/unstuck), "soft_lockup", "scf_stats",
   // "guest_error", "smp_end". Each carries "vm".
   EventLog* events = nullptr;
+  // Called on the owner thread at every watch poll while the VM runs (may be
+  // null): host-side fault injection in tests, e.g. corrupting guest RAM.
+  std::function<void(Machine&)> on_poll;
 };
 
 // One csd_lock_wait stall episode (#N).

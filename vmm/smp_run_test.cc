@@ -272,6 +272,34 @@ TEST_F(SmpRunTest, SlowHandlerIsSlowNotLost) {
   EXPECT_TRUE(absl::StrContains(out.text, "End of test: SUCCESS")) << out.text;
 }
 
+// stress --vm verifies what it wrote: the host scribbles over the span while
+// the guest runs, and the guest must report the corrupt words.
+TEST_F(SmpRunTest, VmWorkerReportsCorruption) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {0, -1, -1, -1, -1, -1, -1};  // scftorture's defaults, resched off
+  g.stress_vm = 1;
+  g.stress_vm_bytes = 64 << 10;
+  g.csd_timeout = absl::Seconds(2);
+  g.stat_interval = absl::ZeroDuration();
+  Captured out;
+  SmpRunOptions o = out.Options(absl::Seconds(2));
+  const uint64_t span = abi::SmpHeapBase(2);
+  o.on_poll = [&](Machine& m) {
+    uint64_t junk = 0xdeadbeefdeadbeefull;
+    for (uint64_t page = 0; page < 16; ++page) {
+      ASSERT_TRUE(m.memory().Write(span + page * 4096, &junk, sizeof(junk)).ok());
+    }
+  };
+  auto r = RunSmpWorkload(Spec(2), g, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->stats.count[abi::kCntVmErrors], 0u) << out.text;
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(absl::StrContains(r->failure_reason, "corrupt words")) << r->failure_reason;
+  EXPECT_TRUE(absl::StrContains(out.text, "stress: !!! vCPU#")) << out.text;
+  EXPECT_TRUE(absl::StrContains(out.text, "read 0xdeadbeefdeadbeef")) << out.text;
+}
+
 // Ctrl-C: RequestStop() ends a long run soon, with the usual verdict.
 TEST_F(SmpRunTest, RequestStopEndsTheRunWithAVerdict) {
   GuestSpec g;
