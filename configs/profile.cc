@@ -72,7 +72,7 @@ const std::vector<KeySpec>& GuestKeys() {
       {"csd_resend", false, "csd_resend: true"},
       {"stat_interval", false, "stat_interval: 5s"},
       {"seed", false, "seed: 42"},
-      {"fault", false, "fault: {drop_ipi_vcpu: 1, drop_ipi_fraction: 0.01}"},
+      {"fault", false, "fault: {vcpu: 1, drop_ipi_fraction: 0.01}"},
   };
   return *keys;
 }
@@ -98,7 +98,7 @@ const std::vector<KeySpec>& StressKeys() {
 
 const std::vector<KeySpec>& FaultKeys() {
   static const auto* keys = new std::vector<KeySpec>{
-      {"drop_ipi_vcpu", false, "drop_ipi_vcpu: 1"},
+      {"vcpu", false, "vcpu: 1"},
       {"drop_ipi_fraction", false, "drop_ipi_fraction: 0.01"},
       {"handler_delay", false, "handler_delay: 100ms"},
   };
@@ -718,12 +718,12 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
   if (g["fault"]) {
     const YAML::Node f = g["fault"];
     RETURN_IF_ERROR(CheckMap(f, "guest.fault", FaultKeys()));
-    if (f["drop_ipi_vcpu"]) {
-      if (f["drop_ipi_vcpu"].IsScalar() && f["drop_ipi_vcpu"].Scalar() == "all") {
-        spec.drop_ipi_vcpu = -1;
+    if (f["vcpu"]) {
+      if (f["vcpu"].IsScalar() && f["vcpu"].Scalar() == "all") {
+        spec.fault_vcpu = -1;
       } else {
-        ASSIGN_OR_RETURN(spec.drop_ipi_vcpu,
-                         Int(f["drop_ipi_vcpu"], "guest.fault.drop_ipi_vcpu", 0, 255));
+        ASSIGN_OR_RETURN(spec.fault_vcpu,
+                         Int(f["vcpu"], "guest.fault.vcpu", 0, 255));
       }
     }
     if (f["drop_ipi_fraction"]) {
@@ -747,8 +747,8 @@ absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
                                                  const RunSpec& spec) const {
   const GuestSpec& g = spec.guest;
   for (const VmSpec& vm : spec.vms) {
-    if (g.drop_ipi_vcpu >= vm.vcpus) {
-      return Error(root["guest"]["fault"]["drop_ipi_vcpu"], "guest.fault.drop_ipi_vcpu",
+    if (g.fault_vcpu >= vm.vcpus) {
+      return Error(root["guest"]["fault"]["vcpu"], "guest.fault.vcpu",
                    absl::StrFormat("VM %s has only %d vCPUs; use 0 to %d or 'all'", vm.name,
                                    vm.vcpus, vm.vcpus - 1));
     }

@@ -568,7 +568,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
           "  csd_resend: true\n"
           "  stat_interval: 5s\n"
           "  seed: 42\n"
-          "  fault: {drop_ipi_vcpu: 1, drop_ipi_fraction: 0.25, handler_delay: 5ms}\n",
+          "  fault: {vcpu: 1, drop_ipi_fraction: 0.25, handler_delay: 5ms}\n",
       "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const GuestSpec& g = spec->guest;
@@ -585,7 +585,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
   EXPECT_TRUE(g.csd_resend);
   EXPECT_EQ(g.stat_interval, absl::Seconds(5));
   EXPECT_EQ(g.seed, 42u);
-  EXPECT_EQ(g.drop_ipi_vcpu, 1);
+  EXPECT_EQ(g.fault_vcpu, 1);
   EXPECT_DOUBLE_EQ(g.drop_ipi_fraction, 0.25);
   EXPECT_EQ(g.handler_delay, absl::Milliseconds(5));
 }
@@ -600,8 +600,8 @@ TEST(GuestSectionTest, BadValuesNameTheFieldAndTheFix) {
               HasSubstr("guest.csd_timeout: expected a duration with a unit"));
   EXPECT_THAT(ErrorOf(base + "  fault: {drop_ipi_fraction: 1.5}\n"),
               HasSubstr("guest.fault.drop_ipi_fraction: expected a fraction from 0 to 1"));
-  EXPECT_THAT(ErrorOf(base + "  fault: {drop_ipi_vcpu: 2, drop_ipi_fraction: 0.5}\n"),
-              HasSubstr("guest.fault.drop_ipi_vcpu: VM small has only 2 vCPUs"));
+  EXPECT_THAT(ErrorOf(base + "  fault: {vcpu: 2, drop_ipi_fraction: 0.5}\n"),
+              HasSubstr("guest.fault.vcpu: VM small has only 2 vCPUs"));
   EXPECT_THAT(ErrorOf(base + "  csd_resend: maybe\n"),
               HasSubstr("guest.csd_resend: expected true or false"));
   EXPECT_THAT(ErrorOf(base + "  workload: torture\n  stress: {vm: 2, vm_bytes: 64M}\n"),

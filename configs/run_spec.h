@@ -81,13 +81,13 @@ struct GuestSpec {
   absl::Duration soft_lockup_threshold = absl::ZeroDuration();
   // csdlock_debug: re-send the IPI when a report finds the target idle.
   bool csd_resend = false;
-  // Fault injection: vCPU `drop_ipi_vcpu` (-1 = every vCPU) drops this
+  // Fault injection: vCPU `fault_vcpu` (-1 = every vCPU) drops this
   // fraction [0, 1] of its call-function IPIs (the handler returns without
   // flushing its queue).
-  int drop_ipi_vcpu = -1;
+  int fault_vcpu = -1;
   double drop_ipi_fraction = 0;
-  // Fault injection: every scftorture handler busy-waits this long (a SLOW
-  // target, as scftorture's longwait); zero = off.
+  // Fault injection: the scftorture handlers of `fault_vcpu` busy-wait this
+  // long (a SLOW target, as scftorture's longwait); zero = off.
   absl::Duration handler_delay = absl::ZeroDuration();
   // Period of the scftorture-like stat lines; zero = none.
   absl::Duration stat_interval = absl::Seconds(1);

@@ -330,7 +330,10 @@ struct alignas(64) SmpStatus {
   // 1 once this vCPU's IPI vectors are installed: nobody may queue a csd on
   // it or IPI it before (WaitAllOnline waits for every vCPU's flag).
   volatile u32 ready;
-  u32 reserved0;
+  // target + 1 while this vCPU is between queueing a csd on `target` and
+  // its ICR write (0 otherwise): an IPI still in flight at the sender, so
+  // the VMM does not call that target's queue lost.
+  volatile u32 sending_to;
 };
 static_assert(sizeof(SmpStatus) <= kSmpStatusStride, "SmpStatus fits its slot");
 
@@ -348,14 +351,14 @@ struct SmpParams {
   u64 ops_per_vcpu;        // torture ops per vCPU; 0 = until the run ends
   u64 csd_timeout_ns;      // csd_lock_wait report threshold (> 0)
   u32 csd_resend;          // 1: re-send the IPI on a report (csdlock_debug)
-  u32 drop_vcpu;           // vCPU whose IPI handler drops interrupts, or kAllVcpus
+  u32 fault_vcpu;           // vCPU with the injected faults below, or kAllVcpus
   u32 drop_ppm;            // fraction dropped, parts per million (0 = none)
   u32 cpu_workers;         // stress --cpu N (spread round-robin over vCPUs)
   u32 io_workers;          // stress --io N
   u32 vm_workers;          // stress --vm N
   u64 vm_bytes;            // stress --vm-bytes, per worker
   u64 seed;                // PRNG seed
-  u64 handler_delay_ns;    // fault injection: every scf handler busy-waits this long
+  u64 handler_delay_ns;    // fault injection: fault_vcpu's scf handlers busy-wait this long
   // bench (kWorkloadIpiBench)
   u32 bench_sender;
   u32 bench_target;

@@ -195,9 +195,12 @@ inline void Queue(Csd* csd, u32 self, u32 target, SmpFunc func, u64 info, bool w
   csd->seq = ++g_csd_seq[self];
   csd->queued_tsc = Rdtsc();
   if (wait) csd->flags = kCsdLock | kCsdSync;
+  SmpStatus* me = SmpStatusOf(self);
+  me->sending_to = target + 1;
   if (LlistAdd(&SmpStatusOf(target)->queue, csd)) {
     SendIpi(target, kVectorCallFunctionSingle);
   }
+  me->sending_to = 0;
 }
 
 // flush_smp_call_function_queue: runs every queued csd in arrival order.
@@ -358,7 +361,7 @@ extern "C" void guest_call_function_irq() {
   const SmpParams* p = Params();
   u32 saved = me->where;
   me->where = kWhereHandler;
-  bool drop = p->drop_ppm != 0 && (p->drop_vcpu == kAllVcpus || p->drop_vcpu == self) &&
+  bool drop = p->drop_ppm != 0 && (p->fault_vcpu == kAllVcpus || p->fault_vcpu == self) &&
               Random(self) % 1000000 < p->drop_ppm;
   if (drop) {
     // Fault injection: behave as if the interrupt never came.

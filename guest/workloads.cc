@@ -112,7 +112,10 @@ extern "C" __attribute__((noinline)) void scf_handler(u64 info) {
   u64 r = Random(self);
   if (!(r & 0xffc0)) DelayUs(r & 0x3f);
   // Fault injection: a slow (not lost) handler, as scftorture's longwait.
-  if (Params()->handler_delay_ns) DelayUs(Params()->handler_delay_ns / 1000);
+  const SmpParams* p = Params();
+  if (p->handler_delay_ns && (p->fault_vcpu == kAllVcpus || p->fault_vcpu == self)) {
+    DelayUs(p->handler_delay_ns / 1000);
+  }
   if (!c) return;
   if (c->wait) {
     __atomic_store_n(&c->out, 1, __ATOMIC_RELEASE);

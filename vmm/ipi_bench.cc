@@ -90,7 +90,7 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
   ASSIGN_OR_RETURN(std::unique_ptr<Machine> m, Machine::Create(vm, mo));
   abi::SmpParams p{};
   p.csd_timeout_ns = 60ull * 1000 * 1000 * 1000;  // reports would distort timing
-  p.drop_vcpu = abi::kAllVcpus;
+  p.fault_vcpu = abi::kAllVcpus;
   p.bench_sender = static_cast<uint32_t>(o.sender);
   p.bench_target = static_cast<uint32_t>(o.target);
   p.bench_target_spins = o.target_spins ? 1 : 0;

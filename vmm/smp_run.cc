@@ -328,12 +328,25 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
                                                  absl::SkipEmpty())) {
       r.trace.push_back(std::string(line));
     }
-    lost_evidence = queued && cur != csd_gpa && !pending && !in_service;
+    // A sender between its llist_add and its ICR write still owes the IPI.
+    int in_flight_from = -1;
+    for (int v = 0; v < vm_.vcpus && in_flight_from < 0; ++v) {
+      auto o = mem.ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(v));
+      if (o.ok() && o->sending_to == static_cast<uint32_t>(target) + 1) in_flight_from = v;
+    }
+    if (in_flight_from >= 0) {
+      r.facts.push_back({"IPI in flight", absl::StrCat("CPU#", in_flight_from,
+                                                       " queued on the target and has not "
+                                                       "written its ICR yet")});
+    }
+    lost_evidence = queued && cur != csd_gpa && !pending && !in_service && in_flight_from < 0;
     if (lost_evidence) {
       why = absl::StrFormat(
           "csd still queued on CPU#%02d, which handles %s and has no call-function "
           "IPI pending or in service: nothing will run the queue",
           target, cur == 0 ? "nothing" : "another request");
+    } else if (in_flight_from >= 0) {
+      why = absl::StrCat("an IPI to the target is still in flight from CPU#", in_flight_from);
     } else if (pending || in_service) {
       why = "the call-function IPI is pending/in service on the target";
     } else if (cur == csd_gpa) {
@@ -537,8 +550,8 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
       guest_.csd_resend ? ", csd resend on" : "",
       guest_.drop_ipi_fraction > 0
           ? absl::StrFormat(", DROPPING %.4g of IPIs on %s", guest_.drop_ipi_fraction,
-                            guest_.drop_ipi_vcpu < 0 ? std::string("every vCPU")
-                                                     : absl::StrCat("vCPU#", guest_.drop_ipi_vcpu))
+                            guest_.fault_vcpu < 0 ? std::string("every vCPU")
+                                                     : absl::StrCat("vCPU#", guest_.fault_vcpu))
           : ""));
 
   Event("smp_start",
@@ -690,8 +703,8 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   if (!(g.drop_ipi_fraction >= 0 && g.drop_ipi_fraction <= 1)) {
     return bad(absl::StrCat("fault.drop_ipi_fraction = ", g.drop_ipi_fraction, ": use 0..1"));
   }
-  if (g.drop_ipi_vcpu < -1 || g.drop_ipi_vcpu >= vm.vcpus) {
-    return bad(absl::StrCat("fault.drop_ipi_vcpu = ", g.drop_ipi_vcpu, ": use -1 (all) or 0..",
+  if (g.fault_vcpu < -1 || g.fault_vcpu >= vm.vcpus) {
+    return bad(absl::StrCat("fault.vcpu = ", g.fault_vcpu, ": use -1 (all) or 0..",
                             vm.vcpus - 1));
   }
   if (g.stat_interval < absl::ZeroDuration()) return bad("stat_interval must be >= 0");
@@ -722,7 +735,7 @@ abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeo
   p.ops_per_vcpu = g.ops_per_vcpu;
   p.csd_timeout_ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(csd_timeout));
   p.csd_resend = g.csd_resend ? 1 : 0;
-  p.drop_vcpu = g.drop_ipi_vcpu < 0 ? abi::kAllVcpus : static_cast<uint32_t>(g.drop_ipi_vcpu);
+  p.fault_vcpu = g.fault_vcpu < 0 ? abi::kAllVcpus : static_cast<uint32_t>(g.fault_vcpu);
   p.drop_ppm = static_cast<uint32_t>(g.drop_ipi_fraction * 1e6 + 0.5);
   p.cpu_workers = static_cast<uint32_t>(g.stress_cpu);
   p.io_workers = static_cast<uint32_t>(g.stress_io);
