@@ -13,7 +13,8 @@
 // service in the target's local APIC (nothing will ever run the queue), or
 // when the wait only cleared after a re-sent IPI. Otherwise it is SLOW; a
 // SLOW stall does not fail the run. A stall still open at the end of the
-// run fails it (unresolved).
+// run fails it (unresolved) once it has lasted the soft-lockup threshold;
+// a younger open one counts as SLOW.
 //
 // Threading: RunSmpWorkload() blocks its caller (the emulator thread) and
 // prints through `SmpRunOptions::out`, which is called from that thread and
@@ -106,7 +107,7 @@ struct SmpRunResult {
   std::vector<CsdStall> stalls;
   int lost_stalls = 0;
   int slow_stalls = 0;
-  int unresolved_stalls = 0;
+  int unresolved_stalls = 0;  // open at the end for >= the soft-lockup threshold
   std::vector<SoftLockupRecord> soft_lockups;
   std::vector<std::string> guest_errors;  // scftorture / stress --vm reports
   absl::Duration csd_timeout;

@@ -273,6 +273,30 @@ TEST_F(SmpRunTest, SlowHandlerIsSlowNotLost) {
   EXPECT_TRUE(absl::StrContains(out.text, "End of test: SUCCESS")) << out.text;
 }
 
+// A target that never finishes its handler is no lost IPI (SLOW), but a
+// stall still open after a soft-lockup threshold at the end fails the run.
+TEST_F(SmpRunTest, HungHandlerFailsAsUnresolved) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {0, 0, 1, 0, 0, 0, 0};
+  g.csd_timeout = absl::Milliseconds(30);
+  g.soft_lockup_threshold = absl::Milliseconds(200);
+  g.handler_delay = absl::Seconds(30);
+  g.fault_vcpu = 1;
+  g.stat_interval = absl::ZeroDuration();
+  Captured out;
+  auto r = RunSmpWorkload(Spec(2), g, out.Options(absl::Seconds(1)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->stalls.empty()) << out.text;
+  EXPECT_EQ(r->lost_stalls, 0) << out.text;
+  EXPECT_GE(r->unresolved_stalls, 1) << out.text;
+  EXPECT_EQ(r->stalls.front().activity, hostipi::TargetActivity::kThisRequest)
+      << r->stalls.front().first_report;
+  EXPECT_FALSE(r->success);
+  EXPECT_TRUE(absl::StrContains(r->failure_reason, "open for a soft-lockup threshold"))
+      << r->failure_reason;
+}
+
 // stress --vm verifies what it wrote: the host scribbles over the span while
 // the guest runs, and the guest must report the corrupt words.
 TEST_F(SmpRunTest, VmWorkerReportsCorruption) {
