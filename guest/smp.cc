@@ -41,8 +41,8 @@ bool LlistAdd(volatile u64* head, Csd* node) {
   u64 first = __atomic_load_n(head, __ATOMIC_RELAXED);
   do {
     node->next = first;
-  } while (!__atomic_compare_exchange_n(head, &first, reinterpret_cast<u64>(node),
-                                        true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  } while (!__atomic_compare_exchange_n(head, &first, reinterpret_cast<u64>(node), true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED));
   return first == 0;
 }
 
@@ -51,8 +51,8 @@ bool LlistAdd(volatile u64* head, Csd* node) {
 // locked instruction: on kvm_pvm those are expensive to emulate in ring 0.)
 void CsdUnlock(Csd* csd) { __atomic_store_n(&csd->flags, 0, __ATOMIC_RELEASE); }
 
-void WriteArgsAndSend(Message* m, const Csd* csd, u32 target, u64 waited_ns,
-                      u64 bug_id, bool continued, u64 target_cur, u64 resends) {
+void WriteArgsAndSend(Message* m, const Csd* csd, u32 target, u64 waited_ns, u64 bug_id,
+                      bool continued, u64 target_cur, u64 resends) {
   m->args[kCsdArgContinued] = continued ? 1 : 0;
   m->args[kCsdArgBugId] = bug_id;
   m->args[kCsdArgWaiter] = ThisCpu();
@@ -91,9 +91,9 @@ void DelayUs(u64 us) {
 
 // ---- messages ----
 Message* BeginReport(u32 vcpu, ReportCode code) {
-  Message* m = reinterpret_cast<Message*>(
-      SmpStatusOf(vcpu)->where == kWhereHandler ? SmpIrqMessageGpa(vcpu)
-                                                : PerCpuArea(vcpu) + kPerCpuMessageOffset);
+  Message* m = reinterpret_cast<Message*>(SmpStatusOf(vcpu)->where == kWhereHandler
+                                              ? SmpIrqMessageGpa(vcpu)
+                                              : PerCpuArea(vcpu) + kPerCpuMessageOffset);
   m->type = kMsgReport;
   m->vcpu = vcpu;
   m->code = code;
@@ -152,8 +152,8 @@ __attribute__((noinline)) void CsdLockWait(Csd* csd) {
       Count(self, kCntCsdStalls);
     }
     u64 target_cur = __atomic_load_n(&SmpStatusOf(target)->cur_csd, __ATOMIC_RELAXED);
-    WriteArgsAndSend(BeginReport(self, kReportCsdStall), csd, target,
-                     CyclesToNs(now - start), bug_id, !first, target_cur, resends);
+    WriteArgsAndSend(BeginReport(self, kReportCsdStall), csd, target, CyclesToNs(now - start),
+                     bug_id, !first, target_cur, resends);
     // csdlock_debug: the target is handling nothing, so kick it again.
     if (Params()->csd_resend && target_cur == 0 &&
         (__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock)) {
@@ -170,8 +170,8 @@ __attribute__((noinline)) void CsdLockWait(Csd* csd) {
   u64 waited = Rdtsc() - start;
   if (waited > me->count[kCntMaxCsdWaitCycles]) me->count[kCntMaxCsdWaitCycles] = waited;
   if (bug_id) {
-    WriteArgsAndSend(BeginReport(self, kReportCsdUnstuck), csd, target, CyclesToNs(waited),
-                     bug_id, true, SmpStatusOf(target)->cur_csd, resends);
+    WriteArgsAndSend(BeginReport(self, kReportCsdUnstuck), csd, target, CyclesToNs(waited), bug_id,
+                     true, SmpStatusOf(target)->cur_csd, resends);
   }
 }
 

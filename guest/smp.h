@@ -16,9 +16,9 @@
 namespace kvmbed {
 namespace guest {
 
+using abi::u16;
 using abi::u32;
 using abi::u64;
-using abi::u16;
 using abi::u8;
 
 // ---- CPU primitives ----
@@ -29,8 +29,9 @@ inline u64 Rdtsc() {
 }
 inline void CpuRelax() { asm volatile("pause" ::: "memory"); }
 inline void WrmsrSmp(u32 msr, u64 value) {
-  asm volatile("wrmsr" : : "c"(msr), "a"(static_cast<u32>(value)),
-               "d"(static_cast<u32>(value >> 32))
+  asm volatile("wrmsr"
+               :
+               : "c"(msr), "a"(static_cast<u32>(value)), "d"(static_cast<u32>(value >> 32))
                : "memory");
 }
 inline void Sti() { asm volatile("sti" ::: "memory"); }
@@ -104,11 +105,11 @@ void SmpInitCpu(u32 vcpu);
 // Spins until every vCPU is online (scftorture's n_started barrier).
 void WaitAllOnline();
 // Runs func(info) on `cpu`; waits for it to finish when `wait`.
-void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait)
-    asm("smp_call_function_single");
+void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info,
+                           bool wait) asm("smp_call_function_single");
 // Runs func(info) on every vCPU in `mask` except this one.
-void SmpCallFunctionMany(const CpuMask& mask, SmpFunc func, u64 info, bool wait)
-    asm("smp_call_function_many");
+void SmpCallFunctionMany(const CpuMask& mask, SmpFunc func, u64 info,
+                         bool wait) asm("smp_call_function_many");
 // Runs func(info) on every other vCPU.
 void SmpCallFunction(SmpFunc func, u64 info, bool wait) asm("smp_call_function");
 // Sends a reschedule IPI (a second vector, no queue).

@@ -45,9 +45,9 @@ __attribute__((noinline)) void IdleForever(u32 vcpu) {
 // ---- scftorture ----
 // scf_check: shared by the invoker and the handler(s).
 struct ScfCheck {
-  volatile u32 in;    // set by the invoker before the call
-  volatile u32 out;   // set by the handler when the invoker waits
-  volatile u32 cpu;   // wanted CPU (kAllVcpus for many/all)
+  volatile u32 in;   // set by the invoker before the call
+  volatile u32 out;  // set by the handler when the invoker waits
+  volatile u32 cpu;  // wanted CPU (kAllVcpus for many/all)
   volatile u32 wait;
   volatile u32 busy;  // slot in use ("allocated")
   u32 pad[3];
@@ -84,8 +84,8 @@ void ScfError(u32 self, SmpCounter what, u64 wanted, u64 got) {
   m->args[1] = wanted;
   m->args[2] = got;
   ReportText(m, what == kCntErrWrongCpu ? "scf_handler_1: wanted CPU "
-                : what == kCntErrMbIn  ? "scf_handler: scfc_in clear on entry, check "
-                                       : "invoker: memory-ordering failure (scfc_out clear), prim ");
+                : what == kCntErrMbIn   ? "scf_handler: scfc_in clear on entry, check "
+                                      : "invoker: memory-ordering failure (scfc_out clear), prim ");
   ReportDec(m, wanted);
   if (what == kCntErrWrongCpu) {
     ReportText(m, " got CPU ");

@@ -16,8 +16,7 @@ double IpiLatency::Us(uint64_t cycles) const {
   return tsc_khz ? static_cast<double>(cycles) * 1000.0 / tsc_khz : 0;
 }
 
-IpiLatency Summarize(std::vector<uint64_t>& cycles, uint32_t tsc_khz,
-                     const std::string& label) {
+IpiLatency Summarize(std::vector<uint64_t>& cycles, uint32_t tsc_khz, const std::string& label) {
   IpiLatency l;
   l.label = label;
   l.tsc_khz = tsc_khz;
@@ -50,8 +49,7 @@ VmSpec BenchVmSpec(const VmSpec& vm) {
     int src = i < static_cast<int>(vm.vcpu_affinity.size()) ? i : 0;
     b.vcpu_affinity.push_back(vm.vcpu_affinity.empty() ? std::vector<int>{}
                                                        : vm.vcpu_affinity[src]);
-    b.vcpu_pinned.push_back(src < static_cast<int>(vm.vcpu_pinned.size()) &&
-                            vm.vcpu_pinned[src]);
+    b.vcpu_pinned.push_back(src < static_cast<int>(vm.vcpu_pinned.size()) && vm.vcpu_pinned[src]);
   }
   b.vcpupin_as_written.clear();
   return b;
@@ -59,15 +57,15 @@ VmSpec BenchVmSpec(const VmSpec& vm) {
 
 absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& o) {
   if (vm.vcpus < 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bench ipi: VM ", vm.name, " has ", vm.vcpus,
-        " vCPU; the IPI round trip needs at least 2 (set vcpus: 2 or more)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bench ipi: VM ", vm.name, " has ", vm.vcpus,
+                     " vCPU; the IPI round trip needs at least 2 (set vcpus: 2 or more)"));
   }
   if (o.sender < 0 || o.sender >= vm.vcpus || o.target < 0 || o.target >= vm.vcpus ||
       o.sender == o.target) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bench ipi: sender ", o.sender, " and target ", o.target,
-        " must be two different vCPUs of the ", vm.vcpus, "-vCPU VM"));
+    return absl::InvalidArgumentError(absl::StrCat("bench ipi: sender ", o.sender, " and target ",
+                                                   o.target, " must be two different vCPUs of the ",
+                                                   vm.vcpus, "-vCPU VM"));
   }
   if (o.iterations < 1 || o.warmup < 0) {
     return absl::InvalidArgumentError("bench ipi: iterations must be >= 1, warmup >= 0");
@@ -75,10 +73,10 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
   const uint64_t out_gpa = abi::SmpHeapBase(vm.vcpus);
   const uint64_t out_end = out_gpa + static_cast<uint64_t>(o.iterations) * 8;
   if (out_end > std::min<uint64_t>(vm.memory_bytes, abi::kLowMemLimit)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bench ipi: ", o.iterations, " samples need ", (out_end >> 20) + 1,
-        " MiB of guest memory; VM ", vm.name, " has ", vm.memory_bytes >> 20,
-        " MiB (raise memory or lower iterations)"));
+    return absl::InvalidArgumentError(absl::StrCat("bench ipi: ", o.iterations, " samples need ",
+                                                   (out_end >> 20) + 1, " MiB of guest memory; VM ",
+                                                   vm.name, " has ", vm.memory_bytes >> 20,
+                                                   " MiB (raise memory or lower iterations)"));
   }
   MachineOptions mo;
   mo.workload = abi::kWorkloadIpiBench;
@@ -126,8 +124,8 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
           st->where == abi::kWhereCsdWait ? "waiting in csd_lock_wait" : "elsewhere",
           csd.ok() ? uint32_t{csd->flags} : 0u, csd.ok() ? uint64_t{csd->seq} : 0u,
           t.ok() ? uint64_t{t->count[abi::kCntIpiIrqs]} : 0u,
-          t.ok() ? uint64_t{t->count[abi::kCntCsdHandled]} : 0u,
-          t.ok() ? uint64_t{t->queue} : 0u, t.ok() && t->where == abi::kWhereIdle ? "idle" : "busy"));
+          t.ok() ? uint64_t{t->count[abi::kCntCsdHandled]} : 0u, t.ok() ? uint64_t{t->queue} : 0u,
+          t.ok() && t->where == abi::kWhereIdle ? "idle" : "busy"));
       break;
     }
     s = m->Run(absl::Milliseconds(100));
@@ -137,9 +135,10 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
   VmSummary summary = m->Shutdown();
   if (!s.ok()) return s;
   if (!summary.error.ok()) return summary.error;
-  return Summarize(cycles, static_cast<uint32_t>(bp.tsc_khz),
-                   absl::StrCat(o.path == IpiPath::kOnCpu ? "on_cpu" : "csd (smp_call_function_single)",
-                                o.target_spins ? ", target spinning" : ", target idle (hlt)"));
+  return Summarize(
+      cycles, static_cast<uint32_t>(bp.tsc_khz),
+      absl::StrCat(o.path == IpiPath::kOnCpu ? "on_cpu" : "csd (smp_call_function_single)",
+                   o.target_spins ? ", target spinning" : ", target idle (hlt)"));
 }
 
 absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& vm, int iterations) {
@@ -170,8 +169,8 @@ std::string FormatIpiLatency(const IpiLatency& l) {
       "  %s  %s  %s  %s  min %d\n"
       "  mean %d cycles (%.2f us)\n"
       "ipi %d\n",
-      l.label, l.samples, l.tsc_khz, fig("p50", l.p50), fig("p90", l.p90),
-      fig("p99", l.p99), fig("max", l.max), l.min, l.mean, l.Us(l.mean), l.mean);
+      l.label, l.samples, l.tsc_khz, fig("p50", l.p50), fig("p90", l.p90), fig("p99", l.p99),
+      fig("max", l.max), l.min, l.mean, l.Us(l.mean), l.mean);
 }
 
 Calibration ThresholdsFrom(const IpiLatency& l) {

@@ -47,9 +47,9 @@ struct IpiBenchOptions {
 
 // Round-trip latency figures in TSC cycles.
 struct IpiLatency {
-  std::string label;       // "on_cpu, target idle (hlt)", "csd, target spinning", ...
+  std::string label;  // "on_cpu, target idle (hlt)", "csd, target spinning", ...
   uint64_t samples = 0;
-  uint32_t tsc_khz = 0;    // KVM_GET_TSC_KHZ
+  uint32_t tsc_khz = 0;  // KVM_GET_TSC_KHZ
   uint64_t min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
   uint64_t mean = 0;
   // Cycles to microseconds with tsc_khz.
@@ -57,8 +57,7 @@ struct IpiLatency {
 };
 
 // Percentiles (nearest rank) and mean of `cycles` (modified: sorted).
-IpiLatency Summarize(std::vector<uint64_t>& cycles, uint32_t tsc_khz,
-                     const std::string& label);
+IpiLatency Summarize(std::vector<uint64_t>& cycles, uint32_t tsc_khz, const std::string& label);
 
 // One series on a VM shaped by `vm` (needs >= 2 vCPUs; its pinning is used).
 absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& options);
@@ -84,8 +83,8 @@ std::string FormatIpiLatency(const IpiLatency& l);
 // Start-up calibration for the stall thresholds (DESIGN.md: never a
 // hard-coded 5 s).
 struct Calibration {
-  IpiLatency latency;                  // csd path, target idle in hlt
-  absl::Duration csd_timeout;          // max(1000 x p50, 50 x max, 50 ms)
+  IpiLatency latency;                    // csd path, target idle in hlt
+  absl::Duration csd_timeout;            // max(1000 x p50, 50 x max, 50 ms)
   absl::Duration soft_lockup_threshold;  // 4 x csd_timeout (kernel ratio 20 s : 5 s)
 };
 absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations = 300);

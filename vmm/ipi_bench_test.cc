@@ -56,12 +56,12 @@ TEST(ThresholdsTest, ScaleWithLatencyAndHaveAFloor) {
   fast.max = 2000;
   EXPECT_EQ(ThresholdsFrom(fast).csd_timeout, absl::Milliseconds(50));
   IpiLatency slow = fast;
-  slow.p50 = 100000;    // 100 us -> 1000 x = 100 ms
-  slow.max = 4000000;   // 4 ms -> 50 x = 200 ms
+  slow.p50 = 100000;   // 100 us -> 1000 x = 100 ms
+  slow.max = 4000000;  // 4 ms -> 50 x = 200 ms
   Calibration c = ThresholdsFrom(slow);
   EXPECT_EQ(c.csd_timeout, absl::Milliseconds(200));
   EXPECT_EQ(c.soft_lockup_threshold, absl::Milliseconds(800));
-  slow.max = 1000000;   // 1 ms -> 50 ms: the p50 term (100 ms) wins
+  slow.max = 1000000;  // 1 ms -> 50 ms: the p50 term (100 ms) wins
   EXPECT_EQ(ThresholdsFrom(slow).csd_timeout, absl::Milliseconds(100));
 }
 

@@ -29,8 +29,8 @@ using hostipi::StallReport;
 using hostipi::StallVerdict;
 using hostipi::TargetActivity;
 
-constexpr const char* kPrimField[abi::kNumPrims] = {
-    "resched", "single", "single_wait", "many", "many_wait", "all", "all_wait"};
+constexpr const char* kPrimField[abi::kNumPrims] = {"resched",   "single", "single_wait", "many",
+                                                    "many_wait", "all",    "all_wait"};
 
 std::string SymbolName(const std::string& symbolized) {
   std::string name = symbolized;
@@ -57,8 +57,9 @@ class ScratchFile {
     buf.push_back('\0');
     fd_ = mkstemp(buf.data());
     if (fd_ < 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("guest.stress.io_dir: create a scratch file in ", d,
-                                                     " (give a writable directory)"));
+      return absl::ErrnoToStatus(errno,
+                                 absl::StrCat("guest.stress.io_dir: create a scratch file in ", d,
+                                              " (give a writable directory)"));
     }
     path_ = buf.data();
     return absl::OkStatus();
@@ -160,9 +161,12 @@ nlohmann::json StatsJson(const SmpStats& st) {
 
 const char* ActivityName(TargetActivity a) {
   switch (a) {
-    case TargetActivity::kThisRequest: return "this_request";
-    case TargetActivity::kPriorRequest: return "prior_request";
-    default: return "nothing";
+    case TargetActivity::kThisRequest:
+      return "this_request";
+    case TargetActivity::kPriorRequest:
+      return "prior_request";
+    default:
+      return "nothing";
   }
 }
 
@@ -176,20 +180,19 @@ void SmpSession::Event(const std::string& type, nlohmann::json fields) {
 
 void SmpSession::StallEvent(const StallReport& r) {
   if (o_.events == nullptr) return;
-  Event("csd_stall",
-        {{"plane", "guest"},
-         {"kind", r.kind == StallReport::Kind::kDetected    ? "detected"
-                  : r.kind == StallReport::Kind::kContinued ? "continued"
-                                                            : "unstuck"},
-         {"number", r.number},
-         {"waiter", r.waiter_cpu},
-         {"target", r.target_cpu},
-         {"wait_ns", r.waited_ns},
-         {"func", r.func},
-         {"info", r.info},
-         {"activity", ActivityName(r.activity)},
-         {"verdict", hostipi::StallVerdictName(r.verdict)},
-         {"reason", r.verdict_reason}});
+  Event("csd_stall", {{"plane", "guest"},
+                      {"kind", r.kind == StallReport::Kind::kDetected    ? "detected"
+                               : r.kind == StallReport::Kind::kContinued ? "continued"
+                                                                         : "unstuck"},
+                      {"number", r.number},
+                      {"waiter", r.waiter_cpu},
+                      {"target", r.target_cpu},
+                      {"wait_ns", r.waited_ns},
+                      {"func", r.func},
+                      {"info", r.info},
+                      {"activity", ActivityName(r.activity)},
+                      {"verdict", hostipi::StallVerdictName(r.verdict)},
+                      {"reason", r.verdict_reason}});
 }
 
 void SmpSession::Emit(const std::string& text) {
@@ -227,8 +230,8 @@ absl::StatusOr<bool> SmpSession::OnReport(Vcpu& vcpu, const abi::Message& m) {
     }
     case abi::kReportVmCorruption: {
       std::string line = absl::StrFormat(
-          "stress: !!! vCPU#%d: --vm corrupt word at GPA 0x%x: expected 0x%016x, read 0x%016x",
-          id, m.args[0], m.args[1], m.args[2]);
+          "stress: !!! vCPU#%d: --vm corrupt word at GPA 0x%x: expected 0x%016x, read 0x%016x", id,
+          m.args[0], m.args[1], m.args[2]);
       Event("guest_error", {{"vcpu", id}, {"what", line}});
       {
         absl::MutexLock lock(&mu_);
@@ -303,29 +306,33 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
     }
     const bool pending = s.Pending(abi::kVectorCallFunctionSingle);
     const bool in_service = s.InService(abi::kVectorCallFunctionSingle);
-    r.facts.push_back({"target vCPU", absl::StrCat(
-        s.in_guest_when_asked ? "in guest" : "in the VMM", ", ",
-        s.Halted() ? "halted" : "running", ", ", SmpWhereName(s.smp.where))});
-    r.facts.push_back({"call_single_queue", absl::StrCat(
-        queue_len, queue_len == 1 ? " csd" : " csds", " queued; this csd ",
-        queued ? "is in it" : "is not in it")});
-    r.facts.push_back({"local APIC", absl::StrFormat(
-        "CALL_FUNCTION vector 0x%x %s", abi::kVectorCallFunctionSingle,
-        pending ? "pending in IRR" : in_service ? "in service (ISR)"
-                                                : "neither pending nor in service")});
-    r.facts.push_back({"IPIs taken by target", absl::StrCat(
-        s.smp.count[abi::kCntIpiIrqs], " (", s.smp.count[abi::kCntIpisDropped],
-        " dropped by fault injection)")});
+    r.facts.push_back(
+        {"target vCPU",
+         absl::StrCat(s.in_guest_when_asked ? "in guest" : "in the VMM", ", ",
+                      s.Halted() ? "halted" : "running", ", ", SmpWhereName(s.smp.where))});
+    r.facts.push_back({"call_single_queue",
+                       absl::StrCat(queue_len, queue_len == 1 ? " csd" : " csds",
+                                    " queued; this csd ", queued ? "is in it" : "is not in it")});
+    r.facts.push_back(
+        {"local APIC",
+         absl::StrFormat("CALL_FUNCTION vector 0x%x %s", abi::kVectorCallFunctionSingle,
+                         pending      ? "pending in IRR"
+                         : in_service ? "in service (ISR)"
+                                      : "neither pending nor in service")});
+    r.facts.push_back({"IPIs taken by target", absl::StrCat(s.smp.count[abi::kCntIpiIrqs], " (",
+                                                            s.smp.count[abi::kCntIpisDropped],
+                                                            " dropped by fault injection)")});
     auto csd = mem.ReadAs<abi::Csd>(csd_gpa);
     if (csd.ok() && s.smp.last_ipi_tsc != 0) {
       int64_t d = static_cast<int64_t>(s.smp.last_ipi_tsc - csd->queued_tsc);
       double us = static_cast<double>(d) * 1000.0 / std::max<uint64_t>(1, tsc_khz_);
-      r.facts.push_back({"last IPI taken by target", absl::StrFormat(
-          "%.1f us %s this csd was queued", us < 0 ? -us : us, d < 0 ? "before" : "after")});
+      r.facts.push_back({"last IPI taken by target",
+                         absl::StrFormat("%.1f us %s this csd was queued", us < 0 ? -us : us,
+                                         d < 0 ? "before" : "after")});
     }
     r.facts.push_back({"target RIP", elf.Symbolize(s.regs.rip)});
-    for (absl::string_view line : absl::StrSplit(FormatSnapshotRegisters(s, elf, "\t\t"), '\n',
-                                                 absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(FormatSnapshotRegisters(s, elf, "\t\t"), '\n', absl::SkipEmpty())) {
       r.trace.push_back(std::string(line));
     }
     // A sender between its llist_add and its ICR write still owes the IPI.
@@ -422,8 +429,8 @@ void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
     st.resends = a[abi::kCsdArgResends];
     if (st.resends > 0 && st.verdict != StallVerdict::kLost) {
       st.verdict = StallVerdict::kLost;
-      st.verdict_reason = absl::StrCat("the wait cleared only after ", st.resends,
-                                       " re-sent IPI(s)");
+      st.verdict_reason =
+          absl::StrCat("the wait cleared only after ", st.resends, " re-sent IPI(s)");
     }
     r.verdict = st.verdict;
     r.verdict_reason = st.verdict_reason;
@@ -460,14 +467,13 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
     beats[i] = vs.heartbeat;
     auto st = machine_->memory().ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(i));
     // A vCPU blocked in an io exit is in the VMM, not looping in the guest.
-    watched[i] = vs.state == abi::kStateOnline &&
-                 !(st.ok() && st->where == abi::kWhereIoExit);
+    watched[i] = vs.state == abi::kStateOnline && !(st.ok() && st->where == abi::kWhereIoExit);
   }
   for (const SoftLockup& l : det.Check(now, beats, watched)) {
     absl::StatusOr<VcpuSnapshot> snap = hooks_->Take(l.vcpu, -1, o_.snapshot_timeout);
-    std::string text = FormatSoftLockup(l, snap.ok() ? &*snap : nullptr,
-                                        snap.ok() ? "" : std::string(snap.status().message()),
-                                        machine_->elf());
+    std::string text =
+        FormatSoftLockup(l, snap.ok() ? &*snap : nullptr,
+                         snap.ok() ? "" : std::string(snap.status().message()), machine_->elf());
     SoftLockupRecord rec;
     rec.vcpu = l.vcpu;
     rec.stuck_for = l.stuck_for;
@@ -539,7 +545,8 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   SmpRunResult result = result_;
   const bool smp_workload = guest_.workload == "torture";
   absl::Status pin = PinCurrentThread(vm_.emulator_affinity);
-  if (!pin.ok()) Emit(absl::StrCat("kvmbed: VM ", vm_.name, ": emulatorpin: ", pin.message(), "\n"));
+  if (!pin.ok())
+    Emit(absl::StrCat("kvmbed: VM ", vm_.name, ": emulatorpin: ", pin.message(), "\n"));
   Emit(absl::StrFormat(
       "kvmbed: VM %s: %d vCPUs, workload %s, %d ops/vCPU%s, stress cpu %d io %d vm %d x %d "
       "bytes, csd timeout %s, soft lockup %s%s%s\n",
@@ -551,19 +558,18 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
       guest_.drop_ipi_fraction > 0
           ? absl::StrFormat(", DROPPING %.4g of IPIs on %s", guest_.drop_ipi_fraction,
                             guest_.fault_vcpu < 0 ? std::string("every vCPU")
-                                                     : absl::StrCat("vCPU#", guest_.fault_vcpu))
+                                                  : absl::StrCat("vCPU#", guest_.fault_vcpu))
           : ""));
 
-  Event("smp_start",
-        {{"vcpus", vm_.vcpus},
-         {"workload", guest_.workload},
-         {"csd_timeout_ns", absl::ToInt64Nanoseconds(result.csd_timeout)},
-         {"soft_lockup_ns", absl::ToInt64Nanoseconds(result.soft_lockup_threshold)},
-         {"calibrated", result.thresholds_calibrated},
-         {"calibration_p50_cycles", result.calibration.p50},
-         {"calibration_max_cycles", result.calibration.max},
-         {"drop_ipi_fraction", guest_.drop_ipi_fraction},
-         {"csd_resend", guest_.csd_resend}});
+  Event("smp_start", {{"vcpus", vm_.vcpus},
+                      {"workload", guest_.workload},
+                      {"csd_timeout_ns", absl::ToInt64Nanoseconds(result.csd_timeout)},
+                      {"soft_lockup_ns", absl::ToInt64Nanoseconds(result.soft_lockup_threshold)},
+                      {"calibrated", result.thresholds_calibrated},
+                      {"calibration_p50_cycles", result.calibration.p50},
+                      {"calibration_max_cycles", result.calibration.max},
+                      {"drop_ipi_fraction", guest_.drop_ipi_fraction},
+                      {"csd_resend", guest_.csd_resend}});
   absl::Status s = machine_->Start();
   if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
   if (stop_.load(std::memory_order_relaxed)) s = absl::OkStatus();  // stopped while booting
@@ -589,8 +595,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
       Emit(FormatScfStats(st, false));
       next_stat = now + guest_.stat_interval;
     }
-    if (smp_workload && guest_.ops_per_vcpu > 0 &&
-        st.vcpus_finished == vm_.vcpus) {
+    if (smp_workload && guest_.ops_per_vcpu > 0 && st.vcpus_finished == vm_.vcpus) {
       break;
     }
   }
@@ -611,8 +616,8 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
         // Open at the end without evidence of a lost IPI: it fails the run
         // only once it has lasted a soft-lockup threshold (a hang, whatever
         // its cause); a younger one may just be slow (DESIGN.md).
-        absl::Duration open_for = ran_for - st.detected_after +
-                                  absl::Nanoseconds(st.first_report_wait_ns);
+        absl::Duration open_for =
+            ran_for - st.detected_after + absl::Nanoseconds(st.first_report_wait_ns);
         if (open_for >= result.soft_lockup_threshold) {
           ++result.unresolved_stalls;
         } else {
@@ -628,17 +633,20 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   }
   const auto& c = result.stats.count;
   std::vector<std::string> why;
-  if (!result.vm.error.ok()) why.push_back(absl::StrCat("guest/VMM error: ", result.vm.error.message()));
+  if (!result.vm.error.ok())
+    why.push_back(absl::StrCat("guest/VMM error: ", result.vm.error.message()));
   if (c[abi::kCntErrWrongCpu] || c[abi::kCntErrMbIn] || c[abi::kCntErrMbOut]) {
     why.push_back(absl::StrCat("scftorture check errors (ste ", c[abi::kCntErrWrongCpu],
-                               ", stnmie ", c[abi::kCntErrMbIn], ", stnmoe ",
-                               c[abi::kCntErrMbOut], ")"));
+                               ", stnmie ", c[abi::kCntErrMbIn], ", stnmoe ", c[abi::kCntErrMbOut],
+                               ")"));
   }
-  if (c[abi::kCntVmErrors]) why.push_back(absl::StrCat(c[abi::kCntVmErrors], " corrupt words (stress --vm)"));
+  if (c[abi::kCntVmErrors])
+    why.push_back(absl::StrCat(c[abi::kCntVmErrors], " corrupt words (stress --vm)"));
   if (result.lost_stalls) why.push_back(absl::StrCat(result.lost_stalls, " LOST csd stall(s)"));
   if (result.unresolved_stalls) {
-    why.push_back(absl::StrCat(result.unresolved_stalls,
-                               " csd stall(s) open for a soft-lockup threshold or more at the end"));
+    why.push_back(
+        absl::StrCat(result.unresolved_stalls,
+                     " csd stall(s) open for a soft-lockup threshold or more at the end"));
   }
   if (!still_stuck.empty()) {
     why.push_back(absl::StrCat("vCPU(s) ", absl::StrJoin(still_stuck, ","),
@@ -655,19 +663,18 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                     {"unresolved", result.unresolved_stalls},
                     {"soft_lockups", result.soft_lockups.size()}});
   std::string tail = FormatScfStats(result.stats, true);
-  absl::StrAppendFormat(
-      &tail,
-      "kvmbed: csd stalls %d (lost %d, slow %d, unresolved %d), soft lockups %d, "
-      "io %d bytes synced, max csd wait %.3f ms\n",
-      result.stalls.size(), result.lost_stalls, result.slow_stalls, result.unresolved_stalls,
-      result.soft_lockups.size(), result.io_bytes_synced,
-      static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
+  absl::StrAppendFormat(&tail,
+                        "kvmbed: csd stalls %d (lost %d, slow %d, unresolved %d), soft lockups %d, "
+                        "io %d bytes synced, max csd wait %.3f ms\n",
+                        result.stalls.size(), result.lost_stalls, result.slow_stalls,
+                        result.unresolved_stalls, result.soft_lockups.size(),
+                        result.io_bytes_synced,
+                        static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
   absl::StrAppend(&tail, "scftorture: --- End of test: ", result.success ? "SUCCESS" : "FAILURE",
                   result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
   Emit(tail);
   return result;
 }
-
 
 absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   auto bad = [&](const std::string& msg) {
@@ -698,8 +705,9 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
     uint64_t have = std::min<uint64_t>(vm.memory_bytes, abi::kLowMemLimit);
     if (need > have) {
       return bad(absl::StrCat("stress: ", g.stress_vm, " vm workers x ", g.stress_vm_bytes >> 10,
-                              " KiB need ", (need >> 20) + 1, " MiB of guest RAM below 3 GiB; VM has ",
-                              have >> 20, " MiB (raise memory or lower vm/vm_bytes)"));
+                              " KiB need ", (need >> 20) + 1,
+                              " MiB of guest RAM below 3 GiB; VM has ", have >> 20,
+                              " MiB (raise memory or lower vm/vm_bytes)"));
     }
     int per_vcpu = (g.stress_cpu + g.stress_io + g.stress_vm + vm.vcpus - 1) / vm.vcpus;
     if (per_vcpu > 8) return bad("stress: at most 8 vm workers per vCPU");
@@ -715,8 +723,7 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
     return bad(absl::StrCat("fault.drop_ipi_fraction = ", g.drop_ipi_fraction, ": use 0..1"));
   }
   if (g.fault_vcpu < -1 || g.fault_vcpu >= vm.vcpus) {
-    return bad(absl::StrCat("fault.vcpu = ", g.fault_vcpu, ": use -1 (all) or 0..",
-                            vm.vcpus - 1));
+    return bad(absl::StrCat("fault.vcpu = ", g.fault_vcpu, ": use -1 (all) or 0..", vm.vcpus - 1));
   }
   if (g.stat_interval < absl::ZeroDuration()) return bad("stat_interval must be >= 0");
   if (g.handler_delay < absl::ZeroDuration() || g.handler_delay > absl::Seconds(60)) {
@@ -839,8 +846,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     runners.push_back(std::move(*r));
     if (on_created) on_created(*runners.back());
   }
-  std::vector<absl::StatusOr<SmpRunResult>> results(run.vms.size(),
-                                                    absl::UnknownError("not run"));
+  std::vector<absl::StatusOr<SmpRunResult>> results(run.vms.size(), absl::UnknownError("not run"));
   std::vector<std::thread> threads;
   for (size_t i = 0; i < runners.size(); ++i) {
     threads.emplace_back([&, i]() { results[i] = runners[i]->Run(); });

@@ -66,21 +66,21 @@ struct CsdStall {
   int number = 0;
   int waiter = -1;
   int target = -1;
-  std::string func;          // symbolized callback, e.g. "scf_handler_1+0x0/0x50"
-  std::string func_name;     // just the symbol name
+  std::string func;       // symbolized callback, e.g. "scf_handler_1+0x0/0x50"
+  std::string func_name;  // just the symbol name
   uint64_t info = 0;
   int64_t first_report_wait_ns = 0;  // wait when first reported
   absl::Duration detected_after;     // run time when first reported
   hostipi::TargetActivity activity = hostipi::TargetActivity::kNothing;
   hostipi::StallVerdict verdict = hostipi::StallVerdict::kSlow;
   std::string verdict_reason;
-  int reports = 0;           // Detected + Continued
+  int reports = 0;  // Detected + Continued
   bool unstuck = false;
   int64_t total_wait_ns = 0;  // when unstuck
   uint64_t resends = 0;
   bool target_snapshot_ok = false;
-  std::string target_rip;     // symbolized RIP of the target at the first report
-  std::string first_report;   // the whole first report as printed
+  std::string target_rip;    // symbolized RIP of the target at the first report
+  std::string first_report;  // the whole first report as printed
 };
 
 struct SoftLockupRecord {
@@ -92,9 +92,9 @@ struct SoftLockupRecord {
 
 // Totals over all vCPUs, named after scftorture's stat line.
 struct SmpStats {
-  std::array<uint64_t, abi::kNumPrims> invoked{};  // ops per primitive
+  std::array<uint64_t, abi::kNumPrims> invoked{};   // ops per primitive
   std::array<uint64_t, abi::kNumCounters> count{};  // abi::SmpCounter totals
-  uint64_t max_csd_wait_ns = 0;                      // max over vCPUs
+  uint64_t max_csd_wait_ns = 0;                     // max over vCPUs
   int vcpus_finished = 0;
 };
 
@@ -122,8 +122,7 @@ struct SmpRunResult {
 absl::Status ValidateGuestSpec(const GuestSpec& guest, const VmSpec& vm);
 
 // The SmpParams the guest gets for `guest` on an n-vCPU VM.
-abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus,
-                             absl::Duration csd_timeout);
+abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus, absl::Duration csd_timeout);
 
 // scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
 std::string FormatScfStats(const SmpStats& s, bool done);
@@ -141,8 +140,7 @@ class SmpSession;
 // may be called from any thread or a signal handler while the object lives.
 class SmpRunner {
  public:
-  static absl::StatusOr<std::unique_ptr<SmpRunner>> Create(const VmSpec& vm,
-                                                           const GuestSpec& guest,
+  static absl::StatusOr<std::unique_ptr<SmpRunner>> Create(const VmSpec& vm, const GuestSpec& guest,
                                                            const SmpRunOptions& options);
   ~SmpRunner();
   // Once. Setup errors were Create()'s; guest faults, stalls and check

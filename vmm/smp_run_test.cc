@@ -192,8 +192,8 @@ TEST_F(SmpRunTest, DroppedIpiIsDetectedReportedAndLost) {
   EXPECT_LT(s.detected_after, absl::Milliseconds(1500));
   EXPECT_GE(s.reports, 2) << "expected Continued reports:\n" << out.text;
   EXPECT_GE(r->lost_stalls, 1);
-  EXPECT_TRUE(absl::StrContains(out.text,
-                                "csd: Detected non-responsive CSD lock (#1) on CPU#0, waiting "))
+  EXPECT_TRUE(
+      absl::StrContains(out.text, "csd: Detected non-responsive CSD lock (#1) on CPU#0, waiting "))
       << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, " ns for CPU#01 scf_handler_1+0x0/")) << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, "csd: CPU#01 is handling no request")) << out.text;

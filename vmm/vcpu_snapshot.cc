@@ -15,13 +15,20 @@ namespace vmm {
 
 const char* SmpWhereName(uint32_t where) {
   switch (where) {
-    case abi::kWhereBoot: return "booting";
-    case abi::kWhereWorkload: return "running its workload";
-    case abi::kWhereHandler: return "in the IPI handler";
-    case abi::kWhereCsdWait: return "spinning in csd_lock_wait";
-    case abi::kWhereIdle: return "idle (hlt loop)";
-    case abi::kWhereIoExit: return "in an io exit to the VMM";
-    default: return "unknown";
+    case abi::kWhereBoot:
+      return "booting";
+    case abi::kWhereWorkload:
+      return "running its workload";
+    case abi::kWhereHandler:
+      return "in the IPI handler";
+    case abi::kWhereCsdWait:
+      return "spinning in csd_lock_wait";
+    case abi::kWhereIdle:
+      return "idle (hlt loop)";
+    case abi::kWhereIoExit:
+      return "in an io exit to the VMM";
+    default:
+      return "unknown";
   }
 }
 
@@ -37,18 +44,16 @@ std::string FormatSnapshotRegisters(const VcpuSnapshot& s, const ElfImage& elf,
       "%sR10: %016x R11: %016x R12: %016x\n"
       "%sR13: %016x R14: %016x R15: %016x\n",
       indent, s.sregs.cs.selector, r.rip, elf.Symbolize(r.rip), indent, r.rsp, r.rflags,
-      (r.rflags & (1u << 9)) ? " (IF=1)" : " (IF=0)", indent, r.rax, r.rbx, r.rcx,
-      indent, r.rdx, r.rsi, r.rdi, indent, r.rbp, r.r8, r.r9, indent, r.r10, r.r11,
-      r.r12, indent, r.r13, r.r14, r.r15);
+      (r.rflags & (1u << 9)) ? " (IF=1)" : " (IF=0)", indent, r.rax, r.rbx, r.rcx, indent, r.rdx,
+      r.rsi, r.rdi, indent, r.rbp, r.r8, r.r9, indent, r.r10, r.r11, r.r12, indent, r.r13, r.r14,
+      r.r15);
 }
 
 SnapshotHooks::SnapshotHooks(int num_vcpus, VcpuHooks* inner) : inner_(inner) {
   for (int i = 0; i < num_vcpus; ++i) slots_.push_back(std::make_unique<Slot>());
 }
 
-void SnapshotHooks::Attach(Machine* machine) {
-  machine_.store(machine, std::memory_order_release);
-}
+void SnapshotHooks::Attach(Machine* machine) { machine_.store(machine, std::memory_order_release); }
 
 absl::StatusOr<VcpuSnapshot> SnapshotHooks::Capture(int vcpu) {
   Machine* m = machine_.load(std::memory_order_acquire);
@@ -103,8 +108,7 @@ void SnapshotHooks::BeforeEntry(int vcpu) {
   if (inner_) inner_->BeforeEntry(vcpu);
 }
 
-absl::StatusOr<VcpuSnapshot> SnapshotHooks::Take(int target, int self,
-                                                 absl::Duration timeout) {
+absl::StatusOr<VcpuSnapshot> SnapshotHooks::Take(int target, int self, absl::Duration timeout) {
   Machine* m = machine_.load(std::memory_order_acquire);
   if (m == nullptr || target < 0 || target >= static_cast<int>(slots_.size())) {
     return absl::InvalidArgumentError(absl::StrCat("no vCPU ", target, " to snapshot"));
@@ -130,9 +134,8 @@ absl::StatusOr<VcpuSnapshot> SnapshotHooks::Take(int target, int self,
   for (;;) {
     {
       absl::MutexLock lock(&slot.mu);
-      auto done = [&slot, before]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return slot.served != before;
-      };
+      auto done = [&slot, before]()
+                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return slot.served != before; };
       if (slot.mu.AwaitWithTimeout(absl::Condition(&done), absl::Microseconds(200))) {
         if (slot.last.vcpu < 0) {
           return absl::InternalError(absl::StrCat("vCPU ", target, ": capture failed"));
@@ -146,8 +149,8 @@ absl::StatusOr<VcpuSnapshot> SnapshotHooks::Take(int target, int self,
     if (absl::Now() >= deadline) {
       slot.requested.store(false, std::memory_order_release);
       return absl::DeadlineExceededError(absl::StrCat(
-          "vCPU ", target, " did not come out of KVM_RUN within ",
-          absl::FormatDuration(timeout), thread.InGuest() ? "" : " (busy in the VMM)"));
+          "vCPU ", target, " did not come out of KVM_RUN within ", absl::FormatDuration(timeout),
+          thread.InGuest() ? "" : " (busy in the VMM)"));
     }
   }
 }

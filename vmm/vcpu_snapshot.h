@@ -37,9 +37,9 @@ struct VcpuSnapshot {
   bool in_guest_when_asked = false;  // the thread was in KVM_RUN when asked
   kvm_regs regs{};
   kvm_sregs sregs{};
-  uint32_t mp_state = 0;             // KVM_MP_STATE_*
-  std::array<uint32_t, 8> irr{};     // local APIC IRR, 256 bits
-  std::array<uint32_t, 8> isr{};     // local APIC ISR
+  uint32_t mp_state = 0;          // KVM_MP_STATE_*
+  std::array<uint32_t, 8> irr{};  // local APIC IRR, 256 bits
+  std::array<uint32_t, 8> isr{};  // local APIC ISR
   abi::VcpuStatus status{};
   abi::SmpStatus smp{};
   absl::Time taken = absl::InfinitePast();
@@ -85,7 +85,6 @@ class SnapshotHooks : public VcpuHooks {
   VcpuHooks* const inner_;
   std::atomic<Machine*> machine_{nullptr};
   std::vector<std::unique_ptr<Slot>> slots_;
-  absl::Mutex take_mu_;  // one Take() per target at a time is enough
 };
 
 }  // namespace vmm

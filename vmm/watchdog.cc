@@ -57,8 +57,7 @@ std::string FormatSoftLockup(const SoftLockup& s, const VcpuSnapshot* snap,
   std::string out =
       absl::StrFormat("watchdog: BUG: soft lockup - vCPU#%d stuck for %ss!\n", s.vcpu, t);
   absl::StrAppendFormat(&out, "\tstuck for %s without a heartbeat%s\n",
-                        absl::FormatDuration(s.stuck_for),
-                        s.first ? "" : " (still stuck)");
+                        absl::FormatDuration(s.stuck_for), s.first ? "" : " (still stuck)");
   if (snap == nullptr) {
     absl::StrAppend(&out, "\tregisters unavailable: ", snapshot_error, "\n");
     return out;
