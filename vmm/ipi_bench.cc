@@ -141,7 +141,14 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
                    o.target_spins ? ", target spinning" : ", target idle (hlt)"));
 }
 
-absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& vm, int iterations) {
+absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& profile_vm, int iterations) {
+  if (profile_vm.vcpus < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bench ipi: VM ", profile_vm.name, " has ", profile_vm.vcpus,
+        " vCPU; the IPI round trip needs at least 2 (set vcpus: 2 or more)"));
+  }
+  // Only vCPUs 0 and 1 take part: a lean 2-vCPU VM with their pinning.
+  const VmSpec vm = BenchVmSpec(profile_vm);
   IpiBenchOptions o;
   o.iterations = iterations;
   IpiBenchReport r;

@@ -68,7 +68,8 @@ struct IpiBenchReport {
   IpiLatency csd_hlt;   // smp_call_function_single, target idle in hlt
   IpiLatency csd_spin;  // smp_call_function_single, target spinning
 };
-// All four series, one VM each.
+// All four series, one VM each, on a 2-vCPU VM with the pinning of vCPUs 0
+// and 1 of `vm` (BenchVmSpec); `vm` needs >= 2 vCPUs.
 absl::StatusOr<IpiBenchReport> RunIpiBenchSuite(const VmSpec& vm, int iterations);
 // All four blocks, then `ipi <mean cycles>` of the on_cpu/hlt series last
 // (the figure kvm-unit-tests' x86/vmexit `ipi` prints).
