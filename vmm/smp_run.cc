@@ -665,7 +665,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   std::string tail = FormatScfStats(result.stats, true);
   absl::StrAppendFormat(&tail,
                         "kvmbed: csd stalls %d (lost %d, slow %d, unresolved %d), soft lockups %d, "
-                        "io %d bytes synced, max csd wait %.3f ms\n",
+                        "io %d bytes synced, longest completed csd wait %.3f ms\n",
                         result.stalls.size(), result.lost_stalls, result.slow_stalls,
                         result.unresolved_stalls, result.soft_lockups.size(),
                         result.io_bytes_synced,
@@ -774,7 +774,7 @@ std::string FormatScfStats(const SmpStats& s, bool done) {
       "scftorture: %sscf_invoked_count %s: %d resched: %d single: %d/%d single_ofl: 0/0 "
       "single_rpc: 0 single_rpc_ofl: 0 many: %d/%d all: %d/%d ste: %d stnmie: %d stnmoe: %d "
       "staf: %d\n"
-      "kvmbed: ipis sent %d taken %d dropped %d resched %d | csd stalls %d resends %d max wait "
+      "kvmbed: ipis sent %d taken %d dropped %d resched %d | csd stalls %d resends %d longest completed wait "
       "%.3f ms | stress cpu %d io %d vm %d pages (%d corrupt)\n",
       bang ? "!!! " : "", done ? "VER" : "ver", c[abi::kCntInvoked], i[abi::kPrimResched],
       i[abi::kPrimSingle], i[abi::kPrimSingleWait], i[abi::kPrimMany], i[abi::kPrimManyWait],
