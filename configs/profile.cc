@@ -65,6 +65,7 @@ const std::vector<KeySpec>& GuestKeys() {
   static const auto* keys = new std::vector<KeySpec>{
       {"workload", false, "workload: torture"},
       {"ops_per_vcpu", false, "ops_per_vcpu: 10000"},
+      {"nthreads", false, "nthreads: 2"},
       {"weights", false, "weights: {single: 4, many_wait: 1}"},
       {"stress", false, "stress: {cpu: 2, io: 1, vm: 1, vm_bytes: 16M}"},
       {"csd_timeout", false, "csd_timeout: 200ms"},
@@ -659,6 +660,9 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
     ASSIGN_OR_RETURN(int ops, Int(g["ops_per_vcpu"], "guest.ops_per_vcpu", 0, 1000000000));
     spec.ops_per_vcpu = static_cast<uint64_t>(ops);
   }
+  if (g["nthreads"]) {
+    ASSIGN_OR_RETURN(spec.nthreads, Int(g["nthreads"], "guest.nthreads", 0, 256));
+  }
   if (g["weights"]) {
     const YAML::Node w = g["weights"];
     RETURN_IF_ERROR(CheckMap(w, "guest.weights", WeightKeys()));
@@ -747,6 +751,11 @@ absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
                                                  const RunSpec& spec) const {
   const GuestSpec& g = spec.guest;
   for (const VmSpec& vm : spec.vms) {
+    if (g.nthreads > vm.vcpus) {
+      return Error(root["guest"]["nthreads"], "guest.nthreads",
+                   absl::StrFormat("VM %s has only %d vCPUs; use 0 (every vCPU) to %d", vm.name,
+                                   vm.vcpus, vm.vcpus));
+    }
     if (g.fault_vcpu >= vm.vcpus) {
       return Error(root["guest"]["fault"]["vcpu"], "guest.fault.vcpu",
                    absl::StrFormat("VM %s has only %d vCPUs; use 0 to %d or 'all'", vm.name,

@@ -561,6 +561,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
           "guest:\n"
           "  workload: torture\n"
           "  ops_per_vcpu: 5000\n"
+          "  nthreads: 1\n"
           "  weights: {single: 4, many_wait: 1, resched: 0}\n"
           "  stress: {cpu: 2, io: 1, vm: 1, vm_bytes: 1M, io_dir: /var/tmp}\n"
           "  csd_timeout: 200ms\n"
@@ -574,6 +575,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
   const GuestSpec& g = spec->guest;
   EXPECT_EQ(g.workload, "torture");
   EXPECT_EQ(g.ops_per_vcpu, 5000u);
+  EXPECT_EQ(g.nthreads, 1);
   EXPECT_EQ(g.weights, (std::vector<int>{0, 4, -1, -1, 1, -1, -1}));
   EXPECT_EQ(g.stress_cpu, 2);
   EXPECT_EQ(g.stress_io, 1);

@@ -62,6 +62,9 @@ struct GuestSpec {
   std::string workload = "idle";
   // Torture ops per vCPU; 0 = until the run's duration ends.
   uint64_t ops_per_vcpu = 0;
+  // scftorture's nthreads: vCPUs 0..nthreads-1 invoke, the others only
+  // serve IPIs (and run their stress workers); 0 = every vCPU.
+  int nthreads = 0;
   // scftorture weights in this order: resched, single, single_wait, many,
   // many_wait, all, all_wait. -1 = scftorture's default (2n, 2n, 2n, 2, 2,
   // 1, 1 for n vCPUs when every weight is -1; 0 otherwise).

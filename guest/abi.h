@@ -359,6 +359,8 @@ struct SmpParams {
   u64 vm_bytes;            // stress --vm-bytes, per worker
   u64 seed;                // PRNG seed
   u64 handler_delay_ns;    // fault injection: fault_vcpu's scf handlers busy-wait this long
+  u32 invokers;            // vCPUs 0..invokers-1 run torture ops (scftorture's nthreads); 0 = all
+  u32 reserved2;
   // bench (kWorkloadIpiBench)
   u32 bench_sender;
   u32 bench_target;

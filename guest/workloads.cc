@@ -343,8 +343,12 @@ void SmpWorkload(u32 vcpu, const BootParams* bp) {
   const SmpParams* p = Params();
   SmpInitCpu(vcpu);
   WaitAllOnline();
-  g_total_weight = 0;
-  for (u32 i = 0; i < kNumPrims; ++i) g_total_weight += p->weights[i];
+  // Every vCPU computes the same total; a vCPU beyond scftorture's nthreads
+  // (SmpParams::invokers) runs no torture ops of its own, only serves.
+  u32 total_weight = 0;
+  for (u32 i = 0; i < kNumPrims; ++i) total_weight += p->weights[i];
+  g_total_weight = total_weight;
+  const bool invoker = p->invokers == 0 || vcpu < p->invokers;
   Roles roles = RolesOf(vcpu);
   SmpStatus* me = SmpStatusOf(vcpu);
   me->where = kWhereWorkload;
@@ -358,11 +362,11 @@ void SmpWorkload(u32 vcpu, const BootParams* bp) {
   Sti();
   for (u64 op = 0; p->ops_per_vcpu == 0 || op < p->ops_per_vcpu; ++op) {
     Beat(vcpu);
-    if (g_total_weight) InvokeOne(vcpu);
+    if (invoker && total_weight) InvokeOne(vcpu);
     for (u32 i = 0; i < roles.io; ++i) IoSlice(vcpu);
     for (u32 i = 0; i < roles.vm; ++i) VmSlice(vcpu, i, roles.vm_index[i]);
     Count(vcpu, kCntOps);
-    if (!g_total_weight && !roles.io && !roles.vm) break;
+    if ((!invoker || !total_weight) && !roles.io && !roles.vm) break;
   }
   IdleForever(vcpu);
 }
