@@ -562,6 +562,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
           "  workload: torture\n"
           "  ops_per_vcpu: 5000\n"
           "  nthreads: 1\n"
+          "  ring: 0\n"
           "  weights: {single: 4, many_wait: 1, resched: 0}\n"
           "  stress: {cpu: 2, io: 1, vm: 1, vm_bytes: 1M, io_dir: /var/tmp}\n"
           "  csd_timeout: 200ms\n"
@@ -576,6 +577,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
   EXPECT_EQ(g.workload, "torture");
   EXPECT_EQ(g.ops_per_vcpu, 5000u);
   EXPECT_EQ(g.nthreads, 1);
+  EXPECT_EQ(g.ring, 0);
   EXPECT_EQ(g.weights, (std::vector<int>{0, 4, -1, -1, 1, -1, -1}));
   EXPECT_EQ(g.stress_cpu, 2);
   EXPECT_EQ(g.stress_io, 1);
@@ -604,6 +606,7 @@ TEST(GuestSectionTest, BadValuesNameTheFieldAndTheFix) {
               HasSubstr("guest.fault.drop_ipi_fraction: expected a fraction from 0 to 1"));
   EXPECT_THAT(ErrorOf(base + "  fault: {vcpu: 2, drop_ipi_fraction: 0.5}\n"),
               HasSubstr("guest.fault.vcpu: VM small has only 2 vCPUs"));
+  EXPECT_THAT(ErrorOf(base + "  ring: 1\n"), HasSubstr("guest.ring: use 3"));
   EXPECT_THAT(ErrorOf(base + "  csd_resend: maybe\n"),
               HasSubstr("guest.csd_resend: expected true or false"));
   EXPECT_THAT(ErrorOf(base + "  workload: torture\n  stress: {vm: 2, vm_bytes: 64M}\n"),

@@ -238,6 +238,7 @@ constexpr u32 kVectorCallFunctionSingle = 0xfb;
 constexpr u32 kVectorReschedule = 0xfd;
 constexpr u32 kVectorOnCpu = 0xf0;  // the bench's on_cpu mailbox IPI
 
+
 // scftorture's primitives (its SCF_PRIM_* with the wait/no-wait split).
 enum SmpPrim : u32 {
   kPrimResched = 0,     // resched_cpu(): a reschedule IPI to a random vCPU
@@ -360,7 +361,7 @@ struct SmpParams {
   u64 seed;                // PRNG seed
   u64 handler_delay_ns;    // fault injection: fault_vcpu's scf handlers busy-wait this long
   u32 invokers;            // vCPUs 0..invokers-1 run torture ops (scftorture's nthreads); 0 = all
-  u32 reserved2;
+  u32 user_mode;           // 1: the op loop runs in ring 3 (privileged instructions trap-and-emulate)
   // bench (kWorkloadIpiBench)
   u32 bench_sender;
   u32 bench_target;

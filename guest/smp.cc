@@ -8,6 +8,7 @@
 using namespace kvmbed::abi;
 
 extern "C" {
+void smp_gp_stub();
 void irq_stub_240();
 void irq_stub_251();
 void irq_stub_253();
@@ -31,8 +32,8 @@ Csd* CsdOf(u32 sender, u32 target) {
 }
 
 void SendIpi(u32 cpu, u32 vector) {
-  u64 dest = VcpuStatusOf(cpu)->apic_id;
-  WrmsrSmp(kMsrIcr, (dest << 32) | vector);
+  u64 icr = (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | vector;
+  WrmsrSmp(kMsrIcr, icr);
   Count(ThisCpu(), kCntIpisSent);
 }
 
@@ -271,6 +272,8 @@ void InstallSmpVectors(u32 vcpu) {
   set(kVectorCallFunctionSingle, &irq_stub_251);
   set(kVectorReschedule, &irq_stub_253);
   set(kVectorOnCpu, &irq_stub_240);
+  set(13, &smp_gp_stub);  // #GP: emulates the ring-3 op loop's privileged steps
+
 }
 
 // SmpStatus starts zeroed (fresh guest RAM) and is never cleared here: a
@@ -299,6 +302,7 @@ const CpuMask& OnlineMask() { return g_online; }
 void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
   const u32 self = ThisCpu();
   if (cpu == self) {
+    // Linux runs a call to this CPU locally with interrupts off.
     u64 flags = IrqSave();
     func(info);
     IrqRestore(flags);
@@ -382,6 +386,46 @@ extern "C" void guest_on_cpu_irq() {
   g_on_cpu.func(g_on_cpu.info);
   g_on_cpu.done = 1;
   WrmsrSmp(kMsrEoi, 0);
+}
+
+// The frame smp_gp_stub builds: 15 GPRs, then what the CPU pushed.
+struct GpFrame {
+  u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+  u64 error_code, rip, cs, rflags, rsp, ss;
+};
+
+// #GP from ring 3 (SmpParams::user_mode): runs the privileged instruction at
+// the faulting RIP on the op loop's behalf and steps over it. Returns 0 for
+// anything else (the ordinary fatal exception report follows).
+extern "C" u32 smp_emulate_gp(GpFrame* f) {
+  const u8* ip = reinterpret_cast<const u8*>(f->rip);
+  constexpr u64 kIf = 1u << 9;
+  if (ip[0] == 0x0f && ip[1] == 0x30) {  // wrmsr
+    WrmsrSmp(static_cast<u32>(f->rcx), (f->rdx << 32) | static_cast<u32>(f->rax));
+    f->rip += 2;
+  } else if (ip[0] == 0x0f && ip[1] == 0x32) {  // rdmsr
+    u32 lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(static_cast<u32>(f->rcx)));
+    f->rax = lo;
+    f->rdx = hi;
+    f->rip += 2;
+  } else if (ip[0] == 0xef) {  // out %eax, (%dx)
+    asm volatile("outl %0, %w1" : : "a"(static_cast<u32>(f->rax)), "Nd"(static_cast<u16>(f->rdx))
+                 : "memory");
+    f->rip += 1;
+  } else if (ip[0] == 0xfa) {  // cli: the ring-3 code's IF, restored by iretq
+    f->rflags &= ~kIf;
+    f->rip += 1;
+  } else if (ip[0] == 0xfb) {  // sti
+    f->rflags |= kIf;
+    f->rip += 1;
+  } else if (ip[0] == 0xf4) {  // hlt: wait for an interrupt here, in ring 0
+    asm volatile("sti; hlt; cli" ::: "memory");
+    f->rip += 1;
+  } else {
+    return 0;
+  }
+  return 1;
 }
 
 extern "C" void guest_reschedule_irq() {

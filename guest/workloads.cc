@@ -338,17 +338,46 @@ extern "C" __attribute__((noinline, noreturn)) void stress_cpu_user(u64 vcpu64) 
 namespace kvmbed {
 namespace guest {
 
+namespace {
+
+// The torture op loop; ring 0 or ring 3 (SmpParams::user_mode).
+[[noreturn]] void OpLoop(u32 vcpu) {
+  const SmpParams* p = Params();
+  u32 total_weight = g_total_weight;
+  const bool invoker = p->invokers == 0 || vcpu < p->invokers;
+  Roles roles = RolesOf(vcpu);
+  for (u64 op = 0; p->ops_per_vcpu == 0 || op < p->ops_per_vcpu; ++op) {
+    Beat(vcpu);
+    if (invoker && total_weight) InvokeOne(vcpu);
+    for (u32 i = 0; i < roles.io; ++i) IoSlice(vcpu);
+    for (u32 i = 0; i < roles.vm; ++i) VmSlice(vcpu, i, roles.vm_index[i]);
+    Count(vcpu, kCntOps);
+    if ((!invoker || !total_weight) && !roles.io && !roles.vm) break;
+  }
+  IdleForever(vcpu);
+}
+
+}  // namespace
+}  // namespace guest
+}  // namespace kvmbed
+
+extern "C" __attribute__((noinline, noreturn)) void smp_user_main(u64 vcpu) {
+  kvmbed::guest::OpLoop(static_cast<u32>(vcpu));
+}
+
+namespace kvmbed {
+namespace guest {
+
 void SmpWorkload(u32 vcpu, const BootParams* bp) {
   (void)bp;
   const SmpParams* p = Params();
   SmpInitCpu(vcpu);
   WaitAllOnline();
-  // Every vCPU computes the same total; a vCPU beyond scftorture's nthreads
-  // (SmpParams::invokers) runs no torture ops of its own, only serves.
+  // Every vCPU computes the same total (a vCPU beyond scftorture's nthreads,
+  // SmpParams::invokers, runs no torture ops of its own: see OpLoop).
   u32 total_weight = 0;
   for (u32 i = 0; i < kNumPrims; ++i) total_weight += p->weights[i];
   g_total_weight = total_weight;
-  const bool invoker = p->invokers == 0 || vcpu < p->invokers;
   Roles roles = RolesOf(vcpu);
   SmpStatus* me = SmpStatusOf(vcpu);
   me->where = kWhereWorkload;
@@ -359,16 +388,15 @@ void SmpWorkload(u32 vcpu, const BootParams* bp) {
     __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
     EnterRing3WithInterrupts(vcpu, &stress_cpu_user, vcpu);
   }
-  Sti();
-  for (u64 op = 0; p->ops_per_vcpu == 0 || op < p->ops_per_vcpu; ++op) {
-    Beat(vcpu);
-    if (invoker && total_weight) InvokeOne(vcpu);
-    for (u32 i = 0; i < roles.io; ++i) IoSlice(vcpu);
-    for (u32 i = 0; i < roles.vm; ++i) VmSlice(vcpu, i, roles.vm_index[i]);
-    Count(vcpu, kCntOps);
-    if ((!invoker || !total_weight) && !roles.io && !roles.vm) break;
+  if (p->user_mode) {
+    // kvm_pvm runs ring 3 natively and emulates ring 0: the op loop's
+    // bookkeeping runs far faster up here. Its few privileged instructions
+    // (ICR wrmsr, report out, cli/sti, hlt) trap to smp_emulate_gp; the IPI
+    // handlers run in ring 0 as always.
+    EnterRing3WithInterrupts(vcpu, &smp_user_main, vcpu);
   }
-  IdleForever(vcpu);
+  Sti();
+  OpLoop(vcpu);
 }
 
 void IpiBenchWorkload(u32 vcpu, const BootParams* bp) {

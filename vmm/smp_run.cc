@@ -726,6 +726,9 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
     return bad(absl::StrCat("fault.vcpu = ", g.fault_vcpu, ": use -1 (all) or 0..", vm.vcpus - 1));
   }
   if (g.stat_interval < absl::ZeroDuration()) return bad("stat_interval must be >= 0");
+  if (g.ring != 0 && g.ring != 3) {
+    return bad(absl::StrCat("ring = ", g.ring, ": use 3 (op loop in user mode) or 0 (kernel mode)"));
+  }
   if (g.nthreads < 0 || g.nthreads > vm.vcpus) {
     return bad(absl::StrCat("nthreads = ", g.nthreads, ": use 0 (every vCPU) to ", vm.vcpus));
   }
@@ -755,6 +758,7 @@ abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeo
   }
   p.ops_per_vcpu = g.ops_per_vcpu;
   p.invokers = static_cast<uint32_t>(g.nthreads);
+  p.user_mode = g.ring == 3 ? 1 : 0;
   p.csd_timeout_ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(csd_timeout));
   p.csd_resend = g.csd_resend ? 1 : 0;
   p.fault_vcpu = g.fault_vcpu < 0 ? abi::kAllVcpus : static_cast<uint32_t>(g.fault_vcpu);

@@ -106,8 +106,14 @@ TEST(SmpParamsTest, BadGuestSpecsNameTheField) {
   EXPECT_TRUE(absl::StrContains(s.message(), "workload")) << s;
 }
 
-TEST_F(SmpRunTest, CleanTortureRunSucceedsWithZeroStalls) {
+class CleanRunTest : public SmpRunTest, public ::testing::WithParamInterface<int> {};
+
+// Both op-loop modes: ring 3 (the default) and ring 0.
+INSTANTIATE_TEST_SUITE_P(Rings, CleanRunTest, ::testing::Values(3, 0));
+
+TEST_P(CleanRunTest, CleanTortureRunSucceedsWithZeroStalls) {
   GuestSpec g;
+  g.ring = GetParam();
   g.workload = "torture";
   g.ops_per_vcpu = 150;
   // Far above any wait this 2-core host produces (hundreds of ms at worst
