@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -180,14 +181,23 @@ std::string FormatIpiLatency(const IpiLatency& l) {
       fig("max", l.max), l.min, l.mean, l.Us(l.mean), l.mean);
 }
 
-Calibration ThresholdsFrom(const IpiLatency& l) {
+double Overcommit(const VmSpec& vm) {
+  std::set<int> cpus;
+  for (const auto& a : vm.vcpu_affinity) cpus.insert(a.begin(), a.end());
+  if (cpus.empty()) return 1;
+  return std::max(1.0, static_cast<double>(vm.vcpus) / cpus.size());
+}
+
+Calibration ThresholdsFrom(const IpiLatency& l, double overcommit) {
   Calibration c;
   c.latency = l;
+  c.overcommit = std::max(1.0, overcommit);
   // Generous against this host's own tail: a thousand typical round trips
   // or fifty of the worst seen in the calibration, never under 50 ms (these
   // hosts stall threads for tens of ms now and then; see DESIGN.md).
   double us = std::max(1000.0 * l.Us(l.p50), 50.0 * l.Us(l.max));
   c.csd_timeout = std::max(absl::Milliseconds(50), absl::Microseconds(static_cast<int64_t>(us)));
+  c.csd_timeout = c.csd_timeout * c.overcommit;
   c.soft_lockup_threshold = 4 * c.csd_timeout;
   return c;
 }
@@ -198,7 +208,7 @@ absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations
   o.iterations = iterations;
   o.warmup = 20;
   ASSIGN_OR_RETURN(IpiLatency l, RunIpiBench(BenchVmSpec(vm), o));
-  return ThresholdsFrom(l);
+  return ThresholdsFrom(l, Overcommit(vm));
 }
 
 }  // namespace vmm

@@ -87,9 +87,15 @@ struct Calibration {
   IpiLatency latency;                    // csd path, target idle in hlt
   absl::Duration csd_timeout;            // max(1000 x p50, 50 x max, 50 ms)
   absl::Duration soft_lockup_threshold;  // 4 x csd_timeout (kernel ratio 20 s : 5 s)
+  double overcommit = 1;               // the factor applied to both
 };
+// The bench VM has 2 vCPUs; the thresholds are then scaled by `vm`'s vCPU
+// overcommit (vCPUs per distinct host CPU they may run on, at least 1): a
+// target vCPU may wait behind that many others for its host CPU.
 absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations = 300);
-Calibration ThresholdsFrom(const IpiLatency& latency);
+Calibration ThresholdsFrom(const IpiLatency& latency, double overcommit = 1);
+// vCPUs per distinct host CPU of vm.vcpu_affinity (>= 1).
+double Overcommit(const VmSpec& vm);
 
 // A 2-vCPU VmSpec for the bench built from `vm`: same memory, vCPUs 0 and 1
 // keep vm's affinity (vCPU 0's for both if vm has one vCPU).

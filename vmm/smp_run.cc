@@ -506,9 +506,10 @@ absl::Status SmpSession::Setup() {
       result.soft_lockup_threshold = c.soft_lockup_threshold;
     }
     Emit(absl::StrFormat(
-        "kvmbed: calibrated IPI round trip p50 %.1f us, p99 %.1f us, max %.1f us -> "
-        "csd timeout %s, soft lockup %s\n",
+        "kvmbed: calibrated IPI round trip p50 %.1f us, p99 %.1f us, max %.1f us, vCPU "
+        "overcommit %.1f -> csd timeout %s, soft lockup %s\n",
         c.latency.Us(c.latency.p50), c.latency.Us(c.latency.p99), c.latency.Us(c.latency.max),
+        c.overcommit,
         absl::FormatDuration(result.csd_timeout),
         absl::FormatDuration(result.soft_lockup_threshold)));
   }
