@@ -1,0 +1,249 @@
+#include "report/render.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "report/run_data.h"
+#include "report/synthetic_log.h"
+
+namespace kvmbed {
+namespace report {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string TmpPath(const std::string& name) {
+  return std::string(getenv("TEST_TMPDIR")) + "/" + name;
+}
+
+size_t Count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+  return n;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteAll(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+// Rewrites line `n` (1-based) of a file.
+void ReplaceLine(const std::string& path, int n, const std::string& text) {
+  std::istringstream in(ReadAll(path));
+  std::string line, out;
+  for (int i = 1; std::getline(in, line); ++i) out += (i == n ? text : line) + "\n";
+  WriteAll(path, out);
+}
+
+TEST(Timeline, MergingKeepsEveryCounterIncrease) {
+  Timeline tl;
+  int s = tl.AddSeries();
+  double total = 0;
+  for (int i = 1; i <= 100000; ++i) {  // 100000 s in 1 s samples: many merges
+    tl.AddInterval(s, i - 1, i, 3);
+    total += 3;
+  }
+  EXPECT_LE(tl.bins(), kMaxBins);
+  EXPECT_GE(tl.bins() * tl.width_s(), 100000);
+  double sum = 0, covered = 0;
+  for (const Cell& c : tl.series(s)) {
+    sum += c.progress;
+    covered += c.covered_s;
+  }
+  EXPECT_DOUBLE_EQ(sum, total);
+  EXPECT_NEAR(covered, 100000, 1e-6);
+}
+
+TEST(Timeline, ZeroProgressIsStalledTime) {
+  Timeline tl;
+  int s = tl.AddSeries();
+  tl.AddInterval(s, 0, 10, 100);
+  tl.AddInterval(s, 10, 20, 0);
+  double stalled = 0;
+  for (const Cell& c : tl.series(s)) stalled += c.stalled_s;
+  EXPECT_NEAR(stalled, 10, 1e-9);
+}
+
+class RenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = TmpPath("run.jsonl");
+    ASSERT_TRUE(WriteSyntheticLog(path_, SyntheticOptions(), &facts_).ok());
+  }
+  std::string path_;
+  SyntheticFacts facts_;
+};
+
+TEST_F(RenderTest, HistogramCountsAddUp) {
+  absl::StatusOr<RunData> d = ReadRunLog(path_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->histograms.size(), 2u);  // guest (vm guest-a) and host
+  for (const Histogram& h : d->histograms) {
+    uint64_t sum = 0;
+    for (const auto& b : h.buckets) sum += b.second;
+    EXPECT_EQ(sum, h.count);
+  }
+  EXPECT_EQ(d->histograms[0].plane, "guest");
+  EXPECT_EQ(d->histograms[0].count, facts_.guest_ipis);  // the LAST cumulative one
+  EXPECT_EQ(d->histograms[1].count, facts_.host_ipis);
+  std::string html = RenderHtml(*d);
+  EXPECT_THAT(html, HasSubstr(absl::StrCat("<td>", facts_.guest_ipis, "</td>")));
+  EXPECT_THAT(html, HasSubstr(absl::StrCat("<td>", facts_.host_ipis, "</td>")));
+  EXPECT_THAT(html, HasSubstr("class=\"cdf\""));
+}
+
+TEST_F(RenderTest, HistogramWhoseCountDisagreesIsRejected) {
+  ReplaceLine(path_, 5,
+              R"({"t":1,"type":"ipi_latency","plane":"guest","unit":"ns","buckets":[[1024,2],[2048,3]],"count":6})");
+  absl::StatusOr<RunData> d = ReadRunLog(path_);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr(path_ + ":5:"));
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("add up to 5"));
+}
+
+TEST_F(RenderTest, StallsAndLockupsAreMarkedAndCounted) {
+  absl::StatusOr<RunData> d = ReadRunLog(path_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->stalls_total, facts_.stalls);
+  EXPECT_EQ(d->stalls_lost, facts_.lost);
+  EXPECT_EQ(d->stalls_slow, facts_.slow);
+  EXPECT_EQ(d->soft_lockups_total, 1);
+  std::string html = RenderHtml(*d);
+  // One marker per stall: two on VM heat maps, the VM-less host one on its lane.
+  EXPECT_EQ(Count(html, "class=\"marker stall-marker\" data-verdict=\"lost\""), 2u);
+  EXPECT_EQ(Count(html, "class=\"marker stall-marker\" data-verdict=\"slow\""), 1u);
+  EXPECT_EQ(Count(html, "class=\"marker lockup-marker\""), 1u);
+  EXPECT_THAT(html, HasSubstr("id=\"hostlane\""));
+  // The stuck vCPU's zero-progress time is drawn.
+  EXPECT_GT(Count(html, "class=\"stuck\""), 0u);
+  // Full reports with verdict badges, the continued one too.
+  EXPECT_THAT(html, HasSubstr("Continued: target took the doorbell with host_ipi=0"));
+  EXPECT_THAT(html, HasSubstr("<span class=\"badge b-lost\">lost</span>"));
+  EXPECT_THAT(html, HasSubstr("<span class=\"badge b-slow\">slow</span>"));
+  EXPECT_THAT(html, HasSubstr("watchdog: BUG: soft lockup - vCPU#17 stuck for 24s!"));
+  EXPECT_THAT(html, HasSubstr("FOUND a stall or failure (exit 1): lost IPI"));
+}
+
+TEST_F(RenderTest, ReportTextIsEscaped) {
+  absl::StatusOr<std::string> html = RenderReport(path_);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_EQ(Count(*html, "<script"), 1u);  // only the page's own script
+  EXPECT_THAT(*html, Not(HasSubstr("<script>document.title")));
+  EXPECT_THAT(*html, HasSubstr("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;"
+                               "&lt;/pre&gt;&amp;amp; done"));
+  EXPECT_THAT(*html, HasSubstr("&lt;b&gt;not bold&lt;/b&gt;"));
+  // Self-contained: nothing fetched from anywhere.
+  EXPECT_THAT(*html, Not(HasSubstr("src=")));
+  EXPECT_THAT(*html, Not(HasSubstr("https:")));
+  EXPECT_THAT(*html, Not(HasSubstr("<link")));
+}
+
+TEST(RenderTruncated, CutLastLineIsIgnoredAndNoted) {
+  std::string path = TmpPath("killed.jsonl");
+  SyntheticOptions o;
+  o.with_run_end = false;
+  o.truncate_tail = R"({"t":120.5,"type":"heartbeats","vm":"guest-a","counts":[12,)";
+  SyntheticFacts facts;
+  ASSERT_TRUE(WriteSyntheticLog(path, o, &facts).ok());
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->truncated_last_line);
+  EXPECT_EQ(d->lines, facts.lines);
+  std::string html = RenderHtml(*d);
+  EXPECT_THAT(html, HasSubstr("id=\"truncated\""));
+  EXPECT_THAT(html, HasSubstr(absl::StrCat("line ", facts.lines + 1)));
+  EXPECT_THAT(html, HasSubstr("NO run_end"));
+}
+
+TEST(RenderTruncated, CutLineWithTrailingBlankLineIsStillTheLast) {
+  std::string path = TmpPath("cut2.jsonl");
+  WriteAll(path, "{\"t\":0,\"type\":\"run_start\"}\n{\"t\":1,\"ty\n\n");
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->truncated_last_line);
+}
+
+TEST_F(RenderTest, MalformedMiddleLineIsRejectedWithFileAndLine) {
+  ReplaceLine(path_, 7, R"({"t":7,"type":"status", "ipis": 12)");
+  absl::StatusOr<std::string> html = RenderReport(path_);
+  ASSERT_FALSE(html.ok());
+  EXPECT_EQ(html.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(html.status().message()), HasSubstr(path_ + ":7: not valid JSON"));
+}
+
+TEST_F(RenderTest, SchemaErrorNamesLineAndField) {
+  ReplaceLine(path_, 9,
+              R"({"t":7,"type":"stall","plane":"guest","seq":1,"waiter":0,"target":1,"wait_ns":5,"verdict":"maybe"})");
+  absl::StatusOr<RunData> d = ReadRunLog(path_);
+  ASSERT_FALSE(d.ok());
+  std::string msg(d.status().message());
+  EXPECT_THAT(msg, HasSubstr(path_ + ":9:"));
+  EXPECT_THAT(msg, HasSubstr("field 'verdict'"));
+  EXPECT_THAT(msg, HasSubstr("docs/events.md"));
+
+  ReplaceLine(path_, 9, R"({"type":"status"})");
+  d = ReadRunLog(path_);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr(":9: event 'status': field 't' is missing"));
+
+  ReplaceLine(path_, 9, R"([1,2])");
+  d = ReadRunLog(path_);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr(":9: not a JSON object"));
+}
+
+TEST(RenderErrors, MissingAndEmptyFiles) {
+  absl::StatusOr<std::string> html = RenderReport("/nonexistent/run.jsonl");
+  ASSERT_FALSE(html.ok());
+  EXPECT_THAT(std::string(html.status().message()), HasSubstr("/nonexistent/run.jsonl"));
+  std::string empty = TmpPath("empty.jsonl");
+  WriteAll(empty, "");
+  html = RenderReport(empty);
+  ASSERT_FALSE(html.ok());
+  EXPECT_THAT(std::string(html.status().message()), HasSubstr("no events"));
+}
+
+TEST(RenderErrors, UnknownEventTypesAreSkippedAndListed) {
+  std::string path = TmpPath("unknown.jsonl");
+  WriteAll(path, "{\"t\":0,\"type\":\"run_start\",\"name\":\"x\"}\n{\"t\":1,\"type\":\"future_thing\"}\n");
+  absl::StatusOr<std::string> html = RenderReport(path);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_THAT(*html, HasSubstr("future_thing ×1"));
+}
+
+// 20 hours of 56+4 vCPUs with noisy rates (worst case for run-length
+// merging): the page stays bounded and the time axis has at most kMaxBins.
+TEST(RenderBound, LongNoisyRunStaysBounded) {
+  std::string path = TmpPath("long.jsonl");
+  SyntheticOptions o;
+  o.duration_s = 20 * 3600;
+  o.period_s = 20;  // 3600 samples keep the test fast; bins are the same
+  o.noisy = true;
+  ASSERT_TRUE(WriteSyntheticLog(path, o, nullptr).ok());
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_LE(d->timeline.bins(), kMaxBins);
+  EXPECT_GT(d->timeline.bins(), kMaxBins / 2);
+  std::string html = RenderHtml(*d);
+  std::printf("20 h, 56+4 vCPUs, noisy: %zu bytes of HTML, %d bins of %g s\n", html.size(),
+              d->timeline.bins(), d->timeline.width_s());
+  // Documented bound: ~25 KiB per vCPU row + fixed parts (render.h).
+  EXPECT_LT(html.size(), 60u * 25 * 1024 + 512 * 1024);
+  EXPECT_THAT(html, HasSubstr("class=\"marker stall-marker\""));
+}
+
+}  // namespace
+}  // namespace report
+}  // namespace kvmbed
