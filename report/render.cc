@@ -16,7 +16,7 @@ namespace {
 // Layout shared by every time chart so their x axes line up.
 constexpr double kLeft = 78;      // room for row labels
 constexpr double kPlotW = 860;    // plot area width
-constexpr double kRight = 20;
+constexpr double kRight = 34;
 constexpr double kTotalW = kLeft + kPlotW + kRight;
 
 // Heat-strip colours: 9 levels of a sequential blue scale (pale = few beats).
@@ -274,8 +274,7 @@ class Page {
                       "\" text-anchor=\"end\">", FmtNs(v), "</text>");
     }
     absl::StrAppend(&svg, Svg("maxwait", bottom + 22, "scatter"), axis_.Ticks(top, bottom),
-                    decades, "<text class=\"axislabel\" x=\"4\" y=\"", F(top + 8),
-                    "\">max wait</text>", dots, "</svg>");
+                    decades, VLabel(top, bottom, "max wait"), dots, "</svg>");
     absl::StrAppend(out, svg, "</section>\n");
   }
 
@@ -293,8 +292,15 @@ class Page {
     return absl::StrCat("<text class=\"tick\" x=\"", F(kLeft - 4), "\" y=\"", F(top + 8),
                         "\" text-anchor=\"end\">", HtmlEscape(hi), "</text><text class=\"tick\" x=\"",
                         F(kLeft - 4), "\" y=\"", F(bottom), "\" text-anchor=\"end\">",
-                        HtmlEscape(lo), "</text><text class=\"axislabel\" x=\"4\" y=\"",
-                        F((top + bottom) / 2), "\">", HtmlEscape(name), "</text>");
+                        HtmlEscape(lo), "</text>", VLabel(top, bottom, name));
+  }
+
+  // A left-axis title written bottom-to-top beside the tick labels.
+  static std::string VLabel(double top, double bottom, const std::string& name) {
+    double y = (top + bottom) / 2;
+    return absl::StrCat("<text class=\"axislabel\" x=\"12\" y=\"", F(y),
+                        "\" text-anchor=\"middle\" transform=\"rotate(-90 12 ", F(y), ")\">",
+                        HtmlEscape(name), "</text>");
   }
 
   // ---------------------------------------------------------------- latency
@@ -368,9 +374,15 @@ class Page {
                       "\"/><text class=\"tick\" x=\"", F(kLeft - 4), "\" y=\"", F(y + 3),
                       "\" text-anchor=\"end\">", FmtCount(std::pow(10, e)), "</text>");
     }
-    absl::StrAppend(&svg, "<text class=\"axislabel\" x=\"4\" y=\"", F(top + 8),
-                    "\">count</text><text class=\"axislabel cdf\" x=\"", F(kLeft + kPlotW + 2),
-                    "\" y=\"", F(top + 8), "\">1</text>");
+    absl::StrAppend(&svg, VLabel(top, bottom, "count"));
+    // Right axis: the CDF's fraction.
+    for (double q : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+      double y = bottom - hh * q;
+      absl::StrAppend(&svg, "<text class=\"tick cdftick\" x=\"", F(kLeft + kPlotW + 4),
+                      "\" y=\"", F(y + 3), "\">", absl::StrFormat("%g", q), "</text>");
+    }
+    absl::StrAppend(&svg, "<text class=\"axislabel cdftick\" x=\"", F(kLeft + kPlotW + 4),
+                    "\" y=\"", F(top - 2), "\">CDF</text>");
     // Bars.
     uint64_t acc = 0;
     std::string cdf;
@@ -795,7 +807,7 @@ svg.plot{display:block;overflow:visible}
 .grid{stroke:#e6e6e6;stroke-width:1}.tick{font-size:10px;fill:#555}.axislabel{font-size:11px;fill:#333}
 .rowlabel{font-size:9px;fill:#555}.series{fill:none;stroke:#1f77b4;stroke-width:1.5}
 .dot{fill:#d62728}.bar{fill:#6baed6}.cdf{fill:none;stroke:#08306b;stroke-width:2}
-.pline{stroke:#444;stroke-dasharray:3 3}.pline.max{stroke:var(--lost)}.ptext{font-size:10px;fill:#333}.ptext.max{fill:var(--lost)}
+.pline{stroke:#444;stroke-dasharray:3 3}.pline.max{stroke:var(--lost)}.ptext{font-size:10px;fill:#333}.cdftick{fill:#08306b}.ptext.max{fill:var(--lost)}
 .stuck{fill:var(--lost)}.span{fill:none;stroke-width:1.5}.span.lockup{stroke:#000;stroke-dasharray:2 1}
 .marker{stroke:#fff;stroke-width:.5;cursor:pointer}
 .heatwrap{position:relative}

@@ -103,7 +103,7 @@ absl::Status WriteSyntheticLog(const std::string& path, const SyntheticOptions& 
             {"stalls_lost", stall1_lost ? 2 : (stall3 ? 1 : 0)}, {"stalls_slow", stall2 ? 1 : 0}});
     for (size_t v = 0; v < o.vms.size(); ++v) {
       for (int c = 0; c < o.vms[v].vcpus; ++c) {
-        double r = 1000 * (o.noisy ? rng.Next() * 2 : 1.0 + 0.1 * std::sin(t / 30 + c));
+        double r = 1000 * (o.noisy ? 0.05 + rng.Next() * 2 : 1.0 + 0.1 * std::sin(t / 30 + c));
         if (v == 0 && c == stuck_vcpu && in_stall) r = 0;
         counts[v][c] += std::floor(r * o.period_s);
       }
