@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace kvmbed {
 namespace report {
@@ -54,6 +55,11 @@ std::string FmtCount(double v) {
   if (v >= 1e6) return absl::StrFormat("%.3gM", v / 1e6);
   if (v >= 1e4) return absl::StrFormat("%.3gk", v / 1e3);
   return absl::StrFormat("%.4g", v);
+}
+
+std::string FmtBytes(uint64_t b) {
+  if (b >= (uint64_t{1} << 30)) return absl::StrFormat("%.4g GiB", b / 1073741824.0);
+  return absl::StrFormat("%.4g MiB", b / 1048576.0);
 }
 
 std::string JsonText(const nlohmann::json& j, const char* key) {
@@ -729,7 +735,7 @@ class Page {
                          "<th>all online</th><th>boot</th><th>ran</th><th>error</th></tr>");
     for (const auto& v : d_.vm_summaries) {
       absl::StrAppend(out, "<tr><td>", HtmlEscape(v.vm), "</td><td>", v.vcpus, "</td><td>",
-                      v.memory_bytes >> 20, " MiB</td><td>", v.all_online ? "yes" : "<b>no</b>",
+                      FmtBytes(v.memory_bytes), "</td><td>", v.all_online ? "yes" : "<b>no</b>",
                       "</td><td>", absl::StrFormat("%.1f ms", v.boot_ms), "</td><td>",
                       FmtDuration(v.run_s), "</td><td class=\"err\">",
                       v.error.empty() ? "" : HtmlEscape(v.error), "</td></tr>");
@@ -744,7 +750,11 @@ class Page {
                       " vCPUs</summary><table class=\"vcpus\"><tr><th>vCPU</th><th>state</th>"
                       "<th>pinned</th><th>asked</th><th>in force</th><th>ran on</th>"
                       "<th>heartbeats</th><th>kicks</th>");
-      for (const auto& r : reasons) absl::StrAppend(out, "<th>", HtmlEscape(r), "</th>");
+      for (const auto& r : reasons) {
+        absl::string_view shown = r;
+        absl::ConsumePrefix(&shown, "KVM_EXIT_");
+        absl::StrAppend(out, "<th title=\"", HtmlEscape(r), "\">", HtmlEscape(std::string(shown)), "</th>");
+      }
       absl::StrAppend(out, "</tr>");
       for (const auto& c : v.per_vcpu) {
         bool odd = c.state != "online" && c.state != "stopped";

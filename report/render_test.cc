@@ -223,6 +223,23 @@ TEST(RenderErrors, UnknownEventTypesAreSkippedAndListed) {
   EXPECT_THAT(*html, HasSubstr("future_thing ×1"));
 }
 
+// The lines `kvmbed run --events` writes today (tools/run_cmd.cc), verbatim
+// but for a shortened per_vcpu list: the renderer must take them as they are.
+TEST(RenderRealLog, KvmbedRunEventsRender) {
+  std::string path = TmpPath("real.jsonl");
+  WriteAll(path, R"({"cpus_folded":true,"duration_s":3.0,"name":"seed-two-vms","profile":"configs/seed-two-vms.yaml","t":0.000113666,"type":"run_start","vms":2}
+{"boot_ms":53.45597,"t":0.920004372,"type":"vm_online","vm":"guest-b"}
+{"all_online":true,"boot_ms":53.45597,"error":"","memory_bytes":4294967296,"per_vcpu":[{"affinity_in_force":[0,1],"affinity_requested":[0,1],"exits":{"KVM_EXIT_INTR":1,"KVM_EXIT_IO":1},"heartbeats":150,"kicks":1,"pinned":false,"ran_on":[0,1],"state":"online","vcpu":0}],"run_s":3.0,"t":3.9,"type":"vm_summary","vcpus":1,"vm":"guest-b"}
+{"exit_code":0,"signal":0,"t":3.970367688,"type":"run_end"}
+)");
+  absl::StatusOr<std::string> html = RenderReport(path);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_THAT(*html, HasSubstr("CLEAN (exit 0)"));
+  EXPECT_THAT(*html, HasSubstr("4 GiB"));
+  EXPECT_THAT(*html, HasSubstr("<th title=\"KVM_EXIT_INTR\">INTR</th>"));
+  EXPECT_THAT(*html, HasSubstr("data-plots=\"0\""));
+}
+
 // 20 hours of 56+4 vCPUs with noisy rates (worst case for run-length
 // merging): the page stays bounded and the time axis has at most kMaxBins.
 TEST(RenderBound, LongNoisyRunStaysBounded) {
