@@ -2,7 +2,8 @@
 # Renders a synthetic seed-like run and loads the page in headless Chromium
 # (Debian package `chromium`). The page's own script sets
 # body[data-rendered] to "ok N" only when all N plots it declares laid out
-# with a real size; this test checks that, that the stall report's <script>
+# with a real size and the heat map's hover read-out answered a synthetic
+# mouse move; this test checks that, that the stall report's <script>
 # did not run, and that a screenshot is produced (kept in the test's
 # undeclared outputs: bazel-testlogs/report/chromium_test/test.outputs/).
 set -euo pipefail
@@ -38,6 +39,7 @@ chrome --dump-dom "file://$tmp/run.html" > "$tmp/dom.html" || {
 want=$(grep -o 'data-plots="[0-9]*"' "$tmp/run.html" | head -1 | grep -o '[0-9]*')
 got=$(grep -o 'data-rendered="[^"]*"' "$tmp/dom.html" | head -1 || true)
 echo "plots declared: $want; chromium says: $got"
+echo "hover read-out on the first heat-map cell: $(grep -o 'data-readout="[^"]*"' "$tmp/dom.html" || echo none)"
 [ "$want" -ge 6 ] || { echo "FAIL: expected at least 6 plots, page declares $want"; exit 1; }
 [ "$got" = "data-rendered=\"ok $want\"" ] || { echo "FAIL: page did not render every plot"; exit 1; }
 grep -q '<title>kvmbed report: seed-soak</title>' "$tmp/dom.html" || {

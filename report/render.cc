@@ -848,6 +848,12 @@ const char* const Page::kScript = R"js(
   // Self-check for headless runs: every plot laid out with a real size and content.
   var plots=document.querySelectorAll('svg.plot'),bad=[];
   plots.forEach(function(p){var b=p.getBBox();if(!(b.width>0&&b.height>0)||p.childElementCount<2)bad.push(p.id);});
+  // ... and the hover read-out answers on the first heat map's first cell.
+  var hw=document.querySelector('.heatwrap');
+  if(hw){var sv=hw.querySelector('svg'),r=sv.getBoundingClientRect();
+    sv.dispatchEvent(new MouseEvent('mousemove',{clientX:r.left+(+hw.dataset.left)+1,clientY:r.top+(+hw.dataset.top)+1}));
+    if(ro.hidden||ro.textContent.indexOf('vCPU 0')<0)bad.push('readout');
+    document.body.setAttribute('data-readout',ro.textContent.split('\n').join(' | '));ro.hidden=true;}
   var want=+document.body.dataset.plots;
   document.body.setAttribute('data-rendered',bad.length==0&&plots.length==want?'ok '+plots.length:'FAILED '+bad.join(' '));
 })();
