@@ -248,6 +248,49 @@ TEST(RenderRealLog, KvmbedRunEventsRender) {
   EXPECT_PAGE_HAS(*html, ("data-plots=\"0\""));
 }
 
+// Many stalls: all are counted, only the first and last few are printed, and
+// a stall evicted from the kept window does not come back half-filled.
+TEST(RenderBound, ManyStallsKeepFirstAndLast) {
+  std::string path = TmpPath("stalls.jsonl");
+  std::string log = "{\"t\":0,\"type\":\"run_start\",\"name\":\"many\"}\n";
+  const int n = 500;
+  for (int i = 1; i <= n; ++i) {
+    std::string verdict = i % 5 == 0 ? "lost" : "pending";
+    absl::StrAppend(&log, "{\"t\":", i, ",\"type\":\"stall\",\"plane\":\"host\",\"seq\":", i,
+                    ",\"waiter\":0,\"target\":1,\"wait_ns\":1e9,\"verdict\":\"", verdict,
+                    "\",\"continued\":false,\"report\":\"report ", i, "\"}\n");
+    if (verdict == "pending") {
+      // It clears by itself: the VMM then says slow.
+      absl::StrAppend(&log, "{\"t\":", i, ".5,\"type\":\"stall\",\"plane\":\"host\",\"seq\":", i,
+                      ",\"waiter\":0,\"target\":1,\"wait_ns\":1.5e9,\"verdict\":\"slow\","
+                      "\"continued\":true,\"report\":\"got unstuck ", i, "\"}\n");
+    }
+  }
+  // A late continuation of an evicted (slow) stall must not re-enter the
+  // tables, but its new verdict counts.
+  absl::StrAppend(&log, "{\"t\":600,\"type\":\"stall\",\"plane\":\"host\",\"seq\":101,"
+                        "\"waiter\":0,\"target\":1,\"wait_ns\":9e9,\"verdict\":\"lost\","
+                        "\"continued\":true,\"report\":\"late\"}\n");
+  WriteAll(path, log);
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->stalls_total, n);
+  EXPECT_EQ(d->stalls_lost, n / 5 + 1);  // every 5th, and seq 101 at the end
+  EXPECT_EQ(d->stalls_slow, n - n / 5 - 1);
+  EXPECT_EQ(d->stalls_pending, 0);
+  ASSERT_EQ(d->stalls_first.size(), static_cast<size_t>(kFirstStallsKept));
+  ASSERT_EQ(d->stalls_last.size(), static_cast<size_t>(kLastStallsKept));
+  EXPECT_EQ(d->stalls_first.front().seq, 1);
+  EXPECT_EQ(d->stalls_last.back().seq, n);
+  EXPECT_EQ(d->stalls_last.front().seq, n - kLastStallsKept + 1);
+  std::string html = RenderHtml(*d);
+  EXPECT_EQ(Count(html, "<details class=\"report\""),
+            static_cast<size_t>(kFirstStallsKept + kLastStallsKept));
+  EXPECT_PAGE_HAS(html, absl::StrCat(n - kFirstStallsKept - kLastStallsKept,
+                                     " in between are counted above but not printed"));
+  EXPECT_PAGE_LACKS(html, ">late<");
+}
+
 // 20 hours of 56+4 vCPUs with noisy rates (worst case for run-length
 // merging): the page stays bounded and the time axis has at most kMaxBins.
 TEST(RenderBound, LongNoisyRunStaysBounded) {
