@@ -320,7 +320,15 @@ class Page {
                          "bucket (log scale). Line: cumulative fraction (CDF). Percentiles are "
                          "bucket upper bounds.</p>");
     int idx = 0;
-    for (const Histogram& h : d_.histograms) LatencyPlot(h, idx++, out);
+    double span_lo = 1e300, span_hi = 0;
+    for (const Histogram& h : d_.histograms) {
+      if (h.count == 0 || h.buckets.empty()) continue;
+      double lo, hi;
+      Span(h, &lo, &hi);
+      span_lo = std::min(span_lo, lo);
+      span_hi = std::max(span_hi, hi);
+    }
+    for (const Histogram& h : d_.histograms) LatencyPlot(h, idx++, span_lo, span_hi, out);
     absl::StrAppend(out, "</section>\n");
   }
 
@@ -334,7 +342,20 @@ class Page {
     return h.buckets.empty() ? 0 : h.buckets.back().first;
   }
 
-  void LatencyPlot(const Histogram& h, int idx, std::string* out) {
+  // The populated range of a histogram with one bucket of margin either side.
+  static void Span(const Histogram& h, double* lo_ns, double* hi_ns) {
+    size_t first = 0, last = h.buckets.size() - 1;
+    while (first < last && h.buckets[first].second == 0) ++first;
+    while (last > first && h.buckets[last].second == 0) --last;
+    // The margin bucket is first-1; its lower bound is the bound before it.
+    double lo = first > 1 ? h.buckets[first - 2].first : h.buckets[0].first / 2;
+    double hi = h.buckets[std::min(last + 1, h.buckets.size() - 1)].first;
+    *lo_ns = std::max(lo, 1.0);
+    *hi_ns = std::max(hi, h.max_ns);
+  }
+
+  void LatencyPlot(const Histogram& h, int idx, double span_lo, double span_hi,
+                   std::string* out) {
     std::string title = absl::StrCat(h.plane, " plane", h.vm.empty() ? "" : ", vm ", h.vm);
     absl::StrAppend(out, "<h3>", HtmlEscape(title), "</h3>");
     if (h.count == 0 || h.buckets.empty()) {
@@ -351,8 +372,8 @@ class Page {
     while (last > first && h.buckets[last].second == 0) --last;
     if (first > 0) --first;
     if (last + 1 < h.buckets.size()) ++last;
-    double xlo = std::max(lo[first], 1.0), xhi = h.buckets[last].first;
-    if (h.max_ns > xhi) xhi = h.max_ns;
+    // One x range for every plane's plot so they compare at a glance.
+    double xlo = span_lo, xhi = span_hi;
     double lxlo = std::log10(xlo), lxhi = std::log10(xhi);
     if (lxhi <= lxlo) lxhi = lxlo + 1;
     auto X = [&](double ns) {
