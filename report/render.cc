@@ -216,7 +216,9 @@ class Page {
   void StatusCharts(std::string* out) {
     absl::StrAppend(out, "<section id=\"status\"><h2>Throughput and csd waits over time</h2>");
     if (!d_.have_status || d_.ipi_rate_series < 0) {
-      absl::StrAppend(out, "<p class=\"empty\">No status events in the log.</p></section>");
+      absl::StrAppend(out, "<p class=\"empty\">No status events in the log.</p>");
+      StallDensity(out);
+      absl::StrAppend(out, "</section>\n");
       return;
     }
     const Timeline& tl = d_.timeline;
@@ -281,7 +283,35 @@ class Page {
     }
     absl::StrAppend(&svg, Svg("maxwait", bottom + 22, "scatter"), axis_.Ticks(top, bottom),
                     decades, VLabel(top, bottom, "max wait"), dots, "</svg>");
-    absl::StrAppend(out, svg, "</section>\n");
+    absl::StrAppend(out, svg);
+    StallDensity(out);
+    absl::StrAppend(out, "</section>\n");
+  }
+
+  // Every stall (not only the ones printed in full), as new stalls per bin.
+  void StallDensity(std::string* out) {
+    if (d_.stall_series < 0) return;
+    const Timeline& tl = d_.timeline;
+    const auto& cells = tl.series(d_.stall_series);
+    double peak = 0;
+    for (const Cell& c : cells) peak = std::max(peak, c.progress);
+    if (peak <= 0) return;
+    const double h = 40, top = 6, bottom = top + h;
+    std::string svg = Svg("stallrate", bottom + 22, "bars");
+    absl::StrAppend(&svg, axis_.Ticks(top, bottom),
+                    YLabel(top, bottom, FmtCount(peak), "0", "stalls"));
+    for (int b = 0; b < tl.bins(); ++b) {
+      if (cells[b].progress <= 0) continue;
+      double x0 = axis_.X(b * tl.width_s()), x1 = axis_.X((b + 1) * tl.width_s());
+      double y = bottom - h * cells[b].progress / peak;
+      absl::StrAppend(&svg, "<rect class=\"stallbar\" x=\"", F(x0), "\" y=\"", F(y),
+                      "\" width=\"", F(std::max(x1 - x0 - 0.5, 1.5)), "\" height=\"",
+                      F(bottom - y), "\"><title>", FmtDuration(b * tl.width_s()), ": ",
+                      absl::StrFormat("%.0f", cells[b].progress), " new stalls</title></rect>");
+    }
+    absl::StrAppend(&svg, "</svg>");
+    absl::StrAppend(out, "<p class=\"hint\">New csd stalls per bin (all ", d_.stalls_total,
+                    ", whatever their verdict):</p>", svg);
   }
 
   // Opens an <svg> plot of the standard width.
@@ -837,7 +867,7 @@ th{background:#f3f3f3}td.err{color:var(--lost)}
 svg.plot{display:block;overflow:visible}
 .grid{stroke:#e6e6e6;stroke-width:1}.tick{font-size:10px;fill:#555}.axislabel{font-size:11px;fill:#333}
 .rowlabel{font-size:9px;fill:#555}.series{fill:none;stroke:#1f77b4;stroke-width:1.5}
-.dot{fill:#d62728}.bar{fill:#6baed6}.cdf{fill:none;stroke:#08306b;stroke-width:2}
+.dot{fill:#d62728}.stallbar{fill:#d62728}.bar{fill:#6baed6}.cdf{fill:none;stroke:#08306b;stroke-width:2}
 .pline{stroke:#444;stroke-dasharray:3 3}.pline.max{stroke:var(--lost)}.ptext{font-size:10px;fill:#333}.cdftick{fill:#08306b}.ptext.max{fill:var(--lost)}
 .stuck{fill:var(--lost)}.span{fill:none;stroke-width:1.5}.span.lockup{stroke:#000;stroke-dasharray:2 1}
 .marker{stroke:#fff;stroke-width:.5;cursor:pointer}

@@ -289,6 +289,11 @@ TEST(RenderBound, ManyStallsKeepFirstAndLast) {
   EXPECT_PAGE_HAS(html, absl::StrCat(n - kFirstStallsKept - kLastStallsKept,
                                      " in between are counted above but not printed"));
   EXPECT_PAGE_LACKS(html, ">late<");
+  // ... yet every stall is in the per-bin density plot.
+  double drawn = 0;
+  for (const Cell& c : d->timeline.series(d->stall_series)) drawn += c.progress;
+  EXPECT_DOUBLE_EQ(drawn, n);
+  EXPECT_PAGE_HAS(html, "id=\"stallrate\"");
 }
 
 // 20 hours of 56+4 vCPUs with noisy rates (worst case for run-length

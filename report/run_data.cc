@@ -379,6 +379,10 @@ class Reader {
     Key key{plane, vm, seq};
     bool fresh = verdicts_.find(key) == verdicts_.end();
     verdicts_[key] = verdict;
+    if (fresh) {
+      if (d_->stall_series < 0) d_->stall_series = d_->timeline.AddSeries();
+      d_->timeline.AddInterval(d_->stall_series, t, t, 1);
+    }
     if (!fresh && !d_->FindStall(plane, vm, seq)) return absl::OkStatus();  // evicted
     Stall* s = Keep(key);
     if (s->reports == 0) {

@@ -147,6 +147,7 @@ struct RunData {
   std::vector<std::pair<std::string, VmBeats>> beats;
   int ipi_rate_series = -1;   // from status.ipis
   int max_wait_series = -1;   // from status.max_wait_ns
+  int stall_series = -1;      // new stalls (distinct seqs) per bin, all of them
   bool have_status = false;
   StatusPoint prev_status;
   StatusPoint last_status;
