@@ -189,8 +189,8 @@ class Page {
     fact("soft lockups", absl::StrCat(d_.soft_lockups_total));
     if (d_.have_status) {
       fact("IPIs", absl::StrCat(FmtCount(d_.last_status.ipis), " (",
-                                FmtCount(d_.last_status.csd_waits), " csd waits, max wait ",
-                                FmtNs(d_.last_status.max_wait_ns), ")"));
+                                FmtCount(d_.last_status.csd_waits), " csd waits, longest wait ",
+                                FmtNs(d_.max_wait_ns), ")"));
     }
     fact("log", absl::StrCat(d_.path, ", ", d_.lines, " lines"));
     absl::StrAppend(out, "</dl>");

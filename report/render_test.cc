@@ -142,6 +142,7 @@ TEST_F(RenderTest, StallsAndLockupsAreMarkedAndCounted) {
   EXPECT_PAGE_HAS(html, ("<span class=\"badge b-slow\">slow</span>"));
   EXPECT_PAGE_HAS(html, ("watchdog: BUG: soft lockup - vCPU#17 stuck for 24s!"));
   EXPECT_PAGE_HAS(html, ("FOUND a stall or failure (exit 1): lost IPI"));
+  EXPECT_PAGE_HAS(html, "longest wait 23 s");  // the run's peak, not the last period
 }
 
 TEST_F(RenderTest, ReportTextIsEscaped) {

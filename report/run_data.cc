@@ -257,6 +257,7 @@ class Reader {
       tl.AddInterval(d_->ipi_rate_series, d_->prev_status.t, t, delta);
     }
     tl.AddMax(d_->max_wait_series, t, p.max_wait_ns);
+    d_->max_wait_ns = std::max(d_->max_wait_ns, p.max_wait_ns);
     d_->prev_status = p;
     d_->last_status = p;
     d_->have_status = true;

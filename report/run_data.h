@@ -151,6 +151,7 @@ struct RunData {
   bool have_status = false;
   StatusPoint prev_status;
   StatusPoint last_status;
+  double max_wait_ns = 0;  // the longest csd wait any status event reported
 
   std::vector<Histogram> histograms;  // one per (plane, vm), latest wins
 
