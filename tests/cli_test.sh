@@ -42,6 +42,12 @@ else
   if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/ev.jsonl" 2>/dev/null ||
      ! command -v python3 >/dev/null; then pass "event log parses"; else fail "event log parses"; fi
 
+  expect_rc "report renders the run's log" 0 "$KVMBED" report "$T/ev.jsonl" --output="$T/ev.html"
+  expect_grep "report is HTML with the VM table" "seed|default" "$T/ev.html"
+  printf '{"t":0,"type":"run_start"}\nnot json\n{"t":1,"type":"run_end"}\n' >"$T/badlog.jsonl"
+  expect_rc "malformed log line is bad input" 2 "$KVMBED" report "$T/badlog.jsonl"
+  expect_grep "bad log line named" "badlog.jsonl:2" "$T/err"
+
   expect_rc "triple fault is a clean failure" 1 "$KVMBED" run --inject-fault=triple --fault-vcpu=1 --duration=2s
   expect_grep "triple fault reported with symbolized RIP" "RIP [0-9a-f]+ kvmbed_fault_triple\+0x[0-9a-f]+/0x[0-9a-f]+" "$T/err"
 

@@ -22,6 +22,8 @@ int RunCommand(const std::vector<std::string>& args);
 int BenchCommand(const std::vector<std::string>& args);
 // `kvmbed reproduce NAME | --list`
 int ReproduceCommand(const std::vector<std::string>& args);
+// `kvmbed report RUN.jsonl`
+int ReportCommand(const std::vector<std::string>& args);
 // `kvmbed profile import|export ...`
 int ProfileCommand(const std::vector<std::string>& args);
 

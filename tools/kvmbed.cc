@@ -21,6 +21,7 @@ constexpr char kUsage[] =
     "  run [PROFILE.yaml]           boot the profile's VMs (built-in default if none)\n"
     "  bench boot --vcpus N         time VM creation -> every vCPU online\n"
     "  reproduce NAME | --list      reproduce a seed lockup, then show the fix holds\n"
+    "  report RUN.jsonl             render a run's event log as one HTML page\n"
     "  profile check|import|export  validate a profile; libvirt domain XML in/out\n"
     "\n"
     "exit codes: 0 clean, 1 a stall/lockup/failure found, 2 bad input or setup error\n"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return kvmbed::RunCommand(rest);
   if (cmd == "bench") return kvmbed::BenchCommand(rest);
   if (cmd == "reproduce") return kvmbed::ReproduceCommand(rest);
+  if (cmd == "report") return kvmbed::ReportCommand(rest);
   if (cmd == "profile") return kvmbed::ProfileCommand(rest);
   if (cmd == "help") {
     std::printf("kvmbed: %s\n", kUsage);

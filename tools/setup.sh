@@ -12,6 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev                 # events (JSON lines)
   libtinyxml2-dev                    # libvirt domain XML
   stress-ng                          # host stress plane
+  chromium fonts-dejavu-core         # `kvmbed report` pages are checked headless
+  python3                            # tests parse the JSON-lines event log
 )
 
 if [ "$(id -u)" -ne 0 ]; then

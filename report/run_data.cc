@@ -1,0 +1,579 @@
+#include "report/run_data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kvmbed {
+namespace report {
+
+// ---------------------------------------------------------------- Timeline
+
+int Timeline::AddSeries() {
+  series_.emplace_back(bins_);
+  return static_cast<int>(series_.size()) - 1;
+}
+
+void Timeline::Cover(double t) {
+  if (t < 0) t = 0;
+  while (t >= kMaxBins * width_s_) {
+    // Merge pairs of bins: the width doubles, the bin count halves.
+    int merged = (bins_ + 1) / 2;
+    for (auto& s : series_) {
+      std::vector<Cell> m(merged);
+      for (int i = 0; i < bins_; ++i) {
+        Cell& d = m[i / 2];
+        const Cell& c = s[i];
+        d.progress += c.progress;
+        d.covered_s += c.covered_s;
+        d.stalled_s += c.stalled_s;
+        if (c.has_max) {
+          d.max = d.has_max ? std::max(d.max, c.max) : c.max;
+          d.has_max = true;
+        }
+      }
+      s = std::move(m);
+    }
+    bins_ = merged;
+    width_s_ *= 2;
+  }
+  int need = static_cast<int>(std::floor(t / width_s_)) + 1;
+  if (need > bins_) {
+    bins_ = need;
+    for (auto& s : series_) s.resize(bins_);
+  }
+}
+
+void Timeline::AddInterval(int series, double t0, double t1, double progress) {
+  if (t0 < 0) t0 = 0;
+  if (t1 <= t0) {  // a zero-length interval: put the progress in one bin
+    Cover(t1);
+    int b = std::min(bins_ - 1, static_cast<int>(std::floor(t1 / width_s_)));
+    series_[series][std::max(b, 0)].progress += progress;
+    return;
+  }
+  Cover(t1);
+  const double len = t1 - t0;
+  int b0 = static_cast<int>(std::floor(t0 / width_s_));
+  int b1 = std::min(bins_ - 1, static_cast<int>(std::floor(t1 / width_s_)));
+  for (int b = b0; b <= b1; ++b) {
+    double lo = std::max(t0, b * width_s_), hi = std::min(t1, (b + 1) * width_s_);
+    if (hi <= lo) continue;
+    Cell& c = series_[series][b];
+    double frac = (hi - lo) / len;
+    c.progress += progress * frac;
+    c.covered_s += hi - lo;
+    if (progress <= 0) c.stalled_s += hi - lo;
+  }
+}
+
+void Timeline::AddMax(int series, double t, double value) {
+  Cover(t);
+  int b = std::min(bins_ - 1, static_cast<int>(std::floor(std::max(t, 0.0) / width_s_)));
+  Cell& c = series_[series][b];
+  c.max = c.has_max ? std::max(c.max, value) : value;
+  c.has_max = true;
+}
+
+// ---------------------------------------------------------------- parsing
+
+namespace {
+
+// Field access that turns a schema mismatch into "path:line: field ...".
+class LineFields {
+ public:
+  LineFields(const std::string& path, int64_t line, const nlohmann::json& j)
+      : path_(path), line_(line), j_(j) {}
+
+  absl::Status Error(const std::string& field, const std::string& what) const {
+    std::string type = j_.contains("type") && j_["type"].is_string()
+                           ? j_["type"].get<std::string>()
+                           : std::string("?");
+    return absl::InvalidArgumentError(absl::StrCat(
+        path_, ":", line_, ": event '", type, "': field '", field, "' ", what,
+        " (see docs/events.md for the event schema; fix or remove the line)"));
+  }
+
+  bool Has(const std::string& f) const { return j_.contains(f) && !j_[f].is_null(); }
+
+  absl::Status Number(const std::string& f, double* out, bool required = true) const {
+    if (!Has(f)) return required ? Error(f, "is missing") : absl::OkStatus();
+    if (!j_[f].is_number()) return Error(f, "must be a number");
+    *out = j_[f].get<double>();
+    return absl::OkStatus();
+  }
+  absl::Status Int(const std::string& f, int64_t* out, bool required = true) const {
+    if (!Has(f)) return required ? Error(f, "is missing") : absl::OkStatus();
+    if (!j_[f].is_number_integer()) return Error(f, "must be an integer");
+    *out = j_[f].get<int64_t>();
+    return absl::OkStatus();
+  }
+  absl::Status Uint(const std::string& f, uint64_t* out, bool required = true) const {
+    int64_t v = 0;
+    absl::Status s = Int(f, &v, required);
+    if (!s.ok()) return s;
+    if (v < 0) return Error(f, "must not be negative");
+    if (Has(f)) *out = static_cast<uint64_t>(v);
+    return absl::OkStatus();
+  }
+  absl::Status String(const std::string& f, std::string* out, bool required = true) const {
+    if (!Has(f)) return required ? Error(f, "is missing") : absl::OkStatus();
+    if (!j_[f].is_string()) return Error(f, "must be a string");
+    *out = j_[f].get<std::string>();
+    return absl::OkStatus();
+  }
+  absl::Status Bool(const std::string& f, bool* out, bool required = true) const {
+    if (!Has(f)) return required ? Error(f, "is missing") : absl::OkStatus();
+    if (!j_[f].is_boolean()) return Error(f, "must be true or false");
+    *out = j_[f].get<bool>();
+    return absl::OkStatus();
+  }
+  absl::Status IntList(const nlohmann::json& a, const std::string& f,
+                       std::vector<int64_t>* out) const {
+    if (!a.is_array()) return Error(f, "must be an array of integers");
+    out->clear();
+    for (const auto& v : a) {
+      if (!v.is_number_integer()) return Error(f, "must be an array of integers");
+      out->push_back(v.get<int64_t>());
+    }
+    return absl::OkStatus();
+  }
+  const nlohmann::json& json() const { return j_; }
+
+ private:
+  const std::string& path_;
+  int64_t line_;
+  const nlohmann::json& j_;
+};
+
+#define KV_RET(expr)                      \
+  do {                                    \
+    absl::Status kv_s_ = (expr);          \
+    if (!kv_s_.ok()) return kv_s_;        \
+  } while (0)
+
+std::string Cap(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  // Do not cut a UTF-8 sequence in half.
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+  absl::StrAppend(&s, "\n[... cut at ", max, " bytes by kvmbed report]");
+  return s;
+}
+
+class Reader {
+ public:
+  Reader(const std::string& path, RunData* d) : path_(path), d_(d) {}
+
+  absl::Status Line(int64_t n, const nlohmann::json& j) {
+    if (!j.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ":", n, ": not a JSON object (each line must be one event)"));
+    }
+    LineFields f(path_, n, j);
+    double t = 0;
+    std::string type;
+    KV_RET(f.Number("t", &t));
+    KV_RET(f.String("type", &type));
+    d_->last_t = std::max(d_->last_t, t);
+    d_->type_counts[type]++;
+    if (type == "run_start") {
+      d_->run_start = j;
+    } else if (type == "run_end") {
+      int64_t code = 0;
+      KV_RET(f.Int("exit_code", &code));
+      d_->run_end = j;
+    } else if (type == "vm_online") {
+      std::string vm;
+      double ms = 0;
+      KV_RET(f.String("vm", &vm));
+      KV_RET(f.Number("boot_ms", &ms));
+      d_->vm_boot_ms[vm] = ms;
+    } else if (type == "status") {
+      return Status(f, t);
+    } else if (type == "heartbeats") {
+      return Heartbeats(f, t);
+    } else if (type == "ipi_latency") {
+      return Latency(f, t, n);
+    } else if (type == "stall") {
+      return StallEvent(f, t);
+    } else if (type == "stall_cleared") {
+      return Cleared(f, t);
+    } else if (type == "soft_lockup") {
+      return Lockup(f, t);
+    } else if (type == "console") {
+      std::string vm, text;
+      KV_RET(f.String("vm", &vm));
+      KV_RET(f.String("text", &text));
+      auto& lines = d_->console[vm];
+      lines.push_back(Cap(text, kMaxConsoleLineBytes));
+      if (lines.size() > static_cast<size_t>(kConsoleLinesKept)) lines.erase(lines.begin());
+      d_->console_total[vm]++;
+    } else if (type == "vm_summary") {
+      return Summary(f);
+    } else {
+      d_->unknown_types[type]++;
+    }
+    return absl::OkStatus();
+  }
+
+  void Finish() {
+    // Verdict totals from each stall's final state.
+    for (const auto& [key, v] : verdicts_) {
+      if (v == "lost") d_->stalls_lost++;
+      else if (v == "slow") d_->stalls_slow++;
+      else d_->stalls_pending++;
+    }
+    d_->stalls_total = static_cast<int64_t>(verdicts_.size());
+  }
+
+ private:
+  using Key = std::tuple<std::string, std::string, int64_t>;
+
+  absl::Status Status(const LineFields& f, double t) {
+    StatusPoint p;
+    p.t = t;
+    KV_RET(f.Number("elapsed_s", &p.elapsed_s));
+    KV_RET(f.Number("ipis", &p.ipis));
+    KV_RET(f.Number("ipis_per_s", &p.ipis_per_s));
+    KV_RET(f.Number("csd_waits", &p.csd_waits));
+    KV_RET(f.Number("max_wait_ns", &p.max_wait_ns));
+    KV_RET(f.Number("stalls_lost", &p.stalls_lost));
+    KV_RET(f.Number("stalls_slow", &p.stalls_slow));
+    Timeline& tl = d_->timeline;
+    if (d_->ipi_rate_series < 0) {
+      d_->ipi_rate_series = tl.AddSeries();
+      d_->max_wait_series = tl.AddSeries();
+    }
+    if (d_->have_status) {
+      double delta = p.ipis - d_->prev_status.ipis;
+      if (delta < 0) delta = 0;  // counter reset
+      tl.AddInterval(d_->ipi_rate_series, d_->prev_status.t, t, delta);
+    }
+    tl.AddMax(d_->max_wait_series, t, p.max_wait_ns);
+    d_->max_wait_ns = std::max(d_->max_wait_ns, p.max_wait_ns);
+    d_->prev_status = p;
+    d_->last_status = p;
+    d_->have_status = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status Heartbeats(const LineFields& f, double t) {
+    std::string vm;
+    KV_RET(f.String("vm", &vm));
+    if (!f.Has("counts")) return f.Error("counts", "is missing");
+    const auto& counts = f.json()["counts"];
+    if (!counts.is_array()) return f.Error("counts", "must be an array of numbers");
+    auto it = std::find_if(d_->beats.begin(), d_->beats.end(),
+                           [&](const auto& p) { return p.first == vm; });
+    if (it == d_->beats.end()) {
+      d_->beats.emplace_back(vm, VmBeats());
+      it = d_->beats.end() - 1;
+    }
+    VmBeats& b = it->second;
+    if (b.series.size() < counts.size()) {
+      while (b.series.size() < counts.size()) {
+        b.series.push_back(d_->timeline.AddSeries());
+        b.last_count.push_back(-1);
+      }
+    } else if (counts.size() < b.series.size()) {
+      return f.Error("counts", absl::StrCat("has ", counts.size(), " entries but earlier lines had ",
+                                            b.series.size(), " for vm '", vm, "'"));
+    }
+    for (size_t i = 0; i < counts.size(); ++i) {
+      if (!counts[i].is_number()) return f.Error("counts", "must be an array of numbers");
+      double c = counts[i].get<double>();
+      if (b.last_t >= 0 && b.last_count[i] >= 0) {
+        double delta = c - b.last_count[i];
+        if (delta < 0) delta = 0;  // counter reset (vCPU restarted)
+        d_->timeline.AddInterval(b.series[i], b.last_t, t, delta);
+      }
+      b.last_count[i] = c;
+    }
+    b.last_t = t;
+    b.samples++;
+    return absl::OkStatus();
+  }
+
+  absl::Status Latency(const LineFields& f, double t, int64_t n) {
+    Histogram h;
+    h.t = t;
+    h.line = static_cast<int>(n);
+    KV_RET(f.String("plane", &h.plane));
+    KV_RET(f.String("vm", &h.vm, /*required=*/false));
+    std::string unit = "ns";
+    KV_RET(f.String("unit", &unit, false));
+    if (unit != "ns") return f.Error("unit", "must be \"ns\"");
+    if (!f.Has("buckets")) return f.Error("buckets", "is missing");
+    const auto& bk = f.json()["buckets"];
+    if (!bk.is_array()) return f.Error("buckets", "must be an array of [upper_bound_ns, count]");
+    uint64_t total = 0;
+    double prev_ub = -1;
+    for (const auto& e : bk) {
+      if (!e.is_array() || e.size() != 2 || !e[0].is_number() || !e[1].is_number_integer() ||
+          e[1].get<int64_t>() < 0) {
+        return f.Error("buckets", "must be an array of [upper_bound_ns, count] pairs");
+      }
+      double ub = e[0].get<double>();
+      if (ub <= prev_ub) return f.Error("buckets", "upper bounds must increase");
+      prev_ub = ub;
+      uint64_t c = static_cast<uint64_t>(e[1].get<int64_t>());
+      h.buckets.emplace_back(ub, c);
+      total += c;
+    }
+    KV_RET(f.Uint("count", &h.count));
+    if (total != h.count) {
+      return f.Error("count", absl::StrCat("is ", h.count, " but the buckets add up to ", total));
+    }
+    KV_RET(f.Number("sum_ns", &h.sum_ns, false));
+    KV_RET(f.Number("max_ns", &h.max_ns, false));
+    for (auto& old : d_->histograms) {
+      if (old.plane == h.plane && old.vm == h.vm) {
+        old = std::move(h);  // cumulative: the latest is the total so far
+        return absl::OkStatus();
+      }
+    }
+    d_->histograms.push_back(std::move(h));
+    return absl::OkStatus();
+  }
+
+  Stall* Keep(const Key& key) {
+    Stall* s = d_->FindStall(std::get<0>(key), std::get<1>(key), std::get<2>(key));
+    if (s) return s;
+    if (d_->stalls_first.size() < static_cast<size_t>(kFirstStallsKept)) {
+      d_->stalls_first.emplace_back();
+      return &d_->stalls_first.back();
+    }
+    if (d_->stalls_last.size() >= static_cast<size_t>(kLastStallsKept)) {
+      d_->stalls_last.erase(d_->stalls_last.begin());
+    }
+    d_->stalls_last.emplace_back();
+    return &d_->stalls_last.back();
+  }
+
+  absl::Status StallEvent(const LineFields& f, double t) {
+    std::string plane, vm, func, info, verdict, text;
+    int64_t seq = 0, waiter = -1, target = -1;
+    double wait_ns = 0;
+    bool continued = false;
+    KV_RET(f.String("plane", &plane));
+    KV_RET(f.String("vm", &vm, false));
+    KV_RET(f.Int("seq", &seq));
+    KV_RET(f.Int("waiter", &waiter));
+    KV_RET(f.Int("target", &target));
+    KV_RET(f.String("func", &func, false));
+    KV_RET(f.String("info", &info, false));
+    KV_RET(f.Number("wait_ns", &wait_ns));
+    KV_RET(f.String("verdict", &verdict));
+    if (verdict != "lost" && verdict != "slow" && verdict != "pending") {
+      return f.Error("verdict", "must be \"lost\", \"slow\" or \"pending\"");
+    }
+    KV_RET(f.Bool("continued", &continued, false));
+    KV_RET(f.String("report", &text, false));
+    d_->stall_events++;
+    Key key{plane, vm, seq};
+    bool fresh = verdicts_.find(key) == verdicts_.end();
+    verdicts_[key] = verdict;
+    if (fresh) {
+      if (d_->stall_series < 0) d_->stall_series = d_->timeline.AddSeries();
+      d_->timeline.AddInterval(d_->stall_series, t, t, 1);
+    }
+    if (!fresh && !d_->FindStall(plane, vm, seq)) return absl::OkStatus();  // evicted
+    Stall* s = Keep(key);
+    if (s->reports == 0) {
+      s->plane = plane;
+      s->vm = vm;
+      s->seq = seq;
+      s->waiter = waiter;
+      s->target = target;
+      s->func = func;
+      s->info = info;
+      s->first_t = t;
+      s->first_report = Cap(text, kMaxReportBytes);
+    } else {
+      s->last_report = Cap(text, kMaxReportBytes);
+    }
+    s->reports++;
+    s->last_t = t;
+    s->verdict = verdict;
+    s->max_wait_ns = std::max(s->max_wait_ns, wait_ns);
+    return absl::OkStatus();
+  }
+
+  absl::Status Cleared(const LineFields& f, double t) {
+    std::string plane, vm;
+    int64_t seq = 0;
+    double wait_ns = 0;
+    KV_RET(f.String("plane", &plane));
+    KV_RET(f.String("vm", &vm, false));
+    KV_RET(f.Int("seq", &seq));
+    KV_RET(f.Number("wait_ns", &wait_ns, false));
+    Stall* s = d_->FindStall(plane, vm, seq);
+    if (s) {
+      s->cleared = true;
+      s->cleared_t = t;
+      s->cleared_wait_ns = wait_ns;
+      s->max_wait_ns = std::max(s->max_wait_ns, wait_ns);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Lockup(const LineFields& f, double t) {
+    SoftLockup l;
+    l.t = t;
+    KV_RET(f.String("vm", &l.vm));
+    KV_RET(f.Int("vcpu", &l.vcpu));
+    KV_RET(f.Number("stuck_s", &l.stuck_s));
+    KV_RET(f.String("report", &l.report, false));
+    l.report = Cap(l.report, kMaxReportBytes);
+    d_->soft_lockups_total++;
+    if (d_->soft_lockups.size() < static_cast<size_t>(kSoftLockupsKept)) {
+      d_->soft_lockups.push_back(std::move(l));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Summary(const LineFields& f) {
+    VmSummaryRow r;
+    KV_RET(f.String("vm", &r.vm));
+    KV_RET(f.Int("vcpus", &r.vcpus));
+    KV_RET(f.Uint("memory_bytes", &r.memory_bytes, false));
+    KV_RET(f.Bool("all_online", &r.all_online, false));
+    KV_RET(f.Number("boot_ms", &r.boot_ms, false));
+    KV_RET(f.Number("run_s", &r.run_s, false));
+    KV_RET(f.String("error", &r.error, false));
+    if (f.Has("per_vcpu")) {
+      const auto& pv = f.json()["per_vcpu"];
+      if (!pv.is_array()) return f.Error("per_vcpu", "must be an array of objects");
+      for (const auto& v : pv) {
+        if (!v.is_object()) return f.Error("per_vcpu", "must be an array of objects");
+        VcpuRow row;
+        auto get_int = [&](const char* k, auto* out) -> absl::Status {
+          if (!v.contains(k)) return absl::OkStatus();
+          if (!v[k].is_number_integer() || v[k].get<int64_t>() < 0) {
+            return f.Error(absl::StrCat("per_vcpu[].", k), "must be a non-negative integer");
+          }
+          *out = v[k].get<int64_t>();
+          return absl::OkStatus();
+        };
+        KV_RET(get_int("vcpu", &row.vcpu));
+        KV_RET(get_int("kicks", &row.kicks));
+        KV_RET(get_int("heartbeats", &row.heartbeats));
+        if (v.contains("pinned")) {
+          if (!v["pinned"].is_boolean()) return f.Error("per_vcpu[].pinned", "must be true or false");
+          row.pinned = v["pinned"].get<bool>();
+        }
+        if (v.contains("state")) {
+          if (!v["state"].is_string()) return f.Error("per_vcpu[].state", "must be a string");
+          row.state = v["state"].get<std::string>();
+        }
+        for (auto [k, out] : {std::make_pair("affinity_requested", &row.affinity_requested),
+                              std::make_pair("affinity_in_force", &row.affinity_in_force),
+                              std::make_pair("ran_on", &row.ran_on)}) {
+          if (v.contains(k)) KV_RET(f.IntList(v[k], absl::StrCat("per_vcpu[].", k), out));
+        }
+        if (v.contains("exits")) {
+          if (!v["exits"].is_object()) return f.Error("per_vcpu[].exits", "must be an object");
+          for (const auto& [reason, n] : v["exits"].items()) {
+            if (!n.is_number_integer() || n.get<int64_t>() < 0) {
+              return f.Error("per_vcpu[].exits", "values must be non-negative integers");
+            }
+            row.exits[reason] = n.get<uint64_t>();
+          }
+        }
+        r.per_vcpu.push_back(std::move(row));
+      }
+    }
+    d_->vm_summaries.push_back(std::move(r));
+    return absl::OkStatus();
+  }
+
+  const std::string& path_;
+  RunData* d_;
+  std::map<Key, std::string> verdicts_;  // every stall's latest verdict
+};
+
+}  // namespace
+
+Stall* RunData::FindStall(const std::string& plane, const std::string& vm, int64_t seq) {
+  for (auto* v : {&stalls_first, &stalls_last}) {
+    for (Stall& s : *v) {
+      if (s.seq == seq && s.plane == plane && s.vm == vm && s.reports > 0) return &s;
+    }
+  }
+  return nullptr;
+}
+
+absl::StatusOr<RunData> ReadRunLog(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot open event log ", path, ": give the JSON-lines file that "
+                     "`kvmbed soak --events` or `kvmbed run --events` wrote"));
+  }
+  RunData d;
+  d.path = path;
+  Reader reader(path, &d);
+  std::string line, next;
+  int64_t n = 0;
+  bool have = static_cast<bool>(std::getline(in, line));
+  while (have) {
+    ++n;
+    bool ended_with_newline = !in.eof();
+    bool more = static_cast<bool>(std::getline(in, next));
+    // Blank lines are tolerated (an editor may add one at the end).
+    if (line.find_first_not_of(" \t\r") != std::string::npos) {
+      nlohmann::json j;
+      std::string parse_error;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error& e) {
+        parse_error = e.what();
+      }
+      if (!parse_error.empty()) {
+        // Only the last line may be broken: what a kill -9 mid-write leaves.
+        bool is_last = !more;
+        if (!is_last) {
+          // Trailing blank lines after a broken line still make it the last one.
+          is_last = true;
+          std::string rest = next;
+          do {
+            if (rest.find_first_not_of(" \t\r") != std::string::npos) is_last = false;
+          } while (is_last && std::getline(in, rest));
+        }
+        if (is_last) {
+          d.truncated_last_line = true;
+          d.truncated_note = absl::StrCat(
+              "line ", n, " (", line.size(), " bytes", ended_with_newline ? "" : ", no newline",
+              ") is not complete JSON and was ignored: the run was probably killed while "
+              "writing it");
+          break;
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", n, ": not valid JSON (", parse_error,
+            "); only the last line of a log may be cut short"));
+      }
+      absl::Status s = reader.Line(n, j);
+      if (!s.ok()) return s;
+      d.lines = n;
+    }
+    line.swap(next);
+    have = more;
+  }
+  if (in.bad()) return absl::DataLossError(absl::StrCat("reading ", path, " failed"));
+  reader.Finish();
+  if (d.lines == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": no events in the log (is it the right file?)"));
+  }
+  return d;
+}
+
+}  // namespace report
+}  // namespace kvmbed
