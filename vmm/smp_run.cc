@@ -330,10 +330,13 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
                          absl::StrFormat("%.1f us %s this csd was queued", us < 0 ? -us : us,
                                          d < 0 ? "before" : "after")});
     }
-    r.facts.push_back({"target RIP", elf.Symbolize(s.regs.rip)});
+    // The target's registers as "key: value" facts ("RIP: 0008:... sym",
+    // "RSP: ... RFLAGS: ...", ...), not as the formatter's trace section.
     for (absl::string_view line :
-         absl::StrSplit(FormatSnapshotRegisters(s, elf, "\t\t"), '\n', absl::SkipEmpty())) {
-      r.trace.push_back(std::string(line));
+         absl::StrSplit(FormatSnapshotRegisters(s, elf, ""), '\n', absl::SkipEmpty())) {
+      size_t colon = line.find(": ");
+      if (colon == absl::string_view::npos) continue;
+      r.facts.push_back({std::string(line.substr(0, colon)), std::string(line.substr(colon + 2))});
     }
     // A sender between its llist_add and its ICR write still owes the IPI.
     int in_flight_from = -1;
