@@ -102,6 +102,11 @@ struct GuestSpec {
   absl::Duration stat_interval = absl::Seconds(1);
   // PRNG seed of the guest (0 = derived from the clock).
   uint64_t seed = 0;
+  // A deliberate guest fault committed by vCPU inject_fault_vcpu once online,
+  // to check the error path (`kvmbed run --inject-fault`): "triple", "ud",
+  // "gp", "page", "divide", "bad-port", "mmio"; empty = none.
+  std::string inject_fault;
+  int inject_fault_vcpu = 0;
 };
 
 // One run: where it came from, how long it lasts, what it runs.

@@ -36,7 +36,7 @@ else
   expect_rc "default profile runs clean" 0 "$KVMBED" run --duration=500ms --events="$T/ev.jsonl"
   expect_grep "summary says success" "^run: SUCCESS" "$T/out"
   expect_grep "every vCPU online" "all vCPUs online" "$T/out"
-  for ty in run_start vm_online vm_summary run_end; do
+  for ty in run_start smp_start smp_end vm_summary run_end; do
     expect_grep "event log has $ty" "\"type\":\"$ty\"" "$T/ev.jsonl"
   done
   if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/ev.jsonl" 2>/dev/null ||

@@ -1,21 +1,21 @@
 // `kvmbed run [PROFILE]`: boot every VM of a profile on its pinned vCPU
-// threads, run for the profile's duration, print the per-vCPU summary.
+// threads, run the profile's guest workload (idle when it has no `guest:`
+// section) for its duration while the csd and soft-lockup watchdogs look on,
+// then print the per-vCPU summary.
 #include <cstdio>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "base/event_log.h"
-#include "base/log.h"
 #include "configs/profile.h"
 #include "tools/commands.h"
 #include "tools/common.h"
 #include "tools/flags.h"
 #include "tools/stop_signal.h"
 #include "vmm/machine.h"
+#include "vmm/smp_run.h"
 
 namespace kvmbed {
 namespace {
@@ -43,44 +43,15 @@ nlohmann::json VmSummaryJson(const vmm::VmSummary& s) {
           {"per_vcpu", vcpus}};
 }
 
-// One VM's life on its own owner thread.
-struct VmRun {
-  const VmSpec* spec = nullptr;
-  std::unique_ptr<vmm::Machine> machine;
-  absl::Status setup;  // Create() error: bad input or setup failure
-  vmm::VmSummary summary;
-};
-
-// --inject-fault NAME -> the guest's deliberate fault.
-absl::StatusOr<abi::Fault> FaultFromFlag(const std::string& name) {
-  static const std::pair<const char*, abi::Fault> kFaults[] = {
-      {"", abi::kFaultNone},          {"triple", abi::kFaultTriple},
-      {"ud", abi::kFaultUd},          {"gp", abi::kFaultGp},
-      {"page", abi::kFaultPage},      {"divide", abi::kFaultDivide},
-      {"bad-port", abi::kFaultBadPort}, {"mmio", abi::kFaultMmio},
-  };
-  std::vector<std::string> names;
-  for (const auto& f : kFaults) {
-    if (name == f.first) return f.second;
-    if (*f.first) names.push_back(f.first);
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--inject-fault: unknown fault '", name, "'; use one of ", absl::StrJoin(names, ", ")));
-}
-
-void StopMachine(void* arg) { static_cast<vmm::Machine*>(arg)->RequestStop(); }
+void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
 
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
   absl::StatusOr<RunSpec> spec = LoadRunSpec(args);
   if (!spec.ok()) return BadInput(spec.status());
-
-  vmm::MachineOptions options;
-  absl::StatusOr<abi::Fault> fault = FaultFromFlag(absl::GetFlag(FLAGS_inject_fault));
-  if (!fault.ok()) return BadInput(fault.status());
-  options.fault = *fault;
-  options.fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
+  spec->guest.inject_fault = absl::GetFlag(FLAGS_inject_fault);
+  spec->guest.inject_fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
 
   std::unique_ptr<EventLog> events = EventLog::Null();
   if (!absl::GetFlag(FLAGS_events).empty()) {
@@ -94,58 +65,36 @@ int RunCommand(const std::vector<std::string>& args) {
                              {"name", spec->name},
                              {"duration_s", absl::ToDoubleSeconds(spec->duration)},
                              {"vms", spec->vms.size()},
-                             {"cpus_folded", spec->cpus_folded}});
+                             {"host_cpus", spec->host_cpus},
+                             {"cpus_folded", spec->cpus_folded},
+                             {"workload", spec->guest.workload}});
 
   InstallStopSignalHandler();
-  std::vector<VmRun> runs(spec->vms.size());
-  // Create every VM first, so a bad spec stops the run before anything runs.
-  for (size_t i = 0; i < runs.size(); ++i) {
-    runs[i].spec = &spec->vms[i];
-    auto m = vmm::Machine::Create(spec->vms[i], options);
-    if (!m.ok()) {
-      ClearStopCallbacks();
-      return BadInput(absl::StrCat(spec->source, ": vm '", spec->vms[i].name,
-                                   "': ", m.status().message()));
-    }
-    runs[i].machine = std::move(*m);
-    OnStopSignal(StopMachine, runs[i].machine.get());
-  }
-  std::vector<std::thread> owners;
-  for (VmRun& r : runs) {
-    owners.emplace_back([&r, &spec, &events] {
-      vmm::Machine& m = *r.machine;
-      // The VMM's own thread for this VM obeys emulatorpin.
-      absl::Status pin = vmm::PinCurrentThread(r.spec->emulator_affinity);
-      if (!pin.ok()) KLOG(Warning, "vm %s: emulatorpin: %s", r.spec->name, pin.message());
-      absl::Status s = m.Start();
-      if (s.ok()) s = m.WaitOnline(absl::Seconds(20));
-      if (s.ok()) {
-        events->Emit("vm_online", {{"vm", r.spec->name},
-                                   {"boot_ms", absl::ToDoubleMilliseconds(
-                                                   m.Snapshot().boot_time)}});
-        s = m.Run(spec->duration);
-      }
-      r.summary = m.Shutdown();
-      if (!s.ok() && r.summary.error.ok()) r.summary.error = s;
-    });
-  }
-  for (std::thread& t : owners) t.join();
+  absl::StatusOr<std::vector<vmm::SmpRunResult>> results = vmm::RunGuestWorkloads(
+      *spec, nullptr, events.get(),
+      [](vmm::SmpRunner& r) { OnStopSignal(StopRunner, &r); });
   ClearStopCallbacks();
+  if (!results.ok()) return BadInput(results.status());
 
   bool failed = false;
-  for (VmRun& r : runs) {
-    std::printf("\n%s", vmm::FormatSummary(r.summary).c_str());
-    events->Emit("vm_summary", VmSummaryJson(r.summary));
-    if (!r.summary.error.ok()) {
+  for (const vmm::SmpRunResult& r : *results) {
+    std::printf("\n%s", vmm::FormatSummary(r.vm).c_str());
+    events->Emit("vm_summary", VmSummaryJson(r.vm));
+    if (!r.success) {
       failed = true;
-      std::fprintf(stderr, "\nkvmbed: vm '%s' failed:\n%s\n", r.summary.name.c_str(),
-                   std::string(r.summary.error.message()).c_str());
+      std::fprintf(stderr, "\nkvmbed: vm '%s' failed: %s\n", r.vm.name.c_str(),
+                   r.failure_reason.c_str());
+      if (!r.vm.error.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(r.vm.error.message()).c_str());
+      }
     }
   }
   int sig = StopSignalReceived();
   if (sig != 0) std::printf("\nstopped early by signal %d; the summary covers the run so far\n", sig);
   int code = failed ? kExitFound : kExitClean;
-  events->Emit("run_end", {{"exit_code", code}, {"signal", sig}});
+  events->Emit("run_end", {{"exit_code", code},
+                           {"signal", sig},
+                           {"verdict", failed ? "FAILURE" : "SUCCESS"}});
   if (!events->status().ok()) {
     std::fprintf(stderr, "kvmbed: %s\n", std::string(events->status().message()).c_str());
   }

@@ -522,6 +522,22 @@ absl::StatusOr<bool> Machine::HandleMessage(Vcpu& vcpu, uint32_t gpa) {
   }
 }
 
+absl::StatusOr<abi::Fault> ParseGuestFault(const std::string& name) {
+  static const std::pair<const char*, abi::Fault> kFaults[] = {
+      {"", abi::kFaultNone},         {"triple", abi::kFaultTriple},
+      {"ud", abi::kFaultUd},         {"gp", abi::kFaultGp},
+      {"page", abi::kFaultPage},     {"divide", abi::kFaultDivide},
+      {"bad-port", abi::kFaultBadPort}, {"mmio", abi::kFaultMmio},
+  };
+  std::vector<std::string> names;
+  for (const auto& f : kFaults) {
+    if (name == f.first) return f.second;
+    if (*f.first) names.push_back(f.first);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown guest fault '", name, "'; use one of ",
+                                                 absl::StrJoin(names, ", ")));
+}
+
 absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
                                 const MachineOptions& options,
                                 absl::Duration boot_timeout) {

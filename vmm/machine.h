@@ -193,6 +193,10 @@ absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
                                 const MachineOptions& options = {},
                                 absl::Duration boot_timeout = absl::Seconds(10));
 
+// The guest fault named `name` ("" = none; "triple", "ud", "gp", "page",
+// "divide", "bad-port", "mmio"); the error lists the names.
+absl::StatusOr<abi::Fault> ParseGuestFault(const std::string& name);
+
 // The calling thread's CPU affinity set to `cpus` (e.g. VmSpec's
 // emulator_affinity for the VMM's own thread); no-op when empty.
 absl::Status PinCurrentThread(const std::vector<int>& cpus);

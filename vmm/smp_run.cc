@@ -526,6 +526,8 @@ absl::Status SmpSession::Setup() {
                 : guest_.workload == "spin" ? abi::kWorkloadSpin
                                             : abi::kWorkloadSmp;
   mo.log_console = false;
+  ASSIGN_OR_RETURN(mo.fault, ParseGuestFault(guest_.inject_fault));
+  mo.fault_vcpu = guest_.inject_fault_vcpu;
   hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, o_.hooks);
   mo.hooks = hooks_.get();
   mo.on_report = [this](Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
@@ -686,6 +688,12 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   };
   if (g.workload != "idle" && g.workload != "spin" && g.workload != "torture") {
     return bad(absl::StrCat("workload = \"", g.workload, "\": use idle, spin or torture"));
+  }
+  absl::StatusOr<abi::Fault> fault = ParseGuestFault(g.inject_fault);
+  if (!fault.ok()) return bad(absl::StrCat("inject_fault: ", fault.status().message()));
+  if (*fault != abi::kFaultNone && (g.inject_fault_vcpu < 0 || g.inject_fault_vcpu >= vm.vcpus)) {
+    return bad(absl::StrCat("inject_fault_vcpu = ", g.inject_fault_vcpu, ": use a vCPU 0..",
+                            vm.vcpus - 1));
   }
   if (g.weights.size() != abi::kNumPrims) {
     return bad(absl::StrCat("weights has ", g.weights.size(), " entries; give ", abi::kNumPrims,
