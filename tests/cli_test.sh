@@ -51,6 +51,12 @@ else
   expect_rc "triple fault is a clean failure" 1 "$KVMBED" run --inject-fault=triple --fault-vcpu=1 --duration=2s
   expect_grep "triple fault reported with symbolized RIP" "RIP [0-9a-f]+ kvmbed_fault_triple\+0x[0-9a-f]+/0x[0-9a-f]+" "$T/err"
 
+  expect_rc "bench ipi prints percentiles and the kvm-unit-tests figure" 0 "$KVMBED" bench ipi --iterations=50
+  expect_grep "bench ipi p50/p99 in cycles and us" "p50 [0-9]+ cycles \([0-9.]+ us\).*p99" "$T/out"
+  expect_grep "bench ipi ends with the vmexit-style line" "^ipi [0-9]+$" "$T/out"
+  expect_rc "bench boot" 0 "$KVMBED" bench boot --vcpus=8 --runs=2
+  expect_grep "bench boot prints median and RSS" "median .* peak RSS" "$T/out"
+
   expect_rc "seed guest A without fold names the fix" 2 "$KVMBED" run "$CONFIGS/seed-guest-a.yaml"
   expect_grep "fold hint" "--fold-cpus" "$T/err"
   expect_rc "seed guest A folded boots 56 vCPUs" 0 "$KVMBED" run "$CONFIGS/seed-guest-a.yaml" --fold-cpus --duration=300ms

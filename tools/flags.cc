@@ -18,3 +18,4 @@ ABSL_FLAG(std::string, inject_fault, "",
           "run: make one vCPU commit a deliberate guest fault to check the error "
           "path: triple, ud, gp, page, divide, bad-port, mmio.");
 ABSL_FLAG(int, fault_vcpu, 0, "run: the vCPU that commits --inject-fault.");
+ABSL_FLAG(int, iterations, 2000, "bench ipi: round trips per series.");

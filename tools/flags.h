@@ -16,6 +16,7 @@ ABSL_DECLARE_FLAG(std::string, output);
 ABSL_DECLARE_FLAG(bool, libvirt);
 ABSL_DECLARE_FLAG(int, vcpus);
 ABSL_DECLARE_FLAG(int, runs);
+ABSL_DECLARE_FLAG(int, iterations);
 ABSL_DECLARE_FLAG(bool, verbose);
 ABSL_DECLARE_FLAG(std::string, inject_fault);
 ABSL_DECLARE_FLAG(int, fault_vcpu);
