@@ -63,6 +63,16 @@ else
   expect_grep "56 vCPUs online" "VM seed-guest-a: 56 vCPUs.*all vCPUs online" "$T/out"
 fi
 
+expect_rc "reproduce --list" 0 "$KVMBED" reproduce --list
+expect_grep "list names lost-host-ipi and its commit" "^lost-host-ipi +3a83f677 " "$T/out"
+expect_rc "unknown scenario is bad input" 2 "$KVMBED" reproduce no-such-bug
+expect_rc "scenario 1 natively is refused (x86 keeps stores in order)" 2 "$KVMBED" reproduce 3a83f677 --scenario=1 --mode=native
+expect_rc "lost-host-ipi scenario 1 (emulated): buggy hangs, fixed clean" 0 "$KVMBED" reproduce 3a83f677 --scenario=1 --fixed-doorbells=100000 --events="$T/repro.jsonl"
+expect_grep "the report shows the ignored doorbell" "host_ipi == 0: doorbell taken as the guest's" "$T/out"
+expect_grep "the fixed phase prints the bound" "p < 3/N" "$T/out"
+expect_grep "the event log has the LOST stall" '"verdict":"LOST"' "$T/repro.jsonl"
+expect_rc "a fixed model that is not fixed fails the run" 1 "$KVMBED" reproduce 3a83f677 --scenario=1 --fixed-model=v5.3 --fixed-doorbells=300000
+
 expect_rc "export libvirt" 0 "$KVMBED" profile export --libvirt "$CONFIGS/seed-guest-a.yaml" --output="$T/a.xml"
 expect_grep "export has vcpupin" "<vcpupin vcpu=.55. cpuset=.108-111./>" "$T/a.xml"
 expect_rc "import libvirt" 0 "$KVMBED" profile import "$T/a.xml" --output="$T/a.yaml"

@@ -56,12 +56,22 @@ int main(int argc, char** argv) {
   std::vector<char*> nargv;
   for (std::string& s : normalized) nargv.push_back(s.data());
   nargv.push_back(nullptr);
+  // `reproduce --list` names a verb, not a flag: hide it from the flag parser.
+  bool list = false;
+  std::vector<char*> kept;
+  for (char* a : nargv) {
+    if (a != nullptr && std::strcmp(a, "--list") == 0) {
+      list = true;
+      continue;
+    }
+    kept.push_back(a);
+  }
   std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(normalized.size()), nargv.data());
+      absl::ParseCommandLine(static_cast<int>(kept.size()) - 1, kept.data());
   if (absl::GetFlag(FLAGS_verbose)) kvmbed::SetLogLevel(kvmbed::LogLevel::kDebug);
 
-  // `reproduce --list` arrives as a flag-looking positional; keep it simple.
   std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (list) args.push_back("--list");
   if (args.empty()) {
     // The main job on its built-in default: boot the default profile.
     return kvmbed::RunCommand({});
