@@ -117,8 +117,17 @@ void SendReschedule(u32 cpu);
 // kvm-unit-tests' on_cpu(cpu, func, info): a single mailbox, no queue, no
 // csd; for the IPI benchmark's like-for-like comparison only.
 void OnCpu(u32 cpu, SmpFunc func, u64 info) asm("on_cpu");
-// The online mask (all vCPUs of the VM).
+// The online mask (all vCPUs of the VM, minus those taken offline).
 const CpuMask& OnlineMask();
+// cpu_online(cpu) / set_cpu_online(cpu, online): atomic on the online mask.
+bool CpuOnline(u32 cpu);
+void SetCpuOnline(u32 cpu, bool online);
+// flush_smp_call_function_queue() for `self` (runs every queued csd).
+void FlushSmpCallFunctionQueue(u32 self);
+// Called by the call-function interrupt instead of the flush when the vCPU
+// taking it is offline (guest/hotplug.cc); null = flush as usual.
+typedef void (*OfflineIpiFn)(u32 self);
+void SetOfflineIpiHandler(OfflineIpiFn fn);
 
 }  // namespace guest
 }  // namespace kvmbed
