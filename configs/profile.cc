@@ -895,15 +895,6 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
       ASSIGN_OR_RETURN(spec.hp_tick, PositiveDuration(o["tick"], "reproduce.offline.tick"));
     }
   }
-  if (spec.threshold != absl::ZeroDuration() && r["offline"] && r["offline"]["offline"] &&
-      spec.hp_offline <= spec.threshold) {
-    return Error(r["offline"]["offline"], "reproduce.offline.offline",
-                 absl::StrFormat("the target stays offline %s per cycle, not longer than "
-                                 "reproduce.threshold %s: a caller stuck on it would never be "
-                                 "reported; make it at least twice the threshold",
-                                 absl::FormatDuration(spec.hp_offline),
-                                 absl::FormatDuration(spec.threshold)));
-  }
   return spec;
 }
 

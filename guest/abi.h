@@ -524,16 +524,30 @@ struct HotplugShared {
   volatile u32 request;       // VMM: kHpOnline or kHpDead for hp_target; the target polls it
   volatile u32 state;         // HotplugState of hp_target
   volatile u64 cycles;        // completed offline/online cycles
-  volatile u64 calls;         // csd calls completed by the callers
-  volatile u64 skipped;       // calls not made: the target was offline
+  volatile u64 calls;         // async csd calls queued by the callers
+  volatile u64 skipped;       // loop turns without a call: the target was offline
   volatile u64 down_tsc;      // when the target disabled interrupts for offline
   volatile u64 dying_tsc;     // when it marked itself offline
   volatile u64 dying_queued;  // csds in its queue at CPU_DYING (last cycle)
   volatile u64 dying_flushed; // csds run by the CPU_DYING flush (total)
-  volatile u64 late_csds;     // total csds queued during the dying window
+  volatile u64 late_csds;     // csds whose IPI arrived after the target disabled interrupts
   volatile u64 offline_ipis;  // call-function IPIs taken while offline ("IPI on offline CPU")
-  volatile u64 offline_ipi_tsc;  // the last one
+  volatile u64 offline_ipi_tsc;    // the last one
   volatile u64 offline_ipi_queue;  // csds in the queue at the last one
+  // The last CPU_DYING that left csds in the queue (no flush): evidence.
+  volatile u64 unflushed_csd;    // GPA of the queue head then (0 = never)
+  volatile u64 unflushed_count;  // csds left
+  volatile u64 unflushed_cycle;  // which offline cycle (cycles + 1 then)
+  volatile u64 unflushed_down_tsc;
+  volatile u64 unflushed_dying_tsc;
+  // stop_machine: the target bumps stop_gen (interrupts still on); each
+  // caller queues its last async csd, acks (ack_gen = stop_gen), and once
+  // the target disabled interrupts (state kHpGoingDown) delivers that csd's
+  // IPI, late (sent_gen = stop_gen); then it waits until the target is dead.
+  volatile u32 stop_gen;
+  volatile u32 reserved0;
+  volatile u32 ack_gen[kReproMaxVcpus];
+  volatile u32 sent_gen[kReproMaxVcpus];
 };
 static_assert(kReproSharedGpa + sizeof(HotplugShared) <= kReproSharedLimit, "HotplugShared fits");
 

@@ -311,6 +311,19 @@ void SetCpuOnline(u32 cpu, bool online) {
   }
 }
 void FlushSmpCallFunctionQueue(u32 self) { FlushQueue(self); }
+
+Csd* CsdLockFor(u32 target) { return CsdLock(ThisCpu(), target); }
+bool CsdEnqueueAsync(Csd* csd, u32 target, SmpFunc func, u64 info) {
+  const u32 self = ThisCpu();
+  csd->src = self;
+  csd->dst = target;
+  csd->func = reinterpret_cast<u64>(func);
+  csd->info = info;
+  csd->seq = ++g_csd_seq[self];
+  csd->queued_tsc = Rdtsc();
+  return LlistAdd(&SmpStatusOf(target)->queue, csd);
+}
+void SendCallFunctionIpi(u32 target) { SendIpi(target, kVectorCallFunctionSingle); }
 void SetOfflineIpiHandler(OfflineIpiFn fn) { g_offline_ipi = fn; }
 
 void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
