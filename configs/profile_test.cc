@@ -651,7 +651,8 @@ TEST(ReproduceSectionTest, ShippedOfflineProfile) {
   const ReproduceSpec& r = spec->reproduce;
   EXPECT_EQ(r.scenario, "offline-csd-flush");
   EXPECT_EQ(r.hp_target, 1);
-  EXPECT_EQ(r.hp_offline, absl::Milliseconds(5));
+  EXPECT_EQ(r.hp_offline, absl::Milliseconds(1));
+  EXPECT_EQ(r.hp_tick, absl::Microseconds(200));
   EXPECT_EQ(r.hp_dying_window, absl::Microseconds(100));
 }
 

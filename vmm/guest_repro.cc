@@ -123,7 +123,8 @@ const GuestScenario* FindGuestScenario(const std::string& name_or_commit) {
 }
 
 absl::StatusOr<GuestReproBench> BenchGuestScenario(const GuestScenario& scenario,
-                                                   const RunSpec& run, int runs) {
+                                                   const RunSpec& run, int runs,
+                                                   absl::Duration fixed_budget) {
   if (runs < 1) return absl::InvalidArgumentError("bench reproduce: runs must be >= 1");
   GuestReproBench b;
   b.name = scenario.name;
@@ -156,16 +157,36 @@ absl::StatusOr<GuestReproBench> BenchGuestScenario(const GuestScenario& scenario
     b.max_seconds_to_hang = *std::max_element(secs.begin(), secs.end());
   }
   b.operations_per_second = all_secs > 0 ? all_ops / all_secs : 0;
+  if (fixed_budget > absl::ZeroDuration()) {
+    RunSpec fixed_run = run;
+    fixed_run.reproduce.fixed_budget = fixed_budget;
+    fixed_run.reproduce.fixed_operations = 0;
+    GuestReproOptions o;
+    o.run_buggy = false;
+    ASSIGN_OR_RETURN(Reproduction r, scenario.run(fixed_run, o));
+    b.fixed_seconds = r.fixed.seconds;
+    b.fixed_operations = r.fixed.operations;
+    b.fixed_hangs = r.fixed.hangs;
+    b.fixed_operations_per_second =
+        r.fixed.seconds > 0 ? static_cast<double>(r.fixed.operations) / r.fixed.seconds : 0;
+  }
   return b;
 }
 
 std::string FormatGuestReproBench(const GuestReproBench& b) {
-  return absl::StrFormat(
-      "bench reproduce %s: %d/%d runs hung; time to hang median %.3f s (min %.3f, max %.3f); "
-      "%s to hang median %.0f; %.0f %s/s\n",
+  std::string out = absl::StrFormat(
+      "bench reproduce %s: buggy: %d/%d runs hung; time to hang median %.3f s (min %.3f, max "
+      "%.3f); %s to hang median %.0f; %.0f %s/s\n",
       b.name, b.hung, b.runs, b.median_seconds_to_hang, b.min_seconds_to_hang,
       b.max_seconds_to_hang, b.unit, b.median_operations_to_hang, b.operations_per_second,
       b.unit);
+  if (b.fixed_seconds > 0) {
+    absl::StrAppendFormat(&out,
+                          "bench reproduce %s: fixed: %d %s in %.3f s (%.0f %s/s), %d hangs\n",
+                          b.name, b.fixed_operations, b.unit, b.fixed_seconds,
+                          b.fixed_operations_per_second, b.unit, b.fixed_hangs);
+  }
+  return out;
 }
 
 }  // namespace vmm

@@ -72,7 +72,9 @@ absl::StatusOr<Reproduction> ReproduceOfflineCsdFlush(const RunSpec& run,
                                                       const GuestReproOptions& options = {});
 
 // `kvmbed bench reproduce`: `runs` buggy phases (seeds 1..runs), the median
-// time and operations to the hang, and the operation rate.
+// time and operations to the hang and their operation rate; then, when
+// `fixed_budget` > 0, one fixed phase of that length for the fixed model's
+// operation rate.
 struct GuestReproBench {
   std::string name;
   std::string unit;
@@ -83,9 +85,14 @@ struct GuestReproBench {
   double max_seconds_to_hang = 0;
   double median_operations_to_hang = 0;
   double operations_per_second = 0;  // over all buggy runs
+  double fixed_seconds = 0;          // 0 = no fixed run
+  int64_t fixed_operations = 0;
+  int64_t fixed_hangs = 0;
+  double fixed_operations_per_second = 0;
 };
-absl::StatusOr<GuestReproBench> BenchGuestScenario(const GuestScenario& scenario,
-                                                   const RunSpec& run, int runs);
+absl::StatusOr<GuestReproBench> BenchGuestScenario(
+    const GuestScenario& scenario, const RunSpec& run, int runs,
+    absl::Duration fixed_budget = absl::ZeroDuration());
 std::string FormatGuestReproBench(const GuestReproBench& b);
 
 }  // namespace vmm

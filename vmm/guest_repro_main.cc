@@ -1,11 +1,14 @@
 // Development driver until the CLI wires `kvmbed reproduce`:
 //   guest_repro_main PROFILE            reproduce the profile's scenario
-//   guest_repro_main PROFILE bench N    N buggy runs: median time to hang
+//   guest_repro_main PROFILE bench N [FIXED_SECONDS]
+//                                       N buggy runs: median time to hang;
+//                                       then one fixed run: its rate
 // Exit code: 0 PASS, 1 FAIL, 2 bad input / setup error.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "absl/time/time.h"
 #include "base/reproduction.h"
 #include "configs/profile.h"
 #include "vmm/guest_repro.h"
@@ -27,13 +30,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (argc >= 4 && std::string(argv[2]) == "bench") {
-    auto b = kvmbed::vmm::BenchGuestScenario(*s, *run, std::atoi(argv[3]));
+    auto b = kvmbed::vmm::BenchGuestScenario(
+        *s, *run, std::atoi(argv[3]), absl::Seconds(argc >= 5 ? std::atof(argv[4]) : 0));
     if (!b.ok()) {
       std::fprintf(stderr, "%s\n", std::string(b.status().message()).c_str());
       return 2;
     }
     std::fputs(kvmbed::vmm::FormatGuestReproBench(*b).c_str(), stdout);
-    return b->hung == b->runs ? 0 : 1;
+    return b->hung == b->runs && b->fixed_hangs == 0 ? 0 : 1;
   }
   kvmbed::vmm::GuestReproOptions o;
   o.out = [](const std::string& t) {
