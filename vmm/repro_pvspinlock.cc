@@ -2,7 +2,9 @@
 // runs Xen-style PV spinlocks; this watches PvLockShared and detects the
 // deadlock the way the kernel would notice it: a waiter that polls (halted)
 // past the threshold although the lock was released meanwhile or is free,
-// and a vCPU stuck in an interrupt handler (soft lockup). The report says
+// and no unlock kicked it (a kicked waiter whose vCPU thread has not run
+// yet is SLOW, not a hang), and a vCPU stuck in an interrupt handler (soft
+// lockup). The report says
 // who waits on what, who got the kick and why the others never woke.
 #include <algorithm>
 #include <memory>
@@ -50,6 +52,7 @@ struct Watch {
   absl::Time poll_since;
   uint64_t unlocks_at_poll = 0;
   uint64_t kicks_sent_at_poll = 0;
+  bool slow_counted = false;  // this episode already counted as SLOW
   // Interrupt episode: keyed by irqs while state == in irq.
   bool in_irq = false;
   uint64_t irq_key = 0;
@@ -104,6 +107,7 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
         w.poll_since = now;
         w.unlocks_at_poll = pv.unlocks;
         w.kicks_sent_at_poll = pc.kicks_sent;
+        w.slow_counted = false;
       }
       const bool in_irq = pc.state == abi::kPvInIrq;
       if (!in_irq || !w.in_irq || w.irq_key != pc.irqs) {
@@ -114,8 +118,15 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
       // A lost wake-up: still polling past the threshold although the lock
       // was released since it began to poll, or is free now.
       if (w.polling && now - w.poll_since >= ps.threshold &&
-          (pv.unlocks > w.unlocks_at_poll || pv.lock == 0) && hung_waiter < 0) {
-        hung_waiter = c;
+          (pv.unlocks > w.unlocks_at_poll || pv.lock == 0)) {
+        if (pc.kicks_sent != w.kicks_sent_at_poll) {
+          // Kicked but not yet running (the host did not schedule its
+          // vCPU thread): slow, not lost.
+          if (!w.slow_counted) ++phase.slow;
+          w.slow_counted = true;
+        } else if (hung_waiter < 0) {
+          hung_waiter = c;
+        }
       }
     }
     if (hung_waiter >= 0) {
