@@ -488,6 +488,8 @@ struct alignas(64) PvCpu {
   volatile u64 irq_start_tsc;
   volatile u64 irqs;          // io interrupts taken
   volatile u64 kicks_sent;    // kicks unlockers sent it (atomic adds)
+  volatile u32 unlocking;     // 1 from its release to its last kick (xen_spin_unlock)
+  volatile u32 reserved0;
 };
 static_assert(sizeof(PvCpu) == 128, "PvCpu is two cache lines");
 
@@ -495,7 +497,7 @@ struct PvLockShared {
   volatile u32 lock;          // 0 free, 1 held (xen's byte lock)
   volatile u32 owner;         // holder vCPU + 1, 0 when free
   volatile u64 acquisitions;  // every vCPU's, total
-  volatile u64 unlocks;
+  volatile u64 unlocks;       // completed unlocks (counted after their kicks)
   volatile u64 slow_unlocks;  // unlocks that found waiters and kicked
   volatile u64 critical;      // slow unlocks with a waiter in a nested io interrupt and another polling
   volatile u64 on_cpu;        // task x still on pv_task_vcpu (try_to_wake_up spins on it)

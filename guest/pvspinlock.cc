@@ -116,7 +116,9 @@ extern "C" __attribute__((noinline)) void xen_spin_unlock(u32 self) {
   PvCpu* me = &pv->cpu[self];
   me->state = kPvRunning;
   pv->owner = 0;
-  u64 seq = __atomic_add_fetch(&pv->unlocks, 1, __ATOMIC_RELAXED);
+  // Until the last kick is out, the VMM does not call a polling waiter lost
+  // (this vCPU thread may be descheduled between release and kick).
+  __atomic_store_n(&me->unlocking, 1, __ATOMIC_SEQ_CST);
   // Release, then a full barrier before reading the registrations.
   __atomic_store_n(&pv->lock, 0, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -131,7 +133,11 @@ extern "C" __attribute__((noinline)) void xen_spin_unlock(u32 self) {
     if (st == kPvInIrq && pv->cpu[c].irq_from == kPvPolling) nested |= 1ull << c;
     if (st == kPvPolling) polling |= 1ull << c;
   }
-  if (!waiters) return;
+  if (!waiters) {
+    __atomic_add_fetch(&pv->unlocks, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&me->unlocking, 0, __ATOMIC_RELEASE);
+    return;
+  }
   // xen_spin_unlock_slow: kick the first waiter (buggy) or every waiter.
   const bool all = Repro()->pv_kick == kPvKickAll;
   u64 kicked = 0;
@@ -145,6 +151,8 @@ extern "C" __attribute__((noinline)) void xen_spin_unlock(u32 self) {
     ++count;
     if (!all) break;
   }
+  const u64 seq = __atomic_add_fetch(&pv->unlocks, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&me->unlocking, 0, __ATOMIC_RELEASE);
   __atomic_add_fetch(&pv->slow_unlocks, 1, __ATOMIC_RELAXED);
   if (nested && (polling & ~nested)) __atomic_add_fetch(&pv->critical, 1, __ATOMIC_RELAXED);
   // For the VMM's report (the last writer wins; the deadlocking unlock is

@@ -2,9 +2,10 @@
 // runs Xen-style PV spinlocks; this watches PvLockShared and detects the
 // deadlock the way the kernel would notice it: a waiter that polls (halted)
 // past the threshold although the lock was released meanwhile or is free,
-// and no unlock kicked it (a kicked waiter whose vCPU thread has not run
-// yet is SLOW, not a hang), and a vCPU stuck in an interrupt handler (soft
-// lockup). The report says
+// (unlocks are counted after their kicks) and no unlock kicked it, with no
+// vCPU between its release and its last kick at that moment (a kicked
+// waiter whose vCPU thread has not run yet is SLOW, not a hang), and a vCPU
+// stuck in an interrupt handler (soft lockup). The report says
 // who waits on what, who got the kick and why the others never woke.
 #include <algorithm>
 #include <memory>
@@ -97,6 +98,8 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
     ASSIGN_OR_RETURN(pv, m->memory().ReadAs<abi::PvLockShared>(abi::kReproSharedGpa));
     phase.operations = static_cast<int64_t>(pv.unlocks);
     int hung_waiter = -1;
+    bool someone_unlocking = false;  // between its release and its last kick
+    for (int c = 0; c < n; ++c) someone_unlocking |= pv.cpu[c].unlocking != 0;
     for (int c = 0; c < n; ++c) {
       const abi::PvCpu& pc = pv.cpu[c];
       Watch& w = watch[c];
@@ -124,7 +127,7 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
           // vCPU thread): slow, not lost.
           if (!w.slow_counted) ++phase.slow;
           w.slow_counted = true;
-        } else if (hung_waiter < 0) {
+        } else if (hung_waiter < 0 && !someone_unlocking) {
           hung_waiter = c;
         }
       }
