@@ -135,7 +135,8 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
   abi::HotplugShared hp{};
   int64_t offline_ipis_seen = 0;
   std::string first_warning;
-  std::vector<int> open_stalls;  // bug ids of reported, not yet unstuck stalls
+  // Reported, not yet unstuck stalls: bug id and when reported.
+  std::vector<std::pair<int, absl::Time>> open_stalls;
   for (;;) {
     st = m->Run(absl::Milliseconds(20));
     if (!st.ok()) break;
@@ -165,8 +166,9 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
         continue;
       }
       if (msg.code == abi::kReportCsdUnstuck) {
-        auto it = std::find(open_stalls.begin(), open_stalls.end(),
-                            static_cast<int>(msg.args[abi::kCsdArgBugId]));
+        const int id = static_cast<int>(msg.args[abi::kCsdArgBugId]);
+        auto it = std::find_if(open_stalls.begin(), open_stalls.end(),
+                               [id](const std::pair<int, absl::Time>& p) { return p.first == id; });
         if (it != open_stalls.end()) open_stalls.erase(it);
         continue;
       }
@@ -240,7 +242,7 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
       } else {
         absl::StrAppend(&r, "\tverdict: SLOW - not the lost-csd evidence; waiting on\n");
         ++phase.slow;
-        open_stalls.push_back(static_cast<int>(msg.args[abi::kCsdArgBugId]));
+        open_stalls.emplace_back(static_cast<int>(msg.args[abi::kCsdArgBugId]), now);
         Emit(o, r);
       }
     }
@@ -254,10 +256,17 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
   VmSummary summary = m->Shutdown();
   if (!st.ok()) return st;
   if (!summary.error.ok()) return summary.error;
-  if (!open_stalls.empty() && !phase.hung) {
-    // Reported, never unstuck, not proven lost: a hang all the same.
-    phase.hangs = static_cast<int64_t>(open_stalls.size());
-    phase.slow -= phase.hangs;
+  if (!phase.hung) {
+    // Reported, still open at the end for 3 more thresholds, not proven
+    // lost: a hang all the same. Younger ones stay SLOW (the run ended
+    // during the wait).
+    const absl::Time end = absl::Now();
+    for (const auto& [id, when] : open_stalls) {
+      if (end - when >= 3 * ps.threshold) {
+        ++phase.hangs;
+        --phase.slow;
+      }
+    }
   }
   std::string line = absl::StrFormat(
       "%s model: %s after %.3f s: %d offline/online cycles (%d requested), %d late csds (IPI "
