@@ -47,6 +47,9 @@ const char* StateName(uint32_t s) {
 
 // What the VMM saw of one vCPU across polls (host time; no guest TSC).
 struct Watch {
+  // Heartbeat (VcpuStatus, bumped once per lock loop turn).
+  uint64_t heartbeat = 0;
+  absl::Time beat_since;
   // Polling episode: keyed by slow_waits while state == polling.
   bool polling = false;
   uint64_t poll_key = 0;
@@ -91,6 +94,7 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
   const absl::Duration poll = std::min(absl::Milliseconds(20), ps.threshold / 4);
   absl::Status st;
   abi::PvLockShared pv{};
+  absl::Time first_detect = absl::InfiniteFuture();
   for (;;) {
     st = m->Run(poll);
     if (!st.ok()) break;
@@ -103,6 +107,11 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
     for (int c = 0; c < n; ++c) {
       const abi::PvCpu& pc = pv.cpu[c];
       Watch& w = watch[c];
+      const uint64_t beat = m->StatusOf(c).heartbeat;
+      if (beat != w.heartbeat || w.beat_since == absl::Time()) {
+        w.heartbeat = beat;
+        w.beat_since = now;
+      }
       const bool polling = pc.waiting && pc.state == abi::kPvPolling;
       if (!polling || !w.polling || w.poll_key != pc.slow_waits) {
         w.polling = polling;
@@ -131,6 +140,17 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
           hung_waiter = c;
         }
       }
+    }
+    if (hung_waiter >= 0) {
+      // Give a vCPU stuck in the io interrupt handler the time to pass the
+      // soft-lockup threshold too (at most one more threshold), so the
+      // report has both sides of the deadlock.
+      if (first_detect == absl::InfiniteFuture()) first_detect = now;
+      bool young_irq = false;
+      for (int c = 0; c < n; ++c) {
+        young_irq |= pv.cpu[c].state == abi::kPvInIrq && now - watch[c].beat_since < ps.threshold;
+      }
+      if (young_irq && now - first_detect < ps.threshold) hung_waiter = -1;
     }
     if (hung_waiter >= 0) {
       phase.hung = true;
@@ -180,7 +200,7 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
               absl::ToDoubleSeconds(now - w.irq_since), StateName(pc.irq_from),
               params.pv_task_vcpu, pv.on_cpu, pc.kick_pending ? "SET" : "clear", pc.kicks_sent,
               pc.kicks_taken);
-          if (now - w.irq_since >= ps.threshold) stuck_irq_mask |= 1ull << c;
+          if (pc.irq_from == abi::kPvPolling) stuck_irq_mask |= 1ull << c;
         } else if (w.polling) {
           absl::StrAppendFormat(
               &r,
@@ -191,14 +211,18 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
         } else {
           r += "\n";
         }
-        absl::StrAppend(&r, "\t  ", RipOf(*m, c), "\n");
+        absl::StrAppendFormat(&r, "\t  heartbeat unchanged for %.3fs; %s%s\n",
+                              absl::ToDoubleSeconds(now - w.beat_since), RipOf(*m, c),
+                              pc.state == abi::kPvPolling
+                                  ? " (the poll's hlt, trapped from ring 3 and run there)"
+                                  : "");
       }
       for (int c = 0; c < n; ++c) {
-        if (stuck_irq_mask & (1ull << c)) {
+        if (pv.cpu[c].state == abi::kPvInIrq && now - watch[c].beat_since >= ps.threshold) {
           absl::StrAppendFormat(&r,
                                 "watchdog: BUG: soft lockup - vCPU#%d stuck for %.3fs! "
                                 "[pv_io_irq -> pv_try_to_wake_up]\n",
-                                c, absl::ToDoubleSeconds(now - watch[c].irq_since));
+                                c, absl::ToDoubleSeconds(now - watch[c].beat_since));
         }
       }
       const bool seed_shape = (stuck_irq_mask & pv.last_kicked) &&
