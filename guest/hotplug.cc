@@ -7,14 +7,14 @@
 // serving IPIs; a periodic local-APIC tick (hp_tick_ns) wakes it to look at
 // the request. Offline (take_cpu_down) in the kernel's stages:
 //   1. prepare      stop_gen++ with interrupts ON; wait until every caller
-//                   has entered stop_machine (ack_gen). Each caller, before
-//                   it acks, queues one last async csd on the target.
-//   2. disable irq  interrupts off (state kHpGoingDown). Only now do the
-//                   callers' last IPIs reach the target: sent before the
-//                   callers entered stop_machine, they arrive late (the
-//                   seed's "hardware latencies", made deterministic: each
+//                   has entered stop_machine (ack_gen). The lowest caller,
+//                   before it acks, queues one last async csd on the target.
+//   2. disable irq  interrupts off (state kHpGoingDown). Only now does that
+//                   last call's IPI reach the target: sent before the
+//                   caller entered stop_machine, it arrives late (the
+//                   seed's "hardware latencies", made deterministic: the
 //                   caller writes the ICR once it sees the target's
-//                   interrupts off). They stay latched in its local APIC.
+//                   interrupts off). It stays latched in its local APIC.
 //   3. dying        set_cpu_online(false), then the CPU_DYING notifiers:
 //                   flush_smp_call_function_queue() when hp_flush (the
 //                   fix), nothing otherwise (before the fix).
@@ -178,17 +178,23 @@ extern "C" __attribute__((noinline)) void multi_cpu_stop(u32 self, u32 gen, u32 
 extern "C" __attribute__((noinline, noreturn)) void hotplug_caller_main(u64 vcpu64) {
   const u32 self = static_cast<u32>(vcpu64);
   const u32 target = Repro()->hp_target;
+  // One caller (the lowest) makes the last call whose IPI arrives late. The
+  // others enter stop_machine without a call: a csd of theirs queued behind
+  // the late one gets no IPI of its own, and a caller that waited for it in
+  // csd_lock before acking would stall stop_machine (in the kernel that IPI
+  // would simply arrive, the target still has interrupts on).
+  const u32 late_caller = target == 0 ? 1 : 0;
   HotplugShared* hp = Hp();
   u32 acked = 0;
   for (u64 seq = 1;; ++seq) {
     HeartBeat(self);
     const u32 gen = __atomic_load_n(&hp->stop_gen, __ATOMIC_ACQUIRE);
-    const bool stopping = gen != acked;
+    if (gen != acked && (self != late_caller || !CpuOnline(target))) {
+      acked = gen;
+      multi_cpu_stop(self, gen, target, false);
+      continue;
+    }
     if (!CpuOnline(target)) {
-      if (stopping) {  // never reached in practice: the target acks first
-        acked = gen;
-        multi_cpu_stop(self, gen, target, false);
-      }
       __atomic_add_fetch(&hp->skipped, 1, __ATOMIC_RELAXED);
       DelayUs(20);
       continue;
@@ -198,7 +204,7 @@ extern "C" __attribute__((noinline, noreturn)) void hotplug_caller_main(u64 vcpu
     Csd* csd = CsdLockFor(target);
     bool need_ipi = CsdEnqueueAsync(csd, target, hotplug_probe, seq);
     __atomic_add_fetch(&hp->calls, 1, __ATOMIC_RELAXED);
-    if (stopping) {
+    if (gen != acked) {  // the late caller's last call before stop_machine
       acked = gen;
       multi_cpu_stop(self, gen, target, need_ipi);
     } else if (need_ipi) {

@@ -107,3 +107,34 @@ TEST(GuestReproTest, OfflineWithoutFlushLosesTheCsdWithFlushDoesNot) {
 }  // namespace
 }  // namespace vmm
 }  // namespace kvmbed
+
+namespace kvmbed {
+namespace vmm {
+namespace {
+
+// Two callers: the one that makes no last call must not stall stop_machine,
+// and a csd queued behind the lost one is reported LOST too.
+TEST(GuestReproTest, OfflineWithTwoCallers) {
+  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  absl::StatusOr<RunSpec> run = Load("configs/reproduce-offline-csd-flush.yaml");
+  ASSERT_TRUE(run.ok()) << run.status();
+  VmSpec& vm = run->vms[0];
+  vm.vcpus = 3;
+  vm.topology.cores = 3;
+  vm.vcpu_affinity.push_back(vm.vcpu_affinity.back());
+  vm.vcpu_pinned.push_back(false);
+  run->reproduce.buggy_budget = absl::Seconds(20);
+  run->reproduce.fixed_budget = absl::Seconds(2);
+  absl::StatusOr<Reproduction> r = ReproduceOfflineCsdFlush(*run);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string text = RenderReproduction(*r);
+  ASSERT_TRUE(r->buggy.hung) << text;
+  EXPECT_THAT(r->buggy.report, HasSubstr("verdict: LOST (seed 8d056c48e486)")) << text;
+  EXPECT_EQ(r->fixed.hangs, 0) << text;
+  EXPECT_GT(r->fixed.operations, 5) << text;
+  EXPECT_TRUE(r->Pass()) << text;
+}
+
+}  // namespace
+}  // namespace vmm
+}  // namespace kvmbed

@@ -185,16 +185,22 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
       ASSIGN_OR_RETURN(hp, m->memory().ReadAs<abi::HotplugShared>(abi::kReproSharedGpa));
       int queued = 0;
       bool in_queue = false;
+      bool stale_in_queue = false;  // a locked csd that went through a CPU_DYING queued
       for (uint64_t p = ts.queue; p != 0 && queued < 4096; ++queued) {
         if (p == csd_gpa) in_queue = true;
         absl::StatusOr<abi::Csd> c = m->memory().ReadAs<abi::Csd>(p);
         if (!c.ok()) break;
+        if ((c->flags & abi::kCsdLock) && hp.dying_tsc != 0 && c->queued_tsc < hp.dying_tsc) {
+          stale_in_queue = true;
+        }
         p = c->next;
       }
       const bool running = ts.cur_csd == csd_gpa;
       const bool survived_dying = hp.dying_tsc != 0 && csd.queued_tsc < hp.dying_tsc;
+      // Lost: it went through CPU_DYING in the queue, or it waits behind
+      // one that did (it was queued on a non-empty queue: no IPI of its own).
       const bool lost = dst == target && in_queue && !running && (csd.flags & abi::kCsdLock) &&
-                        survived_dying;
+                        (survived_dying || stale_in_queue);
       std::string r = absl::StrFormat(
           "csd: Detected non-responsive CSD lock (#%d) on CPU#%d, waiting %d ns for CPU#%02d "
           "%s(0x%x).\n",
@@ -230,9 +236,10 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
         absl::StrAppendFormat(
             &r,
             "\tverdict: LOST (seed 8d056c48e486) - the csd waits in the call_single_queue of "
-            "CPU#%02d, which went offline with it queued and did not flush it at CPU_DYING; "
+            "CPU#%02d, which went offline with %s queued and did not flush it at CPU_DYING; "
             "nothing will ever run it, so CPU#%d waits forever\n",
-            dst, waiter);
+            dst, survived_dying ? "it" : "an older csd (this one queued behind it, no IPI)",
+            waiter);
         phase.hung = true;
         phase.hangs = 1;
         phase.seconds_to_hang = absl::ToDoubleSeconds(now - start);
@@ -240,7 +247,7 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
         Emit(o, r);
         phase.report = first_warning + r;
       } else {
-        absl::StrAppend(&r, "\tverdict: SLOW - not the lost-csd evidence; waiting on\n");
+        absl::StrAppend(&r, "\tverdict: SLOW - no lost-csd evidence (yet); still watching\n");
         ++phase.slow;
         open_stalls.emplace_back(static_cast<int>(msg.args[abi::kCsdArgBugId]), now);
         Emit(o, r);
@@ -310,7 +317,7 @@ absl::StatusOr<Reproduction> ReproduceOfflineCsdFlush(const RunSpec& run,
   ps.params.hp_tick_ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(rs.hp_tick));
   rep.notes.push_back(absl::StrFormat(
       "%d vCPUs; vCPU#%d goes offline for %s every %s, the others call it "
-      "(smp_call_function_single, async) and each queues one last csd as it enters "
+      "(smp_call_function_single, async); the lowest caller queues one last csd as it enters "
       "stop_machine, whose IPI arrives after the target disabled interrupts; csd threshold %s "
       "(%s); seed %d",
       run.vms[0].vcpus, rs.hp_target, absl::FormatDuration(rs.hp_offline),
