@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
@@ -1171,6 +1172,33 @@ absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
     return absl::DataLossError(absl::StrCat(path, ": read error"));
   }
   return LoadProfileFromString(text.str(), path, opts);
+}
+
+absl::string_view ShippedProfileText(absl::string_view name) {
+  for (const ShippedProfile& p : ShippedProfiles()) {
+    if (name == p.name) {
+      absl::string_view text = p.raw;
+      absl::ConsumePrefix(&text, "\n");
+      return text;
+    }
+  }
+  return absl::string_view();
+}
+
+absl::string_view DefaultProfileText() { return ShippedProfileText("default"); }
+
+absl::StatusOr<RunSpec> LoadProfileOrShipped(const std::string& path,
+                                             const ProfileOptions& opts) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) return LoadProfile(path, opts);
+  absl::string_view name = path;
+  absl::ConsumePrefix(&name, "configs/");
+  absl::ConsumeSuffix(&name, ".yaml");
+  absl::string_view text = ShippedProfileText(name);
+  if (text.empty() || name.find('/') != absl::string_view::npos) {
+    return LoadProfile(path, opts);  // the usual "cannot open" error
+  }
+  return LoadProfileFromString(text, absl::StrCat("configs/", name, ".yaml (built in)"), opts);
 }
 
 absl::StatusOr<RunSpec> LoadDefaultProfile(const ProfileOptions& opts) {

@@ -83,6 +83,22 @@ TEST(ShippedProfilesTest, CompiledInDefaultEqualsTheFile) {
   std::string file = ReadFile("configs/default.yaml");
   ASSERT_FALSE(file.empty());
   EXPECT_EQ(std::string(DefaultProfileText()), file);
+  // Every shipped profile is compiled in, byte for byte, and loads.
+  int shipped = 0;
+  for (const ShippedProfile& p : ShippedProfiles()) {
+    EXPECT_EQ(std::string(ShippedProfileText(p.name)),
+              ReadFile(std::string("configs/") + p.name + ".yaml"))
+        << p.name;
+    ProfileOptions o;
+    o.fold_cpus = true;
+    auto loaded = LoadProfileOrShipped(std::string("/nonexistent/") + p.name, o);
+    EXPECT_FALSE(loaded.ok());  // a path with a directory is never a shipped name
+    loaded = LoadProfileOrShipped(p.name, o);
+    EXPECT_TRUE(loaded.ok()) << p.name << ": " << loaded.status();
+    if (loaded.ok()) EXPECT_EQ(loaded->source, std::string("configs/") + p.name + ".yaml (built in)");
+    ++shipped;
+  }
+  EXPECT_GE(shipped, 4);
   absl::StatusOr<RunSpec> spec = LoadDefaultProfile(TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->source, kDefaultProfileSource);
