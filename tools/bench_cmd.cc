@@ -57,6 +57,7 @@ int BenchReproduce(const std::vector<std::string>& args) {
   if (args[0] == "lost-host-ipi" || args[0] == "3a83f677") {
     hostipi::BenchOptions o;
     o.runs = runs;
+    o.fixed_doorbells = absl::GetFlag(FLAGS_fixed_doorbells);
     absl::StatusOr<std::vector<hostipi::BenchRow>> rows = hostipi::RunReproduceBench(o);
     if (!rows.ok()) return BadInput(absl::StrCat("bench reproduce: ", rows.status().message()));
     std::printf("%s", hostipi::RenderBench(*rows).c_str());
