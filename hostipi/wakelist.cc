@@ -168,7 +168,7 @@ class Sim {
     int64_t t = -1;
     uint64_t list = 0;      // coherent list then
     uint64_t messages = 0;  // what that demux iteration took
-    uint64_t visible = 0;   // entries of `list` plain loads could see then
+    uint64_t visible = 0;   // entries visible in memory at the message read
     int irq_from = -1;
     std::vector<std::string> buffered;
   };
@@ -196,6 +196,7 @@ class Sim {
     int irq_from = -1;
     int64_t irq_t = -1;
     uint64_t irq_first_read = 0;
+    uint64_t visible_at_demux = 0;  // entries visible when it read messages
     int waking_to = -1;
     MissRead miss;
     std::vector<Pending> pending;
@@ -320,6 +321,7 @@ class Sim {
           break;
       }
       const uint64_t bits = MessageBits(word);
+      c.visible_at_demux = VisibleEntries(c);
       if (first) c.irq_first_read = bits;
       first = false;
       Trace(mem, mem.cpu(), Ev::kDemux, bits, static_cast<uint64_t>(model_.demux));
@@ -327,6 +329,18 @@ class Sim {
       if (mem.Load(c.message) == 0) return;  // while (info->messages)
       if (mem.StopRequested()) return;
     }
+  }
+
+  // Observer view: the wake_list entries whose plain-load copy is in memory.
+  static uint64_t VisibleEntries(const Cpu& c) {
+    uint64_t out = 0;
+    for (size_t k = 0; k < c.seen.size(); ++k) {
+      const uint64_t w = c.seen[k]->value.load(std::memory_order_relaxed);
+      for (int b = 0; b < 8; ++b) {
+        if ((w >> (8 * b)) & 0xff) out |= uint64_t{1} << (8 * k + b);
+      }
+    }
+    return out;
   }
 
   // scheduler_ipi() -> sched_ttwu_pending().
@@ -348,13 +362,7 @@ class Sim {
         c.miss.t = mem.NowNs();
         c.miss.list = list;
         c.miss.messages = bits;
-        c.miss.visible = 0;
-        for (size_t k = 0; k < c.seen.size(); ++k) {
-          const uint64_t w = c.seen[k]->value.load(std::memory_order_relaxed);
-          for (int b = 0; b < 8; ++b) {
-            if ((w >> (8 * b)) & 0xff) c.miss.visible |= uint64_t{1} << (8 * k + b);
-          }
-        }
+        c.miss.visible = c.visible_at_demux;
         c.miss.irq_from = c.irq_from;
         c.miss.buffered = AllBufferedStores();
       }
@@ -616,19 +624,20 @@ class Sim {
       fact("why it read empty",
            (d.miss.visible & bit)
                ? absl::StrFormat(
-                     "the entry was already visible in memory: CPU#%d's "
-                     "plain load was satisfied early, before its read of "
-                     "the messages (%s gives no acquire ordering)",
+                     "the entry was visible in memory when CPU#%d read the "
+                     "messages: its later plain load of the list was "
+                     "satisfied early (%s orders nothing after the read)",
                      t, model_.demux == DemuxRead::kXchgRelaxed
                             ? "xchg_local()"
                             : DemuxReadName(model_.demux))
                : absl::StrFormat(
-                     "CPU#%d's llist_add store had not reached CPU#%d yet "
-                     "while its later message store had (%s)",
-                     self, t,
+                     "when CPU#%d read the messages, CPU#%d's later message "
+                     "store was visible but its earlier llist_add store was "
+                     "not (%s)",
+                     t, self,
                      model_.message_pass_mb
-                         ? "stale"
-                         : "no smp_mb() between them in message pass"));
+                         ? "smp_mb() was on: not expected"
+                         : "no smp_mb() before the message store"));
       fact("stores still buffered at that read",
            d.miss.buffered.empty() ? "none"
                                    : absl::StrJoin(d.miss.buffered, ", "));
