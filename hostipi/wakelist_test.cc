@@ -195,6 +195,31 @@ TEST(WakelistTest, PassNeedsBothPhases) {
   EXPECT_FALSE(r->Pass());
 }
 
+TEST(WakelistTest, KernelModelCauseIpiSiteAndPreset) {
+  absl::StatusOr<KernelModel> fixed = KernelModel::Parse("9fb1b36");
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_TRUE(fixed->message_pass_mb);
+  EXPECT_EQ(fixed->demux, DemuxRead::kXchg);
+  EXPECT_TRUE(fixed->cause_ipi_mb);
+  EXPECT_EQ(*fixed, *KernelModel::Parse("v5.3"));  // same sites, named for 000
+  absl::StatusOr<KernelModel> old = KernelModel::Parse("pre-9fb1b36");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->cause_ipi_mb);  // pre-9fb1b36 had mb() before cause_ipi
+  absl::StatusOr<KernelModel> off =
+      KernelModel::Parse("9fb1b36,cause-ipi-mb=off");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->cause_ipi_mb);
+  EXPECT_NE(*off, *fixed);
+  EXPECT_EQ(off->ToString(), "9fb1b36,cause-ipi-mb=off");
+  EXPECT_THAT(off->Describe(), HasSubstr("cause-ipi-mb=off"));
+  EXPECT_THAT(fixed->Describe(), Not(HasSubstr("cause-ipi-mb")));
+  EXPECT_THAT(std::string(KernelModel::Parse("9fb1b36,cause-ipi-mb=on,"
+                                             "cause-ipi-mb=off")
+                              .status()
+                              .message()),
+              HasSubstr("given twice"));
+}
+
 TEST(WakelistTest, BadOptionsGiveClearErrors) {
   WakelistOptions o;
   o.mode = OrderingMode::kNative;
