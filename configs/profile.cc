@@ -21,7 +21,6 @@
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
-#include "hostipi/kernel_model.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvmbed {
@@ -57,24 +56,6 @@ const std::vector<KeySpec>& RunKeys() {
       {"duration", false, "duration: 10s"},
       {"vms", false, "vms: [{name: a, vcpus: 2, memory: 64M}]"},
       {"guest", false, "guest: {workload: torture}"},
-      {"reproduce", false, "reproduce: {scenario: muxed-ipi-wakelist}"},
-  };
-  return *keys;
-}
-
-// Keys of the `reproduce:` section (RunSpec::reproduce).
-const std::vector<KeySpec>& ReproduceKeys() {
-  static const auto* keys = new std::vector<KeySpec>{
-      {"scenario", true, "scenario: muxed-ipi-wakelist"},
-      {"mode", false, "mode: emulated-power"},
-      {"cpus", false, "cpus: 4"},
-      {"seed", false, "seed: 1"},
-      {"buggy_model", false, "buggy_model: pre-9fb1b36"},
-      {"fixed_model", false, "fixed_model: 9fb1b36"},
-      {"buggy_budget", false, "buggy_budget: 30s"},
-      {"fixed_budget", false, "fixed_budget: 20s"},
-      {"fixed_operations", false, "fixed_operations: 1000000"},
-      {"threshold", false, "threshold: 200000"},
   };
   return *keys;
 }
@@ -250,9 +231,6 @@ class ProfileReader {
   absl::Status ReadPins(const YAML::Node& node, const std::string& path,
                         VmSpec* vm) const;
   absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node) const;
-  absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
-  absl::StatusOr<int64_t> Int64(const YAML::Node& node, const std::string& field,
-                                int64_t min, const char* example) const;
   absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
                                                   const std::string& field) const;
@@ -596,9 +574,6 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   if (root["guest"]) {
     ASSIGN_OR_RETURN(spec.guest, ReadGuest(root["guest"]));
   }
-  if (root["reproduce"]) {
-    ASSIGN_OR_RETURN(spec.reproduce, ReadReproduce(root["reproduce"]));
-  }
   if (!multi) {
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
     spec.vms.push_back(std::move(vm));
@@ -776,72 +751,6 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
       ASSIGN_OR_RETURN(spec.handler_delay,
                        PositiveDuration(f["handler_delay"], "guest.fault.handler_delay"));
     }
-  }
-  return spec;
-}
-
-absl::StatusOr<int64_t> ProfileReader::Int64(const YAML::Node& node,
-                                             const std::string& field,
-                                             int64_t min,
-                                             const char* example) const {
-  int64_t value = 0;
-  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value) ||
-      value < min) {
-    return Error(node, field,
-                 absl::StrFormat("expected a whole number >= %d, got %s; e.g. %s",
-                                 min, KindOf(node), example));
-  }
-  return value;
-}
-
-absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(
-    const YAML::Node& r) const {
-  RETURN_IF_ERROR(CheckMap(r, "reproduce", ReproduceKeys()));
-  ReproduceSpec spec;
-  ASSIGN_OR_RETURN(spec.scenario, Name(r["scenario"], "reproduce.scenario"));
-  if (r["mode"]) {
-    ASSIGN_OR_RETURN(spec.mode, String(r["mode"], "reproduce.mode"));
-    if (spec.mode != "native" && spec.mode != "emulated-power") {
-      return Error(r["mode"], "reproduce.mode",
-                   absl::StrCat("'", absl::CEscape(spec.mode),
-                                "' is not a mode; use native or emulated-power"));
-    }
-  }
-  if (r["cpus"]) {
-    ASSIGN_OR_RETURN(spec.cpus, Int(r["cpus"], "reproduce.cpus", 1, kMaxVcpus));
-  }
-  if (r["seed"]) {
-    ASSIGN_OR_RETURN(int64_t seed, Int64(r["seed"], "reproduce.seed", 0, "seed: 1"));
-    spec.seed = static_cast<uint64_t>(seed);
-  }
-  for (const char* key : {"buggy_model", "fixed_model"}) {
-    if (!r[key]) continue;
-    const std::string field = absl::StrCat("reproduce.", key);
-    ASSIGN_OR_RETURN(std::string text, String(r[key], field));
-    absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
-    if (!model.ok()) {
-      return Error(r[key], field, std::string(model.status().message()),
-                   QuoteOffset(r[key]));
-    }
-    (std::string(key) == "buggy_model" ? spec.buggy_model : spec.fixed_model) = text;
-  }
-  if (r["buggy_budget"]) {
-    ASSIGN_OR_RETURN(spec.buggy_budget,
-                     PositiveDuration(r["buggy_budget"], "reproduce.buggy_budget"));
-  }
-  if (r["fixed_budget"]) {
-    ASSIGN_OR_RETURN(spec.fixed_budget,
-                     PositiveDuration(r["fixed_budget"], "reproduce.fixed_budget"));
-  }
-  if (r["fixed_operations"]) {
-    ASSIGN_OR_RETURN(spec.fixed_operations,
-                     Int64(r["fixed_operations"], "reproduce.fixed_operations", 0,
-                           "fixed_operations: 1000000 (0 = the budget only)"));
-  }
-  if (r["threshold"]) {
-    ASSIGN_OR_RETURN(spec.threshold, Int64(r["threshold"], "reproduce.threshold", 1,
-                                           "threshold: 200000 (leave it out for "
-                                           "the scenario's default)"));
   }
   return spec;
 }

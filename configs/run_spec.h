@@ -109,27 +109,6 @@ struct GuestSpec {
   int inject_fault_vcpu = 0;
 };
 
-// The profile's `reproduce:` section: which `kvmbed reproduce NAME` scenario
-// the profile is for and its options (configs/README.md). Zero / empty
-// fields mean "the scenario's default"; scenario is empty when the profile
-// has no such section.
-struct ReproduceSpec {
-  std::string scenario;     // e.g. "muxed-ipi-wakelist"
-  std::string mode;         // "native" | "emulated-power" | "" (default)
-  int cpus = 0;             // modelled CPUs
-  uint64_t seed = 1;        // emulated runs replay exactly from it
-  std::string buggy_model;  // kernel model strings (hostipi KernelModel)
-  std::string fixed_model;
-  absl::Duration buggy_budget = absl::ZeroDuration();  // wall-time caps
-  absl::Duration fixed_budget = absl::ZeroDuration();
-  // The fixed phase ends after this many of the scenario's operations
-  // (doorbells, wake-ups...); -1 = default, 0 = budget only.
-  int64_t fixed_operations = -1;
-  // Hang threshold in the scenario's clock (virtual ticks emulated, ns
-  // natively); 0 = default.
-  int64_t threshold = 0;
-};
-
 // One run: where it came from, how long it lasts, what it runs.
 struct RunSpec {
   std::string source;  // profile path (or "<built-in default>") for messages
@@ -142,8 +121,6 @@ struct RunSpec {
   bool cpus_folded = false;
   // What every VM's guest runs (the profile's `guest:` section).
   GuestSpec guest;
-  // The profile's `reproduce:` section (scenario empty when absent).
-  ReproduceSpec reproduce;
 };
 
 }  // namespace kvmbed
