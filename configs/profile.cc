@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
+#include "hostipi/kernel_model.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvmbed {
@@ -73,6 +74,18 @@ const std::vector<KeySpec>& ReproduceKeys() {
       {"threshold", false, "threshold: 300ms"},
       {"pvspinlock", false, "pvspinlock: {hold: 500us}"},
       {"offline", false, "offline: {target: 1}"},
+      {"wakelist", false, "wakelist: {cpus: 4}"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& WakelistKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"mode", false, "mode: emulated-power"},
+      {"cpus", false, "cpus: 4"},
+      {"buggy_model", false, "buggy_model: pre-9fb1b36"},
+      {"fixed_model", false, "fixed_model: 9fb1b36"},
+      {"threshold_ticks", false, "threshold_ticks: 200000"},
   };
   return *keys;
 }
@@ -270,6 +283,7 @@ class ProfileReader {
                         VmSpec* vm) const;
   absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node) const;
   absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
+  absl::Status ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const;
   absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
@@ -875,6 +889,7 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
                                    spec.pv_holder, spec.pv_irq_vcpu, spec.pv_task_vcpu));
     }
   }
+  if (r["wakelist"]) RETURN_IF_ERROR(ReadWakelist(r, &spec));
   if (r["offline"]) {
     const YAML::Node o = r["offline"];
     RETURN_IF_ERROR(CheckMap(o, "reproduce.offline", OfflineKeys()));
@@ -897,6 +912,49 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
     }
   }
   return spec;
+}
+
+absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const {
+  const YAML::Node w = r["wakelist"];
+  RETURN_IF_ERROR(CheckMap(w, "reproduce.wakelist", WakelistKeys()));
+  if (r["threshold"]) {
+    return Error(r["threshold"], "reproduce.threshold",
+                 "muxed-ipi-wakelist counts its hung-task threshold in virtual ticks; "
+                 "write wakelist: {threshold_ticks: 200000} instead");
+  }
+  if (w["mode"]) {
+    ASSIGN_OR_RETURN(spec->wl_mode, String(w["mode"], "reproduce.wakelist.mode"));
+    if (spec->wl_mode != "native" && spec->wl_mode != "emulated-power") {
+      return Error(w["mode"], "reproduce.wakelist.mode",
+                   absl::StrCat("'", absl::CEscape(spec->wl_mode),
+                                "' is not a mode; use emulated-power (or native, which "
+                                "this scenario refuses: x86-TSO cannot show it)"));
+    }
+  }
+  if (w["cpus"]) {
+    ASSIGN_OR_RETURN(spec->wl_cpus, Int(w["cpus"], "reproduce.wakelist.cpus", 2, 64));
+  }
+  for (const char* key : {"buggy_model", "fixed_model"}) {
+    if (!w[key]) continue;
+    const std::string field = absl::StrCat("reproduce.wakelist.", key);
+    ASSIGN_OR_RETURN(std::string text, String(w[key], field));
+    absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
+    if (!model.ok()) {
+      return Error(w[key], field, std::string(model.status().message()), QuoteOffset(w[key]));
+    }
+    (std::string(key) == "buggy_model" ? spec->wl_buggy_model : spec->wl_fixed_model) = text;
+  }
+  if (w["threshold_ticks"]) {
+    const YAML::Node n = w["threshold_ticks"];
+    int64_t v = 0;
+    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v) || v < 1) {
+      return Error(n, "reproduce.wakelist.threshold_ticks",
+                   "expected a whole number of virtual ticks >= 1; e.g. threshold_ticks: "
+                   "200000 (leave it out for the default)");
+    }
+    spec->wl_threshold_ticks = v;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ProfileReader::CheckReproduceAgainstVms(const YAML::Node& root,

@@ -142,6 +142,15 @@ struct ReproduceSpec {
   absl::Duration hp_online = absl::Milliseconds(20);    // per cycle, online
   absl::Duration hp_dying_window = absl::Microseconds(500);  // irqs off, still online
   absl::Duration hp_tick = absl::Milliseconds(1);  // how often a halted target polls requests
+
+  // `wakelist:` (muxed-ipi-wakelist, on the modelled host plane, no VM;
+  // hostipi/wakelist.h WakelistOptions). `threshold` above does not apply:
+  // its hung-task threshold counts virtual ticks.
+  std::string wl_mode = "emulated-power";    // native is refused by the scenario
+  int wl_cpus = 4;                           // modelled CPUs, 2..64
+  std::string wl_buggy_model = "pre-9fb1b36";  // hostipi KernelModel strings
+  std::string wl_fixed_model = "9fb1b36";
+  int64_t wl_threshold_ticks = 0;  // 0 = 200000 + 50000 per CPU above 4
 };
 
 // One run: where it came from, how long it lasts, what it runs.
