@@ -11,6 +11,7 @@
 #include "vmm/ipi_bench.h"
 #include "vmm/guest_repro.h"
 #include "hostipi/reproduce.h"
+#include "hostipi/wakelist.h"
 #include "configs/profile.h"
 
 namespace kvmbed {
@@ -63,13 +64,25 @@ int BenchReproduce(const std::vector<std::string>& args) {
     std::printf("%s", hostipi::RenderBench(*rows).c_str());
     return kExitClean;
   }
+  ProfileOptions opts;
+  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
+  if (args[0] == "muxed-ipi-wakelist" || args[0] == "9fb1b36ca1") {
+    absl::StatusOr<RunSpec> spec =
+        LoadProfileOrShipped("configs/reproduce-muxed-ipi-wakelist.yaml", opts);
+    if (!spec.ok()) return BadInput(spec.status());
+    absl::StatusOr<hostipi::WakelistOptions> o = hostipi::WakelistOptionsFromSpec(*spec);
+    if (!o.ok()) return BadInput(o.status());
+    if (absl::GetFlag(FLAGS_cpus) > 0) o->num_cpus = absl::GetFlag(FLAGS_cpus);
+    absl::StatusOr<hostipi::WakelistBench> b = hostipi::RunWakelistBench(*o, runs);
+    if (!b.ok()) return BadInput(absl::StrCat("bench reproduce: ", b.status().message()));
+    std::printf("%s", hostipi::RenderWakelistBench(*o, *b).c_str());
+    return kExitClean;
+  }
   const vmm::GuestScenario* s = vmm::FindGuestScenario(args[0]);
   if (s == nullptr) {
     return BadInput(absl::StrCat("bench reproduce: unknown scenario '", args[0],
                                  "'; kvmbed reproduce --list shows them"));
   }
-  ProfileOptions opts;
-  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
   absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(s->profile, opts);
   if (!spec.ok()) return BadInput(spec.status());
   absl::StatusOr<vmm::GuestReproBench> b = vmm::BenchGuestScenario(*s, *spec, runs, absl::Seconds(5));

@@ -15,6 +15,7 @@
 #include "configs/cpuset.h"
 #include "hostipi/reproduce.h"
 #include "hostipi/stall_report.h"
+#include "hostipi/wakelist.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "vmm/guest_repro.h"
@@ -41,6 +42,40 @@ std::unique_ptr<EventLog> OpenEvents(int* error) {
   return std::move(*log);
 }
 
+// Prints a Reproduction (text or --json), logs it, and maps it to the exit code.
+int FinishReproduction(const std::string& name, const absl::StatusOr<Reproduction>& r,
+                       EventLog& events) {
+  if (!r.ok()) return BadInput(absl::StrCat("reproduce ", name, ": ", r.status().message()));
+  events.Emit("reproduce", ReproductionToJson(*r));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", ReproductionToJson(*r).dump().c_str());
+  } else {
+    std::fputs(RenderReproduction(*r).c_str(), stdout);
+  }
+  return r->Pass() ? kExitClean : kExitFound;
+}
+
+// muxed-ipi-wakelist on the hostipi memory model: options from its profile
+// (configs/reproduce-muxed-ipi-wakelist.yaml unless PROFILE is given), then
+// the --seed / --cpus / --*-model flags when set on the command line.
+int MuxedIpiWakelist(const std::vector<std::string>& profile) {
+  if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
+  ProfileOptions opts;
+  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
+  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(
+      profile.empty() ? "configs/reproduce-muxed-ipi-wakelist.yaml" : profile[0], opts);
+  if (!spec.ok()) return BadInput(spec.status());
+  absl::StatusOr<hostipi::WakelistOptions> o = hostipi::WakelistOptionsFromSpec(*spec);
+  if (!o.ok()) return BadInput(o.status());
+  if (absl::GetFlag(FLAGS_cpus) > 0) o->num_cpus = absl::GetFlag(FLAGS_cpus);
+  if (!absl::GetFlag(FLAGS_buggy_model).empty()) o->buggy_model = absl::GetFlag(FLAGS_buggy_model);
+  if (!absl::GetFlag(FLAGS_fixed_model).empty()) o->fixed_model = absl::GetFlag(FLAGS_fixed_model);
+  int error;
+  std::unique_ptr<EventLog> events = OpenEvents(&error);
+  if (events == nullptr) return error;
+  return FinishReproduction("muxed-ipi-wakelist", hostipi::ReproduceMuxedIpiWakelist(*o), *events);
+}
+
 // A guest-plane scenario: its profile (the shipped configs/reproduce-NAME.yaml
 // unless PROFILE is given) holds the load and the budgets.
 int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>& profile) {
@@ -61,15 +96,7 @@ int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>
       std::fflush(stdout);
     };
   }
-  absl::StatusOr<Reproduction> r = s.run(*spec, o);
-  if (!r.ok()) return BadInput(absl::StrCat("reproduce ", s.name, ": ", r.status().message()));
-  events->Emit("reproduce", ReproductionToJson(*r));
-  if (absl::GetFlag(FLAGS_json)) {
-    std::printf("%s\n", ReproductionToJson(*r).dump().c_str());
-  } else {
-    std::fputs(RenderReproduction(*r).c_str(), stdout);
-  }
-  return r->Pass() ? kExitClean : kExitFound;
+  return FinishReproduction(s.name, s.run(*spec, o), *events);
 }
 
 int LostHostIpi(const std::vector<std::string>& profile) {
@@ -123,6 +150,12 @@ const std::vector<Scenario>& Scenarios() {
          "doorbell is ignored and callers spin in csd_lock_wait(); fix: smp_mb() before "
          "setting and after clearing kvm_hstate.host_ipi",
          LostHostIpi},
+        {"muxed-ipi-wakelist", "9fb1b36ca1",
+         "rq->wake_list update not ordered with ipi_message: the receiver demuxes RESCHEDULE "
+         "but scheduler_ipi() sees an empty wake_list and the woken task sticks in TASK_WAKING; "
+         "fix: full barrier in smp_muxed_ipi_message_pass(), xchg() not xchg_local() in "
+         "smp_ipi_demux()",
+         MuxedIpiWakelist},
     };
     for (const vmm::GuestScenario& g : vmm::GuestScenarios()) {
       v->push_back({g.name, g.commit, absl::StrCat(g.bug, "; fix: ", g.fix),
