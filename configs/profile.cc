@@ -75,6 +75,7 @@ const std::vector<KeySpec>& ReproduceKeys() {
       {"pvspinlock", false, "pvspinlock: {hold: 500us}"},
       {"offline", false, "offline: {target: 1}"},
       {"wakelist", false, "wakelist: {cpus: 4}"},
+      {"lost_host_ipi", false, "lost_host_ipi: {shape: 2, mode: native}"},
   };
   return *keys;
 }
@@ -86,6 +87,19 @@ const std::vector<KeySpec>& WakelistKeys() {
       {"buggy_model", false, "buggy_model: pre-9fb1b36"},
       {"fixed_model", false, "fixed_model: 9fb1b36"},
       {"threshold_ticks", false, "threshold_ticks: 200000"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& LostHostIpiKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"shape", false, "shape: 2"},
+      {"mode", false, "mode: emulated-power"},
+      {"cpus", false, "cpus: 4"},
+      {"buggy_model", false, "buggy_model: v5.3"},
+      {"fixed_model", false, "fixed_model: v5.4"},
+      {"threshold", false, "threshold: 200000"},
+      {"pin", false, "pin: 0-1"},
   };
   return *keys;
 }
@@ -284,6 +298,12 @@ class ProfileReader {
   absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node) const;
   absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
   absl::Status ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const;
+  absl::Status ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const;
+  // A hostipi ordering mode ("native" / "emulated-power") at `field`.
+  absl::StatusOr<std::string> OrderingMode(const YAML::Node& n, const std::string& field) const;
+  // A hostipi KernelModel string at `field`, checked by its parser.
+  absl::StatusOr<std::string> KernelModelText(const YAML::Node& n,
+                                              const std::string& field) const;
   absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
@@ -890,6 +910,7 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
     }
   }
   if (r["wakelist"]) RETURN_IF_ERROR(ReadWakelist(r, &spec));
+  if (r["lost_host_ipi"]) RETURN_IF_ERROR(ReadLostHostIpi(r, &spec));
   if (r["offline"]) {
     const YAML::Node o = r["offline"];
     RETURN_IF_ERROR(CheckMap(o, "reproduce.offline", OfflineKeys()));
@@ -923,26 +944,18 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
                  "write wakelist: {threshold_ticks: 200000} instead");
   }
   if (w["mode"]) {
-    ASSIGN_OR_RETURN(spec->wl_mode, String(w["mode"], "reproduce.wakelist.mode"));
-    if (spec->wl_mode != "native" && spec->wl_mode != "emulated-power") {
-      return Error(w["mode"], "reproduce.wakelist.mode",
-                   absl::StrCat("'", absl::CEscape(spec->wl_mode),
-                                "' is not a mode; use emulated-power (or native, which "
-                                "this scenario refuses: x86-TSO cannot show it)"));
-    }
+    ASSIGN_OR_RETURN(spec->wl_mode, OrderingMode(w["mode"], "reproduce.wakelist.mode"));
   }
   if (w["cpus"]) {
     ASSIGN_OR_RETURN(spec->wl_cpus, Int(w["cpus"], "reproduce.wakelist.cpus", 2, 64));
   }
-  for (const char* key : {"buggy_model", "fixed_model"}) {
-    if (!w[key]) continue;
-    const std::string field = absl::StrCat("reproduce.wakelist.", key);
-    ASSIGN_OR_RETURN(std::string text, String(w[key], field));
-    absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
-    if (!model.ok()) {
-      return Error(w[key], field, std::string(model.status().message()), QuoteOffset(w[key]));
-    }
-    (std::string(key) == "buggy_model" ? spec->wl_buggy_model : spec->wl_fixed_model) = text;
+  if (w["buggy_model"]) {
+    ASSIGN_OR_RETURN(spec->wl_buggy_model,
+                     KernelModelText(w["buggy_model"], "reproduce.wakelist.buggy_model"));
+  }
+  if (w["fixed_model"]) {
+    ASSIGN_OR_RETURN(spec->wl_fixed_model,
+                     KernelModelText(w["fixed_model"], "reproduce.wakelist.fixed_model"));
   }
   if (w["threshold_ticks"]) {
     const YAML::Node n = w["threshold_ticks"];
@@ -953,6 +966,73 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
                    "200000 (leave it out for the default)");
     }
     spec->wl_threshold_ticks = v;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ProfileReader::OrderingMode(const YAML::Node& n,
+                                                        const std::string& field) const {
+  ASSIGN_OR_RETURN(std::string mode, String(n, field));
+  if (mode != "native" && mode != "emulated-power") {
+    return Error(n, field,
+                 absl::StrCat("'", absl::CEscape(mode),
+                              "' is not a mode; use emulated-power (a seeded POWER store "
+                              "buffer) or native (this machine's own ordering)"));
+  }
+  return mode;
+}
+
+absl::StatusOr<std::string> ProfileReader::KernelModelText(const YAML::Node& n,
+                                                           const std::string& field) const {
+  ASSIGN_OR_RETURN(std::string text, String(n, field));
+  absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
+  if (!model.ok()) return Error(n, field, std::string(model.status().message()), QuoteOffset(n));
+  return text;
+}
+
+absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const {
+  const YAML::Node h = r["lost_host_ipi"];
+  RETURN_IF_ERROR(CheckMap(h, "reproduce.lost_host_ipi", LostHostIpiKeys()));
+  if (r["threshold"]) {
+    return Error(r["threshold"], "reproduce.threshold",
+                 "lost-host-ipi counts its csd threshold in ns (native) or virtual ticks "
+                 "(emulated); write lost_host_ipi: {threshold: 200000} instead");
+  }
+  if (h["shape"]) {
+    ASSIGN_OR_RETURN(spec->lhi_shape, Int(h["shape"], "reproduce.lost_host_ipi.shape", 1, 2));
+  }
+  if (h["mode"]) {
+    ASSIGN_OR_RETURN(spec->lhi_mode, OrderingMode(h["mode"], "reproduce.lost_host_ipi.mode"));
+  }
+  if (h["cpus"]) {
+    ASSIGN_OR_RETURN(spec->lhi_cpus, Int(h["cpus"], "reproduce.lost_host_ipi.cpus", 2, 64));
+  }
+  if (h["buggy_model"]) {
+    ASSIGN_OR_RETURN(spec->lhi_buggy_model,
+                     KernelModelText(h["buggy_model"], "reproduce.lost_host_ipi.buggy_model"));
+  }
+  if (h["fixed_model"]) {
+    ASSIGN_OR_RETURN(spec->lhi_fixed_model,
+                     KernelModelText(h["fixed_model"], "reproduce.lost_host_ipi.fixed_model"));
+  }
+  if (h["threshold"]) {
+    const YAML::Node n = h["threshold"];
+    int64_t v = 0;
+    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v) || v < 1) {
+      return Error(n, "reproduce.lost_host_ipi.threshold",
+                   "expected a whole number >= 1 (ns natively, virtual ticks emulated); "
+                   "leave it out for the calibrated/default threshold");
+    }
+    spec->lhi_threshold = v;
+  }
+  if (h["pin"]) {
+    ASSIGN_OR_RETURN(std::string text, String(h["pin"], "reproduce.lost_host_ipi.pin"));
+    absl::StatusOr<std::vector<int>> cpus = ParseCpuset(text);
+    if (!cpus.ok()) {
+      return Error(h["pin"], "reproduce.lost_host_ipi.pin",
+                   absl::StrCat(cpus.status().message(), "; e.g. pin: 0-1"), QuoteOffset(h["pin"]));
+    }
+    spec->lhi_pin = *cpus;
   }
   return absl::OkStatus();
 }

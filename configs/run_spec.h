@@ -151,6 +151,17 @@ struct ReproduceSpec {
   std::string wl_buggy_model = "pre-9fb1b36";  // hostipi KernelModel strings
   std::string wl_fixed_model = "9fb1b36";
   int64_t wl_threshold_ticks = 0;  // 0 = 200000 + 50000 per CPU above 4
+
+  // `lost_host_ipi:` (lost-host-ipi on the modelled host plane, no VM;
+  // hostipi/reproduce.h ReproduceOptions). Budgets, seed and
+  // fixed_operations (doorbells) come from the section above.
+  int lhi_shape = 1;  // 1 = the sender's stores reordered, 2 = the receiver's clear
+  std::string lhi_mode = "emulated-power";  // or native (shape 2 only)
+  int lhi_cpus = 0;                         // 0 = default (emulated 4, native 2)
+  std::string lhi_buggy_model;              // empty = the shape's default
+  std::string lhi_fixed_model;
+  int64_t lhi_threshold = 0;  // ns (native) or virtual ticks (emulated); 0 = default
+  std::vector<int> lhi_pin;   // host CPUs for native modelled CPUs; empty = 0,1,...
 };
 
 // One run: where it came from, how long it lasts, what it runs.

@@ -1,5 +1,7 @@
 #include "tools/flags.h"
 
+#include <set>
+
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(bool, fold_cpus, false,
@@ -42,3 +44,18 @@ ABSL_FLAG(std::string, buggy_model, "",
           "reproduce: kernel model of the buggy phase, e.g. v5.3 or v5.4,mb-after-clear=off");
 ABSL_FLAG(std::string, fixed_model, "", "reproduce: kernel model of the fixed phase");
 ABSL_FLAG(bool, json, false, "reproduce: print the result as one JSON object");
+
+namespace kvmbed {
+namespace {
+std::set<std::string>& GivenFlags() {
+  static auto* given = new std::set<std::string>;
+  return *given;
+}
+}  // namespace
+
+void RecordGivenFlags(const std::vector<std::string>& names) {
+  GivenFlags().insert(names.begin(), names.end());
+}
+
+bool FlagGiven(const std::string& name) { return GivenFlags().count(name) > 0; }
+}  // namespace kvmbed

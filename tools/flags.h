@@ -8,6 +8,8 @@
 
 #include "absl/flags/declare.h"
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -35,5 +37,13 @@ ABSL_DECLARE_FLAG(std::string, pin);
 ABSL_DECLARE_FLAG(std::string, buggy_model);
 ABSL_DECLARE_FLAG(std::string, fixed_model);
 ABSL_DECLARE_FLAG(bool, json);
+
+namespace kvmbed {
+// Remembers which flags the command line named (normalized: underscores,
+// no leading dashes, no "no" prefix handling); main() calls it once.
+void RecordGivenFlags(const std::vector<std::string>& names);
+// True when the command line named --`name` (so it overrides a profile).
+bool FlagGiven(const std::string& name);
+}  // namespace kvmbed
 
 #endif  // KVMBED_TOOLS_FLAGS_H_

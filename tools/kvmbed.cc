@@ -28,9 +28,11 @@ constexpr char kUsage[] =
     "flags accept dashes or underscores (--fold-cpus == --fold_cpus); --helpfull lists them";
 
 // absl flags spell names with underscores; users type dashes. Rewrite the
-// name part of every --flag (not its value) before parsing.
+// name part of every --flag (not its value) before parsing, and note which
+// flags were given (they override a profile's values).
 std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
   std::vector<std::string> out;
+  std::vector<std::string> given;
   bool after_double_dash = false;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
@@ -42,9 +44,11 @@ std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
       for (size_t k = start; k < end; ++k) {
         if (a[k] == '-') a[k] = '_';
       }
+      given.push_back(a.substr(start, end - start));
     }
     out.push_back(a);
   }
+  kvmbed::RecordGivenFlags(given);
   return out;
 }
 

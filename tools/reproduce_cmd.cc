@@ -99,29 +99,41 @@ int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>
   return FinishReproduction(s.name, s.run(*spec, o), *events);
 }
 
+// lost-host-ipi: options from its profile (configs/reproduce-lost-host-ipi.yaml
+// unless PROFILE is given), then any reproduce flag given on the command line.
 int LostHostIpi(const std::vector<std::string>& profile) {
-  if (!profile.empty()) {
-    return BadInput("reproduce lost-host-ipi: takes no PROFILE yet; use its flags (--helpfull)");
+  if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
+  ProfileOptions opts;
+  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
+  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(
+      profile.empty() ? "configs/reproduce-lost-host-ipi.yaml" : profile[0], opts);
+  if (!spec.ok()) return BadInput(spec.status());
+  const ReproduceSpec& p = spec->reproduce;
+  if (p.scenario != "lost-host-ipi") {
+    return BadInput(absl::StrCat(spec->source, ": reproduce.scenario is '", p.scenario,
+                                 "'; this profile is not for lost-host-ipi"));
   }
   hostipi::ReproduceOptions o;
-  o.scenario = absl::GetFlag(FLAGS_scenario);
-  absl::StatusOr<hostipi::OrderingMode> mode =
-      hostipi::ParseOrderingMode(absl::GetFlag(FLAGS_mode));
+  o.scenario = FlagGiven("scenario") ? absl::GetFlag(FLAGS_scenario) : p.lhi_shape;
+  const std::string mode_text = FlagGiven("mode") ? absl::GetFlag(FLAGS_mode) : p.lhi_mode;
+  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(mode_text);
   if (!mode.ok()) return BadInput(absl::StrCat("--mode: ", mode.status().message()));
   o.mode = *mode;
-  o.num_cpus = absl::GetFlag(FLAGS_cpus);
-  o.seed = absl::GetFlag(FLAGS_seed);
-  o.buggy_budget = absl::GetFlag(FLAGS_buggy_budget);
-  o.fixed_budget = absl::GetFlag(FLAGS_fixed_budget);
-  o.fixed_doorbells = absl::GetFlag(FLAGS_fixed_doorbells);
-  o.threshold_ns = absl::GetFlag(FLAGS_threshold);
-  if (!absl::GetFlag(FLAGS_pin).empty()) {
+  o.num_cpus = FlagGiven("cpus") ? absl::GetFlag(FLAGS_cpus) : p.lhi_cpus;
+  o.seed = FlagGiven("seed") ? absl::GetFlag(FLAGS_seed) : p.seed;
+  o.buggy_budget = FlagGiven("buggy_budget") ? absl::GetFlag(FLAGS_buggy_budget) : p.buggy_budget;
+  o.fixed_budget = FlagGiven("fixed_budget") ? absl::GetFlag(FLAGS_fixed_budget) : p.fixed_budget;
+  o.fixed_doorbells =
+      FlagGiven("fixed_doorbells") ? absl::GetFlag(FLAGS_fixed_doorbells) : p.fixed_operations;
+  o.threshold_ns = FlagGiven("threshold") ? absl::GetFlag(FLAGS_threshold) : p.lhi_threshold;
+  o.pin_cpus = p.lhi_pin;
+  if (FlagGiven("pin")) {
     absl::StatusOr<std::vector<int>> pin = ParseCpuset(absl::GetFlag(FLAGS_pin));
     if (!pin.ok()) return BadInput(absl::StrCat("--pin: ", pin.status().message()));
     o.pin_cpus = *pin;
   }
-  o.buggy_model = absl::GetFlag(FLAGS_buggy_model);
-  o.fixed_model = absl::GetFlag(FLAGS_fixed_model);
+  o.buggy_model = FlagGiven("buggy_model") ? absl::GetFlag(FLAGS_buggy_model) : p.lhi_buggy_model;
+  o.fixed_model = FlagGiven("fixed_model") ? absl::GetFlag(FLAGS_fixed_model) : p.lhi_fixed_model;
 
   int error;
   std::unique_ptr<EventLog> events = OpenEvents(&error);

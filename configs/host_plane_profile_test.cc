@@ -1,5 +1,5 @@
-// The `reproduce.wakelist:` sub-map (muxed-ipi-wakelist) and its shipped
-// profile configs/reproduce-muxed-ipi-wakelist.yaml.
+// The host-plane reproduce sub-maps, `reproduce.wakelist:` (muxed-ipi-wakelist)
+// and `reproduce.lost_host_ipi:` (lost-host-ipi), and their shipped profiles.
 #include <string>
 
 #include "configs/profile.h"
@@ -86,6 +86,62 @@ TEST(WakelistProfileTest, BadInputNamesFileFieldAndFix) {
   for (const Case& c : cases) {
     EXPECT_THAT(ErrorOf(std::string(kHead) + c.section + "\n"),
                 HasSubstr(c.expect))
+        << c.section;
+  }
+}
+
+constexpr char kLostHead[] =
+    "name: r\nvcpus: 2\nmemory: 64M\nreproduce:\n  scenario: lost-host-ipi\n";
+
+TEST(LostHostIpiProfileTest, ShippedProfileLoads) {
+  absl::StatusOr<RunSpec> spec =
+      LoadProfile("configs/reproduce-lost-host-ipi.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const ReproduceSpec& r = spec->reproduce;
+  EXPECT_EQ(r.scenario, "lost-host-ipi");
+  EXPECT_EQ(r.lhi_shape, 1);
+  EXPECT_EQ(r.lhi_mode, "emulated-power");
+  EXPECT_EQ(r.fixed_operations, 1000000);
+  EXPECT_EQ(r.lhi_buggy_model, "");  // the shape's default
+}
+
+TEST(LostHostIpiProfileTest, EveryKeyIsRead) {
+  absl::StatusOr<RunSpec> spec = LoadProfileFromString(
+      std::string(kLostHead) +
+          "  lost_host_ipi: {shape: 2, mode: native, cpus: 3, buggy_model: v5.3, "
+          "fixed_model: \"v5.4,demux=peek\", threshold: 5000, pin: 0-1}\n",
+      "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const ReproduceSpec& r = spec->reproduce;
+  EXPECT_EQ(r.lhi_shape, 2);
+  EXPECT_EQ(r.lhi_mode, "native");
+  EXPECT_EQ(r.lhi_cpus, 3);
+  EXPECT_EQ(r.lhi_buggy_model, "v5.3");
+  EXPECT_EQ(r.lhi_fixed_model, "v5.4,demux=peek");
+  EXPECT_EQ(r.lhi_threshold, 5000);
+  EXPECT_EQ(r.lhi_pin, (std::vector<int>{0, 1}));
+}
+
+TEST(LostHostIpiProfileTest, BadInputNamesFileFieldAndFix) {
+  struct Case {
+    const char* section;
+    const char* expect;
+  } cases[] = {
+      {"  lost_host_ipi: {shape: 3}",
+       "t.yaml:6:26: reproduce.lost_host_ipi.shape: 3 is out of range; use a number from 1 to 2"},
+      {"  lost_host_ipi: {mode: tso}", "reproduce.lost_host_ipi.mode: 'tso' is not a mode"},
+      {"  lost_host_ipi: {fixed_model: v9}",
+       "reproduce.lost_host_ipi.fixed_model: kernel model \"v9\": unknown kernel model preset"},
+      {"  lost_host_ipi: {pin: 3-1}", "reproduce.lost_host_ipi.pin: "},
+      {"  lost_host_ipi: {threshold: -1}",
+       "reproduce.lost_host_ipi.threshold: expected a whole number >= 1"},
+      {"  lost_host_ipi: {shpae: 2}",
+       "reproduce.lost_host_ipi.shpae: unknown key; did you mean 'shape'?"},
+      {"  threshold: 1s\n  lost_host_ipi: {shape: 2}",
+       "reproduce.threshold: lost-host-ipi counts its csd threshold in ns"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(ErrorOf(std::string(kLostHead) + c.section + "\n"), HasSubstr(c.expect))
         << c.section;
   }
 }
