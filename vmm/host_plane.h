@@ -218,10 +218,11 @@ struct KvmReproOptions {
   int64_t fixed_doorbells = 0;  // 0 = budget only
   int resched_burst = 3;
   // The sender waits until the target has left the guest for the previous
-  // doorbell and then a random 0..align_jitter pause loops before the next
+  // doorbell (at most ~3000 pause loops) and then a random 0..align_jitter
+  // pause loops before the next
   // message, so messages land in the target's exit path (the seed's heavy
   // traffic does this by chance; a kick takes ~20-50 us here). 0 = off.
-  int align_jitter = 2048;
+  int align_jitter = 8;
   std::vector<int> pin_cpus = {0, 1};  // sender, vCPU
   std::string buggy_model = "v5.4,mb-after-clear=off,demux=peek";
   std::string fixed_model = "v5.4,demux=peek";

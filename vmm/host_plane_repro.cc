@@ -58,7 +58,7 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
     // in its exit path for the previous doorbell, then a random pause.
     auto align = [&]() {
       if (jitter == 0) return;
-      for (int spins = 0; p.InGuest(0) && spins < 100000 && !mem.StopRequested(); ++spins) {
+      for (int spins = 0; p.InGuest(0) && spins < 3000 && !mem.StopRequested(); ++spins) {
         p.InterruptPoint(mem);
         mem.Relax();
       }

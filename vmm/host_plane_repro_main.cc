@@ -20,6 +20,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::fputs(kvmbed::RenderReproduction(*r).c_str(), stdout);
-  for (const auto& n : r->notes) std::printf("note: %s\n", n.c_str());
   return r->Pass() ? 0 : 1;
 }
