@@ -825,7 +825,9 @@ absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) cons
   RETURN_IF_ERROR(CheckMap(h, "hostipi", HostIpiKeys()));
   HostIpiSpec spec;
   spec.enabled = true;  // a section without `enabled:` asks for the plane
-  if (h["enabled"]) ASSIGN_OR_RETURN(spec.enabled, Bool(h["enabled"], "hostipi.enabled"));
+  if (h["enabled"]) {
+    ASSIGN_OR_RETURN(spec.enabled, Bool(h["enabled"], "hostipi.enabled"));
+  }
   if (h["kernel_model"]) {
     ASSIGN_OR_RETURN(spec.kernel_model, String(h["kernel_model"], "hostipi.kernel_model"));
     absl::StatusOr<hostipi::KernelModel> km = hostipi::KernelModel::Parse(spec.kernel_model);
