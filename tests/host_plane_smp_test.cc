@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "base/event_log.h"
 #include "configs/run_spec.h"
 #include "gtest/gtest.h"
@@ -70,6 +71,9 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
   o.hostipi.resched_fraction = 0.5;
   auto r = RunSmpWorkload(Spec(2), IoGuest(), o);
   ASSERT_TRUE(r.ok()) << r.status();
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, "hostipi:")) std::printf("%s\n", std::string(line).c_str());
+  }
   std::printf("%s", r->host.first_report.c_str());
   EXPECT_TRUE(r->host_plane);
   EXPECT_TRUE(r->host.threshold_calibrated);
