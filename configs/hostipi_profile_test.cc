@@ -26,7 +26,7 @@ TEST(HostIpiProfileTest, FullSection) {
       "hostipi:\n"
       "  kernel_model: v5.4,mb-after-clear=off,demux=peek\n"
       "  ordering: native\n"
-      "  senders: {ksmd_threads: 2, ksmd_pause: 100us, vcpu_exit_calls: false,\n"
+      "  senders: {ksmd_threads: 2, ksmd_cpus: \"0-1\", ksmd_pause: 100us, vcpu_exit_calls: false,\n"
       "            exit_call_probability: 0.25, resched_fraction: 0.75}\n"
       "  stall_threshold: 300ms\n"
       "  resend_on_stall: true\n"
@@ -36,6 +36,7 @@ TEST(HostIpiProfileTest, FullSection) {
   EXPECT_TRUE(h.enabled);  // a section without `enabled:` asks for the plane
   EXPECT_EQ(h.kernel_model, "v5.4,mb-after-clear=off,demux=peek");
   EXPECT_EQ(h.ksmd_threads, 2);
+  EXPECT_EQ(h.ksmd_cpus, (std::vector<int>{0, 1}));
   EXPECT_EQ(h.ksmd_pause, absl::Microseconds(100));
   EXPECT_FALSE(h.vcpu_exit_calls);
   EXPECT_DOUBLE_EQ(h.exit_call_probability, 0.25);
@@ -75,6 +76,8 @@ TEST(HostIpiProfileTest, ErrorsNameFileLineFieldAndFix) {
               "200ms");
   ExpectError("hostipi:\n  resend: true\n", "hp.yaml:5:", "hostipi.resend",
               "resend_on_stall");
+  ExpectError("hostipi:\n  senders: {ksmd_cpus: \"x\"}\n", "hp.yaml:5:",
+              "hostipi.senders.ksmd_cpus", "");
   ExpectError("hostipi:\n  enabled: maybe\n", "hp.yaml:5:", "hostipi.enabled", "true or false");
 }
 
