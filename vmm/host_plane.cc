@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -418,7 +419,14 @@ StallAction HostPlane::OnStall(const StallReport& report) {
           line = absl::StripLeadingAsciiWhitespace(line);
           size_t colon = line.find(':');
           if (colon == absl::string_view::npos || colon + 1 >= line.size()) {
-            facts.push_back({"vCPU registers", std::string(line)});
+            // "RIP 0000000000100354 SpinWorkload+0x14/0x20" -> "RIP: ..."
+            size_t space = line.find(' ');
+            if (space == absl::string_view::npos) {
+              facts.push_back({"vCPU registers", std::string(line)});
+            } else {
+              facts.push_back({std::string(line.substr(0, space)),
+                               std::string(absl::StripLeadingAsciiWhitespace(line.substr(space)))});
+            }
           } else {
             facts.push_back({std::string(line.substr(0, colon)),
                              std::string(absl::StripLeadingAsciiWhitespace(line.substr(colon + 1)))});
