@@ -83,6 +83,9 @@ struct HostIpiSpec {
   // csdlock_debug: re-send the IPI when a report finds the target idle.
   bool resend_on_stall = false;
   uint64_t seed = 1;
+  // Fault injection (tests, not in profiles): once the plane runs, drop the
+  // next host_ipi = 1 store to this vCPU (a forced lost IPI); -1 = off.
+  int drop_host_ipi_vcpu = -1;
 };
 
 // What the guest runs (the profile's `guest:` section, see configs/README.md):

@@ -95,6 +95,36 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
   EXPECT_TRUE(absl::StrContains(log, "\"type\":\"hostipi_end\"")) << log;
 }
 
+// A lost host-plane IPI (forced: the next host_ipi set to vCPU 0 is dropped,
+// no re-send) fails the run with the LOST report in the output.
+TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
+  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  std::string text;
+  SmpRunOptions o;
+  o.duration = absl::Seconds(2);
+  o.out = [&](const std::string& t) { text += t; };
+  o.hostipi.enabled = true;
+  o.hostipi.kernel_model = "v5.4";
+  o.hostipi.ksmd_threads = 1;
+  o.hostipi.vcpu_exit_calls = false;
+  o.hostipi.resched_fraction = 0;
+  o.hostipi.stall_threshold = absl::Milliseconds(200);
+  o.hostipi.drop_host_ipi_vcpu = 0;
+  GuestSpec g;
+  g.workload = "spin";
+  g.csd_timeout = absl::Seconds(5);
+  g.soft_lockup_threshold = absl::Seconds(20);
+  g.stat_interval = absl::ZeroDuration();
+  auto r = RunSmpWorkload(Spec(2), g, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->success) << text;
+  EXPECT_EQ(r->exit_code(), 1);
+  EXPECT_GE(r->host.lost, 1) << text;
+  EXPECT_TRUE(absl::StrContains(r->failure_reason, "LOST host-plane")) << r->failure_reason;
+  EXPECT_TRUE(absl::StrContains(text, "verdict: LOST")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "End of test: FAILURE")) << text;
+}
+
 TEST(HostPlaneSmpTest, EmulatedOrderingIsRefusedNamingTheField) {
   SmpRunOptions o;
   o.hostipi.enabled = true;

@@ -183,6 +183,12 @@ absl::StatusOr<HostPlaneOptions> HostPlaneOptionsFromSpec(const HostIpiSpec& s, 
   o.stall_threshold = s.stall_threshold;
   o.resend_on_stall = s.resend_on_stall;
   o.seed = s.seed;
+  if (s.drop_host_ipi_vcpu >= vm.vcpus) {
+    return absl::InvalidArgumentError(absl::StrCat("hostipi.drop_host_ipi_vcpu = ",
+                                                   s.drop_host_ipi_vcpu, ": VM ", vm.name,
+                                                   " has vCPUs 0..", vm.vcpus - 1));
+  }
+  o.drop_host_ipi_vcpu = s.drop_host_ipi_vcpu;
   return o;
 }
 
@@ -297,6 +303,7 @@ absl::Status HostPlane::Start() {
   plane_ = std::make_unique<HostIpiPlane>(std::move(po));
   for (auto& mem : mem_) plane_->Attach(*mem);
   started_ = absl::Now();
+  if (options_.drop_host_ipi_vcpu >= 0) DropNextHostIpiSetForTest(options_.drop_host_ipi_vcpu);
   plane_ready_.store(true, std::memory_order_release);
   const int senders = sender_body_ ? 1 : options_.ksmd_threads;
   for (int k = 0; k < senders; ++k) {

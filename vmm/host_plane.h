@@ -70,6 +70,8 @@ struct HostPlaneOptions {
   bool resend_on_stall = false;
   // Stop the plane (RequestStop) at the first LOST report (reproductions).
   bool stop_on_lost = false;
+  // Fault injection: Start() arms DropNextHostIpiSetForTest(this); -1 = off.
+  int drop_host_ipi_vcpu = -1;
   uint64_t seed = 1;
   // Where reports go (whole blocks); null = stdout.
   std::function<void(const std::string&)> out;
