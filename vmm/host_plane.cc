@@ -581,7 +581,7 @@ std::string HostPlane::FormatStatsLine() const {
   const auto& s = r.stats;
   return absl::StrFormat(
       "hostipi: VM %s model %s: doorbells sent %d taken %d (in guest %d, in host %d) ignored %d "
-      "| csd calls %d (%d from exits), csds run %d, p50 ~%.1f us, max wait %.3f ms | stalls "
+      "| csd calls %d (%d from exits), csds run %d, round trip p50 <= %.1f us, max wait %.3f ms | stalls "
       "lost %d slow %d | threshold %s\n",
       r.vm_name, r.kernel_model, s.doorbells_sent,
       s.doorbells_taken_in_guest + s.doorbells_taken_in_host, s.doorbells_taken_in_guest,

@@ -122,7 +122,7 @@ std::string PhaseNote(const char* which, const PhaseRun& p) {
   const auto& s = r.stats;
   return absl::StrFormat(
       "%s (%s): %d doorbells in %.2f s (%.0f/s), taken in guest %d, ignored %d, peek saw zero "
-      "%d, csd calls %d, csd round trip p50 ~%.1f us, max wait %.3f ms, stalls lost %d slow %d",
+      "%d, csd calls %d, csd round trip p50 <= %.1f us, max wait %.3f ms, stalls lost %d slow %d",
       which, r.kernel_model, s.doorbells_sent, r.seconds,
       r.seconds > 0 ? s.doorbells_sent / r.seconds : 0.0, s.doorbells_taken_in_guest,
       s.doorbells_ignored, s.peeks_saw_zero, r.calls, r.latency.ApproxQuantile(0.5) / 1e3,
