@@ -35,9 +35,10 @@ std::string RenderReproduction(const Reproduction& r) {
   } else if (f.hangs == 0) {
     absl::StrAppendFormat(&out,
                           "\nfixed model [%s]: 0 hangs in %d %s over %.3f s (%d slow waits "
-                          "that cleared); 95%% bound p < 3/N = %.3g per %s\n",
+                          "that cleared); 95%% bound on the hang probability per operation: "
+                          "p < 3/N = %.3g\n",
                           f.kernel_model, f.operations, r.unit, f.seconds, f.slow,
-                          r.PBound(), r.unit);
+                          r.PBound());
   } else {
     absl::StrAppendFormat(&out, "\nfixed model [%s]: %d HANG(S) in %d %s over %.3f s\n",
                           f.kernel_model, f.hangs, f.operations, r.unit, f.seconds);

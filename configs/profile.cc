@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
@@ -58,6 +59,55 @@ const std::vector<KeySpec>& RunKeys() {
       {"hostipi", false, "hostipi: {enabled: true, kernel_model: v5.3}"},
       {"vms", false, "vms: [{name: a, vcpus: 2, memory: 64M}]"},
       {"guest", false, "guest: {workload: torture}"},
+      {"reproduce", false, "reproduce: {scenario: pvspinlock-kick}"},
+  };
+  return *keys;
+}
+
+// Keys of the `reproduce:` section (RunSpec::reproduce).
+const std::vector<KeySpec>& ReproduceKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"scenario", true, "scenario: pvspinlock-kick"},
+      {"buggy_budget", false, "buggy_budget: 30s"},
+      {"fixed_budget", false, "fixed_budget: 10s"},
+      {"fixed_operations", false, "fixed_operations: 100000"},
+      {"seed", false, "seed: 1"},
+      {"threshold", false, "threshold: 300ms"},
+      {"pvspinlock", false, "pvspinlock: {hold: 500us}"},
+      {"offline", false, "offline: {target: 1}"},
+      {"wakelist", false, "wakelist: {cpus: 4}"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& WakelistKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"mode", false, "mode: emulated-power"},
+      {"cpus", false, "cpus: 4"},
+      {"buggy_model", false, "buggy_model: pre-9fb1b36"},
+      {"fixed_model", false, "fixed_model: 9fb1b36"},
+      {"threshold_ticks", false, "threshold_ticks: 200000"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& PvSpinlockKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"spin_loops", false, "spin_loops: 1024"}, {"holder", false, "holder: 0"},
+      {"irq_vcpu", false, "irq_vcpu: 1"},        {"task_vcpu", false, "task_vcpu: 2"},
+      {"hold", false, "hold: 500us"},            {"think", false, "think: 200us"},
+      {"irq_fraction", false, "irq_fraction: 0.5"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& OfflineKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"target", false, "target: 1"},
+      {"offline", false, "offline: 400ms"},
+      {"online", false, "online: 20ms"},
+      {"dying_window", false, "dying_window: 500us"},
+      {"tick", false, "tick: 1ms"},
   };
   return *keys;
 }
@@ -260,6 +310,9 @@ class ProfileReader {
                         VmSpec* vm) const;
   absl::StatusOr<HostIpiSpec> ReadHostIpi(const YAML::Node& node) const;
   absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node) const;
+  absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
+  absl::Status ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const;
+  absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
                                                   const std::string& field) const;
@@ -607,10 +660,14 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   if (root["guest"]) {
     ASSIGN_OR_RETURN(spec.guest, ReadGuest(root["guest"]));
   }
+  if (root["reproduce"]) {
+    ASSIGN_OR_RETURN(spec.reproduce, ReadReproduce(root["reproduce"]));
+  }
   if (!multi) {
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
     spec.vms.push_back(std::move(vm));
     RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
+    RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec));
     return spec;
   }
   const YAML::Node vms = root["vms"];
@@ -649,6 +706,7 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     spec.vms.push_back(std::move(vm));
   }
   RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
+  RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec));
   return spec;
 }
 
@@ -786,6 +844,176 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
     }
   }
   return spec;
+}
+
+absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) const {
+  RETURN_IF_ERROR(CheckMap(r, "reproduce", ReproduceKeys()));
+  ReproduceSpec spec;
+  spec.present = true;
+  ASSIGN_OR_RETURN(spec.scenario, String(r["scenario"], "reproduce.scenario"));
+  if (spec.scenario.empty()) {
+    return Error(r["scenario"], "reproduce.scenario",
+                 "name the scenario this profile is for; e.g. scenario: pvspinlock-kick");
+  }
+  if (r["buggy_budget"]) {
+    ASSIGN_OR_RETURN(spec.buggy_budget,
+                     PositiveDuration(r["buggy_budget"], "reproduce.buggy_budget"));
+  }
+  if (r["fixed_budget"]) {
+    ASSIGN_OR_RETURN(spec.fixed_budget,
+                     PositiveDuration(r["fixed_budget"], "reproduce.fixed_budget"));
+  }
+  if (r["fixed_operations"]) {
+    ASSIGN_OR_RETURN(int ops, Int(r["fixed_operations"], "reproduce.fixed_operations", 0,
+                                  2000000000));
+    spec.fixed_operations = ops;
+  }
+  if (r["seed"]) {
+    uint64_t seed = 0;
+    if (!r["seed"].IsScalar() || !absl::SimpleAtoi(r["seed"].Scalar(), &seed)) {
+      return Error(r["seed"], "reproduce.seed", "expected a whole number >= 0; e.g. seed: 1");
+    }
+    spec.seed = seed;
+  }
+  if (r["threshold"]) {
+    ASSIGN_OR_RETURN(spec.threshold, PositiveDuration(r["threshold"], "reproduce.threshold"));
+  }
+  if (r["pvspinlock"]) {
+    const YAML::Node p = r["pvspinlock"];
+    RETURN_IF_ERROR(CheckMap(p, "reproduce.pvspinlock", PvSpinlockKeys()));
+    if (p["spin_loops"]) {
+      ASSIGN_OR_RETURN(spec.pv_spin_loops,
+                       Int(p["spin_loops"], "reproduce.pvspinlock.spin_loops", 1, 1 << 24));
+    }
+    if (p["holder"]) {
+      ASSIGN_OR_RETURN(spec.pv_holder, Int(p["holder"], "reproduce.pvspinlock.holder", 0, 63));
+    }
+    if (p["irq_vcpu"]) {
+      ASSIGN_OR_RETURN(spec.pv_irq_vcpu,
+                       Int(p["irq_vcpu"], "reproduce.pvspinlock.irq_vcpu", 0, 63));
+    }
+    if (p["task_vcpu"]) {
+      ASSIGN_OR_RETURN(spec.pv_task_vcpu,
+                       Int(p["task_vcpu"], "reproduce.pvspinlock.task_vcpu", 0, 63));
+    }
+    if (p["hold"]) {
+      ASSIGN_OR_RETURN(spec.pv_hold, PositiveDuration(p["hold"], "reproduce.pvspinlock.hold"));
+    }
+    if (p["think"]) {
+      ASSIGN_OR_RETURN(spec.pv_think, PositiveDuration(p["think"], "reproduce.pvspinlock.think"));
+    }
+    if (p["irq_fraction"]) {
+      const YAML::Node n = p["irq_fraction"];
+      double v = 0;
+      if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || !(v > 0 && v <= 1)) {
+        return Error(n, "reproduce.pvspinlock.irq_fraction",
+                     "expected a fraction above 0, at most 1; e.g. 0.5 raises the io "
+                     "interrupt in half of the holder's rounds");
+      }
+      spec.pv_irq_fraction = v;
+    }
+    if (spec.pv_holder == spec.pv_irq_vcpu || spec.pv_holder == spec.pv_task_vcpu ||
+        spec.pv_irq_vcpu >= spec.pv_task_vcpu) {
+      return Error(p, "reproduce.pvspinlock",
+                   absl::StrFormat("holder %d, irq_vcpu %d, task_vcpu %d: use three different "
+                                   "vCPUs with irq_vcpu < task_vcpu (the seed's CPU n-# is "
+                                   "the first waiter in CPU order); e.g. 0, 1, 2",
+                                   spec.pv_holder, spec.pv_irq_vcpu, spec.pv_task_vcpu));
+    }
+  }
+  if (r["wakelist"]) RETURN_IF_ERROR(ReadWakelist(r, &spec));
+  if (r["offline"]) {
+    const YAML::Node o = r["offline"];
+    RETURN_IF_ERROR(CheckMap(o, "reproduce.offline", OfflineKeys()));
+    if (o["target"]) {
+      ASSIGN_OR_RETURN(spec.hp_target, Int(o["target"], "reproduce.offline.target", 0, 63));
+    }
+    if (o["offline"]) {
+      ASSIGN_OR_RETURN(spec.hp_offline,
+                       PositiveDuration(o["offline"], "reproduce.offline.offline"));
+    }
+    if (o["online"]) {
+      ASSIGN_OR_RETURN(spec.hp_online, PositiveDuration(o["online"], "reproduce.offline.online"));
+    }
+    if (o["dying_window"]) {
+      ASSIGN_OR_RETURN(spec.hp_dying_window,
+                       PositiveDuration(o["dying_window"], "reproduce.offline.dying_window"));
+    }
+    if (o["tick"]) {
+      ASSIGN_OR_RETURN(spec.hp_tick, PositiveDuration(o["tick"], "reproduce.offline.tick"));
+    }
+  }
+  return spec;
+}
+
+absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const {
+  const YAML::Node w = r["wakelist"];
+  RETURN_IF_ERROR(CheckMap(w, "reproduce.wakelist", WakelistKeys()));
+  if (r["threshold"]) {
+    return Error(r["threshold"], "reproduce.threshold",
+                 "muxed-ipi-wakelist counts its hung-task threshold in virtual ticks; "
+                 "write wakelist: {threshold_ticks: 200000} instead");
+  }
+  if (w["mode"]) {
+    ASSIGN_OR_RETURN(spec->wl_mode, String(w["mode"], "reproduce.wakelist.mode"));
+    if (spec->wl_mode != "native" && spec->wl_mode != "emulated-power") {
+      return Error(w["mode"], "reproduce.wakelist.mode",
+                   absl::StrCat("'", absl::CEscape(spec->wl_mode),
+                                "' is not a mode; use emulated-power (or native, which "
+                                "this scenario refuses: x86-TSO cannot show it)"));
+    }
+  }
+  if (w["cpus"]) {
+    ASSIGN_OR_RETURN(spec->wl_cpus, Int(w["cpus"], "reproduce.wakelist.cpus", 2, 64));
+  }
+  for (const char* key : {"buggy_model", "fixed_model"}) {
+    if (!w[key]) continue;
+    const std::string field = absl::StrCat("reproduce.wakelist.", key);
+    ASSIGN_OR_RETURN(std::string text, String(w[key], field));
+    absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
+    if (!model.ok()) {
+      return Error(w[key], field, std::string(model.status().message()), QuoteOffset(w[key]));
+    }
+    (std::string(key) == "buggy_model" ? spec->wl_buggy_model : spec->wl_fixed_model) = text;
+  }
+  if (w["threshold_ticks"]) {
+    const YAML::Node n = w["threshold_ticks"];
+    int64_t v = 0;
+    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v) || v < 1) {
+      return Error(n, "reproduce.wakelist.threshold_ticks",
+                   "expected a whole number of virtual ticks >= 1; e.g. threshold_ticks: "
+                   "200000 (leave it out for the default)");
+    }
+    spec->wl_threshold_ticks = v;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProfileReader::CheckReproduceAgainstVms(const YAML::Node& root,
+                                                     const RunSpec& spec) const {
+  const ReproduceSpec& r = spec.reproduce;
+  if (!r.present) return absl::OkStatus();
+  for (const VmSpec& vm : spec.vms) {
+    if (vm.vcpus > 64) {
+      return Error(root["reproduce"], "reproduce",
+                   absl::StrFormat("VM %s has %d vCPUs; reproduce scenarios take at most 64",
+                                   vm.name, vm.vcpus));
+    }
+    const int top = std::max({r.pv_holder, r.pv_irq_vcpu, r.pv_task_vcpu});
+    if (root["reproduce"]["pvspinlock"] && top >= vm.vcpus) {
+      return Error(root["reproduce"]["pvspinlock"], "reproduce.pvspinlock",
+                   absl::StrFormat("VM %s has only %d vCPUs but vCPU %d is named; use vCPUs "
+                                   "0 to %d or raise vcpus",
+                                   vm.name, vm.vcpus, top, vm.vcpus - 1));
+    }
+    if (root["reproduce"]["offline"] && (r.hp_target >= vm.vcpus || vm.vcpus < 2)) {
+      return Error(root["reproduce"]["offline"], "reproduce.offline.target",
+                   absl::StrFormat("VM %s has %d vCPUs; the target must be one of 0 to %d and "
+                                   "at least one other vCPU must call it",
+                                   vm.name, vm.vcpus, vm.vcpus - 1));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
@@ -1113,6 +1341,33 @@ absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
     return absl::DataLossError(absl::StrCat(path, ": read error"));
   }
   return LoadProfileFromString(text.str(), path, opts);
+}
+
+absl::string_view ShippedProfileText(absl::string_view name) {
+  for (const ShippedProfile& p : ShippedProfiles()) {
+    if (name == p.name) {
+      absl::string_view text = p.raw;
+      absl::ConsumePrefix(&text, "\n");
+      return text;
+    }
+  }
+  return absl::string_view();
+}
+
+absl::string_view DefaultProfileText() { return ShippedProfileText("default"); }
+
+absl::StatusOr<RunSpec> LoadProfileOrShipped(const std::string& path,
+                                             const ProfileOptions& opts) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) return LoadProfile(path, opts);
+  absl::string_view name = path;
+  absl::ConsumePrefix(&name, "configs/");
+  absl::ConsumeSuffix(&name, ".yaml");
+  absl::string_view text = ShippedProfileText(name);
+  if (text.empty() || name.find('/') != absl::string_view::npos) {
+    return LoadProfile(path, opts);  // the usual "cannot open" error
+  }
+  return LoadProfileFromString(text, absl::StrCat("configs/", name, ".yaml (built in)"), opts);
 }
 
 absl::StatusOr<RunSpec> LoadDefaultProfile(const ProfileOptions& opts) {

@@ -83,6 +83,22 @@ TEST(ShippedProfilesTest, CompiledInDefaultEqualsTheFile) {
   std::string file = ReadFile("configs/default.yaml");
   ASSERT_FALSE(file.empty());
   EXPECT_EQ(std::string(DefaultProfileText()), file);
+  // Every shipped profile is compiled in, byte for byte, and loads.
+  int shipped = 0;
+  for (const ShippedProfile& p : ShippedProfiles()) {
+    EXPECT_EQ(std::string(ShippedProfileText(p.name)),
+              ReadFile(std::string("configs/") + p.name + ".yaml"))
+        << p.name;
+    ProfileOptions o;
+    o.fold_cpus = true;
+    auto loaded = LoadProfileOrShipped(std::string("/nonexistent/") + p.name, o);
+    EXPECT_FALSE(loaded.ok());  // a path with a directory is never a shipped name
+    loaded = LoadProfileOrShipped(p.name, o);
+    EXPECT_TRUE(loaded.ok()) << p.name << ": " << loaded.status();
+    if (loaded.ok()) EXPECT_EQ(loaded->source, std::string("configs/") + p.name + ".yaml (built in)");
+    ++shipped;
+  }
+  EXPECT_GE(shipped, 4);
   absl::StatusOr<RunSpec> spec = LoadDefaultProfile(TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->source, kDefaultProfileSource);
@@ -289,7 +305,7 @@ TEST(ProfileTest, MemorySizes) {
 TEST(ProfileErrorTest, UnknownKeySuggestsTheNearest) {
   EXPECT_EQ(ErrorOf("name: x\nvcpu: 2\nmemory: 64M\n"),
             "t.yaml:2:1: vcpu: unknown key; did you mean 'vcpus'? known keys "
-            "here: name, duration, hostipi, vms, guest, vcpus, topology, memory, vcpupin, "
+            "here: name, duration, hostipi, vms, guest, reproduce, vcpus, topology, memory, vcpupin, "
             "emulatorpin");
   EXPECT_THAT(ErrorOf(std::string(kSmall) + "topology: {sockets: 1, "
                                             "core: 2, threads: 1}\n"),
@@ -620,6 +636,65 @@ TEST(GuestSectionTest, IsRunWideNotPerVm) {
                       "vms:\n"
                       "  - {name: a, vcpus: 2, memory: 64M, guest: {workload: spin}}\n"),
               HasSubstr("applies to the whole run"));
+}
+
+}  // namespace
+}  // namespace kvmbed
+
+// ---- the reproduce: section ----
+namespace kvmbed {
+namespace {
+
+TEST(ReproduceSectionTest, ShippedPvSpinlockProfile) {
+  absl::StatusOr<RunSpec> spec =
+      LoadProfile("configs/reproduce-pvspinlock-kick.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const ReproduceSpec& r = spec->reproduce;
+  EXPECT_TRUE(r.present);
+  EXPECT_EQ(r.scenario, "pvspinlock-kick");
+  EXPECT_EQ(r.threshold, absl::Milliseconds(300));
+  EXPECT_EQ(r.pv_irq_vcpu, 1);
+  EXPECT_EQ(r.pv_task_vcpu, 2);
+  EXPECT_EQ(r.pv_hold, absl::Microseconds(500));
+  EXPECT_DOUBLE_EQ(r.pv_irq_fraction, 0.5);
+  EXPECT_EQ(spec->vms[0].vcpus, 3);
+}
+
+TEST(ReproduceSectionTest, ShippedOfflineProfile) {
+  absl::StatusOr<RunSpec> spec =
+      LoadProfile("configs/reproduce-offline-csd-flush.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const ReproduceSpec& r = spec->reproduce;
+  EXPECT_EQ(r.scenario, "offline-csd-flush");
+  EXPECT_EQ(r.hp_target, 1);
+  EXPECT_EQ(r.hp_offline, absl::Milliseconds(1));
+  EXPECT_EQ(r.hp_tick, absl::Microseconds(200));
+  EXPECT_EQ(r.hp_dying_window, absl::Microseconds(100));
+}
+
+TEST(ReproduceSectionTest, AbsentMeansNotPresent) {
+  absl::StatusOr<RunSpec> spec = LoadProfileFromString(kSmall, "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->reproduce.present);
+}
+
+TEST(ReproduceSectionTest, ErrorsNameTheFieldAndTheFix) {
+  std::string base = std::string(kSmall);
+  EXPECT_THAT(ErrorOf(base + "reproduce: {buggy_budget: 1s}\n"),
+              HasSubstr("reproduce.scenario"));
+  EXPECT_THAT(ErrorOf(base + "reproduce: {scenario: x, fixed_budgte: 1s}\n"),
+              HasSubstr("did you mean 'fixed_budget'"));
+  EXPECT_THAT(ErrorOf(base + "reproduce: {scenario: x, threshold: 5}\n"),
+              HasSubstr("reproduce.threshold"));
+  EXPECT_THAT(ErrorOf("name: s\nvcpus: 3\nmemory: 64M\nreproduce: {scenario: pvspinlock-kick, "
+                      "pvspinlock: {irq_vcpu: 2, task_vcpu: 1}}\n"),
+              HasSubstr("irq_vcpu < task_vcpu"));
+  EXPECT_THAT(ErrorOf(base + "reproduce: {scenario: pvspinlock-kick, pvspinlock: {hold: 1ms}}\n"),
+              HasSubstr("VM s"));
+  EXPECT_THAT(ErrorOf(base + "reproduce: {scenario: x, pvspinlock: {irq_fraction: 2}}\n"),
+              HasSubstr("reproduce.pvspinlock.irq_fraction"));
+  EXPECT_THAT(ErrorOf(base + "reproduce: {scenario: x, offline: {target: 2}}\n"),
+              HasSubstr("reproduce.offline.target"));
 }
 
 }  // namespace

@@ -145,6 +145,50 @@ struct GuestSpec {
   int inject_fault_vcpu = 0;
 };
 
+// The profile's `reproduce:` section (configs/README.md): the options of a
+// `kvmbed reproduce NAME` scenario, one profile per scenario
+// (configs/reproduce-NAME.yaml). Scenario-specific keys sit in a sub-map
+// named after the scenario family.
+struct ReproduceSpec {
+  bool present = false;  // the profile had a `reproduce:` section
+  std::string scenario;  // required in the section: e.g. "pvspinlock-kick"
+  // Wall-time cap of the buggy phase (it ends at the first detected hang).
+  absl::Duration buggy_budget = absl::Seconds(30);
+  // Wall-time budget of the fixed phase, which also ends after
+  // fixed_operations operations (0 = budget only).
+  absl::Duration fixed_budget = absl::Seconds(10);
+  int64_t fixed_operations = 0;
+  uint64_t seed = 1;  // guest PRNG seed (0 = from the clock)
+  // Hang threshold (no progress / csd wait); zero = calibrated from the
+  // host's IPI latency as the guest csd threshold is.
+  absl::Duration threshold = absl::ZeroDuration();
+
+  // `pvspinlock:` (pvspinlock-kick)
+  int pv_spin_loops = 1024;      // lock attempts before the slow path (SPIN_THRESHOLD)
+  int pv_holder = 0;             // the vCPU that holds the lock and raises the io interrupt
+  int pv_irq_vcpu = 1;           // the waiter whose io interrupt handler needs pv_task_vcpu
+  int pv_task_vcpu = 2;          // the waiter running task x (must be > pv_irq_vcpu)
+  absl::Duration pv_hold = absl::Microseconds(500);
+  absl::Duration pv_think = absl::Microseconds(200);
+  double pv_irq_fraction = 0.5;  // holder rounds that raise the io interrupt
+
+  // `offline:` (offline-csd-flush)
+  int hp_target = 1;  // the vCPU taken offline and back (every other vCPU calls it)
+  absl::Duration hp_offline = absl::Milliseconds(400);  // per cycle, offline
+  absl::Duration hp_online = absl::Milliseconds(20);    // per cycle, online
+  absl::Duration hp_dying_window = absl::Microseconds(500);  // irqs off, still online
+  absl::Duration hp_tick = absl::Milliseconds(1);  // how often a halted target polls requests
+
+  // `wakelist:` (muxed-ipi-wakelist, on the modelled host plane, no VM;
+  // hostipi/wakelist.h WakelistOptions). `threshold` above does not apply:
+  // its hung-task threshold counts virtual ticks.
+  std::string wl_mode = "emulated-power";    // native is refused by the scenario
+  int wl_cpus = 4;                           // modelled CPUs, 2..64
+  std::string wl_buggy_model = "pre-9fb1b36";  // hostipi KernelModel strings
+  std::string wl_fixed_model = "9fb1b36";
+  int64_t wl_threshold_ticks = 0;  // 0 = 200000 + 50000 per CPU above 4
+};
+
 // One run: where it came from, how long it lasts, what it runs.
 struct RunSpec {
   std::string source;  // profile path (or "<built-in default>") for messages
@@ -159,6 +203,8 @@ struct RunSpec {
   HostIpiSpec hostipi;
   // What every VM's guest runs (the profile's `guest:` section).
   GuestSpec guest;
+  // The `reproduce:` section (present = false when absent).
+  ReproduceSpec reproduce;
 };
 
 }  // namespace kvmbed

@@ -14,6 +14,9 @@
 //   0x0000_2000 .. 0x0000_3000  BootParams                         (VMM writes, guest reads)
 //   0x0000_3000 .. 0x0000_4000  SmpParams                          (VMM writes, guest reads)
 //   0x0000_4000 .. 0x0000_8000  VcpuStatus[kMaxVcpus]  shared page (guest writes, VMM reads)
+//   0x0000_8000 .. 0x0000_9000  ReproParams                        (VMM writes, guest reads)
+//   0x0000_9000 .. 0x0001_0000  reproduce scenario state, PvLockShared / HotplugShared
+//                               (guest writes, VMM reads and writes requests)
 //   0x0001_0000 .. 0x0001_6000  page tables: PML4, PDPT, 4 PDs     (VMM)
 //   0x0010_0000 .. 0x0040_0000  guest ELF PT_LOAD segments (kImageBase..kImageLimit)
 //   0x0040_0000 .. 0x00c0_0000  per-vCPU areas, kPerCpuSize each:
@@ -66,7 +69,7 @@ typedef __UINT16_TYPE__ u16;
 typedef __UINT32_TYPE__ u32;
 typedef __UINT64_TYPE__ u64;
 
-constexpr u32 kAbiVersion = 2;
+constexpr u32 kAbiVersion = 3;
 constexpr u64 kBootMagic = 0x6b766d6265643031ull;  // "kvmbed01"
 
 constexpr int kMaxVcpus = 256;
@@ -129,6 +132,10 @@ enum Workload : u32 {
   kWorkloadSmp = 3,
   // On-cpu IPI round trips from SmpParams.bench_sender to bench_target.
   kWorkloadIpiBench = 4,
+  // Reproduce scenarios (ReproParams): PV spinlocks, 76eaca031f0a (guest/pvspinlock.cc).
+  kWorkloadPvSpinlock = 5,
+  // CPU offline/online with call_single_queue, 8d056c48e486 (guest/hotplug.cc).
+  kWorkloadHotplug = 6,
   // In BootParams::vcpu_workload: use BootParams::workload.
   kWorkloadDefault = 0xffffffffu,
 };
@@ -398,6 +405,11 @@ enum ReportCode : u32 {
   // stress --io: the VMM writes args[0] bytes to its scratch file and
   // fdatasyncs it before the guest resumes.
   kReportIoSync = 5,
+  // "IPI on offline CPU %d" (guest/hotplug.cc): a call-function IPI reached
+  // an offline vCPU. args[0] = vCPU, [1] = csds in its queue, [2..9] = the
+  // first queued csds' func (what the kernel lists as "IPI callback %pS
+  // sent to offline CPU"), [10] = 1 if it ran them (it never does: dead).
+  kReportOfflineIpi = 6,
 };
 
 enum CsdReportArg : u32 {
@@ -415,6 +427,131 @@ enum CsdReportArg : u32 {
   kCsdNumArgs,
 };
 static_assert(kCsdNumArgs <= kMessageArgs, "csd report fits");
+
+// ---- reproduce scenarios (guest/pvspinlock.cc, guest/hotplug.cc) ----
+// Both run on top of the SMP core (SmpParams, call_single_queue) and use at
+// most kReproMaxVcpus vCPUs (their waiter sets are 64-bit masks).
+
+constexpr u64 kReproParamsGpa = 0x8000;
+constexpr u64 kReproSharedGpa = 0x9000;
+constexpr u64 kReproSharedLimit = 0x10000;
+constexpr u32 kReproMaxVcpus = 64;
+
+// Vectors of the scenarios (class 0xe: below the SMP vectors).
+constexpr u32 kVectorPvKick = 0xe2;     // xen's lock_kicker_irq: wakes a polling waiter
+constexpr u32 kVectorPvIoIrq = 0xe3;    // "endio": its handler wakes a task (try_to_wake_up)
+constexpr u32 kVectorHotplugTick = 0xe4;  // timer: a halted vCPU polls hotplug requests
+
+// ReproParams::pv_kick: who xen_spin_unlock_slow kicks.
+enum PvKick : u32 {
+  kPvKickFirst = 0,  // the first waiter in CPU order only (before 76eaca031f0a)
+  kPvKickAll = 1,    // every waiter (the fix)
+};
+
+struct ReproParams {
+  // ---- pvspinlock-kick ----
+  u32 pv_kick;          // PvKick
+  u32 pv_spin_loops;    // lock attempts before the slow path (SPIN_THRESHOLD)
+  u32 pv_holder;        // vCPU that holds the lock for a while and raises the io interrupt
+  u32 pv_irq_vcpu;      // waiter that takes the io interrupt (CPU n-#, the lower id)
+  u32 pv_task_vcpu;     // waiter whose task the handler wakes (CPU n, task x on_cpu)
+  u32 pv_irq_ppm;       // chance per holder round of raising the io interrupt
+  u64 pv_hold_ns;       // the holder holds the lock [hold/2, hold)
+  u64 pv_think_ns;      // waiters pause up to this long between acquisitions
+  // ---- offline-csd-flush ----
+  u32 hp_target;        // the vCPU taken offline and back
+  u32 hp_flush;         // 1: flush call_single_queue at CPU_DYING (the fix)
+  u64 hp_dying_window_ns;  // stop_machine: interrupts off before it is marked offline
+  u64 hp_tick_ns;       // poll period of halted vCPUs for hotplug requests
+  u64 reserved[8];
+};
+static_assert(sizeof(ReproParams) <= 0x1000, "ReproParams fits its page");
+
+// PvCpu::state
+enum PvState : u32 {
+  kPvRunning = 0,   // outside the lock
+  kPvSpinning = 1,  // fast path: bounded spin
+  kPvPolling = 2,   // slow path: registered, halted until kicked (xen_poll_irq)
+  kPvHolding = 3,   // holds the lock
+  kPvInIrq = 4,     // in the io interrupt handler (see PvCpu::irq_from)
+};
+
+struct alignas(64) PvCpu {
+  volatile u32 waiting;       // 1 while registered as a waiter (xen's lock_spinners)
+  volatile u32 state;         // PvState
+  volatile u32 irq_from;      // PvState when the io interrupt came
+  volatile u32 kick_pending;  // set by the unlocker before its kick IPI
+  volatile u64 acquisitions;
+  volatile u64 slow_waits;    // times it went to the slow path and polled
+  volatile u64 kicks_taken;   // kick interrupts taken
+  volatile u64 wait_start_tsc;
+  volatile u64 irq_start_tsc;
+  volatile u64 irqs;          // io interrupts taken
+  volatile u64 kicks_sent;    // kicks unlockers sent it (atomic adds)
+  volatile u32 unlocking;     // 1 from its release to its last kick (xen_spin_unlock)
+  volatile u32 reserved0;
+};
+static_assert(sizeof(PvCpu) == 128, "PvCpu is two cache lines");
+
+struct PvLockShared {
+  volatile u32 lock;          // 0 free, 1 held (xen's byte lock)
+  volatile u32 owner;         // holder vCPU + 1, 0 when free
+  volatile u64 acquisitions;  // every vCPU's, total
+  volatile u64 unlocks;       // completed unlocks (counted after their kicks)
+  volatile u64 slow_unlocks;  // unlocks that found waiters and kicked
+  volatile u64 critical;      // slow unlocks with a waiter in a nested io interrupt and another polling
+  volatile u64 on_cpu;        // task x still on pv_task_vcpu (try_to_wake_up spins on it)
+  volatile u64 last_unlock_tsc;
+  volatile u32 last_unlocker;
+  volatile u32 last_kicked_count;
+  volatile u64 last_waiters;  // waiter mask seen by the last slow unlock
+  volatile u64 last_kicked;   // vCPUs it kicked
+  volatile u64 last_unlock_seq;  // unlocks value at the last slow unlock
+  volatile u64 irqs_raised;
+  u64 pad[2];
+  PvCpu cpu[kReproMaxVcpus];
+};
+static_assert(kReproSharedGpa + sizeof(PvLockShared) <= kReproSharedLimit, "PvLockShared fits");
+
+// HotplugShared::request / HotplugCpu::state
+enum HotplugState : u32 {
+  kHpOnline = 0,
+  kHpGoingDown = 1,  // stop_machine: interrupts off, still marked online
+  kHpDying = 2,      // marked offline, CPU_DYING notifiers
+  kHpDead = 3,       // parked: ignores call-function IPIs
+  kHpComingUp = 4,
+};
+
+struct HotplugShared {
+  volatile u32 request;       // VMM: kHpOnline or kHpDead for hp_target; the target polls it
+  volatile u32 state;         // HotplugState of hp_target
+  volatile u64 cycles;        // completed offline/online cycles
+  volatile u64 calls;         // async csd calls queued by the callers
+  volatile u64 skipped;       // loop turns without a call: the target was offline
+  volatile u64 down_tsc;      // when the target disabled interrupts for offline
+  volatile u64 dying_tsc;     // when it marked itself offline
+  volatile u64 dying_queued;  // csds in its queue at CPU_DYING (last cycle)
+  volatile u64 dying_flushed; // csds run by the CPU_DYING flush (total)
+  volatile u64 late_csds;     // csds whose IPI arrived after the target disabled interrupts
+  volatile u64 offline_ipis;  // call-function IPIs taken while offline ("IPI on offline CPU")
+  volatile u64 offline_ipi_tsc;    // the last one
+  volatile u64 offline_ipi_queue;  // csds in the queue at the last one
+  // The last CPU_DYING that left csds in the queue (no flush): evidence.
+  volatile u64 unflushed_csd;    // GPA of the queue head then (0 = never)
+  volatile u64 unflushed_count;  // csds left
+  volatile u64 unflushed_cycle;  // which offline cycle (cycles + 1 then)
+  volatile u64 unflushed_down_tsc;
+  volatile u64 unflushed_dying_tsc;
+  // stop_machine: the target bumps stop_gen (interrupts still on); each
+  // caller queues its last async csd, acks (ack_gen = stop_gen), and once
+  // the target disabled interrupts (state kHpGoingDown) delivers that csd's
+  // IPI, late (sent_gen = stop_gen); then it waits until the target is dead.
+  volatile u32 stop_gen;
+  volatile u32 reserved0;
+  volatile u32 ack_gen[kReproMaxVcpus];
+  volatile u32 sent_gen[kReproMaxVcpus];
+};
+static_assert(kReproSharedGpa + sizeof(HotplugShared) <= kReproSharedLimit, "HotplugShared fits");
 
 }  // namespace abi
 }  // namespace kvmbed

@@ -14,6 +14,9 @@ namespace guest {
 // guest/workloads.cc
 void SmpWorkload(abi::u32 vcpu, const abi::BootParams* bp);
 void IpiBenchWorkload(abi::u32 vcpu, const abi::BootParams* bp);
+// guest/pvspinlock.cc, guest/hotplug.cc
+void PvSpinlockWorkload(abi::u32 vcpu, const abi::BootParams* bp);
+void HotplugWorkload(abi::u32 vcpu, const abi::BootParams* bp);
 }  // namespace guest
 }  // namespace kvmbed
 
@@ -330,6 +333,8 @@ const WorkloadFn kWorkloads[] = {
     UserSpinWorkload,  // kWorkloadUserSpin
     kvmbed::guest::SmpWorkload,       // kWorkloadSmp (guest/workloads.cc)
     kvmbed::guest::IpiBenchWorkload,  // kWorkloadIpiBench
+    kvmbed::guest::PvSpinlockWorkload,  // kWorkloadPvSpinlock (guest/pvspinlock.cc)
+    kvmbed::guest::HotplugWorkload,     // kWorkloadHotplug (guest/hotplug.cc)
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ u64 g_rand_state[kMaxVcpus];
 u64 g_csd_seq[kMaxVcpus];
 volatile u64 g_csd_bug_count;
 CpuMask g_online;
+OfflineIpiFn g_offline_ipi;
 
 Csd* CsdOf(u32 sender, u32 target) {
   return reinterpret_cast<Csd*>(CsdGpa(Boot()->num_vcpus, sender, target));
@@ -299,6 +300,32 @@ void WaitAllOnline() {
 
 const CpuMask& OnlineMask() { return g_online; }
 
+bool CpuOnline(u32 cpu) {
+  return __atomic_load_n(&g_online.bits[cpu / 64], __ATOMIC_ACQUIRE) & (1ull << (cpu % 64));
+}
+void SetCpuOnline(u32 cpu, bool online) {
+  if (online) {
+    __atomic_fetch_or(&g_online.bits[cpu / 64], 1ull << (cpu % 64), __ATOMIC_SEQ_CST);
+  } else {
+    __atomic_fetch_and(&g_online.bits[cpu / 64], ~(1ull << (cpu % 64)), __ATOMIC_SEQ_CST);
+  }
+}
+void FlushSmpCallFunctionQueue(u32 self) { FlushQueue(self); }
+
+Csd* CsdLockFor(u32 target) { return CsdLock(ThisCpu(), target); }
+bool CsdEnqueueAsync(Csd* csd, u32 target, SmpFunc func, u64 info) {
+  const u32 self = ThisCpu();
+  csd->src = self;
+  csd->dst = target;
+  csd->func = reinterpret_cast<u64>(func);
+  csd->info = info;
+  csd->seq = ++g_csd_seq[self];
+  csd->queued_tsc = Rdtsc();
+  return LlistAdd(&SmpStatusOf(target)->queue, csd);
+}
+void SendCallFunctionIpi(u32 target) { SendIpi(target, kVectorCallFunctionSingle); }
+void SetOfflineIpiHandler(OfflineIpiFn fn) { g_offline_ipi = fn; }
+
 void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
   const u32 self = ThisCpu();
   if (cpu == self) {
@@ -370,6 +397,8 @@ extern "C" void guest_call_function_irq() {
   if (drop) {
     // Fault injection: behave as if the interrupt never came.
     Count(self, kCntIpisDropped);
+  } else if (g_offline_ipi != nullptr && !CpuOnline(self)) {
+    g_offline_ipi(self);  // guest/hotplug.cc: "IPI on offline CPU"
   } else {
     FlushQueue(self);
   }

@@ -117,8 +117,25 @@ void SendReschedule(u32 cpu);
 // kvm-unit-tests' on_cpu(cpu, func, info): a single mailbox, no queue, no
 // csd; for the IPI benchmark's like-for-like comparison only.
 void OnCpu(u32 cpu, SmpFunc func, u64 info) asm("on_cpu");
-// The online mask (all vCPUs of the VM).
+// The online mask (all vCPUs of the VM, minus those taken offline).
 const CpuMask& OnlineMask();
+// cpu_online(cpu) / set_cpu_online(cpu, online): atomic on the online mask.
+bool CpuOnline(u32 cpu);
+void SetCpuOnline(u32 cpu, bool online);
+// An async smp_call_function_single in its three steps, for the hotplug
+// model's IPI that arrives late (guest/hotplug.cc): csd_lock (waits, with
+// the csd_lock_wait reports, until the csd's previous use is done), queue
+// it (true when the queue was empty: an IPI is needed), send the
+// call-function IPI.
+abi::Csd* CsdLockFor(u32 target);
+bool CsdEnqueueAsync(abi::Csd* csd, u32 target, SmpFunc func, u64 info);
+void SendCallFunctionIpi(u32 target);
+// flush_smp_call_function_queue() for `self` (runs every queued csd).
+void FlushSmpCallFunctionQueue(u32 self);
+// Called by the call-function interrupt instead of the flush when the vCPU
+// taking it is offline (guest/hotplug.cc); null = flush as usual.
+typedef void (*OfflineIpiFn)(u32 self);
+void SetOfflineIpiHandler(OfflineIpiFn fn);
 
 }  // namespace guest
 }  // namespace kvmbed

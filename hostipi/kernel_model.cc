@@ -17,20 +17,26 @@ struct PresetDef {
   bool mb_after_clear;
   DemuxRead demux;
   bool message_pass_mb;
+  bool cause_ipi_mb;
 };
 
 // Oldest first. pre-9fb1b36 is the v5.3 host_ipi path with seed 000's fix
 // reverted (no real kernel had both; it exists to exercise that site).
+// 9fb1b36 is that kernel with seed 000's fix applied: the same sites as
+// v5.3, named for the muxed-ipi-wakelist scenario.
 constexpr PresetDef kPresets[] = {
     {"pre-9fb1b36", "v5.3 with 9fb1b36 reverted", false, false,
-     DemuxRead::kXchgRelaxed, false},
-    {"v5.3", "before 3a83f677", false, false, DemuxRead::kXchg, true},
-    {"v5.4", "3a83f677 applied", true, true, DemuxRead::kXchg, true},
+     DemuxRead::kXchgRelaxed, false, true},
+    {"9fb1b36", "9fb1b36 applied, 3a83f677 not", false, false,
+     DemuxRead::kXchg, true, true},
+    {"v5.3", "before 3a83f677", false, false, DemuxRead::kXchg, true, true},
+    {"v5.4", "3a83f677 applied", true, true, DemuxRead::kXchg, true, true},
 };
 
 constexpr const char* kSites =
     "mb-before-set=on|off, mb-after-clear=on|off, "
-    "demux=xchg|xchg-relaxed|peek, message-pass-mb=on|off";
+    "demux=xchg|xchg-relaxed|peek, message-pass-mb=on|off, "
+    "cause-ipi-mb=on|off";
 
 absl::StatusOr<bool> ParseOnOff(absl::string_view text, absl::string_view key,
                                 absl::string_view whole) {
@@ -72,6 +78,7 @@ absl::StatusOr<KernelModel> KernelModel::Preset(absl::string_view name) {
       m.mb_after_clear = p.mb_after_clear;
       m.demux = p.demux;
       m.message_pass_mb = p.message_pass_mb;
+      m.cause_ipi_mb = p.cause_ipi_mb;
       return m;
     }
   }
@@ -95,7 +102,7 @@ absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
         "kernel model \"", text, "\": ", preset.status().message()));
   }
   KernelModel m = *preset;
-  bool seen[4] = {false, false, false, false};
+  bool seen[5] = {false, false, false, false, false};
   for (size_t i = 1; i < items.size(); ++i) {
     absl::string_view item = absl::StripAsciiWhitespace(items[i]);
     std::pair<absl::string_view, absl::string_view> kv =
@@ -137,6 +144,11 @@ absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
       absl::StatusOr<bool> b = ParseOnOff(value, key, text);
       if (!b.ok()) return b.status();
       m.message_pass_mb = *b;
+    } else if (key == "cause-ipi-mb") {
+      index = 4;
+      absl::StatusOr<bool> b = ParseOnOff(value, key, text);
+      if (!b.ok()) return b.status();
+      m.cause_ipi_mb = *b;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("kernel model \"", text,
                                                      "\": unknown site \"", key,
@@ -163,6 +175,8 @@ std::string KernelModel::ToString() const {
     absl::StrAppend(&out, ",demux=", DemuxReadName(demux));
   if (message_pass_mb != base->message_pass_mb)
     absl::StrAppend(&out, ",message-pass-mb=", OnOff(message_pass_mb));
+  if (cause_ipi_mb != base->cause_ipi_mb)
+    absl::StrAppend(&out, ",cause-ipi-mb=", OnOff(cause_ipi_mb));
   return out;
 }
 
@@ -170,7 +184,8 @@ std::string KernelModel::Describe() const {
   return absl::StrCat("mb-before-set=", OnOff(mb_before_set),
                       " mb-after-clear=", OnOff(mb_after_clear),
                       " demux=", DemuxReadName(demux),
-                      " message-pass-mb=", OnOff(message_pass_mb));
+                      " message-pass-mb=", OnOff(message_pass_mb),
+                      cause_ipi_mb ? "" : " cause-ipi-mb=off");
 }
 
 }  // namespace hostipi

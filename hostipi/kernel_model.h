@@ -10,6 +10,11 @@
 //                   first, and the xchg only if they are non-zero)
 //   message-pass-mb smp_mb() before the message store in
 //                   smp_muxed_ipi_set_message()                     (9fb1b36)
+//   cause-ipi-mb    the full barrier between the message store and the
+//                   IPI itself (before 9fb1b36 an mb() in the generic
+//                   code, after it inside each cause_ipi()); on in every
+//                   preset, off = a cause_ipi() that lacks it. Used by the
+//                   muxed-ipi-wakelist scenario (wakelist.h).
 // Presets name kernels; every site can be overridden on its own:
 //   "v5.3,mb-after-clear=on,demux=peek".
 //
@@ -37,6 +42,7 @@ struct KernelModel {
   bool mb_after_clear = true;
   DemuxRead demux = DemuxRead::kXchg;
   bool message_pass_mb = true;
+  bool cause_ipi_mb = true;
 
   // Parses "<preset>[,<site>=<value>]...", e.g. "v5.3,demux=peek". Errors
   // name the offending item and list what is accepted.
@@ -50,13 +56,15 @@ struct KernelModel {
   // from it, e.g. "v5.4,mb-after-clear=off,demux=peek".
   std::string ToString() const;
   // Every site spelled out, e.g. "mb-before-set=on mb-after-clear=off
-  // demux=peek message-pass-mb=on".
+  // demux=peek message-pass-mb=on" (cause-ipi-mb only when off, so the
+  // host_ipi scenario's output is unchanged).
   std::string Describe() const;
 
   bool operator==(const KernelModel& o) const {
     return mb_before_set == o.mb_before_set &&
            mb_after_clear == o.mb_after_clear && demux == o.demux &&
-           message_pass_mb == o.message_pass_mb;
+           message_pass_mb == o.message_pass_mb &&
+           cause_ipi_mb == o.cause_ipi_mb;
   }
   bool operator!=(const KernelModel& o) const { return !(*this == o); }
 };

@@ -146,7 +146,7 @@ TEST(ReproduceTest, Scenario2NativeLosesTheIpi) {
   absl::StatusOr<ReproduceResult> r = Reproduce(o);
   ASSERT_TRUE(r.ok()) << r.status();
   // Real hardware: the loss is a race. Idle, this machine sends ~0.7 M
-  // doorbells/s and loses one every ~0.6 M (median, reproduce_bench); 8 M
+  // doorbells/s and loses one every ~0.6 M (median, kvmbed bench reproduce); 8 M
   // without a loss means detection is broken. A machine so loaded by other
   // jobs that it cannot send 8 M in the budget proves nothing either way.
   constexpr int64_t kEnough = 8'000'000;

@@ -65,6 +65,8 @@ fi
 
 expect_rc "reproduce --list" 0 "$KVMBED" reproduce --list
 expect_grep "list names lost-host-ipi and its commit" "^lost-host-ipi +3a83f677 " "$T/out"
+expect_grep "list names pvspinlock-kick" "^pvspinlock-kick +76eaca031f0a " "$T/out"
+expect_grep "list names offline-csd-flush" "^offline-csd-flush +8d056c48e486 " "$T/out"
 expect_rc "unknown scenario is bad input" 2 "$KVMBED" reproduce no-such-bug
 expect_rc "scenario 1 natively is refused (x86 keeps stores in order)" 2 "$KVMBED" reproduce 3a83f677 --scenario=1 --mode=native
 expect_rc "lost-host-ipi scenario 1 (emulated): buggy hangs, fixed clean" 0 "$KVMBED" reproduce 3a83f677 --scenario=1 --fixed-doorbells=100000 --events="$T/repro.jsonl"

@@ -9,6 +9,9 @@
 #include "tools/common.h"
 #include "vmm/boot_bench.h"
 #include "vmm/ipi_bench.h"
+#include "vmm/guest_repro.h"
+#include "hostipi/reproduce.h"
+#include "configs/profile.h"
 
 namespace kvmbed {
 namespace {
@@ -45,15 +48,47 @@ int BenchIpi(const std::vector<std::string>& profile) {
   return kExitClean;
 }
 
+// Median time to reproduce and operation rates of one scenario, buggy runs
+// with seeds 1..--runs, plus one fixed run.
+int BenchReproduce(const std::vector<std::string>& args) {
+  if (args.size() != 1) return BadInput("usage: kvmbed bench reproduce NAME [--runs N]");
+  const int runs = absl::GetFlag(FLAGS_runs);
+  if (runs < 1) return BadInput("bench reproduce: --runs must be at least 1");
+  if (args[0] == "lost-host-ipi" || args[0] == "3a83f677") {
+    hostipi::BenchOptions o;
+    o.runs = runs;
+    o.fixed_doorbells = absl::GetFlag(FLAGS_fixed_doorbells);
+    absl::StatusOr<std::vector<hostipi::BenchRow>> rows = hostipi::RunReproduceBench(o);
+    if (!rows.ok()) return BadInput(absl::StrCat("bench reproduce: ", rows.status().message()));
+    std::printf("%s", hostipi::RenderBench(*rows).c_str());
+    return kExitClean;
+  }
+  const vmm::GuestScenario* s = vmm::FindGuestScenario(args[0]);
+  if (s == nullptr) {
+    return BadInput(absl::StrCat("bench reproduce: unknown scenario '", args[0],
+                                 "'; kvmbed reproduce --list shows them"));
+  }
+  ProfileOptions opts;
+  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
+  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(s->profile, opts);
+  if (!spec.ok()) return BadInput(spec.status());
+  absl::StatusOr<vmm::GuestReproBench> b = vmm::BenchGuestScenario(*s, *spec, runs, absl::Seconds(5));
+  if (!b.ok()) return BadInput(absl::StrCat("bench reproduce: ", b.status().message()));
+  std::printf("%s", vmm::FormatGuestReproBench(*b).c_str());
+  return kExitClean;
+}
+
 }  // namespace
 
 int BenchCommand(const std::vector<std::string>& args) {
   const char* usage =
       "usage: kvmbed bench boot [--vcpus N] [--runs N]     VM creation -> all vCPUs online\n"
-      "       kvmbed bench ipi [PROFILE] [--iterations N]   on_cpu IPI round trip, target hlt/spinning";
+      "       kvmbed bench ipi [PROFILE] [--iterations N]   on_cpu IPI round trip, target hlt/spinning\n"
+      "       kvmbed bench reproduce NAME [--runs N]        median time to reproduce, operations/s";
   if (args.empty()) return BadInput(usage);
   if (args[0] == "boot" && args.size() == 1) return BenchBoot();
   if (args[0] == "ipi") return BenchIpi({args.begin() + 1, args.end()});
+  if (args[0] == "reproduce") return BenchReproduce({args.begin() + 1, args.end()});
   return BadInput(absl::StrCat("bench: unknown benchmark '", args[0], "'\n", usage));
 }
 

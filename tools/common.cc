@@ -21,7 +21,7 @@ absl::StatusOr<RunSpec> LoadRunSpec(const std::vector<std::string>& args) {
   ProfileOptions opts;
   opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
   absl::StatusOr<RunSpec> spec =
-      args.empty() ? LoadDefaultProfile(opts) : LoadProfile(args[0], opts);
+      args.empty() ? LoadDefaultProfile(opts) : LoadProfileOrShipped(args[0], opts);
   if (!spec.ok()) return spec.status();
   absl::Duration d = absl::GetFlag(FLAGS_duration);
   if (d < absl::ZeroDuration()) {

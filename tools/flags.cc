@@ -19,3 +19,26 @@ ABSL_FLAG(std::string, inject_fault, "",
           "path: triple, ud, gp, page, divide, bad-port, mmio.");
 ABSL_FLAG(int, fault_vcpu, 0, "run: the vCPU that commits --inject-fault.");
 ABSL_FLAG(int, iterations, 2000, "bench ipi: round trips per series.");
+
+// kvmbed reproduce / bench reproduce
+ABSL_FLAG(int, scenario, 1,
+          "lost-host-ipi: 1 = the sender's stores reordered (emulated-power only), "
+          "2 = the receiver's clear reordered (emulated-power or native)");
+ABSL_FLAG(std::string, mode, "emulated-power",
+          "lost-host-ipi: memory ordering, native or emulated-power");
+ABSL_FLAG(int, cpus, 0, "reproduce: modelled CPUs / vCPUs (0 = the scenario's default)");
+ABSL_FLAG(uint64_t, seed, 1, "reproduce: seed (emulated runs replay exactly)");
+ABSL_FLAG(absl::Duration, buggy_budget, absl::Seconds(30),
+          "reproduce: wall-time cap of the buggy phase (it ends at the first hang)");
+ABSL_FLAG(absl::Duration, fixed_budget, absl::Seconds(20),
+          "reproduce: wall-time budget of the fixed phase");
+ABSL_FLAG(int64_t, fixed_doorbells, 1000000,
+          "lost-host-ipi: end the fixed phase after this many doorbells (0 = budget only)");
+ABSL_FLAG(int64_t, threshold, 0,
+          "lost-host-ipi: csd stall threshold in ns (native) or virtual ticks (emulated); "
+          "0 = calibrated/default");
+ABSL_FLAG(std::string, pin, "", "lost-host-ipi: host CPUs for the modelled CPUs, e.g. 0-1");
+ABSL_FLAG(std::string, buggy_model, "",
+          "reproduce: kernel model of the buggy phase, e.g. v5.3 or v5.4,mb-after-clear=off");
+ABSL_FLAG(std::string, fixed_model, "", "reproduce: kernel model of the fixed phase");
+ABSL_FLAG(bool, json, false, "reproduce: print the result as one JSON object");

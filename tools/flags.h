@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/flags/declare.h"
+#include <cstdint>
+
 #include "absl/time/time.h"
 
 ABSL_DECLARE_FLAG(bool, fold_cpus);
@@ -20,5 +22,18 @@ ABSL_DECLARE_FLAG(int, iterations);
 ABSL_DECLARE_FLAG(bool, verbose);
 ABSL_DECLARE_FLAG(std::string, inject_fault);
 ABSL_DECLARE_FLAG(int, fault_vcpu);
+
+ABSL_DECLARE_FLAG(int, scenario);
+ABSL_DECLARE_FLAG(std::string, mode);
+ABSL_DECLARE_FLAG(int, cpus);
+ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_DECLARE_FLAG(absl::Duration, buggy_budget);
+ABSL_DECLARE_FLAG(absl::Duration, fixed_budget);
+ABSL_DECLARE_FLAG(int64_t, fixed_doorbells);
+ABSL_DECLARE_FLAG(int64_t, threshold);
+ABSL_DECLARE_FLAG(std::string, pin);
+ABSL_DECLARE_FLAG(std::string, buggy_model);
+ABSL_DECLARE_FLAG(std::string, fixed_model);
+ABSL_DECLARE_FLAG(bool, json);
 
 #endif  // KVMBED_TOOLS_FLAGS_H_

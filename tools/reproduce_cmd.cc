@@ -10,45 +10,72 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/event_log.h"
+#include "base/reproduction.h"
+#include "configs/profile.h"
 #include "configs/cpuset.h"
 #include "hostipi/reproduce.h"
 #include "hostipi/stall_report.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-
-ABSL_FLAG(int, scenario, 1,
-          "lost-host-ipi: 1 = the sender's stores reordered (emulated-power only), "
-          "2 = the receiver's clear reordered (emulated-power or native)");
-ABSL_FLAG(std::string, mode, "emulated-power",
-          "lost-host-ipi: memory ordering, native or emulated-power");
-ABSL_FLAG(int, cpus, 0, "reproduce: modelled CPUs / vCPUs (0 = the scenario's default)");
-ABSL_FLAG(uint64_t, seed, 1, "reproduce: seed (emulated runs replay exactly)");
-ABSL_FLAG(absl::Duration, buggy_budget, absl::Seconds(30),
-          "reproduce: wall-time cap of the buggy phase (it ends at the first hang)");
-ABSL_FLAG(absl::Duration, fixed_budget, absl::Seconds(20),
-          "reproduce: wall-time budget of the fixed phase");
-ABSL_FLAG(int64_t, fixed_doorbells, 1000000,
-          "lost-host-ipi: end the fixed phase after this many doorbells (0 = budget only)");
-ABSL_FLAG(int64_t, threshold, 0,
-          "lost-host-ipi: csd stall threshold in ns (native) or virtual ticks (emulated); "
-          "0 = calibrated/default");
-ABSL_FLAG(std::string, pin, "", "lost-host-ipi: host CPUs for the modelled CPUs, e.g. 0-1");
-ABSL_FLAG(std::string, buggy_model, "",
-          "reproduce: kernel model of the buggy phase, e.g. v5.3 or v5.4,mb-after-clear=off");
-ABSL_FLAG(std::string, fixed_model, "", "reproduce: kernel model of the fixed phase");
-ABSL_FLAG(bool, json, false, "reproduce: print the result as one JSON object");
+#include "vmm/guest_repro.h"
 
 namespace kvmbed {
 namespace {
 
 struct Scenario {
-  const char* name;
-  const char* commit;  // alias
-  const char* summary;
-  std::function<int()> run;
+  std::string name;
+  std::string commit;  // alias
+  std::string summary;
+  // Runs it; `profile` is the optional PROFILE argument.
+  std::function<int(const std::vector<std::string>& profile)> run;
 };
 
-int LostHostIpi() {
+std::unique_ptr<EventLog> OpenEvents(int* error) {
+  *error = 0;
+  if (absl::GetFlag(FLAGS_events).empty()) return EventLog::Null();
+  auto log = EventLog::Open(absl::GetFlag(FLAGS_events));
+  if (!log.ok()) {
+    *error = BadInput(log.status());
+    return nullptr;
+  }
+  return std::move(*log);
+}
+
+// A guest-plane scenario: its profile (the shipped configs/reproduce-NAME.yaml
+// unless PROFILE is given) holds the load and the budgets.
+int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>& profile) {
+  if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
+  ProfileOptions opts;
+  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
+  absl::StatusOr<RunSpec> spec =
+      LoadProfileOrShipped(profile.empty() ? s.profile : profile[0], opts);
+  if (!spec.ok()) return BadInput(spec.status());
+  int error;
+  std::unique_ptr<EventLog> events = OpenEvents(&error);
+  if (events == nullptr) return error;
+  vmm::GuestReproOptions o;
+  if (!absl::GetFlag(FLAGS_json)) {
+    o.out = [](const std::string& line) {
+      std::fputs(line.c_str(), stdout);
+      if (!line.empty() && line.back() != '\n') std::fputc('\n', stdout);
+      std::fflush(stdout);
+    };
+  }
+  absl::StatusOr<Reproduction> r = s.run(*spec, o);
+  if (!r.ok()) return BadInput(absl::StrCat("reproduce ", s.name, ": ", r.status().message()));
+  events->Emit("reproduce", ReproductionToJson(*r));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", ReproductionToJson(*r).dump().c_str());
+  } else {
+    std::fputs(RenderReproduction(*r).c_str(), stdout);
+  }
+  return r->Pass() ? kExitClean : kExitFound;
+}
+
+int LostHostIpi(const std::vector<std::string>& profile) {
+  if (!profile.empty()) {
+    return BadInput("reproduce lost-host-ipi: takes no PROFILE yet; use its flags (--helpfull)");
+  }
   hostipi::ReproduceOptions o;
   o.scenario = absl::GetFlag(FLAGS_scenario);
   absl::StatusOr<hostipi::OrderingMode> mode =
@@ -69,12 +96,9 @@ int LostHostIpi() {
   o.buggy_model = absl::GetFlag(FLAGS_buggy_model);
   o.fixed_model = absl::GetFlag(FLAGS_fixed_model);
 
-  std::unique_ptr<EventLog> events = EventLog::Null();
-  if (!absl::GetFlag(FLAGS_events).empty()) {
-    auto log = EventLog::Open(absl::GetFlag(FLAGS_events));
-    if (!log.ok()) return BadInput(log.status());
-    events = std::move(*log);
-  }
+  int error;
+  std::unique_ptr<EventLog> events = OpenEvents(&error);
+  if (events == nullptr) return error;
   EventLog* ev = events.get();
   o.on_stall = [ev](const hostipi::StallReport& report) {
     ev->Emit("stall", nlohmann::json::parse(hostipi::StallReportToJson(report)));
@@ -90,30 +114,41 @@ int LostHostIpi() {
   return r->pass ? kExitClean : kExitFound;
 }
 
+// Every scenario: the host plane's first, then the guest plane's.
 const std::vector<Scenario>& Scenarios() {
-  static const std::vector<Scenario>* kScenarios = new std::vector<Scenario>{
-      {"lost-host-ipi", "3a83f677",
-       "POWER9 host: a reordered store leaves host_ipi 0 while a message is set, the doorbell "
-       "is ignored and callers spin in csd_lock_wait(); fix: smp_mb() before setting and after "
-       "clearing kvm_hstate.host_ipi",
-       LostHostIpi},
-  };
+  static const std::vector<Scenario>* kScenarios = [] {
+    auto* v = new std::vector<Scenario>{
+        {"lost-host-ipi", "3a83f677",
+         "POWER9 host: a reordered store leaves host_ipi 0 while a message is set, the "
+         "doorbell is ignored and callers spin in csd_lock_wait(); fix: smp_mb() before "
+         "setting and after clearing kvm_hstate.host_ipi",
+         LostHostIpi},
+    };
+    for (const vmm::GuestScenario& g : vmm::GuestScenarios()) {
+      v->push_back({g.name, g.commit, absl::StrCat(g.bug, "; fix: ", g.fix),
+                    [&g](const std::vector<std::string>& profile) {
+                      return RunGuestScenario(g, profile);
+                    }});
+    }
+    return v;
+  }();
   return *kScenarios;
 }
 
 }  // namespace
 
 int ReproduceCommand(const std::vector<std::string>& args) {
-  std::string usage = "usage: kvmbed reproduce NAME [--flags] | kvmbed reproduce --list";
+  std::string usage = "usage: kvmbed reproduce NAME [PROFILE] [--flags] | kvmbed reproduce --list";
   if (args.size() == 1 && (args[0] == "--list" || args[0] == "list")) {
     for (const Scenario& s : Scenarios()) {
-      std::printf("%-20s %-12s %s\n", s.name, s.commit, s.summary);
+      std::printf("%-20s %-12s %s\n", s.name.c_str(), s.commit.c_str(), s.summary.c_str());
     }
     return kExitClean;
   }
-  if (args.size() != 1) return BadInput(usage);
+  if (args.empty()) return BadInput(usage);
+  std::vector<std::string> profile(args.begin() + 1, args.end());
   for (const Scenario& s : Scenarios()) {
-    if (args[0] == s.name || args[0] == s.commit) return s.run();
+    if (args[0] == s.name || args[0] == s.commit) return s.run(profile);
   }
   std::string names;
   for (const Scenario& s : Scenarios()) absl::StrAppend(&names, "\n  ", s.name, " (", s.commit, ")");

@@ -1,0 +1,48 @@
+// Internals shared by vmm/repro_pvspinlock.cc and vmm/repro_offline.cc.
+#ifndef KVMBED_VMM_GUEST_REPRO_INTERNAL_H_
+#define KVMBED_VMM_GUEST_REPRO_INTERNAL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "configs/run_spec.h"
+#include "guest/abi.h"
+#include "vmm/guest_repro.h"
+#include "vmm/machine.h"
+
+namespace kvmbed {
+namespace vmm {
+namespace repro_internal {
+
+// Checks that `run` is a profile for `scenario` with one VM of at least
+// `min_vcpus` vCPUs; the error names the profile and the fix.
+absl::Status CheckRun(const RunSpec& run, const std::string& scenario, int min_vcpus);
+
+// reproduce.threshold, or a calibration of this host's IPI latency (the
+// guest csd threshold, vmm/ipi_bench.h) when the profile left it out.
+// `how` says which.
+absl::StatusOr<absl::Duration> Threshold(const RunSpec& run, std::string* how);
+
+// A booted VM running `workload` with SmpParams (csd threshold, seed, ring
+// 3) and `params` written before its vCPUs start. Pins the calling thread
+// to the VM's emulatorpin.
+absl::StatusOr<std::unique_ptr<Machine>> BootReproVm(const VmSpec& vm, abi::Workload workload,
+                                                     const abi::ReproParams& params,
+                                                     absl::Duration csd_timeout, uint64_t seed,
+                                                     MachineOptions options);
+
+// "RIP <hex> <symbol>" of vCPU i (from its own thread), or why not.
+std::string RipOf(Machine& m, int vcpu);
+
+// The seed the phases use.
+uint64_t SeedOf(const RunSpec& run, const GuestReproOptions& o);
+
+void Emit(const GuestReproOptions& o, const std::string& text);
+
+}  // namespace repro_internal
+}  // namespace vmm
+}  // namespace kvmbed
+
+#endif  // KVMBED_VMM_GUEST_REPRO_INTERNAL_H_
