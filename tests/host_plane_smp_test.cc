@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -123,6 +125,38 @@ TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
   EXPECT_TRUE(absl::StrContains(r->failure_reason, "LOST host-plane")) << r->failure_reason;
   EXPECT_TRUE(absl::StrContains(text, "verdict: LOST")) << text;
   EXPECT_TRUE(absl::StrContains(text, "End of test: FAILURE")) << text;
+}
+
+TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
+  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  SmpRunOptions o;
+  o.duration = absl::Seconds(2);
+  o.out = [](const std::string&) {};
+  o.hostipi.enabled = true;
+  o.hostipi.vcpu_exit_calls = false;
+  o.hostipi.stall_threshold = absl::Seconds(2);
+  GuestSpec g;
+  g.workload = "spin";
+  g.csd_timeout = absl::Seconds(5);
+  g.soft_lockup_threshold = absl::Seconds(20);
+  g.stat_interval = absl::ZeroDuration();
+  auto runner = SmpRunner::Create(Spec(2), g, o);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  EXPECT_EQ((*runner)->HostPlaneStats().doorbells_sent, 0);  // not started yet
+  std::atomic<int64_t> seen{0};
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done.load()) {
+      seen.store(std::max<int64_t>(seen.load(), (*runner)->HostPlaneStats().doorbells_sent));
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  });
+  auto r = (*runner)->Run();
+  done.store(true);
+  watcher.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(seen.load(), 0);
+  EXPECT_GE(r->host.stats.doorbells_sent, seen.load());
 }
 
 TEST(HostPlaneSmpTest, EmulatedOrderingIsRefusedNamingTheField) {

@@ -93,6 +93,9 @@ class SmpSession {
   absl::Status Setup();
   // Boots, watches until the duration ends (or RequestStop), shuts down.
   absl::StatusOr<SmpRunResult> Run();
+  hostipi::PlaneStats HostStats() const {
+    return host_plane_ != nullptr ? host_plane_->Stats() : hostipi::PlaneStats{};
+  }
   // Async-signal-safe: two atomic stores.
   void RequestStop() {
     stop_.store(true, std::memory_order_relaxed);
@@ -886,6 +889,8 @@ absl::StatusOr<std::unique_ptr<SmpRunner>> SmpRunner::Create(const VmSpec& vm,
 absl::StatusOr<SmpRunResult> SmpRunner::Run() { return impl_->Run(); }
 
 void SmpRunner::RequestStop() { impl_->RequestStop(); }
+
+hostipi::PlaneStats SmpRunner::HostPlaneStats() const { return impl_->HostStats(); }
 
 absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
                                             const SmpRunOptions& options) {

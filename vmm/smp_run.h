@@ -158,6 +158,10 @@ class SmpRunner {
   absl::StatusOr<SmpRunResult> Run();
   // Ends Run() soon, with the usual summary and End of test line.
   void RequestStop();
+  // Live host-plane counters (doorbells, csd calls, stalls) for a status
+  // line; zeros when the profile has no hostipi section or before it starts.
+  // Any thread, while the runner lives.
+  hostipi::PlaneStats HostPlaneStats() const;
 
  private:
   explicit SmpRunner(std::unique_ptr<SmpSession> impl);
