@@ -93,6 +93,9 @@ class SmpSession {
   absl::Status Setup();
   // Boots, watches until the duration ends (or RequestStop), shuts down.
   absl::StatusOr<SmpRunResult> Run();
+  hostipi::PlaneStats HostStats() const {
+    return host_plane_ != nullptr ? host_plane_->Stats() : hostipi::PlaneStats{};
+  }
   // Async-signal-safe: two atomic stores.
   void RequestStop() {
     stop_.store(true, std::memory_order_relaxed);
@@ -114,6 +117,9 @@ class SmpSession {
   const VmSpec vm_;
   const GuestSpec guest_;
   const SmpRunOptions o_;
+  // Declared before hooks_ and machine_: the vCPU threads call it until the
+  // machine is gone.
+  std::unique_ptr<HostPlane> host_plane_;
   std::unique_ptr<SnapshotHooks> hooks_;
   std::unique_ptr<Machine> machine_;
   ScratchFile scratch_;
@@ -528,11 +534,28 @@ absl::Status SmpSession::Setup() {
   mo.log_console = false;
   ASSIGN_OR_RETURN(mo.fault, ParseGuestFault(guest_.inject_fault));
   mo.fault_vcpu = guest_.inject_fault_vcpu;
-  hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, o_.hooks);
+  VcpuHooks* inner = o_.hooks;
+  if (o_.hostipi.enabled) {
+    if (o_.hooks != nullptr) {
+      return absl::InvalidArgumentError(
+          "SmpRunOptions: hooks and hostipi.enabled both set; the host plane is the hooks");
+    }
+    absl::StatusOr<HostPlaneOptions> hpo = HostPlaneOptionsFromSpec(o_.hostipi, vm_);
+    if (!hpo.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VM ", vm_.name, ": ", hpo.status().message()));
+    }
+    hpo->out = [this](const std::string& text) { Emit(text); };
+    hpo->events = o_.events;
+    ASSIGN_OR_RETURN(host_plane_, HostPlane::Create(*hpo));
+    inner = host_plane_.get();
+  }
+  hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, inner);
   mo.hooks = hooks_.get();
   mo.on_report = [this](Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
   ASSIGN_OR_RETURN(machine_, Machine::Create(vm_, mo));
   hooks_->Attach(machine_.get());
+  if (host_plane_ != nullptr) host_plane_->Attach(machine_.get());
   machine_ptr_.store(machine_.get(), std::memory_order_release);
   ASSIGN_OR_RETURN(abi::BootParams bp,
                    machine_->memory().ReadAs<abi::BootParams>(abi::kBootParamsGpa));
@@ -579,6 +602,23 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   absl::Status s = machine_->Start();
   if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
   if (stop_.load(std::memory_order_relaxed)) s = absl::OkStatus();  // stopped while booting
+  if (s.ok() && host_plane_ != nullptr && !stop_.load(std::memory_order_relaxed)) {
+    s = host_plane_->Start();
+    if (s.ok()) {
+      const HostPlaneResult hp = host_plane_->Result();
+      Emit(absl::StrCat("hostipi: VM ", vm_.name, ": host plane on ", vm_.vcpus,
+                        " vCPU threads + ", o_.hostipi.ksmd_threads, " ksmd thread(s), model ",
+                        hp.kernel_model, ", csd threshold ", absl::FormatDuration(hp.threshold),
+                        " (", hp.threshold_source, ")\n"));
+      Event("hostipi_start", {{"kernel_model", hp.kernel_model},
+                              {"mode", "native"},
+                              {"threshold_ns", absl::ToInt64Nanoseconds(hp.threshold)},
+                              {"calibrated", hp.threshold_calibrated},
+                              {"kick_p50_ns", hp.kick_p50_ns},
+                              {"kick_p99_ns", hp.kick_p99_ns},
+                              {"kick_max_ns", hp.kick_max_ns}});
+    }
+  }
   started_ = absl::Now();
   SoftLockupDetector det(vm_.vcpus, result.soft_lockup_threshold);
   absl::Time next_stat = guest_.stat_interval > absl::ZeroDuration()
@@ -599,6 +639,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     if (now >= next_stat) {
       Event("scf_stats", {{"final", false}, {"stats", StatsJson(st)}});
       Emit(FormatScfStats(st, false));
+      if (host_plane_ != nullptr) {
+        Emit(host_plane_->FormatStatsLine());
+        host_plane_->EmitLatencyEvent();
+      }
       next_stat = now + guest_.stat_interval;
     }
     if (smp_workload && guest_.ops_per_vcpu > 0 && st.vcpus_finished == vm_.vcpus) {
@@ -609,7 +653,28 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   std::vector<int> still_stuck = det.Stuck();
   const absl::Duration ran_for = Elapsed();
   machine_ptr_.store(nullptr, std::memory_order_release);
+  // The plane first: every host csd wait ends, so no vCPU thread blocks the
+  // shutdown; its ksmd threads are joined once the vCPUs are gone.
+  if (host_plane_ != nullptr) host_plane_->RequestStop();
   result.vm = machine_->Shutdown();
+  if (host_plane_ != nullptr) {
+    host_plane_->Join();
+    result.host_plane = true;
+    result.host = host_plane_->Result();
+    host_plane_->EmitLatencyEvent();
+    const auto& hs = result.host.stats;
+    Event("hostipi_end", {{"kernel_model", result.host.kernel_model},
+                          {"doorbells_sent", hs.doorbells_sent},
+                          {"doorbells_taken_in_guest", hs.doorbells_taken_in_guest},
+                          {"doorbells_taken_in_host", hs.doorbells_taken_in_host},
+                          {"doorbells_ignored", hs.doorbells_ignored},
+                          {"csd_calls", result.host.calls},
+                          {"exit_calls", result.host.exit_calls},
+                          {"csds_run", hs.csds_run},
+                          {"max_wait_ns", hs.max_wait_ns},
+                          {"stalls_lost", result.host.lost},
+                          {"stalls_slow", result.host.slow}});
+  }
   if (!s.ok() && result.vm.error.ok()) result.vm.error = s;
 
   {
@@ -649,6 +714,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   if (c[abi::kCntVmErrors])
     why.push_back(absl::StrCat(c[abi::kCntVmErrors], " corrupt words (stress --vm)"));
   if (result.lost_stalls) why.push_back(absl::StrCat(result.lost_stalls, " LOST csd stall(s)"));
+  if (result.host_plane && result.host.lost > 0) {
+    why.push_back(absl::StrCat(result.host.lost, " LOST host-plane (hostipi ",
+                               result.host.kernel_model, ") csd stall(s)"));
+  }
   if (result.unresolved_stalls) {
     why.push_back(
         absl::StrCat(result.unresolved_stalls,
@@ -678,6 +747,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
   absl::StrAppend(&tail, "scftorture: --- End of test: ", result.success ? "SUCCESS" : "FAILURE",
                   result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
+  if (host_plane_ != nullptr) tail = host_plane_->FormatStatsLine() + tail;
   Emit(tail);
   return result;
 }
@@ -820,6 +890,8 @@ absl::StatusOr<SmpRunResult> SmpRunner::Run() { return impl_->Run(); }
 
 void SmpRunner::RequestStop() { impl_->RequestStop(); }
 
+hostipi::PlaneStats SmpRunner::HostPlaneStats() const { return impl_->HostStats(); }
+
 absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
                                             const SmpRunOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<SmpRunner> r, SmpRunner::Create(vm, guest, options));
@@ -858,6 +930,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     o.duration = run.duration;
     o.events = events;
     o.out = sink(i);
+    o.hostipi = run.hostipi;
     absl::StatusOr<std::unique_ptr<SmpRunner>> r = SmpRunner::Create(run.vms[i], run.guest, o);
     if (!r.ok()) {
       return absl::Status(r.status().code(), absl::StrCat(run.source, ": vm '", run.vms[i].name,
