@@ -43,6 +43,10 @@ ABSL_FLAG(std::string, pin, "", "lost-host-ipi: host CPUs for the modelled CPUs,
 ABSL_FLAG(std::string, buggy_model, "",
           "reproduce: kernel model of the buggy phase, e.g. v5.3 or v5.4,mb-after-clear=off");
 ABSL_FLAG(std::string, fixed_model, "", "reproduce: kernel model of the fixed phase");
+ABSL_FLAG(std::string, plane, "model",
+          "lost-host-ipi: model = modelled host CPUs on plain threads or emulated POWER "
+          "memory; kvm = shape 2 with real KVM vCPU threads as the host CPUs (x86 store "
+          "buffer, doorbell = kick out of KVM_RUN)");
 ABSL_FLAG(bool, json, false, "reproduce: print the result as one JSON object");
 
 namespace kvmbed {

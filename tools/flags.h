@@ -36,6 +36,7 @@ ABSL_DECLARE_FLAG(int64_t, threshold);
 ABSL_DECLARE_FLAG(std::string, pin);
 ABSL_DECLARE_FLAG(std::string, buggy_model);
 ABSL_DECLARE_FLAG(std::string, fixed_model);
+ABSL_DECLARE_FLAG(std::string, plane);
 ABSL_DECLARE_FLAG(bool, json);
 
 namespace kvmbed {

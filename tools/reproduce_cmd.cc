@@ -19,6 +19,7 @@
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "vmm/guest_repro.h"
+#include "vmm/host_plane.h"
 
 namespace kvmbed {
 namespace {
@@ -99,6 +100,43 @@ int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>
   return FinishReproduction(s.name, s.run(*spec, o), *events);
 }
 
+// lost-host-ipi --plane=kvm: shape 2 with a KVM vCPU thread as the target
+// host CPU (its doorbell is a kick out of KVM_RUN) and a pinned sender.
+int LostHostIpiOnKvm(const ReproduceSpec& p) {
+  vmm::KvmReproOptions o;
+  if (FlagGiven("scenario") && absl::GetFlag(FLAGS_scenario) != 2) {
+    return BadInput("reproduce lost-host-ipi --plane=kvm: only --scenario=2 (the receiver's "
+                    "clear) can happen on x86 vCPU threads");
+  }
+  if (FlagGiven("mode") && absl::GetFlag(FLAGS_mode) != "native") {
+    return BadInput("reproduce lost-host-ipi --plane=kvm: vCPU threads run natively; drop "
+                    "--mode or use --mode=native");
+  }
+  o.buggy_budget = FlagGiven("buggy_budget") ? absl::GetFlag(FLAGS_buggy_budget) : p.buggy_budget;
+  o.fixed_budget = FlagGiven("fixed_budget") ? absl::GetFlag(FLAGS_fixed_budget) : p.fixed_budget;
+  o.fixed_doorbells =
+      FlagGiven("fixed_doorbells") ? absl::GetFlag(FLAGS_fixed_doorbells) : p.fixed_operations;
+  if (FlagGiven("threshold")) o.threshold = absl::Nanoseconds(absl::GetFlag(FLAGS_threshold));
+  if (FlagGiven("pin")) {
+    absl::StatusOr<std::vector<int>> pin = ParseCpuset(absl::GetFlag(FLAGS_pin));
+    if (!pin.ok()) return BadInput(absl::StrCat("--pin: ", pin.status().message()));
+    if (pin->size() != 2) return BadInput("--pin: give two CPUs: the sender's, then the vCPU's");
+    o.pin_cpus = *pin;
+  }
+  if (FlagGiven("buggy_model")) o.buggy_model = absl::GetFlag(FLAGS_buggy_model);
+  if (FlagGiven("fixed_model")) o.fixed_model = absl::GetFlag(FLAGS_fixed_model);
+  if (!absl::GetFlag(FLAGS_json)) {
+    o.out = [](const std::string& text) {
+      std::fputs(text.c_str(), stdout);
+      std::fflush(stdout);
+    };
+  }
+  int error;
+  std::unique_ptr<EventLog> events = OpenEvents(&error);
+  if (events == nullptr) return error;
+  return FinishReproduction("lost-host-ipi", vmm::ReproduceLostHostIpiOnKvm(o), *events);
+}
+
 // lost-host-ipi: options from its profile (configs/reproduce-lost-host-ipi.yaml
 // unless PROFILE is given), then any reproduce flag given on the command line.
 int LostHostIpi(const std::vector<std::string>& profile) {
@@ -112,6 +150,11 @@ int LostHostIpi(const std::vector<std::string>& profile) {
   if (p.scenario != "lost-host-ipi") {
     return BadInput(absl::StrCat(spec->source, ": reproduce.scenario is '", p.scenario,
                                  "'; this profile is not for lost-host-ipi"));
+  }
+  if (absl::GetFlag(FLAGS_plane) == "kvm") return LostHostIpiOnKvm(p);
+  if (absl::GetFlag(FLAGS_plane) != "model") {
+    return BadInput(absl::StrCat("--plane: '", absl::GetFlag(FLAGS_plane),
+                                 "' is not a plane; use model or kvm"));
   }
   hostipi::ReproduceOptions o;
   o.scenario = FlagGiven("scenario") ? absl::GetFlag(FLAGS_scenario) : p.lhi_shape;
