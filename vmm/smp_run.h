@@ -52,10 +52,20 @@ struct SmpRunOptions {
   // Host-plane hooks chained behind the snapshot hooks (may be null).
   VcpuHooks* hooks = nullptr;
   absl::Duration boot_timeout = absl::Seconds(20);
-  // JSON-lines events (may be null): "smp_start", "csd_stall" (one per
-  // report: detected/continued/unstuck), "soft_lockup", "scf_stats",
-  // "guest_error", "smp_end". Each carries "vm".
+  // JSON-lines events (may be null), each carrying "vm". The docs/events.md
+  // schema: "vm_online", "stall" (one per csd report, plane "guest"),
+  // "stall_cleared" (got unstuck), "soft_lockup" (with the full report),
+  // "heartbeats" (every heartbeat_interval). Extras: "smp_start",
+  // "scf_stats", "guest_error", "smp_end".
   EventLog* events = nullptr;
+  // Period of the "heartbeats" event; zero = none.
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // madvise guest RAM with MADV_HUGEPAGE / MADV_MERGEABLE (THP / KSM).
+  bool hugepages = false;
+  bool mergeable = false;
+  // False: run without the watchdogs (no guest csd_lock_wait reports, no
+  // soft-lockup checks, no heartbeat events), to measure what they cost.
+  bool watchdogs = true;
   // Called on the owner thread at every watch poll while the VM runs (may be
   // null): host-side fault injection in tests, e.g. corrupting guest RAM.
   std::function<void(Machine&)> on_poll;
@@ -96,6 +106,17 @@ struct SmpStats {
   std::array<uint64_t, abi::kNumCounters> count{};  // abi::SmpCounter totals
   uint64_t max_csd_wait_ns = 0;                     // max over vCPUs
   int vcpus_finished = 0;
+};
+
+// What a running SmpRunner has seen so far (SmpRunner::Live()).
+struct SmpLive {
+  bool online = false;  // every vCPU came online
+  bool done = false;    // Run() returned
+  SmpStats stats;
+  int stalls_lost = 0;
+  int stalls_other = 0;  // slow or still pending
+  int soft_lockups = 0;
+  std::vector<uint64_t> heartbeats;  // per vCPU, cumulative
 };
 
 struct SmpRunResult {
@@ -148,6 +169,8 @@ class SmpRunner {
   absl::StatusOr<SmpRunResult> Run();
   // Ends Run() soon, with the usual summary and End of test line.
   void RequestStop();
+  // A copy of the counters as of the last watch poll. Thread-safe.
+  SmpLive Live() const;
 
  private:
   explicit SmpRunner(std::unique_ptr<SmpSession> impl);
@@ -161,15 +184,19 @@ class SmpRunner {
 absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
                                             const SmpRunOptions& options);
 
-// `kvmbed run`: every VM of `run` with run.guest, concurrently, for
+// `kvmbed run` / `kvmbed soak`: every VM of `run` with its guest
+// (run.GuestFor), with run.thp/ksm, concurrently, for
 // run.duration. Creates every runner first (a bad spec stops the run before
 // anything starts); `on_created` (may be null) sees each runner before any
 // runs, e.g. to register its RequestStop() for SIGINT. Output goes to `out`
 // (null = stdout), each line prefixed "<vm>: " when there are several VMs.
-// One result per VM, in run.vms order.
+// One result per VM, in run.vms order. `base_options` gives the rest of each
+// runner's options (duration, out, events and madvise are set from the
+// arguments and `run`).
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const RunSpec& run, std::function<void(const std::string&)> out = nullptr,
-    EventLog* events = nullptr, const std::function<void(SmpRunner&)>& on_created = nullptr);
+    EventLog* events = nullptr, const std::function<void(SmpRunner&)>& on_created = nullptr,
+    const SmpRunOptions& base_options = SmpRunOptions());
 
 }  // namespace vmm
 }  // namespace kvmbed
