@@ -19,3 +19,17 @@ ABSL_FLAG(std::string, inject_fault, "",
           "path: triple, ud, gp, page, divide, bad-port, mmio.");
 ABSL_FLAG(int, fault_vcpu, 0, "run: the vCPU that commits --inject-fault.");
 ABSL_FLAG(int, iterations, 2000, "bench ipi: round trips per series.");
+ABSL_FLAG(std::string, junit, "", "soak: write a JUnit XML result to this file.");
+ABSL_FLAG(double, scale, 1.0,
+          "soak: multiply guest and host stress worker counts and vm_bytes by this factor "
+          "(counts rounded, at least 1; sizes rounded down to 4 KiB) to fit a small host. "
+          "vCPU counts, pinning, VM memory, durations and thresholds are not scaled.");
+ABSL_FLAG(std::string, kernel_model, "",
+          "soak: the hostipi kernel model, overriding the profile (needs the host plane).");
+ABSL_FLAG(bool, host_stress, true, "soak: run the profile's host_stress: (stress-ng).");
+ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(1),
+          "soak: period of the status line and the status/heartbeats events.");
+ABSL_FLAG(absl::Duration, rss_every, absl::Seconds(10), "bench soak-rss: RSS sample period.");
+ABSL_FLAG(double, drop_ipi_fraction, -1,
+          "soak: fault injection for tests: vCPU --fault-vcpu of every VM drops this fraction "
+          "of its call-function IPIs (overrides the profile's guest.fault); -1 = as profiled.");

@@ -21,4 +21,12 @@ ABSL_DECLARE_FLAG(bool, verbose);
 ABSL_DECLARE_FLAG(std::string, inject_fault);
 ABSL_DECLARE_FLAG(int, fault_vcpu);
 
+ABSL_DECLARE_FLAG(std::string, junit);
+ABSL_DECLARE_FLAG(double, scale);
+ABSL_DECLARE_FLAG(std::string, kernel_model);
+ABSL_DECLARE_FLAG(bool, host_stress);
+ABSL_DECLARE_FLAG(absl::Duration, status_interval);
+ABSL_DECLARE_FLAG(absl::Duration, rss_every);
+ABSL_DECLARE_FLAG(double, drop_ipi_fraction);
+
 #endif  // KVMBED_TOOLS_FLAGS_H_
