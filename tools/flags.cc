@@ -33,3 +33,8 @@ ABSL_FLAG(absl::Duration, rss_every, absl::Seconds(10), "bench soak-rss: RSS sam
 ABSL_FLAG(double, drop_ipi_fraction, -1,
           "soak: fault injection for tests: vCPU --fault-vcpu of every VM drops this fraction "
           "of its call-function IPIs (overrides the profile's guest.fault); -1 = as profiled.");
+ABSL_FLAG(absl::Duration, csd_timeout, absl::ZeroDuration(),
+          "soak: csd_lock_wait report threshold for every VM (overrides the profile and the "
+          "calibration); 0 = as profiled or calibrated.");
+ABSL_FLAG(absl::Duration, soft_lockup, absl::ZeroDuration(),
+          "soak: soft-lockup threshold for every VM; 0 = as profiled or calibrated.");

@@ -28,5 +28,7 @@ ABSL_DECLARE_FLAG(bool, host_stress);
 ABSL_DECLARE_FLAG(absl::Duration, status_interval);
 ABSL_DECLARE_FLAG(absl::Duration, rss_every);
 ABSL_DECLARE_FLAG(double, drop_ipi_fraction);
+ABSL_DECLARE_FLAG(absl::Duration, csd_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, soft_lockup);
 
 #endif  // KVMBED_TOOLS_FLAGS_H_

@@ -106,6 +106,18 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
       spec->vm_guest[vm.name] = g;
     }
   }
+  // Threshold overrides (else the profile's, else calibrated at start-up).
+  const absl::Duration csd = absl::GetFlag(FLAGS_csd_timeout);
+  const absl::Duration lockup = absl::GetFlag(FLAGS_soft_lockup);
+  if (csd < absl::ZeroDuration() || lockup < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--csd-timeout / --soft-lockup: must be positive; e.g. 2s");
+  }
+  for (const VmSpec& vm : spec->vms) {
+    GuestSpec g = spec->GuestFor(vm.name);
+    if (csd > absl::ZeroDuration()) g.csd_timeout = csd;
+    if (lockup > absl::ZeroDuration()) g.soft_lockup_threshold = lockup;
+    spec->vm_guest[vm.name] = g;
+  }
   if (absl::GetFlag(FLAGS_status_interval) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--status-interval: must be positive; e.g. 1s");
   }
@@ -487,7 +499,13 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
           runners.push_back(&r);
           OnStopSignal(StopRunner, &r);
         },
-        base);
+        base,
+        [&]() {
+          // Before the runners die: no more status reads or stop calls.
+          absl::MutexLock lock(&mu);
+          ClearStopCallbacks();
+          runners.clear();
+        });
     finished.store(true);
   });
 
@@ -525,13 +543,14 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
       }
     }
     if (now - last < so.status_interval) continue;
-    std::vector<vmm::SmpRunner*> rs;
+    size_t nrunners = 0;
     {
+      // Held while reading: on_finished clears `runners` before they die.
       absl::MutexLock lock(&mu);
-      rs = runners;
+      nrunners = runners.size();
+      if (nrunners > 0) tot = Sum(runners);
     }
-    tot = Sum(rs);
-    if (rs.size() == spec.vms.size() && tot.online == static_cast<int>(rs.size()) &&
+    if (nrunners == spec.vms.size() && tot.online == static_cast<int>(nrunners) &&
         run_t0 == absl::InfiniteFuture()) {
       run_t0 = now;
     }

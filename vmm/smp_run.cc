@@ -886,7 +886,8 @@ absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& g
 
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const RunSpec& run, std::function<void(const std::string&)> out, EventLog* events,
-    const std::function<void(SmpRunner&)>& on_created, const SmpRunOptions& base_options) {
+    const std::function<void(SmpRunner&)>& on_created, const SmpRunOptions& base_options,
+    const std::function<void()>& on_finished) {
   for (const VmSpec& vm : run.vms) RETURN_IF_ERROR(ValidateGuestSpec(run.GuestFor(vm.name), vm));
   absl::Mutex mu;
   const bool many = run.vms.size() > 1;
@@ -933,6 +934,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     threads.emplace_back([&, i]() { results[i] = runners[i]->Run(); });
   }
   for (auto& t : threads) t.join();
+  if (on_finished) on_finished();
   std::vector<SmpRunResult> ok;
   for (auto& r : results) {
     if (!r.ok()) return r.status();

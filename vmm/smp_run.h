@@ -192,11 +192,14 @@ absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& g
 // (null = stdout), each line prefixed "<vm>: " when there are several VMs.
 // One result per VM, in run.vms order. `base_options` gives the rest of each
 // runner's options (duration, out, events and madvise are set from the
-// arguments and `run`).
+// arguments and `run`). `on_finished` (may be null) runs once every Run()
+// returned and before the runners are destroyed: drop every pointer that
+// on_created handed out there (stop callbacks, status readers).
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const RunSpec& run, std::function<void(const std::string&)> out = nullptr,
     EventLog* events = nullptr, const std::function<void(SmpRunner&)>& on_created = nullptr,
-    const SmpRunOptions& base_options = SmpRunOptions());
+    const SmpRunOptions& base_options = SmpRunOptions(),
+    const std::function<void()>& on_finished = nullptr);
 
 }  // namespace vmm
 }  // namespace kvmbed
