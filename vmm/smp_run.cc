@@ -205,7 +205,7 @@ void SmpSession::StallEvent(const StallReport& r, const std::string& text, bool 
                   {"waiter", r.waiter_cpu},
                   {"target", r.target_cpu},
                   {"func", r.func},
-                  {"info", r.info},
+                  {"info", absl::StrFormat("0x%x", r.info)},  // docs/events.md: a string
                   {"wait_ns", r.waited_ns},
                   {"verdict", lost ? "lost" : "pending"},
                   {"continued", r.kind == StallReport::Kind::kContinued},
