@@ -488,6 +488,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   absl::Mutex mu;
   std::vector<vmm::SmpRunner*> runners;  // guarded by mu
   std::atomic<bool> finished{false};
+  std::atomic<bool> stopping{false};  // a runner created from now on stops at once
   absl::StatusOr<std::vector<vmm::SmpRunResult>> results = absl::UnknownError("not run");
   vmm::SmpRunOptions base;
   base.watchdogs = so.watchdogs;
@@ -498,6 +499,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
           absl::MutexLock lock(&mu);
           runners.push_back(&r);
           OnStopSignal(StopRunner, &r);
+          if (stopping.load()) r.RequestStop();
         },
         base,
         [&]() {
@@ -511,6 +513,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
 
   auto stop_all = [&]() {
     absl::MutexLock lock(&mu);
+    stopping.store(true);
     for (vmm::SmpRunner* r : runners) r->RequestStop();
   };
 
