@@ -68,7 +68,7 @@ if log_parses "$T/clean.jsonl"; then pass "clean log parses"; else fail "clean l
 for ty in run_start vm_online status heartbeats host_stress vm_summary run_end; do
   expect_grep "clean log has $ty" "\"type\":\"$ty\"" "$T/clean.jsonl"
 done
-expect_grep "host_stress event holds stress-ng's metrics" '"type":"host_stress".*"stressor":"vm"' "$T/clean.jsonl"
+expect_grep "host_stress event holds stress-ng's metrics" '"stressor":"vm".*"type":"host_stress"' "$T/clean.jsonl"
 expect_grep "run_end exit 0" '"exit_code":0.*"type":"run_end"|"type":"run_end".*"exit_code":0' "$T/clean.jsonl"
 expect_grep "JUnit: 10 cases, no failure" 'testsuites name="kvmbed" tests="10" failures="0" errors="0"' "$T/clean.xml"
 "$KVMBED" report "$T/clean.jsonl" --output="$T/clean.html" >"$T/out" 2>"$T/err"
