@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
+#include "hostipi/kernel_model.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvmbed {
@@ -54,6 +55,7 @@ const std::vector<KeySpec>& RunKeys() {
   static const auto* keys = new std::vector<KeySpec>{
       {"name", true, "name: my-run"},
       {"duration", false, "duration: 10s"},
+      {"hostipi", false, "hostipi: {enabled: true, kernel_model: v5.3}"},
       {"vms", false, "vms: [{name: a, vcpus: 2, memory: 64M}]"},
       {"guest", false, "guest: {workload: torture}"},
       {"guest_memory", false, "guest_memory: {thp: true, ksm: true}"},
@@ -134,6 +136,32 @@ const std::vector<KeySpec>& FaultKeys() {
       {"vcpu", false, "vcpu: 1"},
       {"drop_ipi_fraction", false, "drop_ipi_fraction: 0.01"},
       {"handler_delay", false, "handler_delay: 100ms"},
+  };
+  return *keys;
+}
+
+// Keys of the `hostipi:` section (RunSpec::hostipi, see configs/README.md).
+const std::vector<KeySpec>& HostIpiKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"enabled", false, "enabled: true"},
+      {"kernel_model", false, "kernel_model: v5.4"},
+      {"ordering", false, "ordering: native"},
+      {"senders", false, "senders: {ksmd_threads: 1, ksmd_cpus: \"0\"}"},
+      {"stall_threshold", false, "stall_threshold: 200ms"},
+      {"resend_on_stall", false, "resend_on_stall: true"},
+      {"seed", false, "seed: 1"},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& HostIpiSenderKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"ksmd_threads", false, "ksmd_threads: 1"},
+      {"ksmd_cpus", false, "ksmd_cpus: \"0-1\""},
+      {"ksmd_pause", false, "ksmd_pause: 200us"},
+      {"vcpu_exit_calls", false, "vcpu_exit_calls: true"},
+      {"exit_call_probability", false, "exit_call_probability: 0.5"},
+      {"resched_fraction", false, "resched_fraction: 0.5"},
   };
   return *keys;
 }
@@ -265,6 +293,7 @@ class ProfileReader {
   absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node,
                                       const std::string& field = "guest") const;
   absl::Status ReadHostStress(const YAML::Node& node, RunSpec* spec) const;
+  absl::StatusOr<HostIpiSpec> ReadHostIpi(const YAML::Node& node) const;
   absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
                                                   const std::string& field) const;
@@ -610,6 +639,10 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     return absl::InvalidArgumentError(absl::StrCat(
         source_, ": --scale ", opts_.scale, " is out of range; give a factor > 0, e.g. 0.25"));
   }
+  if (root["hostipi"]) {
+    ASSIGN_OR_RETURN(spec.hostipi, ReadHostIpi(root["hostipi"]));
+  }
+
   if (root["guest"]) {
     ASSIGN_OR_RETURN(spec.guest, ReadGuest(root["guest"]));
   }
@@ -889,6 +922,85 @@ absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) const {
+  RETURN_IF_ERROR(CheckMap(h, "hostipi", HostIpiKeys()));
+  HostIpiSpec spec;
+  spec.enabled = true;  // a section without `enabled:` asks for the plane
+  if (h["enabled"]) {
+    ASSIGN_OR_RETURN(spec.enabled, Bool(h["enabled"], "hostipi.enabled"));
+  }
+  if (h["kernel_model"]) {
+    ASSIGN_OR_RETURN(spec.kernel_model, String(h["kernel_model"], "hostipi.kernel_model"));
+    absl::StatusOr<hostipi::KernelModel> km = hostipi::KernelModel::Parse(spec.kernel_model);
+    if (!km.ok()) {
+      return Error(h["kernel_model"], "hostipi.kernel_model", std::string(km.status().message()));
+    }
+  }
+  if (h["ordering"]) {
+    ASSIGN_OR_RETURN(spec.ordering, String(h["ordering"], "hostipi.ordering"));
+    if (spec.ordering != "native") {
+      return Error(h["ordering"], "hostipi.ordering",
+                   absl::StrCat("'", absl::CEscape(spec.ordering),
+                                "' cannot run on vCPU threads: the host plane's CPUs are real "
+                                "threads, so only 'native' is possible (emulated-power needs "
+                                "every CPU on one thread: use `kvmbed reproduce lost-host-ipi "
+                                "--mode=emulated-power`); write ordering: native"));
+    }
+  }
+  if (h["senders"]) {
+    const YAML::Node s = h["senders"];
+    RETURN_IF_ERROR(CheckMap(s, "hostipi.senders", HostIpiSenderKeys()));
+    if (s["ksmd_threads"]) {
+      ASSIGN_OR_RETURN(spec.ksmd_threads,
+                       Int(s["ksmd_threads"], "hostipi.senders.ksmd_threads", 0, 8));
+    }
+    if (s["ksmd_cpus"]) {
+      ASSIGN_OR_RETURN(std::vector<int> cpus,
+                       Cpuset(s["ksmd_cpus"], "hostipi.senders.ksmd_cpus", "host CPUs"));
+      ASSIGN_OR_RETURN(spec.ksmd_cpus, ToHost(s["ksmd_cpus"], "hostipi.senders.ksmd_cpus", cpus));
+    }
+    if (s["ksmd_pause"]) {
+      ASSIGN_OR_RETURN(spec.ksmd_pause,
+                       PositiveDuration(s["ksmd_pause"], "hostipi.senders.ksmd_pause"));
+    }
+    if (s["vcpu_exit_calls"]) {
+      ASSIGN_OR_RETURN(spec.vcpu_exit_calls,
+                       Bool(s["vcpu_exit_calls"], "hostipi.senders.vcpu_exit_calls"));
+    }
+    for (const char* key : {"exit_call_probability", "resched_fraction"}) {
+      if (!s[key]) continue;
+      const YAML::Node n = s[key];
+      double v = 0;
+      if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || !(v >= 0 && v <= 1)) {
+        return Error(n, absl::StrCat("hostipi.senders.", key),
+                     "expected a fraction from 0 to 1; e.g. 0.5");
+      }
+      (std::string(key) == "resched_fraction" ? spec.resched_fraction
+                                              : spec.exit_call_probability) = v;
+    }
+    if (spec.ksmd_threads == 0 && !spec.vcpu_exit_calls) {
+      return Error(s, "hostipi.senders",
+                   "no ksmd thread and vcpu_exit_calls off: nobody would send; set "
+                   "ksmd_threads: 1 or vcpu_exit_calls: true");
+    }
+  }
+  if (h["stall_threshold"]) {
+    ASSIGN_OR_RETURN(spec.stall_threshold,
+                     PositiveDuration(h["stall_threshold"], "hostipi.stall_threshold"));
+  }
+  if (h["resend_on_stall"]) {
+    ASSIGN_OR_RETURN(spec.resend_on_stall, Bool(h["resend_on_stall"], "hostipi.resend_on_stall"));
+  }
+  if (h["seed"]) {
+    uint64_t seed = 0;
+    if (!h["seed"].IsScalar() || !absl::SimpleAtoi(h["seed"].Scalar(), &seed)) {
+      return Error(h["seed"], "hostipi.seed", "expected a whole number >= 0; e.g. seed: 1");
+    }
+    spec.seed = seed;
+  }
+  return spec;
 }
 
 }  // namespace

@@ -296,7 +296,7 @@ TEST(ProfileTest, MemorySizes) {
 TEST(ProfileErrorTest, UnknownKeySuggestsTheNearest) {
   EXPECT_EQ(ErrorOf("name: x\nvcpu: 2\nmemory: 64M\n"),
             "t.yaml:2:1: vcpu: unknown key; did you mean 'vcpus'? known keys "
-            "here: name, duration, vms, guest, guest_memory, host_stress, vcpus, topology, memory, vcpupin, "
+            "here: name, duration, hostipi, vms, guest, guest_memory, host_stress, vcpus, topology, memory, vcpupin, "
             "emulatorpin");
   EXPECT_THAT(ErrorOf(std::string(kSmall) + "topology: {sockets: 1, "
                                             "core: 2, threads: 1}\n"),

@@ -53,6 +53,39 @@ struct VmSpec {
   std::vector<int> emulatorpin_as_written;  // empty when not pinned
 };
 
+// The profile's `hostipi:` section (configs/README.md): the modelled POWER
+// host plane on the VMs' vCPU threads (vmm/host_plane.h). Every vCPU thread
+// is a modelled host CPU; ksmd-like host threads and vCPU threads handling
+// guest IO exits send it RESCHEDULE and CALL_FUNCTION IPIs through the
+// hostipi protocol. One plane per VM (hostipi models at most 64 CPUs).
+struct HostIpiSpec {
+  bool enabled = false;
+  // hostipi KernelModel string: preset[,site=value]..., e.g. "v5.3" or
+  // "v5.4,mb-after-clear=off,demux=peek".
+  std::string kernel_model = "v5.4";
+  // Memory ordering; only "native" runs on vCPU threads.
+  std::string ordering = "native";
+  // ksmd-like host stress threads per VM (smp_call_function_many on the
+  // VM's vCPU-thread CPUs), pinned to ksmd_cpus (empty = the VM's
+  // emulatorpin, else any CPU of the run).
+  int ksmd_threads = 1;
+  std::vector<int> ksmd_cpus;
+  // Pause between two calls of one ksmd thread.
+  absl::Duration ksmd_pause = absl::Microseconds(200);
+  // vCPU threads handling a guest IO exit (the seed's page-fault path) call
+  // the other host CPUs and wait, with this probability per exit.
+  bool vcpu_exit_calls = true;
+  double exit_call_probability = 0.5;
+  // Probability that a RESCHEDULE precedes each call (interleaving).
+  double resched_fraction = 0.5;
+  // csd_lock_wait report threshold; zero = calibrated from this VM's kick
+  // latency at start-up.
+  absl::Duration stall_threshold = absl::ZeroDuration();
+  // csdlock_debug: re-send the IPI when a report finds the target idle.
+  bool resend_on_stall = false;
+  uint64_t seed = 1;
+};
+
 // What the guest runs (the profile's `guest:` section, see configs/README.md):
 // scftorture's smp_call_function mix and stress-like workers, with the
 // csd_lock_wait / soft-lockup thresholds and fault injection. Consumed by
@@ -133,6 +166,8 @@ struct RunSpec {
   std::vector<int> host_cpus;
   // True when the profile's CPUs were folded onto host_cpus (--fold-cpus).
   bool cpus_folded = false;
+  // The modelled POWER host plane (the profile's `hostipi:` section).
+  HostIpiSpec hostipi;
   // What every VM's guest runs (the profile's `guest:` section)...
   GuestSpec guest;
   // ...unless the VM's own `vms[i].guest:` section says otherwise (keyed by

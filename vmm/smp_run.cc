@@ -121,6 +121,9 @@ class SmpSession {
   const VmSpec vm_;
   const GuestSpec guest_;
   const SmpRunOptions o_;
+  // Declared before hooks_ and machine_: the vCPU threads call it until the
+  // machine is gone.
+  std::unique_ptr<HostPlane> host_plane_;
   std::unique_ptr<SnapshotHooks> hooks_;
   std::unique_ptr<Machine> machine_;
   ScratchFile scratch_;
@@ -570,11 +573,28 @@ absl::Status SmpSession::Setup() {
   mo.mergeable = o_.mergeable;
   ASSIGN_OR_RETURN(mo.fault, ParseGuestFault(guest_.inject_fault));
   mo.fault_vcpu = guest_.inject_fault_vcpu;
-  hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, o_.hooks);
+  VcpuHooks* inner = o_.hooks;
+  if (o_.hostipi.enabled) {
+    if (o_.hooks != nullptr) {
+      return absl::InvalidArgumentError(
+          "SmpRunOptions: hooks and hostipi.enabled both set; the host plane is the hooks");
+    }
+    absl::StatusOr<HostPlaneOptions> hpo = HostPlaneOptionsFromSpec(o_.hostipi, vm_);
+    if (!hpo.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VM ", vm_.name, ": ", hpo.status().message()));
+    }
+    hpo->out = [this](const std::string& text) { Emit(text); };
+    hpo->events = o_.events;
+    ASSIGN_OR_RETURN(host_plane_, HostPlane::Create(*hpo));
+    inner = host_plane_.get();
+  }
+  hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, inner);
   mo.hooks = hooks_.get();
   mo.on_report = [this](Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
   ASSIGN_OR_RETURN(machine_, Machine::Create(vm_, mo));
   hooks_->Attach(machine_.get());
+  if (host_plane_ != nullptr) host_plane_->Attach(machine_.get());
   machine_ptr_.store(machine_.get(), std::memory_order_release);
   ASSIGN_OR_RETURN(abi::BootParams bp,
                    machine_->memory().ReadAs<abi::BootParams>(abi::kBootParamsGpa));
@@ -629,6 +649,23 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     live_.online = true;
   }
   if (stop_.load(std::memory_order_relaxed)) s = absl::OkStatus();  // stopped while booting
+  if (s.ok() && host_plane_ != nullptr && !stop_.load(std::memory_order_relaxed)) {
+    s = host_plane_->Start();
+    if (s.ok()) {
+      const HostPlaneResult hp = host_plane_->Result();
+      Emit(absl::StrCat("hostipi: VM ", vm_.name, ": host plane on ", vm_.vcpus,
+                        " vCPU threads + ", o_.hostipi.ksmd_threads, " ksmd thread(s), model ",
+                        hp.kernel_model, ", csd threshold ", absl::FormatDuration(hp.threshold),
+                        " (", hp.threshold_source, ")\n"));
+      Event("hostipi_start", {{"kernel_model", hp.kernel_model},
+                              {"mode", "native"},
+                              {"threshold_ns", absl::ToInt64Nanoseconds(hp.threshold)},
+                              {"calibrated", hp.threshold_calibrated},
+                              {"kick_p50_ns", hp.kick_p50_ns},
+                              {"kick_p99_ns", hp.kick_p99_ns},
+                              {"kick_max_ns", hp.kick_max_ns}});
+    }
+  }
   started_ = absl::Now();
   absl::Time next_beats = o_.heartbeat_interval > absl::ZeroDuration() && o_.watchdogs
                               ? started_ + o_.heartbeat_interval
@@ -654,6 +691,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     if (now >= next_stat) {
       Event("scf_stats", {{"final", false}, {"stats", StatsJson(st)}});
       Emit(FormatScfStats(st, false));
+      if (host_plane_ != nullptr) {
+        Emit(host_plane_->FormatStatsLine());
+        host_plane_->EmitLatencyEvent();
+      }
       next_stat = now + guest_.stat_interval;
     }
     if (smp_workload && guest_.ops_per_vcpu > 0 && st.vcpus_finished == vm_.vcpus) {
@@ -665,7 +706,28 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   std::vector<int> still_stuck = det.Stuck();
   const absl::Duration ran_for = Elapsed();
   machine_ptr_.store(nullptr, std::memory_order_release);
+  // The plane first: every host csd wait ends, so no vCPU thread blocks the
+  // shutdown; its ksmd threads are joined once the vCPUs are gone.
+  if (host_plane_ != nullptr) host_plane_->RequestStop();
   result.vm = machine_->Shutdown();
+  if (host_plane_ != nullptr) {
+    host_plane_->Join();
+    result.host_plane = true;
+    result.host = host_plane_->Result();
+    host_plane_->EmitLatencyEvent();
+    const auto& hs = result.host.stats;
+    Event("hostipi_end", {{"kernel_model", result.host.kernel_model},
+                          {"doorbells_sent", hs.doorbells_sent},
+                          {"doorbells_taken_in_guest", hs.doorbells_taken_in_guest},
+                          {"doorbells_taken_in_host", hs.doorbells_taken_in_host},
+                          {"doorbells_ignored", hs.doorbells_ignored},
+                          {"csd_calls", result.host.calls},
+                          {"exit_calls", result.host.exit_calls},
+                          {"csds_run", hs.csds_run},
+                          {"max_wait_ns", hs.max_wait_ns},
+                          {"stalls_lost", result.host.lost},
+                          {"stalls_slow", result.host.slow}});
+  }
   if (!s.ok() && result.vm.error.ok()) result.vm.error = s;
 
   {
@@ -705,6 +767,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   if (c[abi::kCntVmErrors])
     why.push_back(absl::StrCat(c[abi::kCntVmErrors], " corrupt words (stress --vm)"));
   if (result.lost_stalls) why.push_back(absl::StrCat(result.lost_stalls, " LOST csd stall(s)"));
+  if (result.host_plane && result.host.lost > 0) {
+    why.push_back(absl::StrCat(result.host.lost, " LOST host-plane (hostipi ",
+                               result.host.kernel_model, ") csd stall(s)"));
+  }
   if (result.unresolved_stalls) {
     why.push_back(
         absl::StrCat(result.unresolved_stalls,
@@ -734,6 +800,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
   absl::StrAppend(&tail, "scftorture: --- End of test: ", result.success ? "SUCCESS" : "FAILURE",
                   result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
+  if (host_plane_ != nullptr) tail = host_plane_->FormatStatsLine() + tail;
   Emit(tail);
   return result;
 }
@@ -919,6 +986,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     o.out = sink(i);
     o.hugepages = run.thp;
     o.mergeable = run.ksm;
+    o.hostipi = run.hostipi;
     absl::StatusOr<std::unique_ptr<SmpRunner>> r =
         SmpRunner::Create(run.vms[i], run.GuestFor(run.vms[i].name), o);
     if (!r.ok()) {

@@ -35,6 +35,7 @@
 #include "configs/run_spec.h"
 #include "guest/abi.h"
 #include "hostipi/stall_report.h"
+#include "vmm/host_plane.h"
 #include "vmm/ipi_bench.h"
 #include "vmm/machine.h"
 
@@ -69,6 +70,11 @@ struct SmpRunOptions {
   // Called on the owner thread at every watch poll while the VM runs (may be
   // null): host-side fault injection in tests, e.g. corrupting guest RAM.
   std::function<void(Machine&)> on_poll;
+  // The modelled POWER host plane on this VM's vCPU threads (vmm/host_plane.h)
+  // when hostipi.enabled: its reports go to `out` and `events`, its counters
+  // into SmpRunResult::host, and a LOST host-plane stall fails the run. Its
+  // hooks take the place of `hooks` (set only one of them).
+  HostIpiSpec hostipi;
 };
 
 // One csd_lock_wait stall episode (#N).
@@ -137,6 +143,10 @@ struct SmpRunResult {
   IpiLatency calibration;  // when calibrated
   uint64_t io_bytes_synced = 0;
   VmSummary vm;
+  // The host plane (SmpRunOptions::hostipi.enabled): doorbells, csd calls,
+  // round-trip histogram, LOST/SLOW stalls and the first reports.
+  bool host_plane = false;
+  HostPlaneResult host;
 };
 
 // Checks `guest` against `vm` (errors name the profile field and the fix).

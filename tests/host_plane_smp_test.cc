@@ -1,0 +1,111 @@
+// KVM integration: `kvmbed run` with a `hostipi:` section runs the modelled
+// POWER host plane on the VM's vCPU threads alongside the guest workload.
+// vCPU threads handling the guest's IO exits (stress --io) call the other
+// host CPUs and wait, a ksmd thread calls the vCPUs; the counters land in
+// SmpRunResult::host and the events in the log.
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "base/event_log.h"
+#include "configs/run_spec.h"
+#include "gtest/gtest.h"
+#include "vmm/kvm.h"
+#include "vmm/smp_run.h"
+
+namespace kvmbed {
+namespace vmm {
+namespace {
+
+VmSpec Spec(int vcpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  VmSpec spec;
+  spec.name = "hp-smp";
+  spec.vcpus = vcpus;
+  spec.topology = Topology{1, vcpus, 1};
+  spec.memory_bytes = 64ull << 20;
+  for (int i = 0; i < vcpus; ++i) {
+    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
+    spec.vcpu_pinned.push_back(true);
+  }
+  return spec;
+}
+
+GuestSpec IoGuest() {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {1, 0, 1, 0, 0, 0, 0};  // a little guest-plane traffic too
+  g.stress_io = 2;                    // IO exits: the "page faults"
+  g.csd_timeout = absl::Seconds(5);
+  g.soft_lockup_threshold = absl::Seconds(20);
+  g.stat_interval = absl::ZeroDuration();
+  return g;
+}
+
+TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
+  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  std::string path = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
+                     "/host_plane_smp.jsonl";
+  auto events = EventLog::Open(path);
+  ASSERT_TRUE(events.ok());
+  std::string text;
+  SmpRunOptions o;
+  o.duration = absl::Seconds(3);
+  o.out = [&](const std::string& t) { text += t; };
+  o.events = events->get();
+  o.hostipi.enabled = true;
+  o.hostipi.kernel_model = "v5.4";
+  o.hostipi.ksmd_threads = 1;
+  o.hostipi.exit_call_probability = 1;
+  o.hostipi.resched_fraction = 0.5;
+  auto r = RunSmpWorkload(Spec(2), IoGuest(), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, "hostipi:")) std::printf("%s\n", std::string(line).c_str());
+  }
+  std::printf("%s", r->host.first_report.c_str());
+  EXPECT_TRUE(r->host_plane);
+  EXPECT_TRUE(r->host.threshold_calibrated);
+  EXPECT_GT(r->host.stats.doorbells_sent, 0) << text;
+  EXPECT_GT(r->host.stats.doorbells_taken_in_guest, 0) << text;
+  EXPECT_GT(r->host.exit_calls, 0) << text;  // vCPU threads called from their IO exits
+  EXPECT_GT(r->host.calls, r->host.exit_calls) << text;  // and the ksmd thread called too
+  EXPECT_EQ(r->host.lost, 0) << text;
+  EXPECT_TRUE(r->success) << r->failure_reason << "\n" << text;
+  EXPECT_TRUE(absl::StrContains(text, "hostipi: VM hp-smp")) << text;
+  int fd = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string log(1 << 22, '\0');
+  ssize_t n = read(fd, log.data(), log.size());
+  close(fd);
+  log.resize(n > 0 ? n : 0);
+  EXPECT_TRUE(absl::StrContains(log, "\"type\":\"hostipi_start\"")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "\"plane\":\"host\"")) << log;  // ipi_latency
+  EXPECT_TRUE(absl::StrContains(log, "\"type\":\"hostipi_end\"")) << log;
+}
+
+TEST(HostPlaneSmpTest, EmulatedOrderingIsRefusedNamingTheField) {
+  SmpRunOptions o;
+  o.hostipi.enabled = true;
+  o.hostipi.ordering = "emulated-power";
+  GuestSpec g = IoGuest();
+  g.csd_timeout = absl::Seconds(1);
+  auto r = SmpRunner::Create(Spec(2), g, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "hostipi.ordering")) << r.status();
+}
+
+}  // namespace
+}  // namespace vmm
+}  // namespace kvmbed
