@@ -25,7 +25,8 @@ ABSL_FLAG(double, scale, 1.0,
           "(counts rounded, at least 1; sizes rounded down to 4 KiB) to fit a small host. "
           "vCPU counts, pinning, VM memory, durations and thresholds are not scaled.");
 ABSL_FLAG(std::string, kernel_model, "",
-          "soak: the hostipi kernel model, overriding the profile (needs the host plane).");
+          "soak: run the modelled POWER host plane (hostipi:) with this kernel model, overriding "
+          "the profile: preset[,site=value]..., e.g. v5.3 (buggy) or v5.4 (fixed).");
 ABSL_FLAG(bool, host_stress, true, "soak: run the profile's host_stress: (stress-ng).");
 ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(1),
           "soak: period of the status line and the status/heartbeats events.");
@@ -34,7 +35,8 @@ ABSL_FLAG(double, drop_ipi_fraction, -1,
           "soak: fault injection for tests: vCPU --fault-vcpu of every VM drops this fraction "
           "of its call-function IPIs (overrides the profile's guest.fault); -1 = as profiled.");
 ABSL_FLAG(absl::Duration, csd_timeout, absl::ZeroDuration(),
-          "soak: csd_lock_wait report threshold for every VM (overrides the profile and the "
-          "calibration); 0 = as profiled or calibrated.");
+          "soak: csd_lock_wait report threshold of both planes for every VM (guest.csd_timeout "
+          "and hostipi.stall_threshold; overrides the profile and the calibration); 0 = as "
+          "profiled or calibrated.");
 ABSL_FLAG(absl::Duration, soft_lockup, absl::ZeroDuration(),
           "soak: soft-lockup threshold for every VM; 0 = as profiled or calibrated.");

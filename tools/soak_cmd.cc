@@ -82,11 +82,11 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
   }
   if (d > absl::ZeroDuration()) spec->duration = d;
   if (!absl::GetFlag(FLAGS_kernel_model).empty()) {
-    // The hostipi host plane (branch hostplane) is not wired into runs yet.
-    return absl::UnimplementedError(absl::StrCat(
-        "--kernel-model=", absl::GetFlag(FLAGS_kernel_model),
-        ": this build has no host plane in runs yet (the hostipi kernel model is wired in by "
-        "the hostplane branch); leave the flag out to soak the guest plane"));
+    // The modelled POWER host plane with this kernel model (hostipi/
+    // kernel_model.h: preset[,site=value]..., e.g. v5.3 or v5.4), overriding
+    // the profile's hostipi.kernel_model and turning the plane on.
+    spec->hostipi.enabled = true;
+    spec->hostipi.kernel_model = absl::GetFlag(FLAGS_kernel_model);
   }
   const double drop = absl::GetFlag(FLAGS_drop_ipi_fraction);
   if (drop != -1) {
@@ -112,6 +112,7 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
   if (csd < absl::ZeroDuration() || lockup < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--csd-timeout / --soft-lockup: must be positive; e.g. 2s");
   }
+  if (csd > absl::ZeroDuration()) spec->hostipi.stall_threshold = csd;  // both planes
   for (const VmSpec& vm : spec->vms) {
     GuestSpec g = spec->GuestFor(vm.name);
     if (csd > absl::ZeroDuration()) g.csd_timeout = csd;
@@ -448,7 +449,13 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
 
   say(absl::StrCat(FormatRunSpec(spec), "  ", DescribeScale(spec), "\n",
                    "  guest memory: THP ", spec.thp ? "on" : "off", ", KSM ",
-                   spec.ksm ? "on" : "off", "\n", "  events: ", so.events_path, "\n"));
+                   spec.ksm ? "on" : "off", "\n", "  host plane (hostipi): ",
+                   spec.hostipi.enabled
+                       ? absl::StrCat("kernel model ", spec.hostipi.kernel_model, ", ",
+                                      spec.hostipi.ordering, " ordering, ",
+                                      spec.hostipi.ksmd_threads, " ksmd thread(s) per VM")
+                       : std::string("off"),
+                   "\n", "  events: ", so.events_path, "\n"));
   nlohmann::json start = {{"profile", spec.source},
                           {"name", spec.name},
                           {"duration_s", absl::ToDoubleSeconds(spec.duration)},
@@ -459,6 +466,8 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                           {"thp", spec.thp},
                           {"ksm", spec.ksm},
                           {"watchdogs", so.watchdogs},
+                          {"kernel_model", spec.hostipi.enabled ? spec.hostipi.kernel_model : ""},
+                          {"mode", spec.hostipi.enabled ? spec.hostipi.ordering : ""},
                           {"command", "soak"}};
   events.Emit("run_start", start);
 
