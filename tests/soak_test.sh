@@ -6,8 +6,8 @@
 # summary, run_end) and kill -9 (every line but possibly the last parses).
 #
 # "Stall found" uses the guest-plane fault injection (--drop-ipi-fraction on
-# vCPU 1 of each VM): the hostipi kernel model is not wired into runs in this
-# build (branch hostplane), so the buggy/fixed model pair is not tested here.
+# vCPU 1 of each VM); the host plane runs with the fixed model (v5.4) and must
+# stay clean. See 2b for why the buggy model is not a bounded test.
 set -uo pipefail
 KVMBED="$1"
 PROFILE="$2"
@@ -50,7 +50,6 @@ expect_grep "bad --scale is named" "scale" "$T/err"
 "$KVMBED" soak /nonexistent.yaml >"$T/out" 2>"$T/err"; expect_rc "missing profile" 2 $?
 "$KVMBED" soak "$PROFILE" --fold-cpus --duration=1s >"$T/out" 2>"$T/err"; expect_rc "seed at scale 1 does not fit" 2 $?
 expect_grep "error says how to fit (--scale)" "vms\[0\]\.guest\.stress: .*--scale" "$T/err"
-"${SOAK[@]}" --duration=1s --kernel-model=fixed >"$T/out" 2>"$T/err"; expect_rc "kernel model without host plane" 2 $?
 
 if [ ! -w /dev/kvm ]; then
   echo "SKIP: KVM runs: /dev/kvm is absent or not writable here"
@@ -87,6 +86,19 @@ if log_parses "$T/lost.jsonl"; then pass "stall log parses"; else fail "stall lo
 "$KVMBED" report "$T/lost.jsonl" --output="$T/lost.html" >"$T/out" 2>"$T/err"
 expect_rc "report renders the stall log" 0 $?
 expect_grep "page holds the stall report" "Detected non-responsive CSD lock" "$T/lost.html"
+
+# 2b. The host plane with the fixed kernel model (hostipi v5.4): runs, stays clean.
+# (The buggy model's lost host IPI is not a bounded test here: under the seed's
+# load the plane makes ~20 csd calls in 15 s; vmm/host_plane_test reproduces it
+# with an aligned sender instead.)
+"${SOAK[@]}" --duration=5s --kernel-model=v5.4 --events="$T/hp.jsonl" >"$T/out" 2>"$T/err"
+expect_rc "fixed host kernel model runs clean" 0 $?
+expect_grep "host plane started with the model" '"kernel_model":"v5.4".*"type":"hostipi_start"' "$T/hp.jsonl"
+expect_grep "host-plane latency histogram for the report" '"plane":"host".*"type":"ipi_latency"' "$T/hp.jsonl"
+expect_grep "run_start names the kernel model" '"kernel_model":"v5.4".*"type":"run_start"' "$T/hp.jsonl"
+"${SOAK[@]}" --duration=5s --kernel-model=v9.9 --host-stress=false >"$T/out" 2>"$T/err"
+expect_rc "unknown kernel model is bad input" 2 $?
+expect_grep "unknown model named" "v9.9" "$T/err"
 
 # 3. SIGINT: orderly stop, summary, run_end with the signal, exit 0 (clean so far).
 "${SOAK[@]}" --duration=5m --events="$T/int.jsonl" >"$T/out" 2>"$T/err" &

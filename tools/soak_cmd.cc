@@ -867,7 +867,7 @@ int SoakBenchCommand(const std::string& which, const std::vector<std::string>& a
         "  watchdogs on : median %.0f IPIs/s (min %.0f, max %.0f)\n"
         "  watchdogs off: median %.0f IPIs/s (min %.0f, max %.0f)\n"
         "  ratio on/off : %.4f (target >= 0.99)\n",
-        spec->name, absl::FormatDuration(spec->duration), runs, mon,
+        spec->name.c_str(), absl::FormatDuration(spec->duration).c_str(), runs, mon,
         *std::min_element(on.begin(), on.end()), *std::max_element(on.begin(), on.end()), moff,
         *std::min_element(off.begin(), off.end()), *std::max_element(off.begin(), off.end()),
         moff > 0 ? mon / moff : 0.0);
@@ -911,7 +911,7 @@ int SoakBenchCommand(const std::string& which, const std::vector<std::string>& a
       std::printf(
           "soak-rss: ran %s; RSS after warm-up (t=%.0fs) %.1f MiB, at the end %.1f MiB "
           "(growth %+.1f MiB), peak %.1f MiB; event log %lld bytes\n",
-          absl::FormatDuration(absl::Trunc(o.ran_for, absl::Seconds(1))), samples[w].first,
+          absl::FormatDuration(absl::Trunc(o.ran_for, absl::Seconds(1))).c_str(), samples[w].first,
           samples[w].second / 1024.0, samples.back().second / 1024.0,
           (samples.back().second - samples[w].second) / 1024.0, peak / 1024.0,
           static_cast<long long>(log_bytes));
