@@ -354,7 +354,9 @@ std::string FormatRate(double r) {
 // Sums of every VM's live counters.
 struct Totals {
   uint64_t ipis = 0;
-  uint64_t csd_waits = 0;  // smp_call_function*(wait=1) calls: each ends in csd_lock_wait
+  // Guest smp_call_function*(wait=1) calls (each ends in csd_lock_wait) plus
+  // the host plane's finished csd_lock_waits.
+  uint64_t csd_waits = 0;
   uint64_t max_wait_ns = 0;  // longest completed csd wait so far (guest keeps the max)
   int lost = 0;
   int other = 0;  // slow or pending
@@ -372,6 +374,12 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
     t.max_wait_ns = std::max(t.max_wait_ns, l.stats.max_csd_wait_ns);
     t.lost += l.stalls_lost;
     t.other += l.stalls_other;
+    // Both planes (docs/events.md status): host doorbells, host csd waits.
+    t.ipis += static_cast<uint64_t>(l.host.doorbells_sent);
+    t.csd_waits += static_cast<uint64_t>(l.host.calls_completed);
+    t.max_wait_ns = std::max<uint64_t>(t.max_wait_ns, static_cast<uint64_t>(l.host.max_wait_ns));
+    t.lost += static_cast<int>(l.host.stalls_lost);
+    t.other += static_cast<int>(l.host.stalls_slow);
     t.lockups += l.soft_lockups;
     t.online += l.online ? 1 : 0;
   }
@@ -692,7 +700,14 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
       boot.details = boot.message;
     }
     JUnitCase& lost = add_case(absl::StrCat(vm.name, ": no lost IPI"), vm.run_time);
-    if (r.lost_stalls > 0 || r.unresolved_stalls > 0) {
+    if (r.host_plane && r.host.lost > 0) {
+      // The seed's plane: a lost host IPI (hostipi kernel model).
+      lost.result = JUnitCase::Result::kFailed;
+      lost.type = "lost_host_ipi";
+      lost.message = absl::StrFormat("%d lost host-plane IPI(s) with kernel model %s",
+                                     r.host.lost, r.host.kernel_model);
+      lost.details = r.host.first_lost_report;
+    } else if (r.lost_stalls > 0 || r.unresolved_stalls > 0) {
       lost.result = JUnitCase::Result::kFailed;
       lost.type = "lost_ipi";
       lost.message = absl::StrFormat("%d lost csd stall(s), %d unresolved", r.lost_stalls,
@@ -760,6 +775,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                                               : "SUCCESS";
   for (const vmm::SmpRunResult& r : outcome.results) {
     if (r.lost_stalls > 0) verdict = "lost IPI";
+    if (r.host_plane && r.host.lost > 0) verdict = "lost host IPI";
   }
   events.Emit("run_end", {{"exit_code", code}, {"signal", sig}, {"verdict", verdict}});
 

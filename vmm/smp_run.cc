@@ -489,7 +489,10 @@ void SmpSession::UpdateLive(const SmpStats& st, bool emit_heartbeats) {
   std::vector<uint64_t> beats(vm_.vcpus);
   for (int i = 0; i < vm_.vcpus; ++i) beats[i] = machine_->StatusOf(i).heartbeat;
   if (emit_heartbeats) Event("heartbeats", {{"counts", beats}});
+  hostipi::PlaneStats host;
+  if (host_plane_ != nullptr) host = host_plane_->Stats();
   absl::MutexLock lock(&mu_);
+  live_.host = host;
   live_.stats = st;
   live_.heartbeats = std::move(beats);
   live_.stalls_lost = 0;

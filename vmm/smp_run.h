@@ -34,6 +34,7 @@
 #include "base/event_log.h"
 #include "configs/run_spec.h"
 #include "guest/abi.h"
+#include "hostipi/host_ipi.h"
 #include "hostipi/stall_report.h"
 #include "vmm/host_plane.h"
 #include "vmm/ipi_bench.h"
@@ -123,6 +124,8 @@ struct SmpLive {
   int stalls_other = 0;  // slow or still pending
   int soft_lockups = 0;
   std::vector<uint64_t> heartbeats;  // per vCPU, cumulative
+  // The host plane's counters (all zero when it is off).
+  hostipi::PlaneStats host;
 };
 
 struct SmpRunResult {
