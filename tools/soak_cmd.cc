@@ -540,6 +540,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   uint64_t last_ipis = 0;
   uint64_t last_max = 0;
   bool log_failed = false;
+  bool stress_said = false;  // "stress-ng ended early" printed
   absl::Time next_plain = t0;
   Totals tot;
   while (!finished.load()) {
@@ -554,9 +555,8 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
     if (want_stress && !stress.Running() && StopSignalReceived() == 0) {
       // stress-ng ended by itself: that is a host stress failure; go on.
-      static bool said = false;
-      if (!said) {
-        said = true;
+      if (!stress_said) {
+        stress_said = true;
         say(absl::StrCat("kvmbed: host stress-ng ended early (", stress.Describe(), "), see ",
                          stress_log, "\n"));
         events.Emit("host_stress_ended", {{"status", stress.Describe()}});
@@ -823,6 +823,28 @@ int64_t RssKib() {
   return -1;
 }
 
+// Resident KiB of guest RAM: mappings of 1 GiB or more (the VMs' RAM, mapped
+// MAP_NORESERVE; nothing else here maps that much), from /proc/self/smaps.
+int64_t GuestRamRssKib() {
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  bool big = false;
+  int64_t kib = 0;
+  while (std::getline(in, line)) {
+    size_t dash = line.find('-');
+    size_t space = line.find(' ');
+    if (dash != std::string::npos && space != std::string::npos && dash < space &&
+        line.find(':') > space) {
+      uint64_t lo = std::strtoull(line.substr(0, dash).c_str(), nullptr, 16);
+      uint64_t hi = std::strtoull(line.substr(dash + 1, space - dash - 1).c_str(), nullptr, 16);
+      big = hi - lo >= (1ull << 30);
+    } else if (big && line.rfind("Rss:", 0) == 0) {
+      kib += std::atoll(line.c_str() + 4);
+    }
+  }
+  return kib;
+}
+
 }  // namespace
 
 int SoakCommand(const std::vector<std::string>& args) {
@@ -895,13 +917,18 @@ int SoakBenchCommand(const std::string& which, const std::vector<std::string>& a
     so.events_path = absl::StrCat(tmp, "/kvmbed-soak-rss-", getpid(), ".jsonl");
     absl::Duration next = absl::ZeroDuration();
     std::vector<std::pair<double, int64_t>> samples;
+    std::vector<int64_t> vmm_samples;  // RSS minus resident guest RAM
     so.on_status = [&](absl::Duration elapsed, const Totals& t) {
       if (elapsed < next) return;
       next = elapsed + every;
       int64_t kib = RssKib();
+      int64_t guest = GuestRamRssKib();
       samples.push_back({absl::ToDoubleSeconds(elapsed), kib});
-      std::printf("t=%7.1fs  RSS %8.1f MiB  IPIs %llu  vms online %d\n",
+      vmm_samples.push_back(kib - guest);
+      std::printf("t=%7.1fs  RSS %8.1f MiB = guest RAM touched %8.1f MiB + VMM %6.1f MiB  "
+                  "IPIs %llu  vms online %d\n",
                   absl::ToDoubleSeconds(elapsed), static_cast<double>(kib) / 1024,
+                  static_cast<double>(guest) / 1024, static_cast<double>(kib - guest) / 1024,
                   static_cast<unsigned long long>(t.ipis), t.online);
       std::fflush(stdout);
     };
@@ -931,6 +958,11 @@ int SoakBenchCommand(const std::string& which, const std::vector<std::string>& a
           samples[w].second / 1024.0, samples.back().second / 1024.0,
           (samples.back().second - samples[w].second) / 1024.0, peak / 1024.0,
           static_cast<long long>(log_bytes));
+      std::printf(
+          "soak-rss: VMM RSS (without guest RAM) after warm-up %.1f MiB, at the end %.1f MiB "
+          "(growth %+.1f MiB)\n",
+          vmm_samples[w] / 1024.0, vmm_samples.back() / 1024.0,
+          (vmm_samples.back() - vmm_samples[w]) / 1024.0);
     }
     return kExitClean;
   }
