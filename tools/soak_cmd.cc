@@ -442,6 +442,14 @@ std::string DescribeScale(const RunSpec& spec) {
       spec.scale, spec.scale);
 }
 
+// The first line of a sysfs file, or "" when unreadable.
+std::string ReadSysfs(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
 SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   SoakOutcome outcome;
   Console console;
@@ -455,9 +463,21 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   }
   EventLog& events = **log;
 
+  // MADV_MERGEABLE only matters when ksmd runs; THP madvise only when the
+  // host's THP mode is madvise or always. Say so rather than pretend.
+  const std::string ksm_run = ReadSysfs("/sys/kernel/mm/ksm/run");
+  const std::string thp_mode = ReadSysfs("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mem_note;
+  if (spec.ksm && ksm_run != "1") {
+    absl::StrAppend(&mem_note, " (host ksmd is off: /sys/kernel/mm/ksm/run = '", ksm_run,
+                    "'; pages are marked mergeable but nothing merges until it is 1)");
+  }
+  if (spec.thp && thp_mode.find("[never]") != std::string::npos) {
+    absl::StrAppend(&mem_note, " (host THP is [never]: MADV_HUGEPAGE has no effect)");
+  }
   say(absl::StrCat(FormatRunSpec(spec), "  ", DescribeScale(spec), "\n",
                    "  guest memory: THP ", spec.thp ? "on" : "off", ", KSM ",
-                   spec.ksm ? "on" : "off", "\n", "  host plane (hostipi): ",
+                   spec.ksm ? "on" : "off", mem_note, "\n", "  host plane (hostipi): ",
                    spec.hostipi.enabled
                        ? absl::StrCat("kernel model ", spec.hostipi.kernel_model, ", ",
                                       spec.hostipi.ordering, " ordering, ",
@@ -474,6 +494,8 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                           {"thp", spec.thp},
                           {"ksm", spec.ksm},
                           {"watchdogs", so.watchdogs},
+                          {"host_ksm_run", ksm_run},
+                          {"host_thp", thp_mode},
                           {"kernel_model", spec.hostipi.enabled ? spec.hostipi.kernel_model : ""},
                           {"mode", spec.hostipi.enabled ? spec.hostipi.ordering : ""},
                           {"command", "soak"}};
