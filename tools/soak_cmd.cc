@@ -8,8 +8,21 @@
 //   2  bad input or setup error, or the event log could not be written (the
 //      run stops in order, keeps what it measured and says so)
 //
-// `kvmbed bench soak-overhead PROFILE` and `kvmbed bench soak-rss PROFILE`
-// measure the watchdogs' cost and the RSS over time (SoakBenchCommand).
+// Flags (tools/flags.cc): --duration (0 = the profile's), --fold-cpus,
+// --scale F (stress counts and sizes, see configs/README.md), --events FILE
+// (default soak-NAME-YYYYmmdd-HHMMSS.jsonl; stress-ng's YAML and log go to
+// FILE.stress-ng.yaml / .log), --junit FILE, --kernel-model M (turns the
+// hostipi host plane on with model M), --host-stress=false, --csd-timeout /
+// --soft-lockup (both planes' thresholds; else profile, else calibrated),
+// --status-interval (status line and events; plain lines on a non-TTY come
+// every max(interval, 10 s)), --drop-ipi-fraction F with --fault-vcpu N
+// (guest-plane fault injection, for tests).
+//
+// `kvmbed bench soak-overhead PROFILE` (IPIs/s with the watchdogs on / off,
+// alternating, median of --runs pairs, each --duration, default 5 s) and
+// `kvmbed bench soak-rss PROFILE` (RSS sampled every --rss-every over
+// --duration, default 10 min, split into resident guest RAM and the VMM's
+// own) take the same profile flags (SoakBenchCommand).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -386,30 +399,6 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
   return t;
 }
 
-nlohmann::json VmSummaryJson(const vmm::VmSummary& s) {
-  // The docs/events.md vm_summary shape (as `kvmbed run` writes it).
-  nlohmann::json vcpus = nlohmann::json::array();
-  for (const vmm::VcpuSummary& v : s.vcpu) {
-    vcpus.push_back({{"vcpu", v.id},
-                     {"pinned", v.pinned},
-                     {"affinity_requested", v.affinity_requested},
-                     {"affinity_in_force", v.affinity_in_force},
-                     {"ran_on", v.ran_on},
-                     {"exits", v.exits},
-                     {"kicks", v.kicks},
-                     {"heartbeats", v.heartbeats},
-                     {"state", v.state}});
-  }
-  return {{"vm", s.name},
-          {"vcpus", s.vcpus},
-          {"memory_bytes", s.memory_bytes},
-          {"all_online", s.all_online},
-          {"boot_ms", absl::ToDoubleMilliseconds(s.boot_time)},
-          {"run_s", absl::ToDoubleSeconds(s.run_time)},
-          {"error", s.error.ok() ? "" : std::string(s.error.message())},
-          {"per_vcpu", vcpus}};
-}
-
 // The stop callbacks of stop_signal.h take (fn, arg).
 void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
 
@@ -689,7 +678,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   };
   for (const vmm::SmpRunResult& r : outcome.results) {
     const vmm::VmSummary& vm = r.vm;
-    events.Emit("vm_summary", VmSummaryJson(vm));
+    events.Emit("vm_summary", vmm::VmSummaryEventFields(vm));
     outcome.ipis += r.stats.count[abi::kCntIpisSent];
     const auto& c = r.stats.count;
     const auto& inv = r.stats.invoked;

@@ -931,6 +931,29 @@ std::string FormatScfStats(const SmpStats& s, bool done) {
       c[abi::kCntIoOps], c[abi::kCntVmPages], c[abi::kCntVmErrors]);
 }
 
+nlohmann::json VmSummaryEventFields(const VmSummary& s) {
+  nlohmann::json vcpus = nlohmann::json::array();
+  for (const VcpuSummary& v : s.vcpu) {
+    vcpus.push_back({{"vcpu", v.id},
+                     {"pinned", v.pinned},
+                     {"affinity_requested", v.affinity_requested},
+                     {"affinity_in_force", v.affinity_in_force},
+                     {"ran_on", v.ran_on},
+                     {"exits", v.exits},
+                     {"kicks", v.kicks},
+                     {"heartbeats", v.heartbeats},
+                     {"state", v.state}});
+  }
+  return {{"vm", s.name},
+          {"vcpus", s.vcpus},
+          {"memory_bytes", s.memory_bytes},
+          {"all_online", s.all_online},
+          {"boot_ms", absl::ToDoubleMilliseconds(s.boot_time)},
+          {"run_s", absl::ToDoubleSeconds(s.run_time)},
+          {"error", s.error.ok() ? "" : std::string(s.error.message())},
+          {"per_vcpu", vcpus}};
+}
+
 SmpRunner::SmpRunner(std::unique_ptr<SmpSession> impl) : impl_(std::move(impl)) {}
 SmpRunner::~SmpRunner() = default;
 

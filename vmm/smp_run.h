@@ -158,6 +158,10 @@ absl::Status ValidateGuestSpec(const GuestSpec& guest, const VmSpec& vm);
 // The SmpParams the guest gets for `guest` on an n-vCPU VM.
 abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus, absl::Duration csd_timeout);
 
+// The fields of the docs/events.md "vm_summary" event for `s` (per-vCPU rows
+// included), for EventLog::Emit("vm_summary", ...).
+nlohmann::json VmSummaryEventFields(const VmSummary& s);
+
 // scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
 std::string FormatScfStats(const SmpStats& s, bool done);
 
