@@ -60,6 +60,8 @@ const std::vector<KeySpec>& RunKeys() {
       {"vms", false, "vms: [{name: a, vcpus: 2, memory: 64M}]"},
       {"guest", false, "guest: {workload: torture}"},
       {"reproduce", false, "reproduce: {scenario: pvspinlock-kick}"},
+      {"guest_memory", false, "guest_memory: {thp: true, ksm: true}"},
+      {"host_stress", false, "host_stress: {cpu: 4, io: 4, vm: 2, vm_bytes: 256M, cpuset: \"0-3\"}"},
   };
   return *keys;
 }
@@ -124,6 +126,35 @@ const std::vector<KeySpec>& OfflineKeys() {
       {"tick", false, "tick: 1ms"},
   };
   return *keys;
+}
+
+// Keys of `host_stress:` (RunSpec::host_stress; run by `kvmbed soak`).
+const std::vector<KeySpec>& HostStressKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"cpu", false, "cpu: 4"},         {"io", false, "io: 4"},
+      {"vm", false, "vm: 2"},           {"vm_bytes", false, "vm_bytes: 256M"},
+      {"cpuset", false, "cpuset: \"0-3\""},
+  };
+  return *keys;
+}
+
+const std::vector<KeySpec>& GuestMemoryKeys() {
+  static const auto* keys = new std::vector<KeySpec>{
+      {"thp", false, "thp: true"},
+      {"ksm", false, "ksm: true"},
+  };
+  return *keys;
+}
+
+// A stress count or size times --scale (ProfileOptions::scale).
+int ScaleCount(int n, double f) {
+  if (n <= 0 || f == 1) return n;
+  return std::max(1, static_cast<int>(n * f + 0.5));
+}
+uint64_t ScaleBytes(uint64_t b, double f) {
+  if (f == 1) return b;
+  uint64_t v = static_cast<uint64_t>(static_cast<double>(b) * f) & ~uint64_t{4095};
+  return std::max<uint64_t>(v, 4096);
 }
 
 // Keys of the `guest:` section (RunSpec::guest, see configs/README.md).
@@ -322,8 +353,11 @@ class ProfileReader {
                                 const std::string& path) const;
   absl::Status ReadPins(const YAML::Node& node, const std::string& path,
                         VmSpec* vm) const;
+  // `field` is where the section sits ("guest" or "vms[1].guest").
+  absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node,
+                                      const std::string& field = "guest") const;
+  absl::Status ReadHostStress(const YAML::Node& node, RunSpec* spec) const;
   absl::StatusOr<HostIpiSpec> ReadHostIpi(const YAML::Node& node) const;
-  absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node) const;
   absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
   absl::Status ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const;
   absl::Status ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const;
@@ -673,6 +707,11 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     spec.duration = duration;
   }
 
+  spec.scale = opts_.scale;
+  if (!(opts_.scale > 0 && opts_.scale <= 1000)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source_, ": --scale ", opts_.scale, " is out of range; give a factor > 0, e.g. 0.25"));
+  }
   if (root["hostipi"]) {
     ASSIGN_OR_RETURN(spec.hostipi, ReadHostIpi(root["hostipi"]));
   }
@@ -683,6 +722,17 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   if (root["reproduce"]) {
     ASSIGN_OR_RETURN(spec.reproduce, ReadReproduce(root["reproduce"]));
   }
+  if (root["guest_memory"]) {
+    const YAML::Node m = root["guest_memory"];
+    RETURN_IF_ERROR(CheckMap(m, "guest_memory", GuestMemoryKeys()));
+    if (m["thp"]) {
+      ASSIGN_OR_RETURN(spec.thp, Bool(m["thp"], "guest_memory.thp"));
+    }
+    if (m["ksm"]) {
+      ASSIGN_OR_RETURN(spec.ksm, Bool(m["ksm"], "guest_memory.ksm"));
+    }
+  }
+  if (root["host_stress"]) RETURN_IF_ERROR(ReadHostStress(root["host_stress"], &spec));
   if (!multi) {
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
     spec.vms.push_back(std::move(vm));
@@ -706,7 +756,7 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
       for (auto it = vms[i].begin(); it != vms[i].end(); ++it) {
         const std::string& key = it->first.Scalar();
         for (const KeySpec& k : RunKeys()) {
-          if (key == k.key && key != "name") {
+          if (key == k.key && key != "name" && key != "guest") {
             return Error(it->first, Join(path, key),
                          "this key applies to the whole run, not to one VM; "
                          "move it to the top level of the profile");
@@ -714,8 +764,14 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
         }
       }
     }
-    RETURN_IF_ERROR(CheckMap(vms[i], path, VmKeys()));
+    std::vector<KeySpec> vm_keys = VmKeys();
+    vm_keys.push_back({"guest", false, "guest: {workload: torture}"});
+    RETURN_IF_ERROR(CheckMap(vms[i], path, vm_keys));
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(vms[i], path));
+    if (vms[i]["guest"]) {
+      ASSIGN_OR_RETURN(GuestSpec g, ReadGuest(vms[i]["guest"], Join(path, "guest")));
+      spec.vm_guest[vm.name] = std::move(g);
+    }
     auto [it, inserted] = names.emplace(vm.name, LineOf(vms[i]["name"]));
     if (!inserted) {
       return Error(vms[i]["name"], Join(path, "name"),
@@ -757,112 +813,117 @@ absl::StatusOr<bool> ProfileReader::Bool(const YAML::Node& node,
   return Error(node, field, absl::StrCat("expected true or false, got ", KindOf(node)));
 }
 
-absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g) const {
-  RETURN_IF_ERROR(CheckMap(g, "guest", GuestKeys()));
+absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
+                                                   const std::string& field) const {
+  RETURN_IF_ERROR(CheckMap(g, field, GuestKeys()));
   GuestSpec spec;
   if (g["workload"]) {
-    ASSIGN_OR_RETURN(spec.workload, String(g["workload"], "guest.workload"));
+    ASSIGN_OR_RETURN(spec.workload, String(g["workload"], field + ".workload"));
     if (spec.workload != "idle" && spec.workload != "spin" && spec.workload != "torture") {
-      return Error(g["workload"], "guest.workload",
+      return Error(g["workload"], field + ".workload",
                    absl::StrCat("'", absl::CEscape(spec.workload),
                                 "' is not a workload; use idle, spin or torture"));
     }
   }
   if (g["ops_per_vcpu"]) {
-    ASSIGN_OR_RETURN(int ops, Int(g["ops_per_vcpu"], "guest.ops_per_vcpu", 0, 1000000000));
+    ASSIGN_OR_RETURN(int ops, Int(g["ops_per_vcpu"], field + ".ops_per_vcpu", 0, 1000000000));
     spec.ops_per_vcpu = static_cast<uint64_t>(ops);
   }
   if (g["ring"]) {
-    ASSIGN_OR_RETURN(spec.ring, Int(g["ring"], "guest.ring", 0, 3));
+    ASSIGN_OR_RETURN(spec.ring, Int(g["ring"], field + ".ring", 0, 3));
     if (spec.ring != 0 && spec.ring != 3) {
-      return Error(g["ring"], "guest.ring",
+      return Error(g["ring"], field + ".ring",
                    "use 3 (the op loop in user mode, fast on kvm_pvm) or 0 (kernel mode)");
     }
   }
   if (g["nthreads"]) {
-    ASSIGN_OR_RETURN(spec.nthreads, Int(g["nthreads"], "guest.nthreads", 0, 256));
+    ASSIGN_OR_RETURN(spec.nthreads, Int(g["nthreads"], field + ".nthreads", 0, 256));
   }
   if (g["weights"]) {
     const YAML::Node w = g["weights"];
-    RETURN_IF_ERROR(CheckMap(w, "guest.weights", WeightKeys()));
+    RETURN_IF_ERROR(CheckMap(w, field + ".weights", WeightKeys()));
     const std::vector<KeySpec>& keys = WeightKeys();
     for (size_t i = 0; i < keys.size(); ++i) {
       if (!w[keys[i].key]) continue;
-      ASSIGN_OR_RETURN(spec.weights[i], Int(w[keys[i].key], Join("guest.weights", keys[i].key),
+      ASSIGN_OR_RETURN(spec.weights[i], Int(w[keys[i].key], Join(field + ".weights", keys[i].key),
                                             0, 1000000));
     }
   }
   if (g["stress"]) {
     const YAML::Node st = g["stress"];
-    RETURN_IF_ERROR(CheckMap(st, "guest.stress", StressKeys()));
+    RETURN_IF_ERROR(CheckMap(st, field + ".stress", StressKeys()));
     if (st["cpu"]) {
-      ASSIGN_OR_RETURN(spec.stress_cpu, Int(st["cpu"], "guest.stress.cpu", 0, 1024));
+      ASSIGN_OR_RETURN(spec.stress_cpu, Int(st["cpu"], field + ".stress.cpu", 0, 1024));
     }
     if (st["io"]) {
-      ASSIGN_OR_RETURN(spec.stress_io, Int(st["io"], "guest.stress.io", 0, 1024));
+      ASSIGN_OR_RETURN(spec.stress_io, Int(st["io"], field + ".stress.io", 0, 1024));
     }
     if (st["vm"]) {
-      ASSIGN_OR_RETURN(spec.stress_vm, Int(st["vm"], "guest.stress.vm", 0, 1024));
+      ASSIGN_OR_RETURN(spec.stress_vm, Int(st["vm"], field + ".stress.vm", 0, 1024));
     }
     if (st["vm_bytes"]) {
-      ASSIGN_OR_RETURN(std::string text, String(st["vm_bytes"], "guest.stress.vm_bytes"));
+      ASSIGN_OR_RETURN(std::string text, String(st["vm_bytes"], field + ".stress.vm_bytes"));
       absl::StatusOr<uint64_t> bytes = ParseMemorySize(text);
-      if (!bytes.ok()) return Error(st["vm_bytes"], "guest.stress.vm_bytes", std::string(bytes.status().message()));
+      if (!bytes.ok()) return Error(st["vm_bytes"], field + ".stress.vm_bytes", std::string(bytes.status().message()));
       if (*bytes < 4096 || *bytes % 4096 != 0) {
-        return Error(st["vm_bytes"], "guest.stress.vm_bytes",
+        return Error(st["vm_bytes"], field + ".stress.vm_bytes",
                      "use a multiple of 4K, at least 4K; e.g. 16M");
       }
       spec.stress_vm_bytes = *bytes;
     }
     if (st["io_dir"]) {
-      ASSIGN_OR_RETURN(spec.io_scratch_dir, String(st["io_dir"], "guest.stress.io_dir"));
+      ASSIGN_OR_RETURN(spec.io_scratch_dir, String(st["io_dir"], field + ".stress.io_dir"));
     }
   }
   if (g["csd_timeout"]) {
-    ASSIGN_OR_RETURN(spec.csd_timeout, PositiveDuration(g["csd_timeout"], "guest.csd_timeout"));
+    ASSIGN_OR_RETURN(spec.csd_timeout, PositiveDuration(g["csd_timeout"], field + ".csd_timeout"));
   }
   if (g["soft_lockup"]) {
     ASSIGN_OR_RETURN(spec.soft_lockup_threshold,
-                     PositiveDuration(g["soft_lockup"], "guest.soft_lockup"));
+                     PositiveDuration(g["soft_lockup"], field + ".soft_lockup"));
   }
   if (g["csd_resend"]) {
-    ASSIGN_OR_RETURN(spec.csd_resend, Bool(g["csd_resend"], "guest.csd_resend"));
+    ASSIGN_OR_RETURN(spec.csd_resend, Bool(g["csd_resend"], field + ".csd_resend"));
   }
   if (g["stat_interval"]) {
-    ASSIGN_OR_RETURN(spec.stat_interval, PositiveDuration(g["stat_interval"], "guest.stat_interval"));
+    ASSIGN_OR_RETURN(spec.stat_interval, PositiveDuration(g["stat_interval"], field + ".stat_interval"));
   }
   if (g["seed"]) {
     uint64_t seed = 0;
     if (!g["seed"].IsScalar() || !absl::SimpleAtoi(g["seed"].Scalar(), &seed)) {
-      return Error(g["seed"], "guest.seed", "expected a whole number >= 0; e.g. seed: 42");
+      return Error(g["seed"], field + ".seed", "expected a whole number >= 0; e.g. seed: 42");
     }
     spec.seed = seed;
   }
   if (g["fault"]) {
     const YAML::Node f = g["fault"];
-    RETURN_IF_ERROR(CheckMap(f, "guest.fault", FaultKeys()));
+    RETURN_IF_ERROR(CheckMap(f, field + ".fault", FaultKeys()));
     if (f["vcpu"]) {
       if (f["vcpu"].IsScalar() && f["vcpu"].Scalar() == "all") {
         spec.fault_vcpu = -1;
       } else {
         ASSIGN_OR_RETURN(spec.fault_vcpu,
-                         Int(f["vcpu"], "guest.fault.vcpu", 0, 255));
+                         Int(f["vcpu"], field + ".fault.vcpu", 0, 255));
       }
     }
     if (f["drop_ipi_fraction"]) {
       const YAML::Node n = f["drop_ipi_fraction"];
       double v = 0;
       if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || !(v >= 0 && v <= 1)) {
-        return Error(n, "guest.fault.drop_ipi_fraction",
+        return Error(n, field + ".fault.drop_ipi_fraction",
                      "expected a fraction from 0 to 1; e.g. 0.01 drops one IPI in a hundred");
       }
       spec.drop_ipi_fraction = v;
     }
     if (f["handler_delay"]) {
       ASSIGN_OR_RETURN(spec.handler_delay,
-                       PositiveDuration(f["handler_delay"], "guest.fault.handler_delay"));
+                       PositiveDuration(f["handler_delay"], field + ".fault.handler_delay"));
     }
   }
+  spec.stress_cpu = ScaleCount(spec.stress_cpu, opts_.scale);
+  spec.stress_io = ScaleCount(spec.stress_io, opts_.scale);
+  spec.stress_vm = ScaleCount(spec.stress_vm, opts_.scale);
+  spec.stress_vm_bytes = ScaleBytes(spec.stress_vm_bytes, opts_.scale);
   return spec;
 }
 
@@ -1096,17 +1157,58 @@ absl::Status ProfileReader::CheckReproduceAgainstVms(const YAML::Node& root,
   return absl::OkStatus();
 }
 
+absl::Status ProfileReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) const {
+  RETURN_IF_ERROR(CheckMap(h, "host_stress", HostStressKeys()));
+  HostStressSpec& hs = spec->host_stress;
+  hs.enabled = true;
+  if (h["cpu"]) {
+    ASSIGN_OR_RETURN(hs.cpu, Int(h["cpu"], "host_stress.cpu", 0, 4096));
+  }
+  if (h["io"]) {
+    ASSIGN_OR_RETURN(hs.io, Int(h["io"], "host_stress.io", 0, 4096));
+  }
+  if (h["vm"]) {
+    ASSIGN_OR_RETURN(hs.vm, Int(h["vm"], "host_stress.vm", 0, 4096));
+  }
+  if (h["vm_bytes"]) {
+    const YAML::Node n = h["vm_bytes"];
+    ASSIGN_OR_RETURN(std::string text, String(n, "host_stress.vm_bytes"));
+    absl::StatusOr<uint64_t> bytes = ParseMemorySize(text);
+    if (!bytes.ok()) return Error(n, "host_stress.vm_bytes", std::string(bytes.status().message()));
+    if (*bytes < 4096) return Error(n, "host_stress.vm_bytes", "use at least 4K; e.g. 256M");
+    hs.vm_bytes = *bytes;
+  }
+  if (hs.cpu + hs.io + hs.vm == 0) {
+    return Error(h, "host_stress",
+                 "no stressor: give at least one of cpu, io, vm (or drop the section)");
+  }
+  if (h["cpuset"]) {
+    ASSIGN_OR_RETURN(hs.cpus_as_written, Cpuset(h["cpuset"], "host_stress.cpuset", "cpuset"));
+    ASSIGN_OR_RETURN(hs.cpus, ToHost(h["cpuset"], "host_stress.cpuset", hs.cpus_as_written));
+  }
+  hs.cpu = ScaleCount(hs.cpu, opts_.scale);
+  hs.io = ScaleCount(hs.io, opts_.scale);
+  hs.vm = ScaleCount(hs.vm, opts_.scale);
+  hs.vm_bytes = ScaleBytes(hs.vm_bytes, opts_.scale);
+  return absl::OkStatus();
+}
+
 absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
                                                  const RunSpec& spec) const {
-  const GuestSpec& g = spec.guest;
-  for (const VmSpec& vm : spec.vms) {
+  for (size_t i = 0; i < spec.vms.size(); ++i) {
+    const VmSpec& vm = spec.vms[i];
+    const GuestSpec& g = spec.GuestFor(vm.name);
+    // The guest section that applies: the VM's own, else the run's.
+    const bool own = spec.vm_guest.count(vm.name) > 0;
+    const YAML::Node gnode = own ? root["vms"][i]["guest"] : root["guest"];
+    const std::string gfield = own ? Join(Index("vms", i), "guest") : "guest";
     if (g.nthreads > vm.vcpus) {
-      return Error(root["guest"]["nthreads"], "guest.nthreads",
+      return Error(gnode["nthreads"], gfield + ".nthreads",
                    absl::StrFormat("VM %s has only %d vCPUs; use 0 (every vCPU) to %d", vm.name,
                                    vm.vcpus, vm.vcpus));
     }
     if (g.fault_vcpu >= vm.vcpus) {
-      return Error(root["guest"]["fault"]["vcpu"], "guest.fault.vcpu",
+      return Error(gnode["fault"]["vcpu"], gfield + ".fault.vcpu",
                    absl::StrFormat("VM %s has only %d vCPUs; use 0 to %d or 'all'", vm.name,
                                    vm.vcpus, vm.vcpus - 1));
     }
@@ -1118,10 +1220,11 @@ absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
     csd_end = (csd_end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
     uint64_t need = csd_end + static_cast<uint64_t>(g.stress_vm) * g.stress_vm_bytes;
     if (g.workload == "torture" && need > std::min<uint64_t>(vm.memory_bytes, 3ull << 30)) {
-      return Error(root["guest"], "guest.stress",
+      return Error(gnode, gfield + ".stress",
                    absl::StrFormat("VM %s needs %d MiB of RAM below 3 GiB for this guest "
                                    "workload but has %d MiB; raise its memory or lower "
-                                   "stress.vm / stress.vm_bytes",
+                                   "stress.vm / stress.vm_bytes (kvmbed soak --scale F "
+                                   "scales them, e.g. --scale 0.25)",
                                    vm.name, (need >> 20) + 1,
                                    std::min<uint64_t>(vm.memory_bytes, 3ull << 30) >> 20));
     }

@@ -44,6 +44,13 @@ struct ProfileOptions {
   // checked against a host, nothing is folded, and unpinned vCPUs get an
   // empty vcpu_affinity (meaning "not pinned").
   bool check_host_cpus = true;
+  // --scale F (> 0): multiplies what does not depend on the vCPU count:
+  // guest stress cpu/io/vm worker counts and vm_bytes (every guest section),
+  // host_stress cpu/io/vm counts and vm_bytes. A count > 0 stays >= 1
+  // (rounded to nearest); a size is rounded down to a multiple of 4 KiB,
+  // at least 4 KiB. Never scaled: vCPU counts, pinning, VM memory sizes
+  // (mapped MAP_NORESERVE: only touched pages cost), durations, thresholds.
+  double scale = 1;
 };
 
 // Reads the CPUs this process may run on (sched_getaffinity), sorted.

@@ -7,6 +7,7 @@
 #define KVMBED_CONFIGS_RUN_SPEC_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,19 @@ struct ReproduceSpec {
   std::vector<int> lhi_pin;   // host CPUs for native modelled CPUs; empty = 0,1,...
 };
 
+// The profile's `host_stress:` section: the real stress-ng run on the host
+// beside the VMs (`stress-ng --cpu N --io N --vm N --vm-bytes S`), pinned to
+// `cpus` (after --fold-cpus; empty = not pinned). Used by `kvmbed soak`.
+struct HostStressSpec {
+  bool enabled = false;
+  int cpu = 0;
+  int io = 0;
+  int vm = 0;
+  uint64_t vm_bytes = 256ull << 20;
+  std::vector<int> cpus;             // host CPUs, folded
+  std::vector<int> cpus_as_written;  // as the profile wrote them
+};
+
 // One run: where it came from, how long it lasts, what it runs.
 struct RunSpec {
   std::string source;  // profile path (or "<built-in default>") for messages
@@ -212,10 +226,27 @@ struct RunSpec {
   bool cpus_folded = false;
   // The modelled POWER host plane (the profile's `hostipi:` section).
   HostIpiSpec hostipi;
-  // What every VM's guest runs (the profile's `guest:` section).
+  // What every VM's guest runs (the profile's `guest:` section)...
   GuestSpec guest;
   // The `reproduce:` section (present = false when absent).
   ReproduceSpec reproduce;
+  // ...unless the VM's own `vms[i].guest:` section says otherwise (keyed by
+  // VM name; a VM's section replaces the run-wide one as a whole).
+  std::map<std::string, GuestSpec> vm_guest;
+  // The guest workload of `vm`.
+  const GuestSpec& GuestFor(const std::string& vm) const {
+    auto it = vm_guest.find(vm);
+    return it == vm_guest.end() ? guest : it->second;
+  }
+  // The profile's `guest_memory:` section: madvise every VM's RAM with
+  // MADV_HUGEPAGE (thp) and MADV_MERGEABLE (ksm), as the seed's host had.
+  bool thp = false;
+  bool ksm = false;
+  // The profile's `host_stress:` section.
+  HostStressSpec host_stress;
+  // --scale: the factor the loader applied to stress counts and sizes
+  // (ProfileOptions::scale); 1 = as written.
+  double scale = 1;
 };
 
 }  // namespace kvmbed

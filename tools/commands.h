@@ -27,6 +27,11 @@ int ReportCommand(const std::vector<std::string>& args);
 // `kvmbed profile import|export ...`
 int ProfileCommand(const std::vector<std::string>& args);
 
+// `kvmbed soak PROFILE` (tools/soak_cmd.cc)
+int SoakCommand(const std::vector<std::string>& args);
+// `kvmbed bench soak-overhead|soak-rss PROFILE`
+int SoakBenchCommand(const std::string& which, const std::vector<std::string>& args);
+
 // Prints "kvmbed: <message>" to stderr and returns kExitBadInput.
 int BadInput(const absl::Status& status);
 int BadInput(const std::string& message);

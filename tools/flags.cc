@@ -49,6 +49,28 @@ ABSL_FLAG(std::string, plane, "model",
           "buffer, doorbell = kick out of KVM_RUN)");
 ABSL_FLAG(bool, json, false, "reproduce: print the result as one JSON object");
 
+ABSL_FLAG(std::string, junit, "", "soak: write a JUnit XML result to this file.");
+ABSL_FLAG(double, scale, 1.0,
+          "soak: multiply guest and host stress worker counts and vm_bytes by this factor "
+          "(counts rounded, at least 1; sizes rounded down to 4 KiB) to fit a small host. "
+          "vCPU counts, pinning, VM memory, durations and thresholds are not scaled.");
+ABSL_FLAG(std::string, kernel_model, "",
+          "soak: run the modelled POWER host plane (hostipi:) with this kernel model, overriding "
+          "the profile: preset[,site=value]..., e.g. v5.3 (buggy) or v5.4 (fixed).");
+ABSL_FLAG(bool, host_stress, true, "soak: run the profile's host_stress: (stress-ng).");
+ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(1),
+          "soak: period of the status line and the status/heartbeats events.");
+ABSL_FLAG(absl::Duration, rss_every, absl::Seconds(10), "bench soak-rss: RSS sample period.");
+ABSL_FLAG(double, drop_ipi_fraction, -1,
+          "soak: fault injection for tests: vCPU --fault-vcpu of every VM drops this fraction "
+          "of its call-function IPIs (overrides the profile's guest.fault); -1 = as profiled.");
+ABSL_FLAG(absl::Duration, csd_timeout, absl::ZeroDuration(),
+          "soak: csd_lock_wait report threshold of both planes for every VM (guest.csd_timeout "
+          "and hostipi.stall_threshold; overrides the profile and the calibration); 0 = as "
+          "profiled or calibrated.");
+ABSL_FLAG(absl::Duration, soft_lockup, absl::ZeroDuration(),
+          "soak: soft-lockup threshold for every VM; 0 = as profiled or calibrated.");
+
 namespace kvmbed {
 namespace {
 std::set<std::string>& GivenFlags() {

@@ -39,6 +39,16 @@ ABSL_DECLARE_FLAG(std::string, fixed_model);
 ABSL_DECLARE_FLAG(std::string, plane);
 ABSL_DECLARE_FLAG(bool, json);
 
+ABSL_DECLARE_FLAG(std::string, junit);
+ABSL_DECLARE_FLAG(double, scale);
+ABSL_DECLARE_FLAG(std::string, kernel_model);
+ABSL_DECLARE_FLAG(bool, host_stress);
+ABSL_DECLARE_FLAG(absl::Duration, status_interval);
+ABSL_DECLARE_FLAG(absl::Duration, rss_every);
+ABSL_DECLARE_FLAG(double, drop_ipi_fraction);
+ABSL_DECLARE_FLAG(absl::Duration, csd_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, soft_lockup);
+
 namespace kvmbed {
 // Remembers which flags the command line named (normalized: underscores,
 // no leading dashes, no "no" prefix handling); main() calls it once.

@@ -19,7 +19,10 @@ constexpr char kUsage[] =
     "\n"
     "usage: kvmbed COMMAND [ARGS] [--flags]\n"
     "  run [PROFILE.yaml]           boot the profile's VMs (built-in default if none)\n"
+    "  soak PROFILE.yaml            long run with host stress, status line, event log,\n"
+    "                               JUnit (--duration 20h --scale F --junit FILE --events FILE)\n"
     "  bench boot --vcpus N         time VM creation -> every vCPU online\n"
+    "  bench soak-overhead|soak-rss PROFILE  watchdog cost (IPIs/s on/off); RSS over a soak\n"
     "  reproduce NAME | --list      reproduce a seed lockup, then show the fix holds\n"
     "  report RUN.jsonl             render a run's event log as one HTML page\n"
     "  profile check|import|export  validate a profile; libvirt domain XML in/out\n"
@@ -83,6 +86,10 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (cmd == "run") return kvmbed::RunCommand(rest);
+  if (cmd == "soak") return kvmbed::SoakCommand(rest);
+  if (cmd == "bench" && !rest.empty() && rest[0].rfind("soak-", 0) == 0) {
+    return kvmbed::SoakBenchCommand(rest[0], std::vector<std::string>(rest.begin() + 1, rest.end()));
+  }
   if (cmd == "bench") return kvmbed::BenchCommand(rest);
   if (cmd == "reproduce") return kvmbed::ReproduceCommand(rest);
   if (cmd == "report") return kvmbed::ReportCommand(rest);

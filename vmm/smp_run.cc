@@ -97,6 +97,10 @@ class SmpSession {
     return host_plane_ != nullptr ? host_plane_->Stats() : hostipi::PlaneStats{};
   }
   // Async-signal-safe: two atomic stores.
+  SmpLive Live() const {
+    absl::MutexLock lock(&mu_);
+    return live_;
+  }
   void RequestStop() {
     stop_.store(true, std::memory_order_relaxed);
     Machine* m = machine_ptr_.load(std::memory_order_acquire);
@@ -106,11 +110,14 @@ class SmpSession {
  private:
   void Emit(const std::string& text);
   void Event(const std::string& type, nlohmann::json fields);
-  void StallEvent(const StallReport& r);
+  // "stall" / "stall_cleared" (docs/events.md) for one report printed as `text`.
+  void StallEvent(const StallReport& r, const std::string& text, bool lost);
   absl::StatusOr<bool> OnReport(Vcpu& vcpu, const abi::Message& m);
   void OnCsdStall(int waiter, const abi::Message& m);
   void OnCsdUnstuck(int waiter, const abi::Message& m);
   SmpStats ReadStats() const;
+  // Refreshes live_ from `st` and the heartbeat counters; emits "heartbeats".
+  void UpdateLive(const SmpStats& st, bool emit_heartbeats);
   void CheckWatchdog(SoftLockupDetector& det, absl::Time now);
   absl::Duration Elapsed() const { return absl::Now() - started_; }
 
@@ -137,6 +144,7 @@ class SmpSession {
   std::vector<std::string> guest_errors_ ABSL_GUARDED_BY(mu_);
   std::vector<SoftLockupRecord> lockups_ ABSL_GUARDED_BY(mu_);
   uint64_t io_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  SmpLive live_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace {
@@ -184,21 +192,32 @@ void SmpSession::Event(const std::string& type, nlohmann::json fields) {
   o_.events->Emit(type, std::move(fields));
 }
 
-void SmpSession::StallEvent(const StallReport& r) {
+void SmpSession::StallEvent(const StallReport& r, const std::string& text, bool lost) {
   if (o_.events == nullptr) return;
-  Event("csd_stall", {{"plane", "guest"},
-                      {"kind", r.kind == StallReport::Kind::kDetected    ? "detected"
-                               : r.kind == StallReport::Kind::kContinued ? "continued"
-                                                                         : "unstuck"},
-                      {"number", r.number},
-                      {"waiter", r.waiter_cpu},
-                      {"target", r.target_cpu},
-                      {"wait_ns", r.waited_ns},
-                      {"func", r.func},
-                      {"info", r.info},
-                      {"activity", ActivityName(r.activity)},
-                      {"verdict", hostipi::StallVerdictName(r.verdict)},
-                      {"reason", r.verdict_reason}});
+  if (r.kind == StallReport::Kind::kUnstuck) {
+    Event("stall_cleared", {{"plane", "guest"},
+                            {"seq", r.number},
+                            {"waiter", r.waiter_cpu},
+                            {"target", r.target_cpu},
+                            {"wait_ns", r.waited_ns},
+                            {"verdict", lost ? "lost" : "slow"},
+                            {"reason", r.verdict_reason}});
+    return;
+  }
+  // docs/events.md: "lost" on evidence; otherwise "pending" until it clears
+  // (then stall_cleared says slow) or the run ends.
+  Event("stall", {{"plane", "guest"},
+                  {"seq", r.number},
+                  {"waiter", r.waiter_cpu},
+                  {"target", r.target_cpu},
+                  {"func", r.func},
+                  {"info", absl::StrFormat("0x%x", r.info)},  // docs/events.md: a string
+                  {"wait_ns", r.waited_ns},
+                  {"verdict", lost ? "lost" : "pending"},
+                  {"continued", r.kind == StallReport::Kind::kContinued},
+                  {"activity", ActivityName(r.activity)},
+                  {"reason", r.verdict_reason},
+                  {"report", text}});
 }
 
 void SmpSession::Emit(const std::string& text) {
@@ -415,7 +434,7 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
     CsdStall& st = stalls_[number];
     if (st.first_report.empty()) st.first_report = text;
   }
-  StallEvent(r);
+  StallEvent(r, text, r.verdict == StallVerdict::kLost);
   Emit(text);
 }
 
@@ -444,8 +463,9 @@ void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
     r.verdict = st.verdict;
     r.verdict_reason = st.verdict_reason;
   }
-  StallEvent(r);
-  Emit(hostipi::FormatStallReport(r));
+  std::string text = hostipi::FormatStallReport(r);
+  StallEvent(r, text, r.verdict == StallVerdict::kLost);
+  Emit(text);
 }
 
 SmpStats SmpSession::ReadStats() const {
@@ -466,6 +486,28 @@ SmpStats SmpSession::ReadStats() const {
   }
   s.count[abi::kCntMaxCsdWaitCycles] = 0;  // see max_csd_wait_ns
   return s;
+}
+
+void SmpSession::UpdateLive(const SmpStats& st, bool emit_heartbeats) {
+  std::vector<uint64_t> beats(vm_.vcpus);
+  for (int i = 0; i < vm_.vcpus; ++i) beats[i] = machine_->StatusOf(i).heartbeat;
+  if (emit_heartbeats) Event("heartbeats", {{"counts", beats}});
+  hostipi::PlaneStats host;
+  if (host_plane_ != nullptr) host = host_plane_->Stats();
+  absl::MutexLock lock(&mu_);
+  live_.host = host;
+  live_.stats = st;
+  live_.heartbeats = std::move(beats);
+  live_.stalls_lost = 0;
+  live_.stalls_other = 0;
+  for (const auto& [n, s] : stalls_) {
+    if (s.verdict == StallVerdict::kLost) {
+      ++live_.stalls_lost;
+    } else {
+      ++live_.stalls_other;
+    }
+  }
+  live_.soft_lockups = static_cast<int>(lockups_.size());
 }
 
 void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
@@ -491,7 +533,8 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
     Event("soft_lockup", {{"vcpu", l.vcpu},
                           {"stuck_s", absl::ToDoubleSeconds(l.stuck_for)},
                           {"first", l.first},
-                          {"rip", rec.rip}});
+                          {"rip", rec.rip},
+                          {"report", text}});
     {
       absl::MutexLock lock(&mu_);
       lockups_.push_back(rec);
@@ -532,6 +575,8 @@ absl::Status SmpSession::Setup() {
                 : guest_.workload == "spin" ? abi::kWorkloadSpin
                                             : abi::kWorkloadSmp;
   mo.log_console = false;
+  mo.hugepages = o_.hugepages;
+  mo.mergeable = o_.mergeable;
   ASSIGN_OR_RETURN(mo.fault, ParseGuestFault(guest_.inject_fault));
   mo.fault_vcpu = guest_.inject_fault_vcpu;
   VcpuHooks* inner = o_.hooks;
@@ -561,7 +606,9 @@ absl::Status SmpSession::Setup() {
                    machine_->memory().ReadAs<abi::BootParams>(abi::kBootParamsGpa));
   tsc_khz_ = bp.tsc_khz;
   if (guest_.stress_io > 0) RETURN_IF_ERROR(scratch_.Open(guest_.io_scratch_dir));
-  abi::SmpParams params = MakeSmpParams(guest_, vm_.vcpus, result.csd_timeout);
+  // Watchdogs off: the guest's csd_lock_wait never reports (a day).
+  abi::SmpParams params = MakeSmpParams(
+      guest_, vm_.vcpus, o_.watchdogs ? result.csd_timeout : absl::Hours(24));
   RETURN_IF_ERROR(machine_->memory().Write(abi::kSmpParamsGpa, &params, sizeof(params)));
   return absl::OkStatus();
 }
@@ -599,8 +646,14 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                       {"calibration_max_cycles", result.calibration.max},
                       {"drop_ipi_fraction", guest_.drop_ipi_fraction},
                       {"csd_resend", guest_.csd_resend}});
+  const absl::Time boot_t0 = absl::Now();
   absl::Status s = machine_->Start();
   if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
+  if (s.ok()) {
+    Event("vm_online", {{"boot_ms", absl::ToDoubleMilliseconds(absl::Now() - boot_t0)}});
+    absl::MutexLock lock(&mu_);
+    live_.online = true;
+  }
   if (stop_.load(std::memory_order_relaxed)) s = absl::OkStatus();  // stopped while booting
   if (s.ok() && host_plane_ != nullptr && !stop_.load(std::memory_order_relaxed)) {
     s = host_plane_->Start();
@@ -620,6 +673,9 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     }
   }
   started_ = absl::Now();
+  absl::Time next_beats = o_.heartbeat_interval > absl::ZeroDuration() && o_.watchdogs
+                              ? started_ + o_.heartbeat_interval
+                              : absl::InfiniteFuture();
   SoftLockupDetector det(vm_.vcpus, result.soft_lockup_threshold);
   absl::Time next_stat = guest_.stat_interval > absl::ZeroDuration()
                              ? started_ + guest_.stat_interval
@@ -634,8 +690,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     if (!s.ok()) break;
     if (o_.on_poll) o_.on_poll(*machine_);
     absl::Time now = absl::Now();
-    CheckWatchdog(det, now);
+    if (o_.watchdogs) CheckWatchdog(det, now);
     SmpStats st = ReadStats();
+    UpdateLive(st, now >= next_beats);
+    if (now >= next_beats) next_beats = now + o_.heartbeat_interval;
     if (now >= next_stat) {
       Event("scf_stats", {{"final", false}, {"stats", StatsJson(st)}});
       Emit(FormatScfStats(st, false));
@@ -650,6 +708,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     }
   }
   result.stats = ReadStats();
+  UpdateLive(result.stats, o_.watchdogs && o_.heartbeat_interval > absl::ZeroDuration());
   std::vector<int> still_stuck = det.Stuck();
   const absl::Duration ran_for = Elapsed();
   machine_ptr_.store(nullptr, std::memory_order_release);
@@ -875,8 +934,33 @@ std::string FormatScfStats(const SmpStats& s, bool done) {
       c[abi::kCntIoOps], c[abi::kCntVmPages], c[abi::kCntVmErrors]);
 }
 
+nlohmann::json VmSummaryEventFields(const VmSummary& s) {
+  nlohmann::json vcpus = nlohmann::json::array();
+  for (const VcpuSummary& v : s.vcpu) {
+    vcpus.push_back({{"vcpu", v.id},
+                     {"pinned", v.pinned},
+                     {"affinity_requested", v.affinity_requested},
+                     {"affinity_in_force", v.affinity_in_force},
+                     {"ran_on", v.ran_on},
+                     {"exits", v.exits},
+                     {"kicks", v.kicks},
+                     {"heartbeats", v.heartbeats},
+                     {"state", v.state}});
+  }
+  return {{"vm", s.name},
+          {"vcpus", s.vcpus},
+          {"memory_bytes", s.memory_bytes},
+          {"all_online", s.all_online},
+          {"boot_ms", absl::ToDoubleMilliseconds(s.boot_time)},
+          {"run_s", absl::ToDoubleSeconds(s.run_time)},
+          {"error", s.error.ok() ? "" : std::string(s.error.message())},
+          {"per_vcpu", vcpus}};
+}
+
 SmpRunner::SmpRunner(std::unique_ptr<SmpSession> impl) : impl_(std::move(impl)) {}
 SmpRunner::~SmpRunner() = default;
+
+SmpLive SmpRunner::Live() const { return impl_->Live(); }
 
 absl::StatusOr<std::unique_ptr<SmpRunner>> SmpRunner::Create(const VmSpec& vm,
                                                              const GuestSpec& guest,
@@ -900,8 +984,9 @@ absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& g
 
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const RunSpec& run, std::function<void(const std::string&)> out, EventLog* events,
-    const std::function<void(SmpRunner&)>& on_created) {
-  for (const VmSpec& vm : run.vms) RETURN_IF_ERROR(ValidateGuestSpec(run.guest, vm));
+    const std::function<void(SmpRunner&)>& on_created, const SmpRunOptions& base_options,
+    const std::function<void()>& on_finished) {
+  for (const VmSpec& vm : run.vms) RETURN_IF_ERROR(ValidateGuestSpec(run.GuestFor(vm.name), vm));
   absl::Mutex mu;
   const bool many = run.vms.size() > 1;
   auto sink = [&](size_t i) {
@@ -926,12 +1011,15 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
   // spec stops the run before anything starts.
   std::vector<std::unique_ptr<SmpRunner>> runners;
   for (size_t i = 0; i < run.vms.size(); ++i) {
-    SmpRunOptions o;
+    SmpRunOptions o = base_options;
     o.duration = run.duration;
     o.events = events;
     o.out = sink(i);
+    o.hugepages = run.thp;
+    o.mergeable = run.ksm;
     o.hostipi = run.hostipi;
-    absl::StatusOr<std::unique_ptr<SmpRunner>> r = SmpRunner::Create(run.vms[i], run.guest, o);
+    absl::StatusOr<std::unique_ptr<SmpRunner>> r =
+        SmpRunner::Create(run.vms[i], run.GuestFor(run.vms[i].name), o);
     if (!r.ok()) {
       return absl::Status(r.status().code(), absl::StrCat(run.source, ": vm '", run.vms[i].name,
                                                           "': ", r.status().message()));
@@ -945,6 +1033,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     threads.emplace_back([&, i]() { results[i] = runners[i]->Run(); });
   }
   for (auto& t : threads) t.join();
+  if (on_finished) on_finished();
   std::vector<SmpRunResult> ok;
   for (auto& r : results) {
     if (!r.ok()) return r.status();

@@ -34,6 +34,7 @@
 #include "base/event_log.h"
 #include "configs/run_spec.h"
 #include "guest/abi.h"
+#include "hostipi/host_ipi.h"
 #include "hostipi/stall_report.h"
 #include "vmm/host_plane.h"
 #include "vmm/ipi_bench.h"
@@ -53,10 +54,20 @@ struct SmpRunOptions {
   // Host-plane hooks chained behind the snapshot hooks (may be null).
   VcpuHooks* hooks = nullptr;
   absl::Duration boot_timeout = absl::Seconds(20);
-  // JSON-lines events (may be null): "smp_start", "csd_stall" (one per
-  // report: detected/continued/unstuck), "soft_lockup", "scf_stats",
-  // "guest_error", "smp_end". Each carries "vm".
+  // JSON-lines events (may be null), each carrying "vm". The docs/events.md
+  // schema: "vm_online", "stall" (one per csd report, plane "guest"),
+  // "stall_cleared" (got unstuck), "soft_lockup" (with the full report),
+  // "heartbeats" (every heartbeat_interval). Extras: "smp_start",
+  // "scf_stats", "guest_error", "smp_end".
   EventLog* events = nullptr;
+  // Period of the "heartbeats" event; zero = none.
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // madvise guest RAM with MADV_HUGEPAGE / MADV_MERGEABLE (THP / KSM).
+  bool hugepages = false;
+  bool mergeable = false;
+  // False: run without the watchdogs (no guest csd_lock_wait reports, no
+  // soft-lockup checks, no heartbeat events), to measure what they cost.
+  bool watchdogs = true;
   // Called on the owner thread at every watch poll while the VM runs (may be
   // null): host-side fault injection in tests, e.g. corrupting guest RAM.
   std::function<void(Machine&)> on_poll;
@@ -104,6 +115,19 @@ struct SmpStats {
   int vcpus_finished = 0;
 };
 
+// What a running SmpRunner has seen so far (SmpRunner::Live()).
+struct SmpLive {
+  bool online = false;  // every vCPU came online
+  bool done = false;    // Run() returned
+  SmpStats stats;
+  int stalls_lost = 0;
+  int stalls_other = 0;  // slow or still pending
+  int soft_lockups = 0;
+  std::vector<uint64_t> heartbeats;  // per vCPU, cumulative
+  // The host plane's counters (all zero when it is off).
+  hostipi::PlaneStats host;
+};
+
 struct SmpRunResult {
   bool success = false;
   std::string failure_reason;  // empty on success
@@ -134,6 +158,10 @@ absl::Status ValidateGuestSpec(const GuestSpec& guest, const VmSpec& vm);
 // The SmpParams the guest gets for `guest` on an n-vCPU VM.
 abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus, absl::Duration csd_timeout);
 
+// The fields of the docs/events.md "vm_summary" event for `s` (per-vCPU rows
+// included), for EventLog::Emit("vm_summary", ...).
+nlohmann::json VmSummaryEventFields(const VmSummary& s);
+
 // scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
 std::string FormatScfStats(const SmpStats& s, bool done);
 
@@ -162,6 +190,8 @@ class SmpRunner {
   // line; zeros when the profile has no hostipi section or before it starts.
   // Any thread, while the runner lives.
   hostipi::PlaneStats HostPlaneStats() const;
+  // A copy of the counters as of the last watch poll. Thread-safe.
+  SmpLive Live() const;
 
  private:
   explicit SmpRunner(std::unique_ptr<SmpSession> impl);
@@ -175,15 +205,22 @@ class SmpRunner {
 absl::StatusOr<SmpRunResult> RunSmpWorkload(const VmSpec& vm, const GuestSpec& guest,
                                             const SmpRunOptions& options);
 
-// `kvmbed run`: every VM of `run` with run.guest, concurrently, for
+// `kvmbed run` / `kvmbed soak`: every VM of `run` with its guest
+// (run.GuestFor), with run.thp/ksm, concurrently, for
 // run.duration. Creates every runner first (a bad spec stops the run before
 // anything starts); `on_created` (may be null) sees each runner before any
 // runs, e.g. to register its RequestStop() for SIGINT. Output goes to `out`
 // (null = stdout), each line prefixed "<vm>: " when there are several VMs.
-// One result per VM, in run.vms order.
+// One result per VM, in run.vms order. `base_options` gives the rest of each
+// runner's options (duration, out, events and madvise are set from the
+// arguments and `run`). `on_finished` (may be null) runs once every Run()
+// returned and before the runners are destroyed: drop every pointer that
+// on_created handed out there (stop callbacks, status readers).
 absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const RunSpec& run, std::function<void(const std::string&)> out = nullptr,
-    EventLog* events = nullptr, const std::function<void(SmpRunner&)>& on_created = nullptr);
+    EventLog* events = nullptr, const std::function<void(SmpRunner&)>& on_created = nullptr,
+    const SmpRunOptions& base_options = SmpRunOptions(),
+    const std::function<void()>& on_finished = nullptr);
 
 }  // namespace vmm
 }  // namespace kvmbed

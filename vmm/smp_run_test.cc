@@ -177,8 +177,10 @@ TEST_F(SmpRunTest, DroppedIpiIsDetectedReportedAndLost) {
   log->reset();
   std::ifstream in(log_path);
   std::string events((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"csd_stall\"")) << events;
-  EXPECT_TRUE(absl::StrContains(events, "\"verdict\":\"LOST\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"stall\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"verdict\":\"lost\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"vm_online\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"type\":\"heartbeats\"")) << events;
   EXPECT_TRUE(absl::StrContains(events, "\"type\":\"soft_lockup\"")) << events;
   EXPECT_TRUE(absl::StrContains(events, "\"type\":\"smp_end\"")) << events;
   EXPECT_FALSE(r->success);

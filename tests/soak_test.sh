@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# End-to-end checks of `kvmbed soak` on the seed profile folded to this host
+# and scaled down (--scale 0.05): exit codes (0 clean, 1 stall found, 2 bad
+# input / event log failure), the event log (parses, has the docs/events.md
+# types, `kvmbed report` renders it), JUnit XML, SIGINT (orderly stop,
+# summary, run_end) and kill -9 (every line but possibly the last parses).
+#
+# "Stall found" uses the guest-plane fault injection (--drop-ipi-fraction on
+# vCPU 1 of each VM); the host plane runs with the fixed model (v5.4) and must
+# stay clean. See 2b for why the buggy model is not a bounded test.
+set -uo pipefail
+KVMBED="$1"
+PROFILE="$2"
+T="${TEST_TMPDIR:-/tmp}"
+fails=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+expect_rc() {  # name want rc
+  if [ "$3" -eq "$2" ]; then pass "$1 (exit $3)"; else
+    fail "$1: exit $3, want $2"; sed 's/^/  | /' "$T/err" | tail -20; tail -20 "$T/out" | sed 's/^/  | /'; fi
+}
+expect_grep() {  # name pattern file
+  if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1: /$2/ not in $3"; tail -20 "$3" | sed 's/^/  | /'; fi
+}
+# Every line of $1 parses as JSON with t and type; with $2=cut the last may not.
+log_parses() {
+  python3 - "$1" "${2:-whole}" <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8", errors="strict").read().split("\n")
+if lines and lines[-1] == "":
+    lines.pop()
+bad = []
+for i, l in enumerate(lines):
+    try:
+        e = json.loads(l)
+        assert isinstance(e["t"], (int, float)) and isinstance(e["type"], str)
+    except Exception as ex:
+        bad.append((i + 1, str(ex)))
+if bad and sys.argv[2] == "cut" and bad == [(len(lines), bad[-1][1])]:
+    bad = []
+print("lines", len(lines), "bad", bad)
+sys.exit(1 if bad else 0)
+PY
+}
+SOAK=("$KVMBED" soak "$PROFILE" --fold-cpus --scale=0.05 --csd-timeout=2s --soft-lockup=10s)
+
+# Bad input: exit 2, nothing run.
+"${SOAK[@]}" --duration=1s --scale=0 >"$T/out" 2>"$T/err"; expect_rc "bad --scale" 2 $?
+expect_grep "bad --scale is named" "scale" "$T/err"
+"$KVMBED" soak /nonexistent.yaml >"$T/out" 2>"$T/err"; expect_rc "missing profile" 2 $?
+"$KVMBED" soak "$PROFILE" --fold-cpus --duration=1s >"$T/out" 2>"$T/err"; expect_rc "seed at scale 1 does not fit" 2 $?
+expect_grep "error says how to fit (--scale)" "vms\[0\]\.guest\.stress: .*--scale" "$T/err"
+
+if [ ! -w /dev/kvm ]; then
+  echo "SKIP: KVM runs: /dev/kvm is absent or not writable here"
+  echo "$fails failed"; [ "$fails" -eq 0 ]; exit
+fi
+
+# 1. Clean short soak: exit 0, log parses and renders, JUnit passes.
+"${SOAK[@]}" --duration=5s --events="$T/clean.jsonl" --junit="$T/clean.xml" >"$T/out" 2>"$T/err"
+expect_rc "clean soak" 0 $?
+expect_grep "summary per VM" "^== VM guest-a: clean ==" "$T/out"
+expect_grep "summary per vCPU" "^ +55 yes +0-1" "$T/out"
+expect_grep "host stress ran and reported" "^== host stress: ok ==" "$T/out"
+expect_grep "stress-ng metrics in the summary" "^  cpu +bogo-ops +[0-9]+" "$T/out"
+if log_parses "$T/clean.jsonl"; then pass "clean log parses"; else fail "clean log parses"; fi
+for ty in run_start vm_online status heartbeats host_stress vm_summary run_end; do
+  expect_grep "clean log has $ty" "\"type\":\"$ty\"" "$T/clean.jsonl"
+done
+expect_grep "host_stress event holds stress-ng's metrics" '"stressor":"vm".*"type":"host_stress"' "$T/clean.jsonl"
+expect_grep "run_end exit 0" '"exit_code":0.*"type":"run_end"|"type":"run_end".*"exit_code":0' "$T/clean.jsonl"
+expect_grep "JUnit: 10 cases, no failure" 'testsuites name="kvmbed" tests="10" failures="0" errors="0"' "$T/clean.xml"
+"$KVMBED" report "$T/clean.jsonl" --output="$T/clean.html" >"$T/out" 2>"$T/err"
+expect_rc "report renders the clean soak" 0 $?
+expect_grep "page names both VMs" "guest-b" "$T/clean.html"
+
+# 2. Stall found (fault injection): exit 1, a lost stall in the log and JUnit.
+"${SOAK[@]}" --duration=6s --fault-vcpu=1 --drop-ipi-fraction=1 --events="$T/lost.jsonl" \
+  --junit="$T/lost.xml" >"$T/out" 2>"$T/err"
+expect_rc "soak with dropped IPIs finds the stall" 1 $?
+expect_grep "stall event with verdict lost" '"type":"stall".*"verdict":"lost"|"verdict":"lost".*"type":"stall"' "$T/lost.jsonl"
+expect_grep "kernel-style report printed" "csd: Detected non-responsive CSD lock" "$T/out"
+expect_grep "run_end says lost IPI" '"verdict":"lost IPI"' "$T/lost.jsonl"
+expect_grep "JUnit failure of type lost_ipi" 'failure .*type="lost_ipi"' "$T/lost.xml"
+if log_parses "$T/lost.jsonl"; then pass "stall log parses"; else fail "stall log parses"; fi
+"$KVMBED" report "$T/lost.jsonl" --output="$T/lost.html" >"$T/out" 2>"$T/err"
+expect_rc "report renders the stall log" 0 $?
+expect_grep "page holds the stall report" "Detected non-responsive CSD lock" "$T/lost.html"
+
+# 2b. The host plane with the fixed kernel model (hostipi v5.4): runs, stays clean.
+# (The buggy model's lost host IPI is not a bounded test here: under the seed's
+# load the plane makes ~20 csd calls in 15 s; vmm/host_plane_test reproduces it
+# with an aligned sender instead.)
+"${SOAK[@]}" --duration=5s --kernel-model=v5.4 --events="$T/hp.jsonl" >"$T/out" 2>"$T/err"
+expect_rc "fixed host kernel model runs clean" 0 $?
+expect_grep "host plane started with the model" '"kernel_model":"v5.4".*"type":"hostipi_start"' "$T/hp.jsonl"
+expect_grep "host-plane latency histogram for the report" '"plane":"host".*"type":"ipi_latency"' "$T/hp.jsonl"
+expect_grep "run_start names the kernel model" '"kernel_model":"v5.4".*"type":"run_start"' "$T/hp.jsonl"
+"${SOAK[@]}" --duration=5s --kernel-model=v9.9 --host-stress=false >"$T/out" 2>"$T/err"
+expect_rc "unknown kernel model is bad input" 2 $?
+expect_grep "unknown model named" "v9.9" "$T/err"
+
+# 3. SIGINT: orderly stop, summary, run_end with the signal, exit 0 (clean so far).
+"${SOAK[@]}" --duration=5m --events="$T/int.jsonl" >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 1 300); do grep -q '"type":"status".*"vms_online":2' "$T/int.jsonl" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+kill -INT "$pid"
+wait "$pid"; expect_rc "SIGINT stops in order, clean so far" 0 $?
+expect_grep "summary after SIGINT" "^stopped by signal 2 after" "$T/out"
+expect_grep "per-VM summary after SIGINT" "^== VM guest-b" "$T/out"
+expect_grep "run_end with signal 2" '"signal":2' "$T/int.jsonl"
+if log_parses "$T/int.jsonl"; then pass "SIGINT log parses"; else fail "SIGINT log parses"; fi
+
+# 4. kill -9: the log is intact up to the kill; stress-ng does not outlive us.
+"${SOAK[@]}" --duration=5m --events="$T/k9.jsonl" >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 1 300); do grep -q '"type":"heartbeats"' "$T/k9.jsonl" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+if log_parses "$T/k9.jsonl" cut; then pass "log intact after kill -9"; else fail "log intact after kill -9"; fi
+if grep -q '"type":"run_end"' "$T/k9.jsonl"; then fail "no run_end after kill -9"; else pass "no run_end after kill -9"; fi
+sleep 2
+if pgrep -f "$T/k9.jsonl.stress-ng.yaml" >/dev/null; then fail "stress-ng outlived kill -9"; else pass "stress-ng died with kvmbed"; fi
+
+# 5. Event log write error (a full disk: /dev/full): stop in order, say so, exit 2.
+"${SOAK[@]}" --duration=1m --host-stress=false --events=/dev/full --junit="$T/full.xml" >"$T/out" 2>"$T/err"
+expect_rc "full disk stops the run" 2 $?
+expect_grep "says the log failed and the run stopped" "event log .*No space left on device.*stopped in order" "$T/err"
+expect_grep "summary still printed" "^== VM guest-a" "$T/out"
+expect_grep "JUnit records the log error" 'error .*type="event_log"' "$T/full.xml"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]
