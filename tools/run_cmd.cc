@@ -20,29 +20,6 @@
 namespace kvmbed {
 namespace {
 
-nlohmann::json VmSummaryJson(const vmm::VmSummary& s) {
-  nlohmann::json vcpus = nlohmann::json::array();
-  for (const vmm::VcpuSummary& v : s.vcpu) {
-    vcpus.push_back({{"vcpu", v.id},
-                     {"pinned", v.pinned},
-                     {"affinity_requested", v.affinity_requested},
-                     {"affinity_in_force", v.affinity_in_force},
-                     {"ran_on", v.ran_on},
-                     {"exits", v.exits},
-                     {"kicks", v.kicks},
-                     {"heartbeats", v.heartbeats},
-                     {"state", v.state}});
-  }
-  return {{"vm", s.name},
-          {"vcpus", s.vcpus},
-          {"memory_bytes", s.memory_bytes},
-          {"all_online", s.all_online},
-          {"boot_ms", absl::ToDoubleMilliseconds(s.boot_time)},
-          {"run_s", absl::ToDoubleSeconds(s.run_time)},
-          {"error", s.error.ok() ? "" : std::string(s.error.message())},
-          {"per_vcpu", vcpus}};
-}
-
 void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
 
 }  // namespace
@@ -50,8 +27,13 @@ void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
 int RunCommand(const std::vector<std::string>& args) {
   absl::StatusOr<RunSpec> spec = LoadRunSpec(args);
   if (!spec.ok()) return BadInput(spec.status());
+  // --inject-fault applies to every VM's guest, run-wide or its own.
   spec->guest.inject_fault = absl::GetFlag(FLAGS_inject_fault);
   spec->guest.inject_fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
+  for (auto& [vm, guest] : spec->vm_guest) {
+    guest.inject_fault = spec->guest.inject_fault;
+    guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
+  }
 
   std::unique_ptr<EventLog> events = EventLog::Null();
   if (!absl::GetFlag(FLAGS_events).empty()) {
@@ -72,14 +54,16 @@ int RunCommand(const std::vector<std::string>& args) {
   InstallStopSignalHandler();
   absl::StatusOr<std::vector<vmm::SmpRunResult>> results = vmm::RunGuestWorkloads(
       *spec, nullptr, events.get(),
-      [](vmm::SmpRunner& r) { OnStopSignal(StopRunner, &r); });
+      [](vmm::SmpRunner& r) { OnStopSignal(StopRunner, &r); }, vmm::SmpRunOptions(),
+      // Unregister before the runners die: a late signal must not reach them.
+      [] { ClearStopCallbacks(); });
   ClearStopCallbacks();
   if (!results.ok()) return BadInput(results.status());
 
   bool failed = false;
   for (const vmm::SmpRunResult& r : *results) {
     std::printf("\n%s", vmm::FormatSummary(r.vm).c_str());
-    events->Emit("vm_summary", VmSummaryJson(r.vm));
+    events->Emit("vm_summary", vmm::VmSummaryEventFields(r.vm));
     if (!r.success) {
       failed = true;
       std::fprintf(stderr, "\nkvmbed: vm '%s' failed: %s\n", r.vm.name.c_str(),
