@@ -22,6 +22,8 @@ constexpr char kUsage[] =
     "  soak PROFILE.yaml            long run with host stress, status line, event log,\n"
     "                               JUnit (--duration 20h --scale F --junit FILE --events FILE)\n"
     "  bench boot --vcpus N         time VM creation -> every vCPU online\n"
+    "  bench ipi [PROFILE]          on_cpu / csd IPI round trip, target hlt and spinning\n"
+    "  bench reproduce NAME         median time to reproduce a scenario, operations/s\n"
     "  bench soak-overhead|soak-rss PROFILE  watchdog cost (IPIs/s on/off); RSS over a soak\n"
     "  reproduce NAME | --list      reproduce a seed lockup, then show the fix holds\n"
     "  report RUN.jsonl             render a run's event log as one HTML page\n"
