@@ -120,6 +120,14 @@ KVMBED_END(irq_stub_\vec)
 
 IRQ_STUB 32, guest_timer_irq
 IRQ_STUB 255, guest_spurious_irq
+// guest/smp.cc
+IRQ_STUB 251, guest_call_function_irq
+IRQ_STUB 253, guest_reschedule_irq
+IRQ_STUB 240, guest_on_cpu_irq
+// guest/pvspinlock.cc and guest/hotplug.cc (the reproduce scenarios)
+IRQ_STUB 226, pv_kick_irq
+IRQ_STUB 227, pv_io_irq
+IRQ_STUB 228, hotplug_tick_irq
 
   .section .rodata
   .balign 8

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "configs/run_spec.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
@@ -29,36 +30,10 @@ int CountEntries(const char* dir) {
   return n;
 }
 
-std::vector<int> HostCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
-
-// vCPU i pinned to host CPU i % ncpus (each vCPU on exactly one CPU).
-VmSpec PinnedSpec(const std::string& name, int vcpus) {
-  std::vector<int> cpus = HostCpus();
-  VmSpec spec;
-  spec.name = name;
-  spec.vcpus = vcpus;
-  spec.topology = Topology{1, vcpus, 1};
-  spec.memory_bytes = 64ull << 20;
-  for (int i = 0; i < vcpus; ++i) {
-    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
-    spec.vcpu_pinned.push_back(true);
-  }
-  return spec;
-}
-
 class BootTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is absent or not usable: KVM integration test skipped";
+    KVMBED_SKIP_WITHOUT_KVM();
   }
 };
 
@@ -81,7 +56,7 @@ void ExpectBootedAndPinned(const VmSpec& spec, const VmSummary& s) {
 }
 
 TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
-  VmSpec spec = PinnedSpec("boot4", 4);
+  VmSpec spec = PinnedTestVm("boot4", 4);
   int threads_before = CountEntries("/proc/self/task");
   int fds_before = CountEntries("/proc/self/fd");
   MachineOptions opts;
@@ -108,7 +83,7 @@ TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
 TEST_F(BootTest, FiftySixVcpusComeOnline) {
   // The seed's guest A shape: 56 vCPUs, vCPUs 2k and 2k+1 share a CPU set
   // (folded onto this host's CPUs).
-  std::vector<int> cpus = HostCpus();
+  std::vector<int> cpus = TestHostCpus();
   VmSpec spec;
   spec.name = "guestA-folded";
   spec.vcpus = 56;
@@ -129,7 +104,7 @@ TEST_F(BootTest, FiftySixVcpusComeOnline) {
 TEST_F(BootTest, TopologyWithGapsGivesHardwareApicIds) {
   // 2 sockets x 3 cores x 2 threads: 1 SMT bit, 2 core bits, so socket 1
   // starts at APIC id 8 and ids 6, 7 are unused.
-  VmSpec spec = PinnedSpec("topo", 12);
+  VmSpec spec = PinnedTestVm("topo", 12);
   spec.topology = Topology{2, 3, 2};
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(50));
   ASSERT_TRUE(s.ok()) << s.status();
@@ -139,8 +114,8 @@ TEST_F(BootTest, TopologyWithGapsGivesHardwareApicIds) {
 }
 
 TEST_F(BootTest, MultiCpuAffinityIsReadBack) {
-  std::vector<int> cpus = HostCpus();
-  VmSpec spec = PinnedSpec("multi", 2);
+  std::vector<int> cpus = TestHostCpus();
+  VmSpec spec = PinnedTestVm("multi", 2);
   for (auto& a : spec.vcpu_affinity) a = cpus;  // unpinned: the whole host set
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100));
   ASSERT_TRUE(s.ok()) << s.status();
@@ -148,7 +123,7 @@ TEST_F(BootTest, MultiCpuAffinityIsReadBack) {
 }
 
 TEST_F(BootTest, SpinWorkloadHeartbeatsWithoutExits) {
-  VmSpec spec = PinnedSpec("spin", 2);
+  VmSpec spec = PinnedTestVm("spin", 2);
   MachineOptions opts;
   opts.workload = abi::kWorkloadSpin;
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
@@ -165,7 +140,7 @@ TEST_F(BootTest, SpinWorkloadHeartbeatsWithoutExits) {
 TEST_F(BootTest, Ring3SpinWorkloadRuns) {
   // On kvm_pvm hosts ring-3 guest code runs natively (ring 0 is emulated);
   // the rates are printed for the record, not asserted.
-  VmSpec spec = PinnedSpec("userspin", 2);
+  VmSpec spec = PinnedTestVm("userspin", 2);
   MachineOptions opts;
   opts.workload = abi::kWorkloadUserSpin;
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
@@ -180,7 +155,7 @@ TEST_F(BootTest, Ring3SpinWorkloadRuns) {
 }
 
 TEST_F(BootTest, PerVcpuWorkloads) {
-  VmSpec spec = PinnedSpec("mixed", 3);
+  VmSpec spec = PinnedTestVm("mixed", 3);
   MachineOptions opts;
   opts.workload = abi::kWorkloadIdle;
   opts.heartbeat_period = absl::Milliseconds(50);
@@ -196,7 +171,7 @@ TEST_F(BootTest, PerVcpuWorkloads) {
 
 TEST_F(BootTest, DescribeVcpuSymbolizesWhereEachVcpuIs) {
   // vCPU 0 spins in ring 3, vCPU 1 idles in ring 0 (halted between beats).
-  VmSpec spec = PinnedSpec("describe", 2);
+  VmSpec spec = PinnedTestVm("describe", 2);
   MachineOptions opts;
   opts.vcpu_workload = {abi::kWorkloadUserSpin, abi::kWorkloadIdle};
   opts.log_console = false;
@@ -224,7 +199,7 @@ TEST_F(BootTest, DescribeVcpuSymbolizesWhereEachVcpuIs) {
 }
 
 TEST_F(BootTest, RequestStopEndsRunEarly) {
-  VmSpec spec = PinnedSpec("stop", 2);
+  VmSpec spec = PinnedTestVm("stop", 2);
   absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec);
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_TRUE((*m)->Start().ok());
@@ -240,7 +215,7 @@ TEST_F(BootTest, RequestStopEndsRunEarly) {
 TEST_F(BootTest, LargeSparseMemoryBoots) {
   // 6 GiB of MAP_NORESERVE RAM on either side of the 3..4 GiB hole; only
   // touched pages cost host memory.
-  VmSpec spec = PinnedSpec("bigmem", 2);
+  VmSpec spec = PinnedTestVm("bigmem", 2);
   spec.memory_bytes = 6ull << 30;
   MachineOptions opts;
   opts.hugepages = true;
@@ -251,32 +226,32 @@ TEST_F(BootTest, LargeSparseMemoryBoots) {
 }
 
 TEST_F(BootTest, BadSpecsAreRejectedWithTheField) {
-  VmSpec spec = PinnedSpec("bad", 2);
+  VmSpec spec = PinnedTestVm("bad", 2);
   spec.vcpu_affinity.pop_back();
   auto m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.vcpu_affinity"), std::string::npos) << m.status();
 
-  spec = PinnedSpec("bad", 2);
+  spec = PinnedTestVm("bad", 2);
   spec.memory_bytes = (64ull << 20) + 4096;
   m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.memory_bytes"), std::string::npos) << m.status();
 
-  spec = PinnedSpec("bad", 4);
+  spec = PinnedTestVm("bad", 4);
   spec.topology = Topology{1, 3, 1};
   m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.topology"), std::string::npos) << m.status();
 
-  spec = PinnedSpec("bad", 2);
+  spec = PinnedTestVm("bad", 2);
   spec.vcpu_affinity[1] = {0, 4000};
   m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.vcpu_affinity[1] names host CPU 4000"),
             std::string::npos) << m.status();
 
-  spec = PinnedSpec("bad", 2);
+  spec = PinnedTestVm("bad", 2);
   spec.vcpus = abi::kMaxVcpus + 1;
   m = Machine::Create(spec);
   ASSERT_FALSE(m.ok());

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "configs/run_spec.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
@@ -30,23 +31,6 @@ int CountEntries(const char* dir) {
   return n;
 }
 
-VmSpec TwoVcpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  VmSpec spec;
-  spec.name = "faulty";
-  spec.vcpus = 2;
-  spec.topology = Topology{1, 2, 1};
-  spec.vcpu_affinity = {cpus, cpus};
-  spec.vcpu_pinned = {false, false};
-  return spec;
-}
-
 struct FaultCase {
   abi::Fault fault;
   std::vector<std::string> expected;  // substrings of the error message
@@ -55,7 +39,7 @@ struct FaultCase {
 class FaultTest : public ::testing::TestWithParam<FaultCase> {
  protected:
   void SetUp() override {
-    if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is absent or not usable: KVM integration test skipped";
+    KVMBED_SKIP_WITHOUT_KVM();
   }
 };
 
@@ -67,7 +51,7 @@ TEST_P(FaultTest, GivesCleanErrorAndStopsEverything) {
   opts.fault = c.fault;
   opts.fault_vcpu = 1;
   opts.log_console = false;
-  absl::StatusOr<VmSummary> s = RunVm(TwoVcpus(), absl::Hours(1), opts);
+  absl::StatusOr<VmSummary> s = RunVm(UnpinnedTestVm("faulty", 2), absl::Hours(1), opts);
   ASSERT_TRUE(s.ok()) << "setup failed: " << s.status();
   ASSERT_FALSE(s->error.ok()) << "fault " << c.fault << " went unnoticed";
   std::string msg(s->error.message());

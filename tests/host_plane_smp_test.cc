@@ -17,32 +17,13 @@
 #include "base/event_log.h"
 #include "configs/run_spec.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "vmm/kvm.h"
 #include "vmm/smp_run.h"
 
 namespace kvmbed {
 namespace vmm {
 namespace {
-
-VmSpec Spec(int vcpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  VmSpec spec;
-  spec.name = "hp-smp";
-  spec.vcpus = vcpus;
-  spec.topology = Topology{1, vcpus, 1};
-  spec.memory_bytes = 64ull << 20;
-  for (int i = 0; i < vcpus; ++i) {
-    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
-    spec.vcpu_pinned.push_back(true);
-  }
-  return spec;
-}
 
 GuestSpec IoGuest() {
   GuestSpec g;
@@ -56,7 +37,7 @@ GuestSpec IoGuest() {
 }
 
 TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   std::string path = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
                      "/host_plane_smp.jsonl";
   auto events = EventLog::Open(path);
@@ -71,7 +52,7 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
   o.hostipi.ksmd_threads = 1;
   o.hostipi.exit_call_probability = 1;
   o.hostipi.resched_fraction = 0.5;
-  auto r = RunSmpWorkload(Spec(2), IoGuest(), o);
+  auto r = RunSmpWorkload(PinnedTestVm("hp-smp", 2), IoGuest(), o);
   ASSERT_TRUE(r.ok()) << r.status();
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::StartsWith(line, "hostipi:")) std::printf("%s\n", std::string(line).c_str());
@@ -100,7 +81,7 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
 // A lost host-plane IPI (forced: the next host_ipi set to vCPU 0 is dropped,
 // no re-send) fails the run with the LOST report in the output.
 TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   std::string text;
   SmpRunOptions o;
   o.duration = absl::Seconds(2);
@@ -117,7 +98,7 @@ TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
   g.csd_timeout = absl::Seconds(5);
   g.soft_lockup_threshold = absl::Seconds(20);
   g.stat_interval = absl::ZeroDuration();
-  auto r = RunSmpWorkload(Spec(2), g, o);
+  auto r = RunSmpWorkload(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->success) << text;
   EXPECT_EQ(r->exit_code(), 1);
@@ -128,7 +109,7 @@ TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
 }
 
 TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   SmpRunOptions o;
   o.duration = absl::Seconds(2);
   o.out = [](const std::string&) {};
@@ -140,7 +121,7 @@ TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
   g.csd_timeout = absl::Seconds(5);
   g.soft_lockup_threshold = absl::Seconds(20);
   g.stat_interval = absl::ZeroDuration();
-  auto runner = SmpRunner::Create(Spec(2), g, o);
+  auto runner = SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_TRUE(runner.ok()) << runner.status();
   EXPECT_EQ((*runner)->HostPlaneStats().doorbells_sent, 0);  // not started yet
   std::atomic<int64_t> seen{0};
@@ -165,7 +146,7 @@ TEST(HostPlaneSmpTest, EmulatedOrderingIsRefusedNamingTheField) {
   o.hostipi.ordering = "emulated-power";
   GuestSpec g = IoGuest();
   g.csd_timeout = absl::Seconds(1);
-  auto r = SmpRunner::Create(Spec(2), g, o);
+  auto r = SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(absl::StrContains(r.status().message(), "hostipi.ordering")) << r.status();
 }

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/kvm.h"
 
@@ -97,7 +98,7 @@ TEST(GuestMemory, SplitsAroundTheHole) {
 // The seed profile's 224 GiB: does MAP_NORESERVE + one KVM slot work on this
 // host, and what does it cost? Prints the RSS growth (figures, not asserts).
 TEST(GuestMemory, SeedSized224GiBSlotRegisters) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is absent or not usable";
+  KVMBED_SKIP_WITHOUT_KVM();
   rusage before{};
   getrusage(RUSAGE_SELF, &before);
   long avail_before = MemAvailableKib();

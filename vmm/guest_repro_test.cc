@@ -10,6 +10,7 @@
 #include "configs/profile.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "vmm/kvm.h"
 
 namespace kvmbed {
@@ -54,7 +55,7 @@ TEST(GuestReproTest, WrongProfileIsAClearError) {
 }
 
 TEST(GuestReproTest, PvSpinlockKickFirstDeadlocksKickAllDoesNot) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   absl::StatusOr<RunSpec> run = Load("configs/reproduce-pvspinlock-kick.yaml");
   ASSERT_TRUE(run.ok()) << run.status();
   run->reproduce.buggy_budget = absl::Seconds(20);
@@ -80,7 +81,7 @@ TEST(GuestReproTest, PvSpinlockKickFirstDeadlocksKickAllDoesNot) {
 }
 
 TEST(GuestReproTest, OfflineWithoutFlushLosesTheCsdWithFlushDoesNot) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   absl::StatusOr<RunSpec> run = Load("configs/reproduce-offline-csd-flush.yaml");
   ASSERT_TRUE(run.ok()) << run.status();
   run->reproduce.buggy_budget = absl::Seconds(20);
@@ -115,7 +116,7 @@ namespace {
 // Two callers: the one that makes no last call must not stall stop_machine,
 // and a csd queued behind the lost one is reported LOST too.
 TEST(GuestReproTest, OfflineWithTwoCallers) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   absl::StatusOr<RunSpec> run = Load("configs/reproduce-offline-csd-flush.yaml");
   ASSERT_TRUE(run.ok()) << run.status();
   VmSpec& vm = run->vms[0];

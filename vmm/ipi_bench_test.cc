@@ -8,31 +8,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "vmm/kvm.h"
 
 namespace kvmbed {
 namespace vmm {
 namespace {
-
-VmSpec TwoVcpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  VmSpec spec;
-  spec.name = "bench";
-  spec.vcpus = 2;
-  spec.topology = Topology{1, 2, 1};
-  spec.memory_bytes = 64ull << 20;
-  for (int i = 0; i < 2; ++i) {
-    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
-    spec.vcpu_pinned.push_back(true);
-  }
-  return spec;
-}
 
 TEST(SummarizeTest, PercentilesAndMean) {
   std::vector<uint64_t> c;
@@ -66,7 +47,7 @@ TEST(ThresholdsTest, ScaleWithLatencyAndHaveAFloor) {
 }
 
 TEST(IpiBenchTest, RejectsOneVcpu) {
-  VmSpec spec = TwoVcpus();
+  VmSpec spec = PinnedTestVm("bench", 2);
   spec.vcpus = 1;
   spec.vcpu_affinity.resize(1);
   auto r = RunIpiBench(spec, IpiBenchOptions());
@@ -75,14 +56,14 @@ TEST(IpiBenchTest, RejectsOneVcpu) {
 }
 
 TEST(IpiBenchTest, RoundTripsInBothModes) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   IpiBenchOptions o;
   o.iterations = 300;
   o.warmup = 20;
   for (int mode = 0; mode < 4; ++mode) {
     o.target_spins = mode % 2;
     o.path = mode < 2 ? IpiPath::kOnCpu : IpiPath::kCsd;
-    auto r = RunIpiBench(TwoVcpus(), o);
+    auto r = RunIpiBench(PinnedTestVm("bench", 2), o);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->samples, 300u);
     EXPECT_GT(r->tsc_khz, 0u);

@@ -16,32 +16,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/kvm.h"
 
 namespace kvmbed {
 namespace vmm {
 namespace {
-
-VmSpec Spec(int vcpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  VmSpec spec;
-  spec.name = "smp";
-  spec.vcpus = vcpus;
-  spec.topology = Topology{1, vcpus, 1};
-  spec.memory_bytes = 64ull << 20;
-  for (int i = 0; i < vcpus; ++i) {
-    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
-    spec.vcpu_pinned.push_back(true);
-  }
-  return spec;
-}
 
 struct Captured {
   std::string text;
@@ -56,7 +37,7 @@ struct Captured {
 class SmpRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+    KVMBED_SKIP_WITHOUT_KVM();
   }
 };
 
@@ -78,7 +59,7 @@ TEST(SmpParamsTest, ScftortureDefaultWeights) {
 }
 
 TEST(SmpParamsTest, BadGuestSpecsNameTheField) {
-  VmSpec vm = Spec(2);
+  VmSpec vm = PinnedTestVm("smp", 2);
   GuestSpec g;
   g.workload = "torture";
   g.drop_ipi_fraction = 2;
@@ -125,7 +106,7 @@ TEST_P(CleanRunTest, CleanTortureRunSucceedsWithZeroStalls) {
   g.stress_vm_bytes = 256 << 10;
   g.stat_interval = absl::Milliseconds(200);
   Captured out;
-  auto r = RunSmpWorkload(Spec(4), g, out.Options(absl::Seconds(20)));
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 4), g, out.Options(absl::Seconds(20)));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
   EXPECT_EQ(r->exit_code(), 0);
@@ -172,7 +153,7 @@ TEST_F(SmpRunTest, DroppedIpiIsDetectedReportedAndLost) {
   ASSERT_TRUE(log.ok()) << log.status();
   SmpRunOptions options = out.Options(absl::Milliseconds(1500));
   options.events = log->get();
-  auto r = RunSmpWorkload(Spec(2), g, options);
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, options);
   ASSERT_TRUE(r.ok()) << r.status();
   log->reset();
   std::ifstream in(log_path);
@@ -237,7 +218,7 @@ TEST_F(SmpRunTest, ResendUnsticksAndTheStallIsStillLost) {
   g.drop_ipi_fraction = 0.5;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(Spec(2), g, out.Options(absl::Milliseconds(1500)));
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, out.Options(absl::Milliseconds(1500)));
   ASSERT_TRUE(r.ok()) << r.status();
   // A stall that cleared only after a re-send is LOST; one that cleared on
   // its own (this host stalls threads for tens of ms) may be SLOW.
@@ -269,7 +250,7 @@ TEST_F(SmpRunTest, SlowHandlerIsSlowNotLost) {
   g.fault_vcpu = 1;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(Spec(2), g, out.Options(absl::Seconds(20)));
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(20)));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_FALSE(r->stalls.empty()) << out.text;
   for (const CsdStall& s : r->stalls) {
@@ -296,7 +277,7 @@ TEST_F(SmpRunTest, HungHandlerFailsAsUnresolved) {
   g.fault_vcpu = 1;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(Spec(2), g, out.Options(absl::Seconds(1)));
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(1)));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_FALSE(r->stalls.empty()) << out.text;
   EXPECT_EQ(r->lost_stalls, 0) << out.text;
@@ -329,7 +310,7 @@ TEST_F(SmpRunTest, VmWorkerReportsCorruption) {
       ASSERT_TRUE(m.memory().Write(span + page * 4096, &junk, sizeof(junk)).ok());
     }
   };
-  auto r = RunSmpWorkload(Spec(2), g, o);
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_GT(r->stats.count[abi::kCntVmErrors], 0u) << out.text;
   EXPECT_FALSE(r->success);
@@ -345,7 +326,7 @@ TEST_F(SmpRunTest, RequestStopEndsTheRunWithAVerdict) {
   g.csd_timeout = absl::Seconds(2);
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto runner = SmpRunner::Create(Spec(2), g, out.Options(absl::Seconds(60)));
+  auto runner = SmpRunner::Create(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(60)));
   ASSERT_TRUE(runner.ok()) << runner.status();
   std::thread stopper([&] {
     absl::SleepFor(absl::Milliseconds(300));
@@ -373,7 +354,7 @@ TEST_F(SmpRunTest, TwoVmsRunConcurrently) {
   run.guest.csd_timeout = absl::Seconds(2);
   run.guest.stat_interval = absl::ZeroDuration();
   for (const char* name : {"a", "b"}) {
-    VmSpec vm = Spec(2);
+    VmSpec vm = PinnedTestVm("smp", 2);
     vm.name = name;
     run.vms.push_back(vm);
   }

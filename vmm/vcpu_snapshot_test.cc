@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/elf.h"
 #include "vmm/kvm.h"
@@ -17,35 +18,15 @@ namespace kvmbed {
 namespace vmm {
 namespace {
 
-VmSpec Spec(int vcpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  VmSpec spec;
-  spec.name = "snap";
-  spec.vcpus = vcpus;
-  spec.topology = Topology{1, vcpus, 1};
-  spec.memory_bytes = 64ull << 20;
-  for (int i = 0; i < vcpus; ++i) {
-    spec.vcpu_affinity.push_back({cpus[i % cpus.size()]});
-    spec.vcpu_pinned.push_back(true);
-  }
-  return spec;
-}
-
 TEST(VcpuSnapshotTest, SpinningAndIdleVcpusAreDescribed) {
-  if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is not available";
+  KVMBED_SKIP_WITHOUT_KVM();
   for (abi::Workload w : {abi::kWorkloadSpin, abi::kWorkloadIdle}) {
     SnapshotHooks hooks(2, nullptr);
     MachineOptions mo;
     mo.workload = w;
     mo.hooks = &hooks;
     mo.log_console = false;
-    auto m = Machine::Create(Spec(2), mo);
+    auto m = Machine::Create(PinnedTestVm("snap", 2), mo);
     ASSERT_TRUE(m.ok()) << m.status();
     hooks.Attach(m->get());
     ASSERT_TRUE((*m)->Start().ok());

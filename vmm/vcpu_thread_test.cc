@@ -13,6 +13,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
@@ -79,17 +80,6 @@ absl::StatusOr<SpinVm> MakeSpinVm() {
   return s;
 }
 
-std::vector<int> AllCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
-
 // Waits (liveness only) until pred() holds; false after 20 s.
 template <typename Pred>
 bool Eventually(Pred pred) {
@@ -104,7 +94,7 @@ bool Eventually(Pred pred) {
 class VcpuThreadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Kvm::Available()) GTEST_SKIP() << "/dev/kvm is absent or not usable: kick tests need a real vCPU";
+    KVMBED_SKIP_WITHOUT_KVM();
   }
 };
 
@@ -112,7 +102,7 @@ TEST_F(VcpuThreadTest, EveryKickTakesTheVcpuOutOfTheGuest) {
   auto vm = MakeSpinVm();
   ASSERT_TRUE(vm.ok()) << vm.status();
   CountingHandler h;
-  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  VcpuThread t(vm->vcpu.get(), TestHostCpus(), &h, &h);
   ASSERT_TRUE(t.Start().ok());
   ASSERT_TRUE(t.WaitPinned().ok());
   ASSERT_TRUE(Eventually([&] { return t.InGuest(); }));
@@ -147,7 +137,7 @@ TEST_F(VcpuThreadTest, EveryKickTakesTheVcpuOutOfTheGuest) {
   EXPECT_EQ(s.kicks_sent, 501u);  // 500 + the stop
   EXPECT_GE(s.kicks_seen, 500u);
   EXPECT_GE(s.exits["KVM_EXIT_INTR"], 500u);
-  EXPECT_EQ(s.affinity_in_force, AllCpus());
+  EXPECT_EQ(s.affinity_in_force, TestHostCpus());
   EXPECT_FALSE(s.ran_on.empty());
   EXPECT_GE(h.entries.load(), h.exits.load());
 }
@@ -156,7 +146,7 @@ TEST_F(VcpuThreadTest, KickBeforeStartIsNotLost) {
   auto vm = MakeSpinVm();
   ASSERT_TRUE(vm.ok()) << vm.status();
   CountingHandler h;
-  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  VcpuThread t(vm->vcpu.get(), TestHostCpus(), &h, &h);
   t.Kick();  // immediate_exit is already set when the first KVM_RUN starts
   ASSERT_TRUE(t.Start().ok());
   ASSERT_TRUE(t.WaitPinned().ok());
@@ -185,7 +175,7 @@ TEST_F(VcpuThreadTest, KickInTheEntryWindowIsNotLost) {
   auto vm = MakeSpinVm();
   ASSERT_TRUE(vm.ok()) << vm.status();
   SelfKickHooks h;
-  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  VcpuThread t(vm->vcpu.get(), TestHostCpus(), &h, &h);
   h.thread = &t;
   ASSERT_TRUE(t.Start().ok());
   ASSERT_TRUE(t.WaitPinned().ok());
@@ -203,7 +193,7 @@ TEST_F(VcpuThreadTest, StopRacingWithEntryIsNeverLost) {
   ASSERT_TRUE(vm.ok()) << vm.status();
   for (int i = 0; i < 100; ++i) {
     CountingHandler h;
-    VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+    VcpuThread t(vm->vcpu.get(), TestHostCpus(), &h, &h);
     ASSERT_TRUE(t.Start().ok());
   ASSERT_TRUE(t.WaitPinned().ok());
     if (i % 3 == 1) sched_yield();
@@ -217,7 +207,7 @@ TEST_F(VcpuThreadTest, ConcurrentKickersWhileStopping) {
   auto vm = MakeSpinVm();
   ASSERT_TRUE(vm.ok()) << vm.status();
   CountingHandler h;
-  VcpuThread t(vm->vcpu.get(), AllCpus(), &h, &h);
+  VcpuThread t(vm->vcpu.get(), TestHostCpus(), &h, &h);
   ASSERT_TRUE(t.Start().ok());
   ASSERT_TRUE(t.WaitPinned().ok());
   std::atomic<bool> done{false};

@@ -1,0 +1,40 @@
+#include "vmm/test_vm.h"
+
+#include <sched.h>
+
+namespace kvmbed {
+namespace vmm {
+
+std::vector<int> TestHostCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+namespace {
+VmSpec TestVm(const std::string& name, int vcpus, bool pinned) {
+  const std::vector<int> cpus = TestHostCpus();
+  VmSpec spec;
+  spec.name = name;
+  spec.vcpus = vcpus;
+  spec.topology = Topology{1, vcpus, 1};
+  spec.memory_bytes = 64ull << 20;
+  for (int i = 0; i < vcpus; ++i) {
+    spec.vcpu_affinity.push_back(pinned ? std::vector<int>{cpus[i % cpus.size()]} : cpus);
+    spec.vcpu_pinned.push_back(pinned);
+  }
+  return spec;
+}
+}  // namespace
+
+VmSpec PinnedTestVm(const std::string& name, int vcpus) { return TestVm(name, vcpus, true); }
+
+VmSpec UnpinnedTestVm(const std::string& name, int vcpus) { return TestVm(name, vcpus, false); }
+
+}  // namespace vmm
+}  // namespace kvmbed
