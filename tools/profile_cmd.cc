@@ -37,7 +37,7 @@ int ProfileCommand(const std::vector<std::string>& args) {
     if (rest.size() != 1) return BadInput(usage);
     ProfileOptions opts;
     opts.check_host_cpus = false;  // exporting needs no host
-    absl::StatusOr<RunSpec> spec = LoadProfile(rest[0], opts);
+    absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(rest[0], opts);
     if (!spec.ok()) return BadInput(spec.status());
     absl::StatusOr<std::string> xml = ExportLibvirtDomain(*spec, "");
     if (!xml.ok()) return BadInput(xml.status());

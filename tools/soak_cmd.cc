@@ -87,7 +87,7 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--scale ", opts.scale, ": give a factor > 0 (e.g. 0.25 for a small host)"));
   }
-  absl::StatusOr<RunSpec> spec = LoadProfile(args[0], opts);
+  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(args[0], opts);
   if (!spec.ok()) return spec.status();
   absl::Duration d = absl::GetFlag(FLAGS_duration);
   if (d < absl::ZeroDuration()) {
