@@ -82,6 +82,17 @@ std::string RipOf(Machine& m, int vcpu) {
   return i == std::string::npos ? rip : rip.substr(i);
 }
 
+Reproduction NewReproduction(const std::string& scenario, const std::string& unit) {
+  const GuestScenario* info = FindGuestScenario(scenario);
+  Reproduction rep;
+  rep.name = info->name;
+  rep.commit = info->commit;
+  rep.bug = info->bug;
+  rep.fix = info->fix;
+  rep.unit = unit;
+  return rep;
+}
+
 uint64_t SeedOf(const RunSpec& run, const GuestReproOptions& o) {
   if (o.seed_override > 0) return o.seed_override;
   if (run.reproduce.seed > 0) return run.reproduce.seed;

@@ -36,6 +36,10 @@ absl::StatusOr<std::unique_ptr<Machine>> BootReproVm(const VmSpec& vm, abi::Work
 // "RIP <hex> <symbol>" of vCPU i (from its own thread), or why not.
 std::string RipOf(Machine& m, int vcpu);
 
+// A Reproduction headed with guest scenario `scenario`'s name, commit, bug
+// and fix (GuestScenarios()), counting `unit`.
+Reproduction NewReproduction(const std::string& scenario, const std::string& unit);
+
 // The seed the phases use.
 uint64_t SeedOf(const RunSpec& run, const GuestReproOptions& o);
 

@@ -297,13 +297,7 @@ absl::StatusOr<Reproduction> ReproduceOfflineCsdFlush(const RunSpec& run,
         absl::StrFormat("%s: reproduce.offline.target: vCPU %d does not exist (vcpus: %d)",
                         run.source, rs.hp_target, run.vms[0].vcpus));
   }
-  const GuestScenario* info = FindGuestScenario("offline-csd-flush");
-  Reproduction rep;
-  rep.name = info->name;
-  rep.commit = info->commit;
-  rep.bug = info->bug;
-  rep.fix = info->fix;
-  rep.unit = "late csds";
+  Reproduction rep = NewReproduction("offline-csd-flush", "late csds");
   std::string how;
   ASSIGN_OR_RETURN(absl::Duration threshold, Threshold(run, &how));
   PhaseSetup ps;

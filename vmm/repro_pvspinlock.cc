@@ -286,13 +286,7 @@ absl::StatusOr<Reproduction> ReproducePvSpinlockKick(const RunSpec& run,
         "vCPUs below %d with irq_vcpu < task_vcpu",
         run.source, rs.pv_holder, rs.pv_irq_vcpu, rs.pv_task_vcpu, n));
   }
-  const GuestScenario* info = FindGuestScenario("pvspinlock-kick");
-  Reproduction rep;
-  rep.name = info->name;
-  rep.commit = info->commit;
-  rep.bug = info->bug;
-  rep.fix = info->fix;
-  rep.unit = "unlocks";
+  Reproduction rep = NewReproduction("pvspinlock-kick", "unlocks");
   std::string how;
   ASSIGN_OR_RETURN(absl::Duration threshold, Threshold(run, &how));
   PhaseSetup ps;
