@@ -221,6 +221,15 @@ class NativeCpu final : public CpuMemory {
   const std::chrono::steady_clock::time_point start_;
 };
 
+}  // namespace
+
+std::unique_ptr<CpuMemory> NewNativeCpuMemory(int cpu, const std::atomic<bool>* stop,
+                                              std::chrono::steady_clock::time_point start) {
+  return std::make_unique<NativeCpu>(cpu, stop, start);
+}
+
+namespace {
+
 // Threading: Run() from one thread at a time; RequestStop() from anywhere.
 class NativeSystem final : public MemorySystem {
  public:

@@ -24,6 +24,7 @@
 #define KVMBED_HOSTIPI_MEMORY_MODEL_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -168,6 +169,13 @@ struct RunStats {
   bool deadline_expired = false;
   absl::Duration wall_time;
 };
+
+// A kNative CpuMemory for a thread the caller runs itself (e.g. a KVM vCPU
+// thread that is a modelled host CPU): exactly what Run() gives its native
+// bodies. StopRequested() reads `*stop` (which must outlive it); NowNs()
+// counts from `start`.
+std::unique_ptr<CpuMemory> NewNativeCpuMemory(int cpu, const std::atomic<bool>* stop,
+                                              std::chrono::steady_clock::time_point start);
 
 // Runs a set of modelled CPUs to completion under one ordering mode.
 //

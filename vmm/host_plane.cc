@@ -36,14 +36,6 @@ int64_t SteadyNs() {
       .count();
 }
 
-inline void CpuPause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-#endif
-}
-
 int HostCpuCount() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -59,49 +51,43 @@ int BucketOf(int64_t ns) {
 
 }  // namespace
 
-// The native CpuMemory of one thread that is a modelled host CPU (a vCPU
-// thread or a ksmd thread): relaxed atomics, real fences, the hardware
-// decides (x86-TSO: only store->load reordering). Built -O2 (see BUILD).
+// The CpuMemory of one thread that is a modelled host CPU (a vCPU thread or
+// a ksmd thread): hostipi's native memory (relaxed atomics, real fences; the
+// hardware decides), plus the test hook that drops one host_ipi store.
 //
 // Threading: used only by its own thread, except StopRequested()/NowNs().
 class HostPlane::ThreadMemory final : public CpuMemory {
  public:
   ThreadMemory(int cpu, HostPlane* owner, int64_t start_ns, uint64_t seed)
-      : cpu_(cpu), owner_(owner), start_ns_(start_ns), rng(seed) {}
+      : rng(seed),
+        owner_(owner),
+        native_(hostipi::NewNativeCpuMemory(
+            cpu, &owner->stop_,
+            std::chrono::steady_clock::time_point(std::chrono::nanoseconds(start_ns)))) {}
 
-  int cpu() const override { return cpu_; }
-  uint64_t Load(SharedWord& w) override { return w.value.load(std::memory_order_relaxed); }
+  int cpu() const override { return native_->cpu(); }
+  uint64_t Load(SharedWord& w) override { return native_->Load(w); }
   void Store(SharedWord& w, uint64_t v) override {
     if (v == 1 && owner_->drop_host_ipi_of_.load(std::memory_order_relaxed) >= 0 &&
         MaybeDrop(w)) {
       return;
     }
-    w.value.store(v, std::memory_order_relaxed);
+    native_->Store(w, v);
   }
-  void StoreByte(SharedWord& w, int byte, uint8_t v) override {
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    const int offset = 7 - byte;
-#else
-    const int offset = byte;
-#endif
-    __atomic_store_n(reinterpret_cast<uint8_t*>(&w.value) + offset, v, __ATOMIC_RELAXED);
-  }
+  void StoreByte(SharedWord& w, int byte, uint8_t v) override { native_->StoreByte(w, byte, v); }
   uint64_t Exchange(SharedWord& w, uint64_t v, bool ordered) override {
-    return w.value.exchange(v, ordered ? std::memory_order_seq_cst : std::memory_order_relaxed);
+    return native_->Exchange(w, v, ordered);
   }
   uint64_t FetchOr(SharedWord& w, uint64_t bits, bool ordered) override {
-    return w.value.fetch_or(bits,
-                            ordered ? std::memory_order_seq_cst : std::memory_order_relaxed);
+    return native_->FetchOr(w, bits, ordered);
   }
-  void FullBarrier() override { std::atomic_thread_fence(std::memory_order_seq_cst); }
-  void LightBarrier() override { std::atomic_thread_fence(std::memory_order_acq_rel); }
-  void Signal(SharedWord& w, uint64_t v) override {
-    w.value.store(v, std::memory_order_relaxed);
-  }
-  void Relax() override { CpuPause(); }
-  bool StopRequested() const override { return owner_->stop_.load(std::memory_order_relaxed); }
+  void FullBarrier() override { native_->FullBarrier(); }
+  void LightBarrier() override { native_->LightBarrier(); }
+  void Signal(SharedWord& w, uint64_t v) override { native_->Signal(w, v); }
+  void Relax() override { native_->Relax(); }
+  bool StopRequested() const override { return native_->StopRequested(); }
   std::vector<std::string> BufferedStores() const override { return {}; }
-  int64_t NowNs() const override { return SteadyNs() - start_ns_; }
+  int64_t NowNs() const override { return native_->NowNs(); }
 
   hostipi::SplitMix64 rng;  // the owning thread's randomness
 
@@ -116,9 +102,8 @@ class HostPlane::ThreadMemory final : public CpuMemory {
     return owner_->drop_host_ipi_of_.compare_exchange_strong(expected, -1);
   }
 
-  const int cpu_;
   HostPlane* const owner_;
-  const int64_t start_ns_;
+  const std::unique_ptr<CpuMemory> native_;
 };
 
 int64_t LatencyHistogram::ApproxQuantile(double q) const {
