@@ -221,12 +221,14 @@ namespace guest {
 void HotplugWorkload(u32 vcpu, const BootParams* bp) {
   const ReproParams* rp = Repro();
   // Gates and the offline hook first: SmpInitCpu marks the vCPU ready.
-  SetReproGate(vcpu, kVectorHotplugTick, &irq_stub_228);
+  SetIdtGate(vcpu, kVectorHotplugTick, &irq_stub_228);
   SetOfflineIpiHandler(&OfflineIpi);
   SmpInitCpu(vcpu);
   WaitAllOnline();
   SmpStatusOf(vcpu)->where = kWhereWorkload;
-  if (vcpu != rp->hp_target) EnterUserWithInterrupts(vcpu, &hotplug_caller_main, vcpu);
+  if (vcpu != rp->hp_target) {
+    EnterRing3(vcpu, &hotplug_caller_main, vcpu, /*interrupts_on=*/true);
+  }
   // The target: ring 0, interrupts off except in hlt.
   HotplugShared* hp = Hp();
   u64 ticks = rp->hp_tick_ns ? rp->hp_tick_ns : (bp->heartbeat_ticks ? bp->heartbeat_ticks : 1000000);

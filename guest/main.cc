@@ -6,8 +6,11 @@
 // own per-vCPU area and VcpuStatus entry; BootParams is read-only.
 
 #include "guest/abi.h"
+#include "guest/cpu.h"
 
 using namespace kvmbed::abi;
+using kvmbed::guest::EnterRing3;
+using kvmbed::guest::SetIdtGate;
 
 namespace kvmbed {
 namespace guest {
@@ -160,32 +163,10 @@ void SendMessage(Message* m) {
 }
 
 // ---- IDT ----
-struct IdtGate {
-  u16 offset_lo;
-  u16 selector;
-  u8 ist;
-  u8 type_attr;
-  u16 offset_mid;
-  u32 offset_hi;
-  u32 zero;
-};
-static_assert(sizeof(IdtGate) == 16, "64-bit IDT gate");
-
 struct __attribute__((packed)) DescriptorPointer {
   u16 limit;
   u64 base;
 };
-
-void SetGate(IdtGate* idt, u32 vector, u64 handler) {
-  IdtGate& g = idt[vector];
-  g.offset_lo = static_cast<u16>(handler);
-  g.selector = kCodeSelector;
-  g.ist = 0;
-  g.type_attr = 0x8e;  // present, DPL 0, 64-bit interrupt gate
-  g.offset_mid = static_cast<u16>(handler >> 16);
-  g.offset_hi = static_cast<u32>(handler >> 32);
-  g.zero = 0;
-}
 
 }  // namespace
 
@@ -202,12 +183,13 @@ namespace {
 // on this project's hosts (kvm_pvm) ring-0 guest code is emulated instruction
 // by instruction, and a 4 KiB memset per vCPU was most of the boot time.
 void SetupIdt(u32 vcpu) {
-  IdtGate* idt = reinterpret_cast<IdtGate*>(PerCpuArea(vcpu) + kPerCpuIdtOffset);
-  for (u32 v = 0; v < 32; ++v) SetGate(idt, v, exc_stub_table[v]);
-  SetGate(idt, kTimerVector, reinterpret_cast<u64>(&irq_stub_32));
-  SetGate(idt, kSpuriousVector, reinterpret_cast<u64>(&irq_stub_255));
-  DescriptorPointer p = {static_cast<u16>(256 * sizeof(IdtGate) - 1),
-                         reinterpret_cast<u64>(idt)};
+  for (u32 v = 0; v < 32; ++v) {
+    SetIdtGate(vcpu, v, reinterpret_cast<void (*)()>(exc_stub_table[v]));
+  }
+  SetIdtGate(vcpu, kTimerVector, &irq_stub_32);
+  SetIdtGate(vcpu, kSpuriousVector, &irq_stub_255);
+  DescriptorPointer p = {static_cast<u16>(256 * 16 - 1),  // 256 16-byte gates
+                         PerCpuArea(vcpu) + kPerCpuIdtOffset};
   asm volatile("lidt %0" : : "m"(p) : "memory");
 }
 
@@ -219,24 +201,6 @@ void EnableX2apic(u32 vcpu) {
   Wrmsr(kMsrApicBase, Rdmsr(kMsrApicBase) | kApicBaseEnable | kApicBaseExtd);
   Wrmsr(kMsrX2apicSvr, 0x100 | kSpuriousVector);  // software enable
   StatusOf(vcpu)->apic_id = static_cast<u32>(Rdmsr(kMsrX2apicId));
-}
-
-// Drops to ring 3 at fn(arg) on this vCPU's ring-3 stack, interrupts off
-// (iretq frame: SS, RSP, RFLAGS, CS, RIP). Interrupts and exceptions taken
-// there switch to RSP0 of the vCPU's own TSS. Never returns.
-[[noreturn]] void EnterRing3(u32 vcpu, void (*fn)(u64), u64 arg) {
-  asm volatile(
-      "pushq %[ss]\n\t"
-      "pushq %[rsp]\n\t"
-      "pushq $0x2\n\t"
-      "pushq %[cs]\n\t"
-      "pushq %[rip]\n\t"
-      "iretq"
-      :
-      : [ss] "i"(kUserDataSelector | 3), [rsp] "r"(UserStackTop(vcpu)),
-        [cs] "i"(kUserCodeSelector | 3), [rip] "r"(fn), "D"(arg)
-      : "memory");
-  __builtin_unreachable();
 }
 
 // ---- deliberate faults (tests of the VMM's error paths) ----
@@ -285,7 +249,7 @@ void CommitFault(u32 vcpu, u32 fault) {
     case kFaultBadPort: kvmbed_fault_bad_port(); break;
     case kFaultMmio: kvmbed_fault_mmio(); break;
     case kFaultDivide: kvmbed_fault_divide(0); break;
-    case kFaultUserGp: EnterRing3(vcpu, &kvmbed_fault_user, 0);
+    case kFaultUserGp: EnterRing3(vcpu, &kvmbed_fault_user, 0, /*interrupts_on=*/false);
     default: Fatal(vcpu, "BootParams.fault: unknown fault number");
   }
   Fatal(vcpu, "the requested fault did not fault");
@@ -323,7 +287,8 @@ void UserSpinBody(u64 status) {
 
 void UserSpinWorkload(u32 vcpu, const BootParams* bp) {
   (void)bp;
-  EnterRing3(vcpu, &UserSpinBody, reinterpret_cast<u64>(StatusOf(vcpu)));
+  EnterRing3(vcpu, &UserSpinBody, reinterpret_cast<u64>(StatusOf(vcpu)),
+             /*interrupts_on=*/false);
 }
 
 // Indexed by Workload.

@@ -266,12 +266,12 @@ namespace guest {
 void PvSpinlockWorkload(u32 vcpu, const BootParams* bp) {
   (void)bp;
   // The gates first: SmpInitCpu marks the vCPU ready for IPIs.
-  SetReproGate(vcpu, kVectorPvKick, &irq_stub_226);
-  SetReproGate(vcpu, kVectorPvIoIrq, &irq_stub_227);
+  SetIdtGate(vcpu, kVectorPvKick, &irq_stub_226);
+  SetIdtGate(vcpu, kVectorPvIoIrq, &irq_stub_227);
   SmpInitCpu(vcpu);
   WaitAllOnline();
   SmpStatusOf(vcpu)->where = kWhereWorkload;
-  EnterUserWithInterrupts(vcpu, &pv_user_main, vcpu);
+  EnterRing3(vcpu, &pv_user_main, vcpu, /*interrupts_on=*/true);
 }
 
 }  // namespace guest

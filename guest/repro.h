@@ -1,12 +1,13 @@
 // Helpers shared by the reproduce-scenario workloads (guest/pvspinlock.cc,
 // guest/hotplug.cc): their parameters and shared state (guest/abi.h
-// ReproParams, PvLockShared, HotplugShared), raw IPIs, IDT gates and the
-// drop to ring 3. Freestanding like the rest of the guest.
+// ReproParams, PvLockShared, HotplugShared), raw IPIs and heartbeats (IDT gates and the drop to ring 3 are
+// guest/cpu.h). Freestanding like the rest of the guest.
 //
 // Threading: per-vCPU code; see each workload for who writes what.
 #ifndef KVMBED_GUEST_REPRO_H_
 #define KVMBED_GUEST_REPRO_H_
 
+#include "guest/cpu.h"
 #include "guest/smp.h"
 
 namespace kvmbed {
@@ -24,12 +25,6 @@ inline void SendVector(u32 cpu, u32 vector) {
   WrmsrSmp(kMsrIcrRepro, (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | vector);
 }
 inline void Eoi() { WrmsrSmp(kMsrEoiRepro, 0); }
-
-// Installs an interrupt gate (DPL 0) for `vector` in vCPU `vcpu`'s IDT.
-void SetReproGate(u32 vcpu, u32 vector, void (*stub)());
-
-// Drops to ring 3 at fn(arg) on this vCPU's ring-3 stack with interrupts on.
-[[noreturn]] void EnterUserWithInterrupts(u32 vcpu, void (*fn)(u64), u64 arg);
 
 inline void HeartBeat(u32 vcpu) {
   abi::VcpuStatus* s = VcpuStatusOf(vcpu);

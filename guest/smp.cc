@@ -5,6 +5,8 @@
 // the code is our own.
 #include "guest/smp.h"
 
+#include "guest/cpu.h"
+
 using namespace kvmbed::abi;
 
 extern "C" {
@@ -249,32 +251,10 @@ __attribute__((noinline)) void FlushQueue(u32 self) {
 // Adds the call-function and reschedule gates to this vCPU's IDT (laid out
 // by guest/main.cc: 256 16-byte interrupt gates at kPerCpuIdtOffset).
 void InstallSmpVectors(u32 vcpu) {
-  struct Gate {
-    u16 lo;
-    u16 sel;
-    u8 ist;
-    u8 attr;
-    u16 mid;
-    u32 hi;
-    u32 zero;
-  };
-  Gate* idt = reinterpret_cast<Gate*>(PerCpuArea(vcpu) + kPerCpuIdtOffset);
-  auto set = [&](u32 vec, void (*fn)()) {
-    u64 h = reinterpret_cast<u64>(fn);
-    Gate& g = idt[vec];
-    g.lo = static_cast<u16>(h);
-    g.sel = kCodeSelector;
-    g.ist = 0;
-    g.attr = 0x8e;
-    g.mid = static_cast<u16>(h >> 16);
-    g.hi = static_cast<u32>(h >> 32);
-    g.zero = 0;
-  };
-  set(kVectorCallFunctionSingle, &irq_stub_251);
-  set(kVectorReschedule, &irq_stub_253);
-  set(kVectorOnCpu, &irq_stub_240);
-  set(13, &smp_gp_stub);  // #GP: emulates the ring-3 op loop's privileged steps
-
+  SetIdtGate(vcpu, kVectorCallFunctionSingle, &irq_stub_251);
+  SetIdtGate(vcpu, kVectorReschedule, &irq_stub_253);
+  SetIdtGate(vcpu, kVectorOnCpu, &irq_stub_240);
+  SetIdtGate(vcpu, 13, &smp_gp_stub);  // #GP: emulates the ring-3 op loop's privileged steps
 }
 
 // SmpStatus starts zeroed (fresh guest RAM) and is never cleared here: a

@@ -8,6 +8,8 @@
 // waits in csd_lock_wait), so a stuck waiter shows as a soft lockup.
 #include "guest/smp.h"
 
+#include "guest/cpu.h"
+
 using namespace kvmbed::abi;
 
 namespace kvmbed {
@@ -283,24 +285,6 @@ __attribute__((noinline)) void VmSlice(u32 self, u32 slot, u32 worker) {
   }
 }
 
-// Drops to ring 3 at fn(arg) on this vCPU's ring-3 stack with interrupts
-// ON (RFLAGS.IF=1, IOPL 0): IPIs are taken on the TSS's RSP0 stack and
-// served as usual. Never returns.
-[[noreturn]] void EnterRing3WithInterrupts(u32 vcpu, void (*fn)(u64), u64 arg) {
-  asm volatile(
-      "pushq %[ss]\n\t"
-      "pushq %[rsp]\n\t"
-      "pushq $0x202\n\t"
-      "pushq %[cs]\n\t"
-      "pushq %[rip]\n\t"
-      "iretq"
-      :
-      : [ss] "i"(kUserDataSelector | 3), [rsp] "r"(UserStackTop(vcpu)),
-        [cs] "i"(kUserCodeSelector | 3), [rip] "r"(fn), "D"(arg)
-      : "memory");
-  __builtin_unreachable();
-}
-
 }  // namespace
 }  // namespace guest
 }  // namespace kvmbed
@@ -386,14 +370,14 @@ void SmpWorkload(u32 vcpu, const BootParams* bp) {
     // no torture ops of its own (finished at once) and runs its FP loop in
     // ring 3 while serving everyone's IPIs.
     __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
-    EnterRing3WithInterrupts(vcpu, &stress_cpu_user, vcpu);
+    EnterRing3(vcpu, &stress_cpu_user, vcpu, /*interrupts_on=*/true);
   }
   if (p->user_mode) {
     // kvm_pvm runs ring 3 natively and emulates ring 0: the op loop's
     // bookkeeping runs far faster up here. Its few privileged instructions
     // (ICR wrmsr, report out, cli/sti, hlt) trap to smp_emulate_gp; the IPI
     // handlers run in ring 0 as always.
-    EnterRing3WithInterrupts(vcpu, &smp_user_main, vcpu);
+    EnterRing3(vcpu, &smp_user_main, vcpu, /*interrupts_on=*/true);
   }
   Sti();
   OpLoop(vcpu);
