@@ -1,7 +1,6 @@
 // KVM integration: VMs boot, every vCPU comes online in long mode with the
 // x2APIC enabled, heartbeats flow without exits, threads run pinned as the
 // VmSpec says, and shutdown leaves no thread or fd behind.
-#include <dirent.h>
 #include <sched.h>
 
 #include <set>
@@ -20,15 +19,6 @@
 namespace kvmbed {
 namespace vmm {
 namespace {
-
-int CountEntries(const char* dir) {
-  DIR* d = opendir(dir);
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
 
 class BootTest : public ::testing::Test {
  protected:
@@ -57,8 +47,8 @@ void ExpectBootedAndPinned(const VmSpec& spec, const VmSummary& s) {
 
 TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
   VmSpec spec = PinnedTestVm("boot4", 4);
-  int threads_before = CountEntries("/proc/self/task");
-  int fds_before = CountEntries("/proc/self/fd");
+  int threads_before = CountDirEntries("/proc/self/task");
+  int fds_before = CountDirEntries("/proc/self/fd");
   MachineOptions opts;
   opts.heartbeat_period = absl::Milliseconds(5);
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(300), opts);
@@ -76,8 +66,8 @@ TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
                                             ", 4 vCPUs")),
             std::string::npos)
       << s->console[0];
-  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
-  EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before) << "fd leak";
+  EXPECT_EQ(CountDirEntries("/proc/self/task"), threads_before) << "thread leak";
+  EXPECT_EQ(CountDirEntries("/proc/self/fd"), fds_before) << "fd leak";
 }
 
 TEST_F(BootTest, FiftySixVcpusComeOnline) {
@@ -93,12 +83,12 @@ TEST_F(BootTest, FiftySixVcpusComeOnline) {
     spec.vcpu_affinity.push_back({cpus[k % cpus.size()]});
     spec.vcpu_pinned.push_back(true);
   }
-  int threads_before = CountEntries("/proc/self/task");
+  int threads_before = CountDirEntries("/proc/self/task");
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200));
   ASSERT_TRUE(s.ok()) << s.status();
   std::printf("%s", FormatSummary(*s).c_str());
   ExpectBootedAndPinned(spec, *s);
-  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
+  EXPECT_EQ(CountDirEntries("/proc/self/task"), threads_before) << "thread leak";
 }
 
 TEST_F(BootTest, TopologyWithGapsGivesHardwareApicIds) {

@@ -3,7 +3,6 @@
 // vCPUs, and leaves no thread or fd behind. Runs are asked to last an hour:
 // a fault that the VMM failed to notice would hang the test (and fail it by
 // timeout) instead of passing.
-#include <dirent.h>
 #include <sched.h>
 
 #include <string>
@@ -22,15 +21,6 @@ namespace kvmbed {
 namespace vmm {
 namespace {
 
-int CountEntries(const char* dir) {
-  DIR* d = opendir(dir);
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
-
 struct FaultCase {
   abi::Fault fault;
   std::vector<std::string> expected;  // substrings of the error message
@@ -45,8 +35,8 @@ class FaultTest : public ::testing::TestWithParam<FaultCase> {
 
 TEST_P(FaultTest, GivesCleanErrorAndStopsEverything) {
   const FaultCase& c = GetParam();
-  int threads_before = CountEntries("/proc/self/task");
-  int fds_before = CountEntries("/proc/self/fd");
+  int threads_before = CountDirEntries("/proc/self/task");
+  int fds_before = CountDirEntries("/proc/self/fd");
   MachineOptions opts;
   opts.fault = c.fault;
   opts.fault_vcpu = 1;
@@ -62,8 +52,8 @@ TEST_P(FaultTest, GivesCleanErrorAndStopsEverything) {
   for (const std::string& e : c.expected) {
     EXPECT_NE(msg.find(e), std::string::npos) << "missing '" << e << "' in:\n" << msg;
   }
-  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before) << "thread leak";
-  EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before) << "fd leak";
+  EXPECT_EQ(CountDirEntries("/proc/self/task"), threads_before) << "thread leak";
+  EXPECT_EQ(CountDirEntries("/proc/self/fd"), fds_before) << "fd leak";
   // The summary of the other vCPUs is still there.
   ASSERT_EQ(s->vcpu.size(), 2u);
   EXPECT_FALSE(FormatSummary(*s).empty());

@@ -16,6 +16,16 @@ namespace kvmbed {
 namespace vmm {
 namespace repro_internal {
 
+// What one phase (buggy or fixed model) of a guest scenario runs with.
+struct PhaseSetup {
+  const RunSpec* run;
+  abi::ReproParams params;
+  absl::Duration threshold;
+  uint64_t seed;
+  absl::Duration budget;
+  int64_t max_ops;
+};
+
 // Checks that `run` is a profile for `scenario` with one VM of at least
 // `min_vcpus` vCPUs; the error names the profile and the fix.
 absl::Status CheckRun(const RunSpec& run, const std::string& scenario, int min_vcpus);

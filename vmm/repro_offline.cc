@@ -91,15 +91,6 @@ const char* HpStateName(uint32_t s) {
   return "?";
 }
 
-struct PhaseSetup {
-  const RunSpec* run;
-  abi::ReproParams params;
-  absl::Duration threshold;
-  uint64_t seed;
-  absl::Duration budget;
-  int64_t max_ops;
-};
-
 absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
                                            const GuestReproOptions& o,
                                            std::vector<std::string>* notes) {

@@ -63,15 +63,6 @@ struct Watch {
   absl::Time irq_since;
 };
 
-struct PhaseSetup {
-  const RunSpec* run;
-  abi::ReproParams params;
-  absl::Duration threshold;
-  uint64_t seed;
-  absl::Duration budget;
-  int64_t max_ops;
-};
-
 absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
                                            const GuestReproOptions& o,
                                            std::vector<std::string>* notes,

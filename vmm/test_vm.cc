@@ -1,5 +1,6 @@
 #include "vmm/test_vm.h"
 
+#include <dirent.h>
 #include <sched.h>
 
 namespace kvmbed {
@@ -14,6 +15,15 @@ std::vector<int> TestHostCpus() {
     if (CPU_ISSET(c, &set)) cpus.push_back(c);
   }
   return cpus;
+}
+
+int CountDirEntries(const char* dir) {
+  DIR* d = opendir(dir);
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n;
 }
 
 namespace {

@@ -23,6 +23,10 @@ namespace vmm {
 // The CPUs this process may run on (its sched_getaffinity mask), sorted.
 std::vector<int> TestHostCpus();
 
+// Entries in directory `dir` (e.g. /proc/self/fd or /proc/self/task, to
+// check that a VM leaves no fd or thread behind); -1 if it cannot be read.
+int CountDirEntries(const char* dir);
+
 // A `vcpus`-vCPU VM of 64 MiB, one core per vCPU, with vCPU i pinned to
 // host CPU i % ncpus (each vCPU on exactly one CPU).
 VmSpec PinnedTestVm(const std::string& name, int vcpus);
