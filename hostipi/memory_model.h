@@ -177,6 +177,73 @@ struct RunStats {
 std::unique_ptr<CpuMemory> NewNativeCpuMemory(int cpu, const std::atomic<bool>* stop,
                                               std::chrono::steady_clock::time_point start);
 
+// Emulated-power store buffers for CPUs that are real threads the caller
+// runs itself (the vCPU-thread host plane), where the coroutine scheduler of
+// kEmulatedPower cannot be used. Each CpuMemory it makes keeps a software
+// store buffer in front of hostipi's native memory:
+//  * Store/StoreByte enter the buffer and stay there for a seeded random
+//    hold in [0, max_hold]; the CPU's own loads of that word see them at once
+//    (forwarding), every other CPU sees the word's old value until it drains.
+//  * A store drains when its hold has passed (at the owner's next memory
+//    operation, or by the drainer thread while the owner runs no modelled
+//    code, e.g. while a vCPU thread is in its guest), but never before an
+//    older store to the same word (coherence) nor before a store that
+//    precedes it across a LightBarrier (lwsync: store->store order).
+//    Stores with no lwsync between them may drain out of order (the seed's
+//    scenario 1).
+//  * FullBarrier and fully ordered RMWs drain the whole buffer first (sync);
+//    a relaxed RMW first drains the stores up to the CPU's last store to its
+//    word. Signal (msgsnd) is not buffered.
+//  * Loads are not reordered with each other (a subset of POWER: only
+//    store->load and store->store reordering are emulated), and x86's own
+//    store buffer still applies underneath.
+// So an unfenced clear of host_ipi can stay invisible for up to max_hold
+// after the CPU read its messages: the window of the seed's scenario 2,
+// widened from nanoseconds to what a soak on a small box can hit, while a
+// kernel model with the barriers (3a83f677) drains it before the read and
+// stays clean whatever the hold.
+//
+// Threading: Create() and destruction from one owner thread; destroy the
+// CpuMemorys' words only after this object. Each CpuMemory is used by its
+// own thread; BufferedStores() and the drainer may run on any thread.
+struct ThreadStoreBufferOptions {
+  // Longest time a store may stay buffered (> 0).
+  absl::Duration max_hold = absl::Milliseconds(1);
+  // Drainer period; zero = max_hold / 4, at least 50 us.
+  absl::Duration drain_period = absl::ZeroDuration();
+  // Seeds the holds (per CPU: seed, cpu).
+  uint64_t seed = 1;
+  // Stores a CPU may buffer; one more drains its oldest first.
+  int capacity = 32;
+};
+
+class ThreadStoreBuffers {
+ public:
+  // Checks the options (errors name the field and the fix) and starts the
+  // drainer thread.
+  static absl::StatusOr<std::unique_ptr<ThreadStoreBuffers>> Create(
+      const ThreadStoreBufferOptions& options);
+  virtual ~ThreadStoreBuffers() = default;
+
+  // A buffered CpuMemory for modelled CPU `cpu` on the caller's thread;
+  // StopRequested() reads `*stop`, NowNs() counts from `start`. The memory
+  // must not outlive this object.
+  virtual std::unique_ptr<CpuMemory> NewCpu(int cpu, const std::atomic<bool>* stop,
+                                            std::chrono::steady_clock::time_point start) = 0;
+  // Makes every buffered store visible and stops the drainer (idempotent).
+  virtual void Shutdown() = 0;
+  // Stores that drained by hold expiry / barrier or RMW / the drainer, and
+  // the longest time one was held (ns).
+  struct Stats {
+    int64_t buffered = 0;
+    int64_t drained_by_hold = 0;
+    int64_t drained_by_barrier = 0;
+    int64_t drained_by_drainer = 0;
+    int64_t max_held_ns = 0;
+  };
+  virtual Stats GetStats() const = 0;
+};
+
 // Runs a set of modelled CPUs to completion under one ordering mode.
 //
 // Threading: Run() blocks its caller until every body returned.
