@@ -147,8 +147,9 @@ int64_t HostIpiPlane::StampToNs(int64_t delta) const {
 }
 
 std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
-  // Emulated mode only: every modelled CPU runs on this one OS thread, so
-  // reading another CPU's (const) buffer here cannot race.
+  // Emulated mode: every modelled CPU runs on this one OS thread, so
+  // reading another CPU's (const) buffer here cannot race; thread store
+  // buffers lock their own buffer in BufferedStores().
   std::vector<std::string> out;
   for (size_t i = 0; i < cpus_.size(); ++i) {
     const CpuMemory* m = cpus_[i]->mem;
@@ -258,10 +259,11 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
   int number = 0;
   bool lost = false;
   uint64_t polls = 0;
+  // An episode counts as lost from its first LOST report on (live counters
+  // must show a hang while it lasts), else as slow when it ends.
   auto end_episode = [&](int64_t waited) {
     if (number == 0) return;
-    (lost ? stalls_lost_ : stalls_slow_)
-        .fetch_add(1, std::memory_order_relaxed);
+    if (!lost) stalls_slow_.fetch_add(1, std::memory_order_relaxed);
     StallReport r;
     r.kind = StallReport::Kind::kUnstuck;
     r.number = number;
@@ -278,10 +280,7 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
     InterruptPoint(mem);
     mem.Relax();
     if (mem.StopRequested()) {
-      if (number != 0) {
-        (lost ? stalls_lost_ : stalls_slow_)
-            .fetch_add(1, std::memory_order_relaxed);
-      }
+      if (number != 0 && !lost) stalls_slow_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
     if (!Emulated() && (++polls & 63) != 0) continue;  // clock reads cost
@@ -293,14 +292,16 @@ bool HostIpiPlane::CsdLockWait(CpuMemory& mem, int target, CsdFunc func,
     if (first) number = next_report_.fetch_add(1);
     StallReport r =
         BuildReport(mem, target, func, info, now - start, number, first);
-    if (r.verdict == StallVerdict::kLost) lost = true;
+    if (r.verdict == StallVerdict::kLost && !lost) {
+      lost = true;
+      stalls_lost_.fetch_add(1, std::memory_order_relaxed);
+    }
     Trace(mem, TraceKind::kStall, target, number);
     StallAction action =
         options_.sink ? options_.sink(r) : StallAction::kKeepWaiting;
     next_report = mem.NowNs() + threshold;
     if (action == StallAction::kAbort) {
-      (lost ? stalls_lost_ : stalls_slow_)
-          .fetch_add(1, std::memory_order_relaxed);
+      if (!lost) stalls_slow_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
     if (action == StallAction::kResend) {
@@ -357,7 +358,7 @@ bool HostIpiPlane::ExitPath(CpuMemory& mem) {
   c.last_doorbell.t.store(Stamp(mem), std::memory_order_relaxed);
   c.last_doorbell.host_ipi.store(host_ipi, std::memory_order_relaxed);
   c.last_doorbell.messages.store(seen, std::memory_order_relaxed);
-  if (Emulated()) {
+  if (HasStoreBuffers()) {
     std::vector<std::string> buffered = AllBufferedStores();
     absl::MutexLock lock(&c.mu);
     c.buffered_at_doorbell = std::move(buffered);
@@ -440,7 +441,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
     c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
     c.last_handled.messages.store(bits, std::memory_order_relaxed);
 
-    if (Emulated()) {
+    if (HasStoreBuffers()) {
       std::vector<std::string> buffered = AllBufferedStores();
       absl::MutexLock lock(&c.mu);
       c.buffered_at_clear = std::move(buffered);
@@ -685,7 +686,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
                          MessageBitsToString(d.last_handled.messages.load(
                              std::memory_order_acquire)))});
   }
-  if (Emulated()) {
+  if (HasStoreBuffers()) {
     Cpu& dm = *cpus_[target];
     absl::MutexLock lock(&dm.mu);
     r.facts.push_back({"stores still buffered when it took that doorbell",

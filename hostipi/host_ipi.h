@@ -120,6 +120,10 @@ class HostIpiPlane {
     int64_t exit_latency_relax = 0;
     // Trace lines per involved CPU in a report.
     int trace_events_per_cpu = 24;
+    // kNative CPUs whose CpuMemory keeps a store buffer (ThreadStoreBuffers):
+    // reports then list the stores still buffered when the target took the
+    // doorbell and read its messages, as in kEmulatedPower.
+    bool thread_store_buffers = false;
   };
 
   // Checks the options; the error names the field and the fix.
@@ -249,6 +253,10 @@ class HostIpiPlane {
 
   bool Emulated() const {
     return options_.mode == OrderingMode::kEmulatedPower;
+  }
+  // Whether CPUs have store buffers whose contents the reports show.
+  bool HasStoreBuffers() const {
+    return Emulated() || options_.thread_store_buffers;
   }
   void Trace(CpuMemory& mem, TraceKind kind, uint64_t a = 0, uint64_t b = 0,
              bool flag = false);
