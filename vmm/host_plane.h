@@ -20,7 +20,9 @@
 // Lifecycle: Create() -> install as MachineOptions::hooks (or chained, e.g.
 // SmpRunOptions::hooks) -> Machine::Create -> Attach(machine) -> machine
 // Start/WaitOnline -> Start() (calibrates, starts the ksmd threads) -> ...
-// -> RequestStop() -> Machine::Shutdown() -> Join() -> Result().
+// -> StopSenders() -> Machine::Shutdown() -> Join() -> Result(). The ksmd
+// threads kick vCPU threads, so they must be gone before the Machine frees
+// them.
 //
 // Threading: Create/Attach/Start/Join/Result from one owner thread.
 // RequestStop(), Stats() and the test hooks from any thread. AfterExit and
@@ -57,6 +59,11 @@ struct HostPlaneOptions {
   std::string vm_name;
   int num_vcpus = 1;
   hostipi::KernelModel model;
+  // kNative: this machine's ordering. kEmulatedPower: every modelled CPU's
+  // stores go through a hostipi::ThreadStoreBuffers store buffer that holds
+  // an unfenced store up to store_hold (memory_model.h).
+  hostipi::OrderingMode ordering = hostipi::OrderingMode::kNative;
+  absl::Duration store_hold = absl::Milliseconds(1);
   int ksmd_threads = 1;
   std::vector<int> ksmd_cpus;  // empty = not pinned
   absl::Duration ksmd_pause = absl::Microseconds(200);
@@ -83,8 +90,7 @@ struct HostPlaneOptions {
 // Builds options from the profile's section (errors name the field and fix).
 absl::StatusOr<HostPlaneOptions> HostPlaneOptionsFromSpec(const HostIpiSpec& spec,
                                                           const VmSpec& vm);
-// Checks a HostIpiSpec alone: kernel model, ordering (emulated-power is
-// refused: vCPU threads are real threads), ranges.
+// Checks a HostIpiSpec alone: kernel model, ordering, store hold, ranges.
 absl::Status ValidateHostIpiSpec(const HostIpiSpec& spec);
 
 // A log2 histogram of csd round trips (ns), bucket b holds (2^(b-1), 2^b].
@@ -118,6 +124,11 @@ struct HostPlaneResult {
   int64_t kick_p50_ns = 0;
   int64_t kick_p99_ns = 0;
   int64_t kick_max_ns = 0;
+  // Memory ordering ("native" / "emulated-power") and, when emulated, the
+  // store buffers' counters.
+  std::string ordering;
+  absl::Duration store_hold;
+  hostipi::ThreadStoreBuffers::Stats store_buffers;
 };
 
 class HostPlane : public VcpuHooks {
@@ -133,7 +144,10 @@ class HostPlane : public VcpuHooks {
   absl::Status Start();
   // Ends every csd wait and sender soon. Any thread.
   void RequestStop();
-  // Joins the ksmd threads. Call after the Machine shut down.
+  // RequestStop() and joins the ksmd threads. Before Machine::Shutdown().
+  void StopSenders();
+  // StopSenders() if not done, then makes the last buffered stores visible.
+  // After Machine::Shutdown() (no vCPU thread runs plane code any more).
   void Join();
   HostPlaneResult Result() const;
   // Live counters (any thread).
@@ -175,12 +189,16 @@ class HostPlane : public VcpuHooks {
 
   HostPlaneOptions options_;
   std::unique_ptr<hostipi::HostIpiPlane> plane_;
+  // kEmulatedPower only; destroyed after mem_ and before plane_'s words.
+  std::unique_ptr<hostipi::ThreadStoreBuffers> buffers_;
   std::vector<std::unique_ptr<ThreadMemory>> mem_;  // one per modelled CPU
   std::atomic<Machine*> machine_{nullptr};
   std::atomic<bool> stop_{false};
   std::atomic<bool> plane_ready_{false};  // plane_ built (Start)
-  std::atomic<int> calib_vcpu_{-1};
-  std::atomic<int64_t> calib_seen_{0};
+  // Calibration: while calibrating_, vCPU v's first exit after a kick
+  // records its time in calib_seen_[v] (0 = not yet).
+  std::atomic<bool> calibrating_{false};
+  std::unique_ptr<std::atomic<int64_t>[]> calib_seen_;
   int64_t kick_p50_ns_ = 0;
   int64_t kick_p99_ns_ = 0;
   int64_t kick_max_ns_ = 0;

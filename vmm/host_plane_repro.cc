@@ -91,7 +91,7 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   while (s.ok() && !plane->StopRequested() && absl::Now() < end) {
     s = m->Run(std::min(absl::Milliseconds(50), end - absl::Now()));
   }
-  plane->RequestStop();
+  plane->StopSenders();
   VmSummary summary = m->Shutdown();
   plane->Join();
   if (!s.ok()) return s;

@@ -80,7 +80,7 @@ HostPlaneResult RunWith(HostPlane& plane, const VmSpec& vm, absl::Duration budge
     s = (*m)->Run(absl::Milliseconds(20));
   }
   EXPECT_TRUE(s.ok()) << s;
-  plane.RequestStop();
+  plane.StopSenders();
   VmSummary sum = (*m)->Shutdown();
   plane.Join();
   EXPECT_TRUE(sum.error.ok()) << sum.error;
@@ -176,10 +176,17 @@ TEST(HostPlaneTest, SpecValidation) {
   s.enabled = true;
   EXPECT_TRUE(ValidateHostIpiSpec(s).ok());
   s.ordering = "emulated-power";
+  EXPECT_TRUE(ValidateHostIpiSpec(s).ok());
+  s.ordering = "tso";
   absl::Status st = ValidateHostIpiSpec(s);
   EXPECT_FALSE(st.ok());
   EXPECT_TRUE(absl::StrContains(st.message(), "hostipi.ordering")) << st;
   EXPECT_TRUE(absl::StrContains(st.message(), "native")) << st;
+  s = HostIpiSpec();
+  s.ordering = "emulated-power";
+  s.store_hold = absl::Seconds(5);
+  st = ValidateHostIpiSpec(s);
+  EXPECT_TRUE(absl::StrContains(st.message(), "hostipi.store_hold")) << st;
   s = HostIpiSpec();
   s.kernel_model = "v5.3,demux=fast";
   st = ValidateHostIpiSpec(s);

@@ -664,7 +664,8 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         hp.kernel_model, ", csd threshold ", absl::FormatDuration(hp.threshold),
                         " (", hp.threshold_source, ")\n"));
       Event("hostipi_start", {{"kernel_model", hp.kernel_model},
-                              {"mode", "native"},
+                              {"mode", hp.ordering},
+                              {"store_hold_ns", absl::ToInt64Nanoseconds(hp.store_hold)},
                               {"threshold_ns", absl::ToInt64Nanoseconds(hp.threshold)},
                               {"calibrated", hp.threshold_calibrated},
                               {"kick_p50_ns", hp.kick_p50_ns},
@@ -714,7 +715,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   machine_ptr_.store(nullptr, std::memory_order_release);
   // The plane first: every host csd wait ends, so no vCPU thread blocks the
   // shutdown; its ksmd threads are joined once the vCPUs are gone.
-  if (host_plane_ != nullptr) host_plane_->RequestStop();
+  if (host_plane_ != nullptr) host_plane_->StopSenders();
   result.vm = machine_->Shutdown();
   if (host_plane_ != nullptr) {
     host_plane_->Join();
@@ -732,7 +733,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                           {"csds_run", hs.csds_run},
                           {"max_wait_ns", hs.max_wait_ns},
                           {"stalls_lost", result.host.lost},
-                          {"stalls_slow", result.host.slow}});
+                          {"stalls_slow", result.host.slow},
+                          {"stores_buffered", result.host.store_buffers.buffered},
+                          {"stores_drained_by_drainer", result.host.store_buffers.drained_by_drainer},
+                          {"store_max_held_ns", result.host.store_buffers.max_held_ns}});
   }
   if (!s.ok() && result.vm.error.ok()) result.vm.error = s;
 
