@@ -25,7 +25,8 @@ TEST(HostIpiProfileTest, FullSection) {
   auto r = Load(
       "hostipi:\n"
       "  kernel_model: v5.4,mb-after-clear=off,demux=peek\n"
-      "  ordering: native\n"
+      "  ordering: emulated-power\n"
+      "  store_hold: 50ms\n"
       "  senders: {ksmd_threads: 2, ksmd_cpus: \"0-1\", ksmd_pause: 100us, vcpu_exit_calls: false,\n"
       "            exit_call_probability: 0.25, resched_fraction: 0.75}\n"
       "  stall_threshold: 300ms\n"
@@ -35,6 +36,8 @@ TEST(HostIpiProfileTest, FullSection) {
   const HostIpiSpec& h = r->hostipi;
   EXPECT_TRUE(h.enabled);  // a section without `enabled:` asks for the plane
   EXPECT_EQ(h.kernel_model, "v5.4,mb-after-clear=off,demux=peek");
+  EXPECT_EQ(h.ordering, "emulated-power");
+  EXPECT_EQ(h.store_hold, absl::Milliseconds(50));
   EXPECT_EQ(h.ksmd_threads, 2);
   EXPECT_EQ(h.ksmd_cpus, (std::vector<int>{0, 1}));
   EXPECT_EQ(h.ksmd_pause, absl::Microseconds(100));
@@ -61,8 +64,12 @@ void ExpectError(const std::string& section, const std::string& where,
 }
 
 TEST(HostIpiProfileTest, ErrorsNameFileLineFieldAndFix) {
-  ExpectError("hostipi:\n  ordering: emulated-power\n", "hp.yaml:5:", "hostipi.ordering",
-              "ordering: native");
+  ExpectError("hostipi:\n  ordering: tso\n", "hp.yaml:5:", "hostipi.ordering",
+              "emulated-power");
+  ExpectError("hostipi:\n  ordering: emulated-power\n  store_hold: 5s\n", "hp.yaml:6:",
+              "hostipi.store_hold", "1ms");
+  ExpectError("hostipi:\n  store_hold: 1ms\n", "hp.yaml:5:", "hostipi.store_hold",
+              "ordering: emulated-power");
   ExpectError("hostipi:\n  kernel_model: v5.3,demux=fast\n", "hp.yaml:5:",
               "hostipi.kernel_model", "demux=xchg");
   ExpectError("hostipi:\n  kernel_model: v9\n", "hp.yaml:5:", "hostipi.kernel_model", "v5.4");

@@ -209,7 +209,8 @@ const std::vector<KeySpec>& HostIpiKeys() {
   static const auto* keys = new std::vector<KeySpec>{
       {"enabled", false, "enabled: true"},
       {"kernel_model", false, "kernel_model: v5.4"},
-      {"ordering", false, "ordering: native"},
+      {"ordering", false, "ordering: emulated-power"},
+      {"store_hold", false, "store_hold: 1ms"},
       {"senders", false, "senders: {ksmd_threads: 1, ksmd_cpus: \"0\"}"},
       {"stall_threshold", false, "stall_threshold: 200ms"},
       {"resend_on_stall", false, "resend_on_stall: true"},
@@ -1247,14 +1248,19 @@ absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) cons
     }
   }
   if (h["ordering"]) {
-    ASSIGN_OR_RETURN(spec.ordering, String(h["ordering"], "hostipi.ordering"));
-    if (spec.ordering != "native") {
-      return Error(h["ordering"], "hostipi.ordering",
-                   absl::StrCat("'", absl::CEscape(spec.ordering),
-                                "' cannot run on vCPU threads: the host plane's CPUs are real "
-                                "threads, so only 'native' is possible (emulated-power needs "
-                                "every CPU on one thread: use `kvmbed reproduce lost-host-ipi "
-                                "--mode=emulated-power`); write ordering: native"));
+    ASSIGN_OR_RETURN(spec.ordering, OrderingMode(h["ordering"], "hostipi.ordering"));
+  }
+  if (h["store_hold"]) {
+    ASSIGN_OR_RETURN(spec.store_hold, PositiveDuration(h["store_hold"], "hostipi.store_hold"));
+    if (spec.store_hold > absl::Seconds(1)) {
+      return Error(h["store_hold"], "hostipi.store_hold",
+                   "longer than 1s; a store buffer holds a store for microseconds to "
+                   "milliseconds, e.g. store_hold: 1ms");
+    }
+    if (spec.ordering != "emulated-power") {
+      return Error(h["store_hold"], "hostipi.store_hold",
+                   "only means something with ordering: emulated-power; add it or drop "
+                   "store_hold");
     }
   }
   if (h["senders"]) {

@@ -63,8 +63,12 @@ struct HostIpiSpec {
   // hostipi KernelModel string: preset[,site=value]..., e.g. "v5.3" or
   // "v5.4,mb-after-clear=off,demux=peek".
   std::string kernel_model = "v5.4";
-  // Memory ordering; only "native" runs on vCPU threads.
+  // Memory ordering of the vCPU-thread CPUs: "native" (this machine's own)
+  // or "emulated-power" (a seeded software store buffer per thread that
+  // holds each unfenced store up to store_hold; hostipi/memory_model.h
+  // ThreadStoreBuffers).
   std::string ordering = "native";
+  absl::Duration store_hold = absl::Milliseconds(1);
   // ksmd-like host stress threads per VM (smp_call_function_many on the
   // VM's vCPU-thread CPUs), pinned to ksmd_cpus (empty = the VM's
   // emulatorpin, else any CPU of the run).

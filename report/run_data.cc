@@ -169,7 +169,7 @@ bool IsDocumentedExtra(const std::string& type) {
   static const auto* kExtra = new std::set<std::string>{
       "smp_start",     "smp_end",          "scf_stats",   "hostipi_start", "hostipi_end",
       "host_stress",   "host_stress_start", "host_stress_ended", "reproduce",
-      "guest_error"};
+      "guest_error",   "stop_requested"};
   return kExtra->count(type) > 0;
 }
 

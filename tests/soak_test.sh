@@ -5,9 +5,9 @@
 # types, `kvmbed report` renders it), JUnit XML, SIGINT (orderly stop,
 # summary, run_end) and kill -9 (every line but possibly the last parses).
 #
-# "Stall found" uses the guest-plane fault injection (--drop-ipi-fraction on
-# vCPU 1 of each VM); the host plane runs with the fixed model (v5.4) and must
-# stay clean. See 2b for why the buggy model is not a bounded test.
+# "Stall found" twice: the guest-plane fault injection (--drop-ipi-fraction
+# on vCPU 1 of each VM), and the buggy host kernel model on the host plane
+# (2b); the profile's fixed host model must stay clean.
 set -uo pipefail
 KVMBED="$1"
 PROFILE="$2"
@@ -87,15 +87,25 @@ if log_parses "$T/lost.jsonl"; then pass "stall log parses"; else fail "stall lo
 expect_rc "report renders the stall log" 0 $?
 expect_grep "page holds the stall report" "Detected non-responsive CSD lock" "$T/lost.html"
 
-# 2b. The host plane with the fixed kernel model (hostipi v5.4): runs, stays clean.
-# (The buggy model's lost host IPI is not a bounded test here: under the seed's
-# load the plane makes ~20 csd calls in 15 s; vmm/host_plane_test reproduces it
-# with an aligned sender instead.)
-"${SOAK[@]}" --duration=5s --kernel-model=v5.4 --events="$T/hp.jsonl" >"$T/out" 2>"$T/err"
+# 2b. The host plane (the profile's hostipi: section, emulated-power store
+# buffers on the vCPU threads). The buggy kernel model (no barrier after the
+# clear of host_ipi) loses a host IPI: exit 1, a LOST host-plane stall in the
+# log, stopped early by --stop-on-lost. The fixed model runs clean.
+"${SOAK[@]}" --duration=90s --kernel-model=v5.3,demux=peek --stop-on-lost --events="$T/hb.jsonl" \
+  --junit="$T/hb.xml" >"$T/out" 2>"$T/err"
+expect_rc "buggy host kernel model loses an IPI" 1 $?
+expect_grep "host-plane stall with verdict lost" '"plane":"host".*"type":"stall".*"verdict":"lost"' "$T/hb.jsonl"
+expect_grep "the report says why: doorbell taken with host_ipi==0" "took its last doorbell in the guest with host_ipi==0" "$T/out"
+expect_grep "stopped at the first lost stall" '"reason":"stop_on_lost".*"type":"stop_requested"' "$T/hb.jsonl"
+expect_grep "run_end says lost host IPI" '"verdict":"lost host IPI"' "$T/hb.jsonl"
+expect_grep "JUnit failure for the host plane" 'failure .*type="lost_host_ipi"' "$T/hb.xml"
+if log_parses "$T/hb.jsonl"; then pass "buggy host-plane log parses"; else fail "buggy host-plane log parses"; fi
+"${SOAK[@]}" --duration=8s --kernel-model=v5.4,demux=peek --events="$T/hp.jsonl" >"$T/out" 2>"$T/err"
 expect_rc "fixed host kernel model runs clean" 0 $?
-expect_grep "host plane started with the model" '"kernel_model":"v5.4".*"type":"hostipi_start"' "$T/hp.jsonl"
+expect_grep "host plane started with the model" '"kernel_model":"v5.4,demux=peek".*"mode":"emulated-power".*"type":"hostipi_start"' "$T/hp.jsonl"
+expect_grep "fixed model buffered stores too" '"stores_buffered":[1-9]' "$T/hp.jsonl"
 expect_grep "host-plane latency histogram for the report" '"plane":"host".*"type":"ipi_latency"' "$T/hp.jsonl"
-expect_grep "run_start names the kernel model" '"kernel_model":"v5.4".*"type":"run_start"' "$T/hp.jsonl"
+expect_grep "run_start names the kernel model" '"kernel_model":"v5.4,demux=peek".*"type":"run_start"' "$T/hp.jsonl"
 "${SOAK[@]}" --duration=5s --kernel-model=v9.9 --host-stress=false >"$T/out" 2>"$T/err"
 expect_rc "unknown kernel model is bad input" 2 $?
 expect_grep "unknown model named" "v9.9" "$T/err"

@@ -56,7 +56,18 @@ ABSL_FLAG(double, scale, 1.0,
           "vCPU counts, pinning, VM memory, durations and thresholds are not scaled.");
 ABSL_FLAG(std::string, kernel_model, "",
           "soak: run the modelled POWER host plane (hostipi:) with this kernel model, overriding "
-          "the profile: preset[,site=value]..., e.g. v5.3 (buggy) or v5.4 (fixed).");
+          "the profile: preset[,site=value]..., e.g. v5.3,demux=peek (buggy: the seed's "
+          "scenario 2) or v5.4,demux=peek (fixed).");
+ABSL_FLAG(bool, stop_on_lost, false,
+          "soak: stop in order at the first LOST csd stall (either plane) instead of running "
+          "the whole --duration; the exit code is 1 as for any lost IPI.");
+ABSL_FLAG(std::string, host_ordering, "",
+          "soak: memory ordering of the host plane's CPUs, overriding the profile's "
+          "hostipi.ordering: native (this machine's) or emulated-power (a seeded store buffer "
+          "per vCPU thread that holds unfenced stores up to --store-hold).");
+ABSL_FLAG(absl::Duration, store_hold, absl::ZeroDuration(),
+          "soak: with emulated-power host ordering, the longest time a store stays buffered "
+          "(0 = the profile's hostipi.store_hold, default 1ms).");
 ABSL_FLAG(bool, host_stress, true, "soak: run the profile's host_stress: (stress-ng).");
 ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(1),
           "soak: period of the status line and the status/heartbeats events.");

@@ -21,6 +21,7 @@ constexpr char kUsage[] =
     "  run [PROFILE.yaml]           boot the profile's VMs (built-in default if none)\n"
     "  soak PROFILE.yaml            long run with host stress, status line, event log,\n"
     "                               JUnit (--duration 20h --scale F --junit FILE --events FILE)\n"
+    "                               host plane: --kernel-model M --host-ordering O --stop-on-lost\n"
     "  bench boot --vcpus N         time VM creation -> every vCPU online\n"
     "  bench ipi [PROFILE]          on_cpu / csd IPI round trip, target hlt and spinning\n"
     "  bench reproduce NAME         median time to reproduce a scenario, operations/s\n"

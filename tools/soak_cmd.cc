@@ -101,6 +101,21 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
     spec->hostipi.enabled = true;
     spec->hostipi.kernel_model = absl::GetFlag(FLAGS_kernel_model);
   }
+  if (!absl::GetFlag(FLAGS_host_ordering).empty()) {
+    spec->hostipi.ordering = absl::GetFlag(FLAGS_host_ordering);
+  }
+  if (absl::GetFlag(FLAGS_store_hold) != absl::ZeroDuration()) {
+    spec->hostipi.store_hold = absl::GetFlag(FLAGS_store_hold);
+  }
+  if (spec->hostipi.enabled) {
+    // Flags are checked like the profile's hostipi: section (named fields).
+    absl::Status host = vmm::ValidateHostIpiSpec(spec->hostipi);
+    if (!host.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          host.message(), " (from the profile's hostipi: section, --kernel-model, "
+                          "--host-ordering or --store-hold)"));
+    }
+  }
   const double drop = absl::GetFlag(FLAGS_drop_ipi_fraction);
   if (drop != -1) {
     if (!(drop >= 0 && drop <= 1)) {
@@ -411,6 +426,9 @@ struct SoakOptions {
   bool host_stress = true;
   bool watchdogs = true;
   bool quiet = false;  // benchmarks: no per-VM output, no status lines
+  // Stop in order at the first LOST stall (either plane): bisection and
+  // reproduction runs need the first hit, not the rest of the duration.
+  bool stop_on_lost = false;
   absl::Duration status_interval = absl::Seconds(1);
   // Called once per status period on the main thread (benchmarks sample RSS).
   std::function<void(absl::Duration elapsed, const Totals&)> on_status;
@@ -469,7 +487,14 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                    spec.ksm ? "on" : "off", mem_note, "\n", "  host plane (hostipi): ",
                    spec.hostipi.enabled
                        ? absl::StrCat("kernel model ", spec.hostipi.kernel_model, ", ",
-                                      spec.hostipi.ordering, " ordering, ",
+                                      spec.hostipi.ordering, " ordering",
+                                      spec.hostipi.ordering == "emulated-power"
+                                          ? absl::StrCat(" (store hold up to ",
+                                                         absl::FormatDuration(
+                                                             spec.hostipi.store_hold),
+                                                         ")")
+                                          : "",
+                                      ", ",
                                       spec.hostipi.ksmd_threads, " ksmd thread(s) per VM")
                        : std::string("off"),
                    "\n", "  events: ", so.events_path, "\n"));
@@ -487,6 +512,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                           {"host_thp", thp_mode},
                           {"kernel_model", spec.hostipi.enabled ? spec.hostipi.kernel_model : ""},
                           {"mode", spec.hostipi.enabled ? spec.hostipi.ordering : ""},
+                          {"store_hold_ns", spec.hostipi.enabled && spec.hostipi.ordering == "emulated-power" ? absl::ToInt64Nanoseconds(spec.hostipi.store_hold) : 0},
                           {"command", "soak"}};
   events.Emit("run_start", start);
 
@@ -613,6 +639,13 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     if (plain) next_plain = now + std::max(so.status_interval, absl::Seconds(10));
     if (!so.quiet) console.Status(line, plain);
     if (so.on_status) so.on_status(elapsed, tot);
+    if (so.stop_on_lost && tot.lost > 0 && !stopping.load()) {
+      say(absl::StrFormat("\nkvmbed: LOST stall found after %s: stopping the run in order "
+                          "(--stop-on-lost)\n",
+                          absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(100)))));
+      events.Emit("stop_requested", {{"reason", "stop_on_lost"}, {"stalls_lost", tot.lost}});
+      stop_all();
+    }
     last = now;
     last_ipis = tot.ipis;
     last_max = tot.max_wait_ns;
@@ -867,6 +900,7 @@ int SoakCommand(const std::vector<std::string>& args) {
   so.junit_path = absl::GetFlag(FLAGS_junit);
   so.host_stress = absl::GetFlag(FLAGS_host_stress);
   so.status_interval = absl::GetFlag(FLAGS_status_interval);
+  so.stop_on_lost = absl::GetFlag(FLAGS_stop_on_lost);
   return RunSoak(*spec, so).exit_code;
 }
 
