@@ -84,7 +84,6 @@ void DelayUs(u64 us);
 abi::Message* BeginReport(u32 vcpu, abi::ReportCode code);
 // Appends text.
 void ReportText(abi::Message* m, const char* s);
-void ReportDec(abi::Message* m, u64 v);
 // One port write; the VMM has consumed the message when it returns.
 void SendReport(abi::Message* m);
 
