@@ -372,7 +372,8 @@ struct Totals {
   // plane's finished csd_lock_waits.
   uint64_t csd_waits = 0;
   // Longest completed csd wait so far, both planes: the guest's call latency
-  // and csd_lock_wait maxima, the host plane's csd_lock_wait maximum.
+  // and csd_lock_wait maxima, the host plane's csd_lock_wait and round-trip
+  // maxima.
   uint64_t max_wait_ns = 0;
   // The host plane's round-trip histograms, summed over the VMs (for the
   // per-period maximum, see HostPeriodMaxNs).
