@@ -912,12 +912,14 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         result.io_bytes_synced,
                         static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
   const LatencyHistogram& lat = result.stats.latency;
-  absl::StrAppendFormat(&tail,
-                        "kvmbed: csd waits (smp_call_function*, wait=1) %d: p50 <= %.1f us, "
-                        "p99 <= %.1f us, mean %.1f us, max %.3f ms\n",
-                        lat.count, lat.ApproxQuantile(0.5) / 1e3, lat.ApproxQuantile(0.99) / 1e3,
-                        lat.count ? static_cast<double>(lat.sum_ns) / lat.count / 1e3 : 0.0,
-                        static_cast<double>(lat.max_ns) / 1e6);
+  auto ns = [](double v) {
+    return absl::FormatDuration(absl::Trunc(absl::Nanoseconds(v), absl::Microseconds(1)));
+  };
+  absl::StrAppend(&tail, "kvmbed: csd waits (smp_call_function*, wait=1) ", lat.count,
+                  ": p50 <= ", ns(lat.ApproxQuantile(0.5)), ", p99 <= ",
+                  ns(lat.ApproxQuantile(0.99)), ", mean ",
+                  ns(lat.count ? static_cast<double>(lat.sum_ns) / lat.count : 0.0), ", max ",
+                  ns(lat.max_ns), "\n");
   absl::StrAppend(&tail, "scftorture: --- End of test: ", result.success ? "SUCCESS" : "FAILURE",
                   result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
   if (host_plane_ != nullptr) tail = host_plane_->FormatStatsLine() + tail;
