@@ -58,7 +58,8 @@ struct SmpRunOptions {
   // schema: "vm_online", "stall" (one per csd report, plane "guest"),
   // "stall_cleared" (got unstuck), "soft_lockup" (with the full report),
   // "heartbeats" (every heartbeat_interval), "ipi_latency" (plane "guest",
-  // cumulative, every guest stat_interval and once at the end). Extras: "smp_start",
+  // cumulative, every guest stat_interval and once at the end; torture
+  // workload only). Extras: "smp_start",
   // "scf_stats", "guest_error", "smp_end".
   EventLog* events = nullptr;
   // Period of the "heartbeats" event; zero = none.
