@@ -69,7 +69,7 @@ typedef __UINT16_TYPE__ u16;
 typedef __UINT32_TYPE__ u32;
 typedef __UINT64_TYPE__ u64;
 
-constexpr u32 kAbiVersion = 3;
+constexpr u32 kAbiVersion = 4;
 constexpr u64 kBootMagic = 0x6b766d6265643031ull;  // "kvmbed01"
 
 constexpr int kMaxVcpus = 256;
@@ -231,11 +231,11 @@ static_assert(sizeof(Message) <= 0x1000, "Message fits in its per-vCPU page");
 // ---- SMP: IPIs, csd locks, stress workers (guest/smp.cc) ----
 
 constexpr u64 kSmpParamsGpa = 0x3000;
-// The SMP area at the bottom of the heap: SmpStatus[kMaxVcpus] (512 bytes
+// The SMP area at the bottom of the heap: SmpStatus[kMaxVcpus] (1024 bytes
 // each), then one IRQ-context Message buffer per vCPU (512 bytes each), then
 // the csds.
 constexpr u64 kSmpAreaGpa = kHeapBase;
-constexpr u64 kSmpStatusStride = 512;
+constexpr u64 kSmpStatusStride = 1024;
 constexpr u64 kSmpIrqMessageGpa = kSmpAreaGpa + kMaxVcpus * kSmpStatusStride;
 constexpr u64 kSmpIrqMessageStride = 512;
 constexpr u64 kCsdAreaGpa = kSmpIrqMessageGpa + kMaxVcpus * kSmpIrqMessageStride;
@@ -310,13 +310,51 @@ enum SmpCounter : u32 {
   kCntErrAlloc,         // no free check slot (staf)
   kCntCsdStalls,        // csd_lock_wait reports (first report per stall)
   kCntCsdResends,       // IPIs re-sent by csd_lock_wait (csdlock_debug)
-  kCntMaxCsdWaitCycles, // longest csd_lock_wait seen, in TSC cycles
+  kCntMaxCsdWaitCycles, // longest csd_lock_wait seen, in TSC cycles (incl. csd reuse waits)
   kCntCpuOps,           // stress --cpu loop iterations
   kCntIoOps,            // stress --io syncs
   kCntVmPages,          // stress --vm pages touched and verified
   kCntVmErrors,         // stress --vm corrupt words
   kCntOps,              // torture ops done
   kNumCounters,
+};
+
+// Log2 latency buckets, the host plane's rule (vmm/host_plane.h
+// LatencyHistogram): bucket 0 holds waits <= 1 ns, bucket b > 0 holds
+// (2^(b-1), 2^b] ns; the last bucket also holds everything longer.
+constexpr u32 kLatencyBuckets = 48;
+
+// One guest-plane latency sample is one smp_call_function_single/many/all
+// call with wait=1 that queued a csd on at least one other vCPU: from the
+// call's entry (before it takes the csd locks) to the instant the caller sees
+// the last of its csds unlocked (every callback returned). Calls to the
+// calling vCPU only run locally and are no sample.
+//
+// Cumulative part (buckets, count, sum_ns, max_ns): a seqcount. The owner
+// vCPU makes `seq` odd, updates, makes it even again (x86 keeps its stores in
+// order; the compiler is fenced). The VMM copies the struct and keeps the
+// copy only when `seq` was even and unchanged around the copy; otherwise it
+// retries or keeps its previous copy. No locks; the guest never waits.
+//
+// Per-period maximum (window_*): the VMM owns SmpParams::window_epoch and
+// bumps it to close a period; each vCPU keeps two slots indexed by epoch
+// parity. Record: e = load(epoch); update slot e&1 (reset first when it holds
+// an older epoch: max, then epoch); full fence; if load(epoch) != e now, also
+// record into the new epoch's slot. The VMM: epoch = e+1; full fence; read
+// slot e&1 (epoch first, then max; use it only when its epoch == e). That is
+// the store-buffering shape with a fence on both sides (DESIGN.md): either
+// the VMM's read sees the guest's update or the guest's re-check sees the new
+// epoch, so a sample is never lost, at worst counted in a later period. The
+// one vCPU is the only writer of its slots and the VMM the only writer of the
+// epoch.
+struct CsdWaitLatency {
+  volatile u64 seq;  // odd while the owner updates the cumulative part
+  volatile u64 count;
+  volatile u64 sum_ns;
+  volatile u64 max_ns;
+  volatile u64 buckets[kLatencyBuckets];
+  volatile u64 window_epoch[2];   // epoch whose maximum the slot holds
+  volatile u64 window_max_ns[2];  // longest sample of that epoch
 };
 
 struct alignas(64) SmpStatus {
@@ -342,6 +380,9 @@ struct alignas(64) SmpStatus {
   // its ICR write (0 otherwise): an IPI still in flight at the sender, so
   // the VMM does not call that target's queue lost.
   volatile u32 sending_to;
+  // Call latency of this vCPU's smp_call_function_single/many/all(wait=1)
+  // calls (CsdWaitLatency, written by this vCPU only).
+  CsdWaitLatency latency;
 };
 static_assert(sizeof(SmpStatus) <= kSmpStatusStride, "SmpStatus fits its slot");
 
@@ -378,6 +419,10 @@ struct SmpParams {
   u64 bench_iterations;    // samples written (after bench_warmup)
   u64 bench_warmup;
   u64 bench_out_gpa;       // u64 TSC deltas, bench_iterations of them
+  // The VMM bumps it (atomically, then a full fence) to close a period of
+  // the per-period csd wait maximum; see CsdWaitLatency. The guest only
+  // reads it (atomic loads: it changes while the guest runs).
+  u64 window_epoch;
 };
 constexpr u32 kAllVcpus = 0xffffffffu;
 

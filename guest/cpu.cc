@@ -32,6 +32,16 @@ void SetIdtGate(u32 vcpu, u32 vector, void (*stub)()) {
   g.zero = 0;
 }
 
+void ReportDec(Message* m, u64 v) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n && m->text_len < kMessageText) m->text[m->text_len++] = buf[--n];
+}
+
 void EnterRing3(u32 vcpu, void (*fn)(u64), u64 arg, bool interrupts_on) {
   // iretq frame: SS, RSP, RFLAGS (bit 1 is always set; IF = bit 9), CS, RIP.
   const u64 rflags = interrupts_on ? 0x202 : 0x2;

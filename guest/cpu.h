@@ -14,6 +14,10 @@ namespace guest {
 // `vcpu`'s IDT (the page at PerCpuArea(vcpu) + kPerCpuIdtOffset).
 void SetIdtGate(abi::u32 vcpu, abi::u32 vector, void (*stub)());
 
+// Appends `v` in decimal to m's text (cut at kMessageText): the one decimal
+// formatter of the guest (guest/main.cc's Text and the SMP reports use it).
+void ReportDec(abi::Message* m, abi::u64 v);
+
 // Drops to ring 3 at fn(arg) on this vCPU's ring-3 stack, with interrupts on
 // (IPIs are then taken on the TSS's RSP0 stack) or off. Never returns.
 [[noreturn]] void EnterRing3(abi::u32 vcpu, void (*fn)(abi::u64), abi::u64 arg,

@@ -10,6 +10,7 @@
 
 using namespace kvmbed::abi;
 using kvmbed::guest::EnterRing3;
+using kvmbed::guest::ReportDec;
 using kvmbed::guest::SetIdtGate;
 
 namespace kvmbed {
@@ -111,13 +112,7 @@ class Text {
     return *this;
   }
   Text& Dec(u64 v) {
-    char buf[24];
-    int n = 0;
-    do {
-      buf[n++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v);
-    while (n) Char(buf[--n]);
+    ReportDec(m_, v);
     return *this;
   }
   Text& Hex(u64 v) {

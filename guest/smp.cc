@@ -108,15 +108,6 @@ Message* BeginReport(u32 vcpu, ReportCode code) {
 void ReportText(Message* m, const char* s) {
   while (*s && m->text_len < kMessageText) m->text[m->text_len++] = *s++;
 }
-void ReportDec(Message* m, u64 v) {
-  char buf[24];
-  int n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n && m->text_len < kMessageText) m->text[m->text_len++] = buf[--n];
-}
 void SendReport(Message* m) {
   u32 gpa = static_cast<u32>(reinterpret_cast<u64>(m));
   asm volatile("outl %0, %1" : : "a"(gpa), "Nd"(kPortMessage) : "memory");
@@ -126,11 +117,12 @@ void SendReport(Message* m) {
 namespace {
 
 // Kernel names for the symbols the VMM shows in RIPs and reports.
-void CsdLockWait(Csd* csd) asm("csd_lock_wait");
+// Returns the TSC at which it saw the csd unlocked.
+u64 CsdLockWait(Csd* csd) asm("csd_lock_wait");
 void FlushQueue(u32 self) asm("flush_smp_call_function_queue");
 
-__attribute__((noinline)) void CsdLockWait(Csd* csd) {
-  if (!(__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock)) return;
+__attribute__((noinline)) u64 CsdLockWait(Csd* csd) {
+  if (!(__atomic_load_n(&csd->flags, __ATOMIC_ACQUIRE) & kCsdLock)) return Rdtsc();
   const u32 self = ThisCpu();
   SmpStatus* me = SmpStatusOf(self);
   const u32 saved_where = me->where;
@@ -167,16 +159,64 @@ __attribute__((noinline)) void CsdLockWait(Csd* csd) {
     }
     next_report = Rdtsc() + threshold;
   }
+  const u64 end = Rdtsc();
   // The exit path is on every waiter's round trip (and ring 0 is emulated
   // on kvm_pvm): cycles only here, ns only for a report.
   me->wait_csd = 0;
   me->where = saved_where;
-  u64 waited = Rdtsc() - start;
+  const u64 waited = end - start;
   if (waited > me->count[kCntMaxCsdWaitCycles]) me->count[kCntMaxCsdWaitCycles] = waited;
   if (bug_id) {
     WriteArgsAndSend(BeginReport(self, kReportCsdUnstuck), csd, target, CyclesToNs(waited), bug_id,
                      true, SmpStatusOf(target)->cur_csd, resends);
   }
+  return end;
+}
+
+// Bucket of a latency (guest/abi.h kLatencyBuckets: the host plane's rule).
+inline u32 LatencyBucket(u64 ns) {
+  if (ns <= 1) return 0;
+  const u32 b = 64 - static_cast<u32>(__builtin_clzll(ns - 1));
+  return b < kLatencyBuckets ? b : kLatencyBuckets - 1;
+}
+
+// The per-period maximum of epoch `epoch` (guest/abi.h CsdWaitLatency).
+inline void WindowMax(CsdWaitLatency* l, u64 epoch, u64 ns) {
+  const u32 slot = static_cast<u32>(epoch & 1);
+  if (l->window_epoch[slot] != epoch) {
+    l->window_max_ns[slot] = ns;  // before the epoch: the VMM reads epoch, then max
+    l->window_epoch[slot] = epoch;
+  } else if (ns > l->window_max_ns[slot]) {
+    l->window_max_ns[slot] = ns;
+  }
+}
+
+// One guest-plane latency sample (guest/abi.h CsdWaitLatency for what it
+// measures and the lock-free protocol). Thread context only: IPI handlers
+// never call with wait=1 (as in Linux), so the owner never nests here.
+void RecordCsdWait(u32 self, u64 cycles) asm("csd_wait_record");
+__attribute__((noinline)) void RecordCsdWait(u32 self, u64 cycles) {
+  CsdWaitLatency* l = &SmpStatusOf(self)->latency;
+  u64 ns = CyclesToNs(cycles);
+  if (ns == 0) ns = 1;  // as the host plane: at least 1 ns
+  const u32 b = LatencyBucket(ns);
+  // Seqcount: volatile stores stay in program order in the compiler and on
+  // x86 (TSO), so the VMM sees seq odd before any of the updates.
+  l->seq = l->seq + 1;
+  l->buckets[b] = l->buckets[b] + 1;
+  l->count = l->count + 1;
+  l->sum_ns = l->sum_ns + ns;
+  if (ns > l->max_ns) l->max_ns = ns;
+  l->seq = l->seq + 1;
+  const u64* epoch = &Params()->window_epoch;
+  const u64 e = __atomic_load_n(epoch, __ATOMIC_ACQUIRE);
+  WindowMax(l, e, ns);
+  // Store-buffering with the VMM's bump: without the fence our slot update
+  // could sit in the store buffer while we read the old epoch, and the VMM
+  // could read the old slot after its bump: the sample lost to both periods.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  const u64 now = __atomic_load_n(epoch, __ATOMIC_ACQUIRE);
+  if (now != e) WindowMax(l, now, ns);
 }
 
 // Takes the sender's csd for `target`: waits for its previous use to end.
@@ -306,7 +346,13 @@ bool CsdEnqueueAsync(Csd* csd, u32 target, SmpFunc func, u64 info) {
 void SendCallFunctionIpi(u32 target) { SendIpi(target, kVectorCallFunctionSingle); }
 void SetOfflineIpiHandler(OfflineIpiFn fn) { g_offline_ipi = fn; }
 
-void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
+namespace {
+
+// smp_call_function_single; `record`: a wait=1 call to another vCPU is one
+// latency sample (the IPI bench keeps its own samples and passes false, so
+// its round trips carry no bookkeeping).
+__attribute__((always_inline)) inline void CallSingle(u32 cpu, SmpFunc func, u64 info, bool wait,
+                                                      bool record) {
   const u32 self = ThisCpu();
   if (cpu == self) {
     // Linux runs a call to this CPU locally with interrupts off.
@@ -315,24 +361,45 @@ void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
     IrqRestore(flags);
     return;
   }
+  record = record && wait;
+  const u64 t0 = record ? Rdtsc() : 0;  // the sample starts before the csd lock
   Csd* csd = CsdLock(self, cpu);
   Queue(csd, self, cpu, func, info, wait);
-  if (wait) CsdLockWait(csd);
+  if (!wait) return;
+  const u64 end = CsdLockWait(csd);
+  if (record) RecordCsdWait(self, end - t0);
+}
+
+}  // namespace
+
+void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info, bool wait) {
+  CallSingle(cpu, func, info, wait, /*record=*/true);
+}
+
+void SmpCallFunctionSingleUnrecorded(u32 cpu, SmpFunc func, u64 info) {
+  CallSingle(cpu, func, info, /*wait=*/true, /*record=*/false);
 }
 
 void SmpCallFunctionMany(const CpuMask& mask, SmpFunc func, u64 info, bool wait) {
   const u32 self = ThisCpu();
   const u32 n = Boot()->num_vcpus;
+  const u64 t0 = wait ? Rdtsc() : 0;  // the sample starts before the csd locks
+  bool queued = false;
   for (u32 cpu = 0; cpu < n; ++cpu) {
     if (cpu == self || !mask.Test(cpu)) continue;
     Csd* csd = CsdLock(self, cpu);
     Queue(csd, self, cpu, func, info, wait);
+    queued = true;
   }
-  if (!wait) return;
+  if (!wait || !queued) return;
+  // Every csd is unlocked once the last wait ends: that wait's end is the
+  // instant the caller has seen them all done.
+  u64 end = t0;
   for (u32 cpu = 0; cpu < n; ++cpu) {
     if (cpu == self || !mask.Test(cpu)) continue;
-    CsdLockWait(CsdOf(self, cpu));
+    end = CsdLockWait(CsdOf(self, cpu));
   }
+  RecordCsdWait(self, end - t0);
 }
 
 void SmpCallFunction(SmpFunc func, u64 info, bool wait) {

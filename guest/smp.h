@@ -84,7 +84,6 @@ void DelayUs(u64 us);
 abi::Message* BeginReport(u32 vcpu, abi::ReportCode code);
 // Appends text.
 void ReportText(abi::Message* m, const char* s);
-void ReportDec(abi::Message* m, u64 v);
 // One port write; the VMM has consumed the message when it returns.
 void SendReport(abi::Message* m);
 
@@ -107,6 +106,10 @@ void WaitAllOnline();
 // Runs func(info) on `cpu`; waits for it to finish when `wait`.
 void SmpCallFunctionSingle(u32 cpu, SmpFunc func, u64 info,
                            bool wait) asm("smp_call_function_single");
+// As SmpCallFunctionSingle(cpu, func, info, true), but no latency sample
+// (guest/abi.h CsdWaitLatency): for the IPI bench, which times its own.
+void SmpCallFunctionSingleUnrecorded(u32 cpu, SmpFunc func,
+                                     u64 info) asm("smp_call_function_single_bench");
 // Runs func(info) on every vCPU in `mask` except this one.
 void SmpCallFunctionMany(const CpuMask& mask, SmpFunc func, u64 info,
                          bool wait) asm("smp_call_function_many");

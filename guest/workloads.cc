@@ -399,7 +399,7 @@ void IpiBenchWorkload(u32 vcpu, const BootParams* bp) {
       if (p->bench_path == kBenchOnCpu) {
         OnCpu(p->bench_target, ipi_bench_nop, i);
       } else {
-        SmpCallFunctionSingle(p->bench_target, ipi_bench_nop, i, true);
+        SmpCallFunctionSingleUnrecorded(p->bench_target, ipi_bench_nop, i);
       }
       u64 t1 = Rdtsc();
       if (i >= p->bench_warmup) out[i - p->bench_warmup] = t1 - t0;

@@ -69,10 +69,13 @@ for ty in run_start vm_online status heartbeats host_stress vm_summary run_end; 
 done
 expect_grep "host_stress event holds stress-ng's metrics" '"stressor":"vm".*"type":"host_stress"' "$T/clean.jsonl"
 expect_grep "run_end exit 0" '"exit_code":0.*"type":"run_end"|"type":"run_end".*"exit_code":0' "$T/clean.jsonl"
+expect_grep "guest ipi_latency event per VM" '"plane":"guest".*"type":"ipi_latency".*"vm":"guest-a"' "$T/clean.jsonl"
+expect_grep "guest ipi_latency event has buckets" '"buckets":\[\[[0-9]+,[0-9]+\].*"plane":"guest"' "$T/clean.jsonl"
 expect_grep "JUnit: 10 cases, no failure" 'testsuites name="kvmbed" tests="10" failures="0" errors="0"' "$T/clean.xml"
 "$KVMBED" report "$T/clean.jsonl" --output="$T/clean.html" >"$T/out" 2>"$T/err"
 expect_rc "report renders the clean soak" 0 $?
 expect_grep "page names both VMs" "guest-b" "$T/clean.html"
+expect_grep "page holds the guest latency plot" '<h3>guest plane, vm guest-a</h3><svg class="plot" id="lat[0-9]+" data-kind="latency"' "$T/clean.html"
 
 # 2. Stall found (fault injection): exit 1, a lost stall in the log and JUnit.
 "${SOAK[@]}" --duration=6s --fault-vcpu=1 --drop-ipi-fraction=1 --events="$T/lost.jsonl" \

@@ -382,10 +382,17 @@ std::string FormatRate(double r) {
 // Sums of every VM's live counters.
 struct Totals {
   uint64_t ipis = 0;
-  // Guest smp_call_function*(wait=1) calls (each ends in csd_lock_wait) plus
-  // the host plane's finished csd_lock_waits.
+  // Measured guest csd waits (the samples of its ipi_latency histogram: one
+  // per smp_call_function*(wait=1) call with a remote target) plus the host
+  // plane's finished csd_lock_waits.
   uint64_t csd_waits = 0;
-  uint64_t max_wait_ns = 0;  // longest completed csd wait so far (guest keeps the max)
+  // Longest completed csd wait so far, both planes: the guest's call latency
+  // and csd_lock_wait maxima, the host plane's csd_lock_wait and round-trip
+  // maxima.
+  uint64_t max_wait_ns = 0;
+  // The host plane's round-trip histograms, summed over the VMs (for the
+  // per-period maximum, see HostPeriodMaxNs).
+  vmm::LatencyHistogram host_latency;
   int lost = 0;
   int other = 0;  // slow or pending
   int lockups = 0;
@@ -397,9 +404,15 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
   for (vmm::SmpRunner* r : runners) {
     vmm::SmpLive l = r->Live();
     t.ipis += l.stats.count[abi::kCntIpisSent];
-    t.csd_waits += l.stats.invoked[abi::kPrimSingleWait] + l.stats.invoked[abi::kPrimManyWait] +
-                   l.stats.invoked[abi::kPrimAllWait];
+    t.csd_waits += static_cast<uint64_t>(l.stats.latency.count);
     t.max_wait_ns = std::max(t.max_wait_ns, l.stats.max_csd_wait_ns);
+    t.max_wait_ns = std::max(t.max_wait_ns, static_cast<uint64_t>(l.stats.latency.max_ns));
+    for (size_t b = 0; b < t.host_latency.counts.size(); ++b) {
+      t.host_latency.counts[b] += l.host_latency.counts[b];
+    }
+    t.host_latency.count += l.host_latency.count;
+    t.host_latency.max_ns = std::max(t.host_latency.max_ns, l.host_latency.max_ns);
+    t.max_wait_ns = std::max(t.max_wait_ns, static_cast<uint64_t>(l.host_latency.max_ns));
     t.lost += l.stalls_lost;
     t.other += l.stalls_other;
     // Both planes (docs/events.md status): host doorbells, host csd waits.
@@ -412,6 +425,28 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
     t.online += l.online ? 1 : 0;
   }
   return t;
+}
+
+// The guest plane's longest csd wait since the previous call, over every VM
+// (each runner closes its period: SmpRunner::EndWaitPeriod). Exact.
+uint64_t GuestPeriodMaxNs(const std::vector<vmm::SmpRunner*>& runners) {
+  uint64_t m = 0;
+  for (vmm::SmpRunner* r : runners) m = std::max(m, r->EndWaitPeriod());
+  return m;
+}
+
+// The host plane's longest round trip between two cumulative histograms.
+// vmm/host_plane keeps no per-period maximum: exact when the period set a
+// new run record, else the upper bound of the highest bucket that grew
+// (within 2x, never below the truth), capped at the run maximum.
+uint64_t HostPeriodMaxNs(const vmm::LatencyHistogram& now, const vmm::LatencyHistogram& before) {
+  if (now.max_ns > before.max_ns) return static_cast<uint64_t>(now.max_ns);
+  for (size_t b = now.counts.size(); b-- > 0;) {
+    if (now.counts[b] > before.counts[b]) {
+      return static_cast<uint64_t>(std::min<int64_t>(int64_t{1} << b, now.max_ns));
+    }
+  }
+  return 0;
 }
 
 // The stop callbacks of stop_signal.h take (fn, arg).
@@ -575,7 +610,11 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   absl::Time run_t0 = absl::InfiniteFuture();  // every VM online
   absl::Time last = t0;
   uint64_t last_ipis = 0;
-  uint64_t last_max = 0;
+  vmm::LatencyHistogram last_host_latency;
+  // The run's longest wait as status reports it: never below a period's
+  // (the per-period maximum reads guest memory directly, Live() only at the
+  // runner's polls, which pause e.g. while the host plane calibrates).
+  uint64_t run_max = 0;
   bool log_failed = false;
   bool stress_said = false;  // "stress-ng ended early" printed
   absl::Time next_plain = t0;
@@ -601,11 +640,15 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
     if (now - last < so.status_interval) continue;
     size_t nrunners = 0;
+    uint64_t guest_period_max = 0;
     {
       // Held while reading: on_finished clears `runners` before they die.
       absl::MutexLock lock(&mu);
       nrunners = runners.size();
-      if (nrunners > 0) tot = Sum(runners);
+      if (nrunners > 0) {
+        tot = Sum(runners);
+        guest_period_max = GuestPeriodMaxNs(runners);
+      }
     }
     if (nrunners == spec.vms.size() && tot.online == static_cast<int>(nrunners) &&
         run_t0 == absl::InfiniteFuture()) {
@@ -613,9 +656,11 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
     const double period = absl::ToDoubleSeconds(now - last);
     const double rate = period > 0 ? static_cast<double>(tot.ipis - last_ipis) / period : 0;
-    // The guest keeps only the longest wait of the run: the period's longest
-    // is known exactly when that record rose in the period, else 0.
-    const uint64_t period_max = tot.max_wait_ns > last_max ? tot.max_wait_ns : 0;
+    // docs/events.md status.max_wait_ns: the longest wait of this period,
+    // both planes (guest exact, host plane see HostPeriodMaxNs).
+    const uint64_t period_max =
+        std::max(guest_period_max, HostPeriodMaxNs(tot.host_latency, last_host_latency));
+    run_max = std::max({run_max, tot.max_wait_ns, period_max});
     const absl::Duration elapsed = now - t0;
     if (so.watchdogs) {
       events.Emit("status", {{"elapsed_s", absl::ToDoubleSeconds(elapsed)},
@@ -623,17 +668,18 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                              {"ipis_per_s", rate},
                              {"csd_waits", tot.csd_waits},
                              {"max_wait_ns", period_max},
-                             {"max_wait_run_ns", tot.max_wait_ns},
+                             {"max_wait_run_ns", run_max},
                              {"stalls_lost", tot.lost},
                              {"stalls_slow", tot.other},
                              {"soft_lockups", tot.lockups},
                              {"vms_online", tot.online}});
     }
     std::string line = absl::StrFormat(
-        "[%s] %s IPIs/s %s | csd waits %d | max wait %.3f ms | stalls %d lost, %d slow | "
-        "lockups %d%s",
+        "[%s] %s IPIs/s %s | csd waits %d | max wait %.3f ms (run %.3f ms) | stalls %d lost, "
+        "%d slow | lockups %d%s",
         FormatElapsed(elapsed), run_t0 == absl::InfiniteFuture() ? "booting" : "running",
-        FormatRate(rate), tot.csd_waits, static_cast<double>(tot.max_wait_ns) / 1e6, tot.lost,
+        FormatRate(rate), tot.csd_waits, static_cast<double>(period_max) / 1e6,
+        static_cast<double>(run_max) / 1e6, tot.lost,
         tot.other, tot.lockups, StopSignalReceived() != 0 ? " | stopping" : "");
     bool plain = now >= next_plain;
     if (plain) next_plain = now + std::max(so.status_interval, absl::Seconds(10));
@@ -648,7 +694,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
     last = now;
     last_ipis = tot.ipis;
-    last_max = tot.max_wait_ns;
+    last_host_latency = tot.host_latency;
   }
   vm_thread.join();
   ClearStopCallbacks();

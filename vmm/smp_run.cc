@@ -6,9 +6,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -96,11 +99,13 @@ class SmpSession {
   hostipi::PlaneStats HostStats() const {
     return host_plane_ != nullptr ? host_plane_->Stats() : hostipi::PlaneStats{};
   }
-  // Async-signal-safe: two atomic stores.
+  // SmpRunner::EndWaitPeriod(). Any thread.
+  uint64_t EndWaitPeriod();
   SmpLive Live() const {
     absl::MutexLock lock(&mu_);
     return live_;
   }
+  // Async-signal-safe: atomic stores (and Machine::RequestStop's).
   void RequestStop() {
     stop_.store(true, std::memory_order_relaxed);
     Machine* m = machine_ptr_.load(std::memory_order_acquire);
@@ -115,7 +120,12 @@ class SmpSession {
   absl::StatusOr<bool> OnReport(Vcpu& vcpu, const abi::Message& m);
   void OnCsdStall(int waiter, const abi::Message& m);
   void OnCsdUnstuck(int waiter, const abi::Message& m);
-  SmpStats ReadStats() const;
+  SmpStats ReadStats();
+  // Adds vCPU `vcpu`'s latency histogram (a consistent seqcount copy, else
+  // its last one) to `h`. Owner thread only.
+  void AddLatency(int vcpu, LatencyHistogram* h);
+  // The "ipi_latency" event of plane "guest" for `h`.
+  void LatencyEvent(const LatencyHistogram& h);
   // Refreshes live_ from `st` and the heartbeat counters; emits "heartbeats".
   void UpdateLive(const SmpStats& st, bool emit_heartbeats);
   void CheckWatchdog(SoftLockupDetector& det, absl::Time now);
@@ -137,6 +147,12 @@ class SmpSession {
   std::atomic<bool> stop_{false};
   std::atomic<Machine*> machine_ptr_{nullptr};
   uint64_t tsc_khz_ = 0;
+  // Last consistent copy of each vCPU's latency record (owner thread only).
+  std::vector<abi::CsdWaitLatency> latency_copy_;
+
+  // EndWaitPeriod(): guest memory is read only while the vCPUs run.
+  absl::Mutex period_mu_;
+  bool period_open_ ABSL_GUARDED_BY(period_mu_) = false;
 
   absl::Mutex out_mu_;
   mutable absl::Mutex mu_;
@@ -166,6 +182,10 @@ nlohmann::json StatsJson(const SmpStats& st) {
   j["csd_stalls"] = c[abi::kCntCsdStalls];
   j["csd_resends"] = c[abi::kCntCsdResends];
   j["max_csd_wait_ns"] = st.max_csd_wait_ns;
+  j["csd_wait_samples"] = st.latency.count;
+  j["csd_wait_p50_ns"] = st.latency.ApproxQuantile(0.5);
+  j["csd_wait_p99_ns"] = st.latency.ApproxQuantile(0.99);
+  j["csd_wait_max_ns"] = st.latency.max_ns;
   j["stress_cpu"] = c[abi::kCntCpuOps];
   j["stress_io"] = c[abi::kCntIoOps];
   j["stress_vm_pages"] = c[abi::kCntVmPages];
@@ -468,9 +488,79 @@ void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
   Emit(text);
 }
 
-SmpStats SmpSession::ReadStats() const {
+void SmpSession::AddLatency(int vcpu, LatencyHistogram* h) {
+  static_assert(abi::kLatencyBuckets == std::tuple_size<decltype(h->counts)>::value,
+                "guest and host planes bucket alike");
+  if (latency_copy_.size() != static_cast<size_t>(vm_.vcpus)) {
+    latency_copy_.assign(vm_.vcpus, abi::CsdWaitLatency{});
+  }
+  auto st = machine_->memory().TranslateAs<abi::SmpStatus>(abi::SmpStatusGpa(vcpu));
+  if (st.ok()) {
+    const abi::CsdWaitLatency& g = (*st)->latency;
+    // The guest's seqcount (guest/abi.h CsdWaitLatency): keep a copy taken
+    // while seq stayed even and unchanged; a vCPU preempted mid-update keeps
+    // its previous copy for this read.
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const uint64_t before = g.seq;
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (before % 2 != 0) continue;
+      abi::CsdWaitLatency copy;
+      copy.count = g.count;
+      copy.sum_ns = g.sum_ns;
+      copy.max_ns = g.max_ns;
+      for (uint32_t b = 0; b < abi::kLatencyBuckets; ++b) copy.buckets[b] = g.buckets[b];
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (g.seq != before) continue;
+      copy.seq = before;
+      latency_copy_[vcpu] = copy;
+      break;
+    }
+  }
+  const abi::CsdWaitLatency& c = latency_copy_[vcpu];
+  for (uint32_t b = 0; b < abi::kLatencyBuckets; ++b) {
+    h->counts[b] += static_cast<int64_t>(c.buckets[b]);
+    h->count += static_cast<int64_t>(c.buckets[b]);
+  }
+  h->sum_ns += static_cast<int64_t>(c.sum_ns);
+  h->max_ns = std::max(h->max_ns, static_cast<int64_t>(c.max_ns));
+}
+
+void SmpSession::LatencyEvent(const LatencyHistogram& h) {
+  // idle / spin guests make no smp_call_function calls: no empty plots.
+  if (o_.events == nullptr || guest_.workload != "torture") return;
+  o_.events->Emit("ipi_latency", LatencyEventFields(h, "guest", vm_.name));
+}
+
+uint64_t SmpSession::EndWaitPeriod() {
+  absl::MutexLock lock(&period_mu_);
+  if (!period_open_) return 0;
+  GuestMemory& mem = machine_->memory();
+  auto params = mem.TranslateAs<abi::SmpParams>(abi::kSmpParamsGpa);
+  if (!params.ok()) return 0;
+  // guest/abi.h CsdWaitLatency: bump (a locked RMW: a full fence on x86,
+  // seq_cst for the compiler), then read the closed epoch's slots.
+  const uint64_t closed =
+      __atomic_fetch_add(&(*params)->window_epoch, 1, __ATOMIC_SEQ_CST);
+  const int slot = static_cast<int>(closed & 1);
+  uint64_t longest = 0;
+  for (int i = 0; i < vm_.vcpus; ++i) {
+    auto st = mem.TranslateAs<abi::SmpStatus>(abi::SmpStatusGpa(i));
+    if (!st.ok()) continue;
+    const abi::CsdWaitLatency& l = (*st)->latency;
+    // Epoch first, then the maximum: the guest writes them the other way.
+    const uint64_t epoch = l.window_epoch[slot];
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (epoch != closed) continue;  // no sample of this vCPU in the period
+    const uint64_t max_ns = l.window_max_ns[slot];
+    longest = std::max(longest, max_ns);
+  }
+  return longest;
+}
+
+SmpStats SmpSession::ReadStats() {
   SmpStats s;
   for (int i = 0; i < vm_.vcpus; ++i) {
+    AddLatency(i, &s.latency);
     auto st = machine_->memory().ReadAs<abi::SmpStatus>(abi::SmpStatusGpa(i));
     if (!st.ok()) continue;
     for (int p = 0; p < int{abi::kNumPrims}; ++p) s.invoked[p] += st->invoked[p];
@@ -493,9 +583,14 @@ void SmpSession::UpdateLive(const SmpStats& st, bool emit_heartbeats) {
   for (int i = 0; i < vm_.vcpus; ++i) beats[i] = machine_->StatusOf(i).heartbeat;
   if (emit_heartbeats) Event("heartbeats", {{"counts", beats}});
   hostipi::PlaneStats host;
-  if (host_plane_ != nullptr) host = host_plane_->Stats();
+  LatencyHistogram host_latency;
+  if (host_plane_ != nullptr) {
+    host = host_plane_->Stats();
+    host_latency = host_plane_->Result().latency;
+  }
   absl::MutexLock lock(&mu_);
   live_.host = host;
+  live_.host_latency = host_latency;
   live_.stats = st;
   live_.heartbeats = std::move(beats);
   live_.stalls_lost = 0;
@@ -651,8 +746,12 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   if (s.ok()) s = machine_->WaitOnline(o_.boot_timeout);
   if (s.ok()) {
     Event("vm_online", {{"boot_ms", absl::ToDoubleMilliseconds(absl::Now() - boot_t0)}});
-    absl::MutexLock lock(&mu_);
-    live_.online = true;
+    {
+      absl::MutexLock lock(&mu_);
+      live_.online = true;
+    }
+    absl::MutexLock lock(&period_mu_);
+    period_open_ = true;
   }
   if (stop_.load(std::memory_order_relaxed)) s = absl::OkStatus();  // stopped while booting
   if (s.ok() && host_plane_ != nullptr && !stop_.load(std::memory_order_relaxed)) {
@@ -697,6 +796,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     if (now >= next_beats) next_beats = now + o_.heartbeat_interval;
     if (now >= next_stat) {
       Event("scf_stats", {{"final", false}, {"stats", StatsJson(st)}});
+      LatencyEvent(st.latency);
       Emit(FormatScfStats(st, false));
       if (host_plane_ != nullptr) {
         Emit(host_plane_->FormatStatsLine());
@@ -709,10 +809,18 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
     }
   }
   result.stats = ReadStats();
+  // The run's guest latency total: the last read before Shutdown() frees
+  // guest memory (a run of ops_per_vcpu ends once every vCPU finished, so
+  // nothing is missing from it then).
+  LatencyEvent(result.stats.latency);
   UpdateLive(result.stats, o_.watchdogs && o_.heartbeat_interval > absl::ZeroDuration());
   std::vector<int> still_stuck = det.Stuck();
   const absl::Duration ran_for = Elapsed();
   machine_ptr_.store(nullptr, std::memory_order_release);
+  {
+    absl::MutexLock lock(&period_mu_);
+    period_open_ = false;
+  }
   // The plane first: every host csd wait ends, so no vCPU thread blocks the
   // shutdown; its ksmd threads are joined once the vCPUs are gone.
   if (host_plane_ != nullptr) host_plane_->StopSenders();
@@ -808,6 +916,15 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         result.unresolved_stalls, result.soft_lockups.size(),
                         result.io_bytes_synced,
                         static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
+  const LatencyHistogram& lat = result.stats.latency;
+  auto ns = [](double v) {
+    return absl::FormatDuration(absl::Trunc(absl::Nanoseconds(v), absl::Microseconds(1)));
+  };
+  absl::StrAppend(&tail, "kvmbed: csd waits (smp_call_function*, wait=1) ", lat.count,
+                  ": p50 <= ", ns(lat.ApproxQuantile(0.5)), ", p99 <= ",
+                  ns(lat.ApproxQuantile(0.99)), ", mean ",
+                  ns(lat.count ? static_cast<double>(lat.sum_ns) / lat.count : 0.0), ", max ",
+                  ns(lat.max_ns), "\n");
   absl::StrAppend(&tail, "scftorture: --- End of test: ", result.success ? "SUCCESS" : "FAILURE",
                   result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
   if (host_plane_ != nullptr) tail = host_plane_->FormatStatsLine() + tail;
@@ -961,10 +1078,23 @@ nlohmann::json VmSummaryEventFields(const VmSummary& s) {
           {"per_vcpu", vcpus}};
 }
 
+nlohmann::json LatencyEventFields(const LatencyHistogram& h, const std::string& plane,
+                                  const std::string& vm) {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (size_t b = 0; b < h.counts.size(); ++b) {
+    if (h.counts[b] == 0) continue;
+    buckets.push_back({int64_t{1} << b, h.counts[b]});
+  }
+  return {{"plane", plane}, {"vm", vm},          {"unit", "ns"},          {"buckets", buckets},
+          {"count", h.count}, {"sum_ns", h.sum_ns}, {"max_ns", h.max_ns}};
+}
+
 SmpRunner::SmpRunner(std::unique_ptr<SmpSession> impl) : impl_(std::move(impl)) {}
 SmpRunner::~SmpRunner() = default;
 
 SmpLive SmpRunner::Live() const { return impl_->Live(); }
+
+uint64_t SmpRunner::EndWaitPeriod() { return impl_->EndWaitPeriod(); }
 
 absl::StatusOr<std::unique_ptr<SmpRunner>> SmpRunner::Create(const VmSpec& vm,
                                                              const GuestSpec& guest,

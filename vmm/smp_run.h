@@ -57,7 +57,9 @@ struct SmpRunOptions {
   // JSON-lines events (may be null), each carrying "vm". The docs/events.md
   // schema: "vm_online", "stall" (one per csd report, plane "guest"),
   // "stall_cleared" (got unstuck), "soft_lockup" (with the full report),
-  // "heartbeats" (every heartbeat_interval). Extras: "smp_start",
+  // "heartbeats" (every heartbeat_interval), "ipi_latency" (plane "guest",
+  // cumulative, every guest stat_interval and once at the end; torture
+  // workload only). Extras: "smp_start",
   // "scf_stats", "guest_error", "smp_end".
   EventLog* events = nullptr;
   // Period of the "heartbeats" event; zero = none.
@@ -111,8 +113,12 @@ struct SoftLockupRecord {
 struct SmpStats {
   std::array<uint64_t, abi::kNumPrims> invoked{};   // ops per primitive
   std::array<uint64_t, abi::kNumCounters> count{};  // abi::SmpCounter totals
-  uint64_t max_csd_wait_ns = 0;                     // max over vCPUs
+  uint64_t max_csd_wait_ns = 0;                     // longest csd_lock_wait, max over vCPUs
   int vcpus_finished = 0;
+  // Guest-plane call latency (guest/abi.h CsdWaitLatency: one sample per
+  // smp_call_function_*(wait=1) call with a remote target, entry to the last
+  // csd seen unlocked), summed over the vCPUs; count == sum of the buckets.
+  LatencyHistogram latency;
 };
 
 // What a running SmpRunner has seen so far (SmpRunner::Live()).
@@ -126,6 +132,8 @@ struct SmpLive {
   std::vector<uint64_t> heartbeats;  // per vCPU, cumulative
   // The host plane's counters (all zero when it is off).
   hostipi::PlaneStats host;
+  // The host plane's round-trip histogram (empty when it is off).
+  LatencyHistogram host_latency;
 };
 
 struct SmpRunResult {
@@ -162,6 +170,12 @@ abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus, absl::Durati
 // included), for EventLog::Emit("vm_summary", ...).
 nlohmann::json VmSummaryEventFields(const VmSummary& s);
 
+// The fields of a docs/events.md "ipi_latency" event for `h` (plane, vm,
+// unit, buckets [[upper_ns, count], ...] of the non-empty buckets, count,
+// sum_ns, max_ns), for EventLog::Emit("ipi_latency", ...).
+nlohmann::json LatencyEventFields(const LatencyHistogram& h, const std::string& plane,
+                                  const std::string& vm);
+
 // scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
 std::string FormatScfStats(const SmpStats& s, bool done);
 
@@ -192,6 +206,13 @@ class SmpRunner {
   hostipi::PlaneStats HostPlaneStats() const;
   // A copy of the counters as of the last watch poll. Thread-safe.
   SmpLive Live() const;
+  // Closes the current period of the guest's per-period csd wait maximum
+  // (bumps SmpParams::window_epoch, guest/abi.h CsdWaitLatency) and returns
+  // the longest sample (ns) completed in it over every vCPU; 0 when none, or
+  // before the VM runs / after it stopped. A sample that ends as the period
+  // closes may count in the next one instead, never in none. The periods
+  // are the caller's: use one caller (e.g. a status line). Any thread.
+  uint64_t EndWaitPeriod();
 
  private:
   explicit SmpRunner(std::unique_ptr<SmpSession> impl);

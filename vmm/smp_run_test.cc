@@ -6,6 +6,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -15,7 +17,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/event_log.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"
 #include "vmm/kvm.h"
@@ -33,6 +37,35 @@ struct Captured {
     return o;
   }
 };
+
+// Bucket b of the log2 rule holds (2^(b-1), 2^b] ns (bucket 0: <= 1 ns).
+int64_t LowerBound(size_t b) { return b == 0 ? 0 : int64_t{1} << (b - 1); }
+int64_t UpperBound(size_t b) { return int64_t{1} << b; }
+
+// Checks that `h` could come from real samples: count is the bucket sum, the
+// mean lies inside the non-empty buckets' span, max_ns sits in the highest
+// non-empty bucket (so it is above every non-empty bucket's lower bound).
+void ExpectPlausible(const LatencyHistogram& h) {
+  int64_t total = 0;
+  size_t lo = h.counts.size(), hi = 0;
+  for (size_t b = 0; b < h.counts.size(); ++b) {
+    total += h.counts[b];
+    if (h.counts[b] > 0) {
+      lo = std::min(lo, b);
+      hi = b;
+    }
+  }
+  EXPECT_EQ(total, h.count);
+  ASSERT_GT(h.count, 0);
+  const double mean = static_cast<double>(h.sum_ns) / static_cast<double>(h.count);
+  EXPECT_GT(mean, static_cast<double>(LowerBound(lo))) << "mean below the lowest bucket";
+  EXPECT_LE(mean, static_cast<double>(UpperBound(hi))) << "mean above the highest bucket";
+  EXPECT_GT(h.max_ns, LowerBound(hi)) << "max below a non-empty bucket";
+  if (hi + 1 < h.counts.size()) {
+    EXPECT_LE(h.max_ns, UpperBound(hi));
+  }
+  EXPECT_LE(h.sum_ns, h.max_ns * h.count);
+}
 
 class SmpRunTest : public ::testing::Test {
  protected:
@@ -131,6 +164,15 @@ TEST_P(CleanRunTest, CleanTortureRunSucceedsWithZeroStalls) {
   EXPECT_GT(c[abi::kCntVmPages], 0u);
   EXPECT_GT(c[abi::kCntCpuOps], 0u) << "the ring-3 FP loop never ran";
   EXPECT_EQ(c[abi::kCntVmErrors], 0u);
+  // The latency histogram: one sample per wait=1 call with a remote target
+  // (a single_wait call that picked its own vCPU runs locally: no sample).
+  const auto& i = r->stats.invoked;
+  const int64_t many_all = static_cast<int64_t>(i[abi::kPrimManyWait] + i[abi::kPrimAllWait]);
+  EXPECT_GE(r->stats.latency.count, many_all);
+  EXPECT_LE(r->stats.latency.count, many_all + static_cast<int64_t>(i[abi::kPrimSingleWait]));
+  ExpectPlausible(r->stats.latency);
+  EXPECT_TRUE(absl::StrContains(out.text, "kvmbed: csd waits (smp_call_function*, wait=1) "))
+      << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, "scf_invoked_count VER")) << out.text;
   EXPECT_TRUE(absl::StrContains(out.text, "End of test: SUCCESS")) << out.text;
 }
@@ -368,6 +410,112 @@ TEST_F(SmpRunTest, TwoVmsRunConcurrently) {
   }
   EXPECT_TRUE(absl::StrContains(text, "a: scftorture: --- End of test: SUCCESS")) << text;
   EXPECT_TRUE(absl::StrContains(text, "b: scftorture: --- End of test: SUCCESS")) << text;
+}
+
+// Only many_wait and all_wait: every op is one wait=1 call on every other
+// vCPU, so the guest histogram must count exactly those calls, agree with
+// the guest's own csd_lock_wait maximum, and go out as the docs/events.md
+// "ipi_latency" event (plane "guest") with the same numbers.
+TEST_F(SmpRunTest, GuestLatencyHistogramCountsEveryWaitCall) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {0, 0, 0, 0, 1, 0, 1};
+  g.ops_per_vcpu = 60;
+  g.csd_timeout = absl::Seconds(5);
+  g.stat_interval = absl::Milliseconds(200);
+  const std::string path = absl::StrCat(::testing::TempDir(), "/guestlat_events.jsonl");
+  auto log = EventLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  Captured out;
+  SmpRunOptions o = out.Options(absl::Seconds(30));
+  o.events = log->get();
+  auto r = RunSmpWorkload(PinnedTestVm("lat", 3), g, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  log->reset();
+  EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
+  ASSERT_EQ(r->stats.vcpus_finished, 3);
+  const auto& i = r->stats.invoked;
+  EXPECT_EQ(i[abi::kPrimManyWait] + i[abi::kPrimAllWait], 3u * 60u);
+  const LatencyHistogram& h = r->stats.latency;
+  EXPECT_EQ(h.count, 3 * 60) << "one sample per wait=1 call";
+  ExpectPlausible(h);
+  // Every csd_lock_wait of these calls lies inside one sample (ns rounding).
+  EXPECT_LE(static_cast<int64_t>(r->stats.max_csd_wait_ns), h.max_ns + 1);
+
+  std::ifstream in(path);
+  std::string line;
+  nlohmann::json last;
+  int guest_events = 0;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] != "ipi_latency") continue;
+    EXPECT_EQ(j["plane"], "guest") << line;
+    EXPECT_EQ(j["vm"], "lat") << line;
+    EXPECT_EQ(j["unit"], "ns") << line;
+    int64_t sum = 0;
+    int64_t prev = 0;
+    for (const auto& b : j["buckets"]) {
+      EXPECT_GT(b[0].get<int64_t>(), prev) << "bounds increase: " << line;
+      prev = b[0].get<int64_t>();
+      sum += b[1].get<int64_t>();
+    }
+    EXPECT_EQ(sum, j["count"].get<int64_t>()) << line;
+    ++guest_events;
+    last = j;
+  }
+  ASSERT_GE(guest_events, 1) << "no ipi_latency event";
+  EXPECT_EQ(last["count"].get<int64_t>(), h.count);
+  EXPECT_EQ(last["sum_ns"].get<int64_t>(), h.sum_ns);
+  EXPECT_EQ(last["max_ns"].get<int64_t>(), h.max_ns);
+  for (const auto& b : last["buckets"]) {
+    const int64_t upper = b[0].get<int64_t>();
+    size_t bucket = 0;
+    while ((int64_t{1} << bucket) < upper) ++bucket;
+    EXPECT_EQ(b[1].get<int64_t>(), h.counts[bucket]) << "bucket " << upper;
+  }
+}
+
+// The per-period maximum (SmpRunner::EndWaitPeriod): vCPU 1's handlers
+// busy-wait 20 ms, and vCPU 0 calls vCPU 1 with wait all the time, so every
+// period of the run holds a wait of at least 20 ms; no period's maximum may
+// exceed the run's. The old "max only when the run record rose" gave 0 for
+// most periods.
+TEST_F(SmpRunTest, PerPeriodMaxSeesEachPeriodsLongestWait) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {0, 0, 1, 0, 0, 0, 0};  // single_wait only
+  g.nthreads = 1;                     // vCPU 0 invokes; vCPU 1 only serves
+  g.fault_vcpu = 1;
+  g.handler_delay = absl::Milliseconds(20);
+  g.csd_timeout = absl::Seconds(5);
+  g.stat_interval = absl::ZeroDuration();
+  Captured out;
+  auto runner = SmpRunner::Create(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(3)));
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::atomic<bool> ran{false};
+  absl::StatusOr<SmpRunResult> r = absl::UnknownError("not run");
+  std::thread t([&] {
+    r = (*runner)->Run();
+    ran.store(true);
+  });
+  std::vector<uint64_t> periods;
+  while (!ran.load() && !(*runner)->Live().online) absl::SleepFor(absl::Milliseconds(10));
+  (*runner)->EndWaitPeriod();  // drop the period that held the boot
+  absl::SleepFor(absl::Milliseconds(400));
+  while (!ran.load() && periods.size() < 5) {
+    periods.push_back((*runner)->EndWaitPeriod());
+    absl::SleepFor(absl::Milliseconds(400));
+  }
+  t.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
+  EXPECT_EQ((*runner)->EndWaitPeriod(), 0u) << "no reads of a stopped VM";
+  ASSERT_GE(periods.size(), 3u);
+  ExpectPlausible(r->stats.latency);
+  for (size_t p = 0; p < periods.size(); ++p) {
+    EXPECT_GE(periods[p], 20'000'000u) << "period " << p << " lost its slow calls";
+    EXPECT_LE(periods[p], static_cast<uint64_t>(r->stats.latency.max_ns)) << "period " << p;
+  }
 }
 
 }  // namespace
