@@ -390,9 +390,6 @@ struct Totals {
   // and csd_lock_wait maxima, the host plane's csd_lock_wait and round-trip
   // maxima.
   uint64_t max_wait_ns = 0;
-  // The host plane's round-trip histograms, summed over the VMs (for the
-  // per-period maximum, see HostPeriodMaxNs).
-  vmm::LatencyHistogram host_latency;
   int lost = 0;
   int other = 0;  // slow or pending
   int lockups = 0;
@@ -407,11 +404,6 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
     t.csd_waits += static_cast<uint64_t>(l.stats.latency.count);
     t.max_wait_ns = std::max(t.max_wait_ns, l.stats.max_csd_wait_ns);
     t.max_wait_ns = std::max(t.max_wait_ns, static_cast<uint64_t>(l.stats.latency.max_ns));
-    for (size_t b = 0; b < t.host_latency.counts.size(); ++b) {
-      t.host_latency.counts[b] += l.host_latency.counts[b];
-    }
-    t.host_latency.count += l.host_latency.count;
-    t.host_latency.max_ns = std::max(t.host_latency.max_ns, l.host_latency.max_ns);
     t.max_wait_ns = std::max(t.max_wait_ns, static_cast<uint64_t>(l.host_latency.max_ns));
     t.lost += l.stalls_lost;
     t.other += l.stalls_other;
@@ -427,26 +419,15 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
   return t;
 }
 
-// The guest plane's longest csd wait since the previous call, over every VM
-// (each runner closes its period: SmpRunner::EndWaitPeriod). Exact.
-uint64_t GuestPeriodMaxNs(const std::vector<vmm::SmpRunner*>& runners) {
+// The longest csd wait of either plane since the previous call, over every
+// VM (each runner closes its periods: SmpRunner::EndWaitPeriod and
+// EndHostWaitPeriod). Exact.
+uint64_t PeriodMaxNs(const std::vector<vmm::SmpRunner*>& runners) {
   uint64_t m = 0;
-  for (vmm::SmpRunner* r : runners) m = std::max(m, r->EndWaitPeriod());
-  return m;
-}
-
-// The host plane's longest round trip between two cumulative histograms.
-// vmm/host_plane keeps no per-period maximum: exact when the period set a
-// new run record, else the upper bound of the highest bucket that grew
-// (within 2x, never below the truth), capped at the run maximum.
-uint64_t HostPeriodMaxNs(const vmm::LatencyHistogram& now, const vmm::LatencyHistogram& before) {
-  if (now.max_ns > before.max_ns) return static_cast<uint64_t>(now.max_ns);
-  for (size_t b = now.counts.size(); b-- > 0;) {
-    if (now.counts[b] > before.counts[b]) {
-      return static_cast<uint64_t>(std::min<int64_t>(int64_t{1} << b, now.max_ns));
-    }
+  for (vmm::SmpRunner* r : runners) {
+    m = std::max({m, r->EndWaitPeriod(), r->EndHostWaitPeriod()});
   }
-  return 0;
+  return m;
 }
 
 // The stop callbacks of stop_signal.h take (fn, arg).
@@ -610,7 +591,6 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   absl::Time run_t0 = absl::InfiniteFuture();  // every VM online
   absl::Time last = t0;
   uint64_t last_ipis = 0;
-  vmm::LatencyHistogram last_host_latency;
   // The run's longest wait as status reports it: never below a period's
   // (the per-period maximum reads guest memory directly, Live() only at the
   // runner's polls, which pause e.g. while the host plane calibrates).
@@ -640,14 +620,14 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
     if (now - last < so.status_interval) continue;
     size_t nrunners = 0;
-    uint64_t guest_period_max = 0;
+    uint64_t period_max = 0;
     {
       // Held while reading: on_finished clears `runners` before they die.
       absl::MutexLock lock(&mu);
       nrunners = runners.size();
       if (nrunners > 0) {
         tot = Sum(runners);
-        guest_period_max = GuestPeriodMaxNs(runners);
+        period_max = PeriodMaxNs(runners);
       }
     }
     if (nrunners == spec.vms.size() && tot.online == static_cast<int>(nrunners) &&
@@ -657,9 +637,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     const double period = absl::ToDoubleSeconds(now - last);
     const double rate = period > 0 ? static_cast<double>(tot.ipis - last_ipis) / period : 0;
     // docs/events.md status.max_wait_ns: the longest wait of this period,
-    // both planes (guest exact, host plane see HostPeriodMaxNs).
-    const uint64_t period_max =
-        std::max(guest_period_max, HostPeriodMaxNs(tot.host_latency, last_host_latency));
+    // both planes (PeriodMaxNs).
     run_max = std::max({run_max, tot.max_wait_ns, period_max});
     const absl::Duration elapsed = now - t0;
     if (so.watchdogs) {
@@ -694,7 +672,6 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
     last = now;
     last_ipis = tot.ipis;
-    last_host_latency = tot.host_latency;
   }
   vm_thread.join();
   ClearStopCallbacks();
@@ -760,7 +737,6 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     events.Emit("vm_summary", vmm::VmSummaryEventFields(vm));
     outcome.ipis += r.stats.count[abi::kCntIpisSent];
     const auto& c = r.stats.count;
-    const auto& inv = r.stats.invoked;
     absl::StrAppendFormat(
         &summary,
         "\n== VM %s: %s ==\n"
@@ -773,8 +749,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
         vm.run_time > absl::ZeroDuration()
             ? static_cast<double>(c[abi::kCntIpisSent]) / absl::ToDoubleSeconds(vm.run_time)
             : 0.0,
-        inv[abi::kPrimSingleWait] + inv[abi::kPrimManyWait] + inv[abi::kPrimAllWait],
-        static_cast<double>(r.stats.max_csd_wait_ns) / 1e6, r.stalls.size(), r.lost_stalls,
+        r.stats.latency.count, static_cast<double>(r.stats.max_csd_wait_ns) / 1e6, r.stalls.size(), r.lost_stalls,
         r.slow_stalls, r.unresolved_stalls, r.soft_lockups.size(), r.guest_errors.size(),
         c[abi::kCntCpuOps], c[abi::kCntIoOps], r.io_bytes_synced, c[abi::kCntVmPages],
         c[abi::kCntVmErrors]);

@@ -175,6 +175,9 @@ class HostPlane : public VcpuHooks {
   bool StopRequested() const { return stop_.load(std::memory_order_relaxed); }
   // Records one csd round trip (ns) in the histogram.
   void RecordRoundTrip(int64_t ns, bool from_exit);
+  // The longest round trip recorded since the previous call (0 = none), and
+  // starts a new period. Any thread; one caller owns the periods.
+  int64_t TakePeriodMaxNs() { return period_max_.exchange(0, std::memory_order_relaxed); }
   int num_vcpus() const { return options_.num_vcpus; }
 
   class ThreadMemory;  // CpuMemory of one vCPU or ksmd thread (host_plane.cc)
@@ -214,6 +217,7 @@ class HostPlane : public VcpuHooks {
   std::array<std::atomic<int64_t>, 48> hist_{};
   std::atomic<int64_t> hist_sum_{0};
   std::atomic<int64_t> hist_max_{0};
+  std::atomic<int64_t> period_max_{0};
   std::atomic<int64_t> calls_{0};
   std::atomic<int64_t> exit_calls_{0};
 

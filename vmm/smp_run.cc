@@ -101,6 +101,10 @@ class SmpSession {
   }
   // SmpRunner::EndWaitPeriod(). Any thread.
   uint64_t EndWaitPeriod();
+  // SmpRunner::EndHostWaitPeriod(). Any thread (host_plane_ is set in Setup).
+  uint64_t EndHostWaitPeriod() {
+    return host_plane_ != nullptr ? static_cast<uint64_t>(host_plane_->TakePeriodMaxNs()) : 0;
+  }
   SmpLive Live() const {
     absl::MutexLock lock(&mu_);
     return live_;
@@ -1095,6 +1099,8 @@ SmpRunner::~SmpRunner() = default;
 SmpLive SmpRunner::Live() const { return impl_->Live(); }
 
 uint64_t SmpRunner::EndWaitPeriod() { return impl_->EndWaitPeriod(); }
+
+uint64_t SmpRunner::EndHostWaitPeriod() { return impl_->EndHostWaitPeriod(); }
 
 absl::StatusOr<std::unique_ptr<SmpRunner>> SmpRunner::Create(const VmSpec& vm,
                                                              const GuestSpec& guest,

@@ -213,6 +213,8 @@ class SmpRunner {
   // closes may count in the next one instead, never in none. The periods
   // are the caller's: use one caller (e.g. a status line). Any thread.
   uint64_t EndWaitPeriod();
+  // The same for the host plane's csd round trips (0 without a plane).
+  uint64_t EndHostWaitPeriod();
 
  private:
   explicit SmpRunner(std::unique_ptr<SmpSession> impl);
