@@ -515,7 +515,7 @@ void HostPlane::Emit(const std::string& text) const {
 }
 
 void HostPlane::RequestStop() {
-  if (!stop_.exchange(true)) stopped_ = absl::Now();
+  if (!stop_.exchange(true)) stopped_ns_.store(SteadyNs());
 }
 
 void HostPlane::StopSenders() {
@@ -564,7 +564,9 @@ HostPlaneResult HostPlane::Result() const {
   r.first_lost_report = first_lost_report_;
   r.first_report = first_report_;
   if (!first_lost_report_.empty() && r.lost == 0) r.lost = 1;  // aborted at the first LOST
-  const absl::Time end = stop_.load() ? stopped_ : absl::Now();
+  const absl::Time end =
+      stop_.load() ? absl::Now() - absl::Nanoseconds(SteadyNs() - stopped_ns_.load())
+                   : absl::Now();
   r.seconds = started_ == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(end - started_);
   r.seconds_to_lost =
       first_lost_report_.empty() ? 0 : absl::ToDoubleSeconds(lost_at_ - started_);

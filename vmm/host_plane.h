@@ -142,7 +142,7 @@ class HostPlane : public VcpuHooks {
   // Calibrates the threshold when it is zero (doorbell round trips to the
   // vCPUs, which must be online) and starts the ksmd threads.
   absl::Status Start();
-  // Ends every csd wait and sender soon. Any thread.
+  // Ends every csd wait and sender soon. Any thread; async-signal-safe.
   void RequestStop();
   // RequestStop() and joins the ksmd threads. Before Machine::Shutdown().
   void StopSenders();
@@ -210,7 +210,7 @@ class HostPlane : public VcpuHooks {
   std::vector<std::thread> ksmd_;
   SenderBody sender_body_;
   absl::Time started_ = absl::InfinitePast();
-  absl::Time stopped_ = absl::InfinitePast();
+  std::atomic<int64_t> stopped_ns_{0};  // steady clock; RequestStop() is signal-safe
   bool calibrated_ = false;
   std::string threshold_source_;
 

@@ -114,6 +114,9 @@ class SmpSession {
     stop_.store(true, std::memory_order_relaxed);
     Machine* m = machine_ptr_.load(std::memory_order_acquire);
     if (m != nullptr) m->RequestStop();
+    // vCPU threads waiting in a host-plane csd_lock_wait (a lost IPI) would
+    // otherwise wait until the owner loop gets round to StopSenders().
+    if (host_plane_ != nullptr) host_plane_->RequestStop();
   }
 
  private:
@@ -620,6 +623,9 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
     watched[i] = vs.state == abi::kStateOnline && !(st.ok() && st->where == abi::kWhereIoExit);
   }
   for (const SoftLockup& l : det.Check(now, beats, watched)) {
+    // Each report may wait snapshot_timeout for a vCPU that does not exit:
+    // a stop must not queue behind dozens of them.
+    if (stop_.load(std::memory_order_relaxed)) break;
     absl::StatusOr<VcpuSnapshot> snap = hooks_->Take(l.vcpu, -1, o_.snapshot_timeout);
     std::string text =
         FormatSoftLockup(l, snap.ok() ? &*snap : nullptr,
