@@ -14,7 +14,12 @@ ABSL_FLAG(std::string, events, "",
 ABSL_FLAG(std::string, output, "", "Write the result to this file instead of stdout.");
 ABSL_FLAG(bool, libvirt, false, "profile export: write libvirt domain XML.");
 ABSL_FLAG(int, vcpus, 56, "bench boot: vCPUs per VM.");
-ABSL_FLAG(int, runs, 5, "bench: repetitions (the median and range are printed).");
+ABSL_FLAG(int, runs, 5,
+          "bench: repetitions (the median and range are printed); bench soak-overhead: "
+          "pairs of on/off rounds (default there 12).");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
+          "bench soak-overhead: time dropped after every VM is online before each "
+          "round's measured --duration window.");
 ABSL_FLAG(bool, verbose, false, "Log debug detail to stderr.");
 ABSL_FLAG(std::string, inject_fault, "",
           "run: make one vCPU commit a deliberate guest fault to check the error "

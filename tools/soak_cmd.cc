@@ -18,8 +18,11 @@
 // every max(interval, 10 s)), --drop-ipi-fraction F with --fault-vcpu N
 // (guest-plane fault injection, for tests).
 //
-// `kvmbed bench soak-overhead PROFILE` (IPIs/s with the watchdogs on / off,
-// alternating, median of --runs pairs, each --duration, default 5 s) and
+// `kvmbed bench soak-overhead PROFILE` (IPIs/s with the watchdogs on / off
+// in --runs pairs, default 12, ordered on-off, off-on, ...; each round drops
+// --warmup after boot, default 1 s, and measures --duration, default 3 s;
+// per-pair ratios, their median, IQR and bootstrap 95% CI, a verdict on the
+// 0.99 target, per CPU-second of kvmbed and per wall-clock second) and
 // `kvmbed bench soak-rss PROFILE` (RSS sampled every --rss-every over
 // --duration, default 10 min, split into resident guest RAM and the VMM's
 // own) take the same profile flags (SoakBenchCommand).
@@ -58,6 +61,7 @@
 #include "absl/time/time.h"
 #include "base/event_log.h"
 #include "base/junit.h"
+#include "base/sample_stats.h"
 #include "configs/cpuset.h"
 #include "configs/profile.h"
 #include "guest/abi.h"
@@ -375,6 +379,9 @@ struct Totals {
   int other = 0;  // slow or pending
   int lockups = 0;
   int online = 0;
+  // Per VM (runner creation order): guest-plane IPIs sent plus host-plane
+  // doorbells, as of that VM's last watch poll.
+  std::vector<uint64_t> vm_ipis;
 };
 
 Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
@@ -382,6 +389,8 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
   for (vmm::SmpRunner* r : runners) {
     vmm::SmpLive l = r->Live();
     t.ipis += l.stats.count[abi::kCntIpisSent];
+    t.vm_ipis.push_back(l.stats.count[abi::kCntIpisSent] +
+                        static_cast<uint64_t>(l.host.doorbells_sent));
     t.csd_waits += l.stats.invoked[abi::kPrimSingleWait] + l.stats.invoked[abi::kPrimManyWait] +
                    l.stats.invoked[abi::kPrimAllWait];
     t.max_wait_ns = std::max(t.max_wait_ns, l.stats.max_csd_wait_ns);
@@ -414,6 +423,11 @@ struct SoakOptions {
   absl::Duration status_interval = absl::Seconds(1);
   // Called once per status period on the main thread (benchmarks sample RSS).
   std::function<void(absl::Duration elapsed, const Totals&)> on_status;
+  // Benchmarks: called on the main thread about every `sample_every` while
+  // the run lasts, with the totals as of each VM's last watch poll; returning
+  // true ends the run in order (as a stop signal would, but exit code 0).
+  std::function<bool(absl::Time now, const Totals&)> on_sample;
+  absl::Duration sample_every = absl::Milliseconds(10);
 };
 
 struct SoakOutcome {
@@ -554,10 +568,25 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   bool stress_said = false;  // "stress-ng ended early" printed
   absl::Time next_plain = t0;
   Totals tot;
+  bool sample_stop = false;  // on_sample asked to end the run
+  const absl::Duration tick = std::min(
+      {absl::Milliseconds(100), so.status_interval,
+       so.on_sample ? so.sample_every : absl::InfiniteDuration()});
   while (!finished.load()) {
-    absl::SleepFor(std::min(absl::Milliseconds(100), so.status_interval));
+    absl::SleepFor(tick);
     absl::Time now = absl::Now();
     if (finished.load()) break;
+    if (so.on_sample && !sample_stop) {
+      Totals st;
+      {
+        absl::MutexLock lock(&mu);
+        st = Sum(runners);
+      }
+      if (so.on_sample(now, st)) {
+        sample_stop = true;
+        stop_all();
+      }
+    }
     if (!log_failed && !events.status().ok()) {
       log_failed = true;
       say(absl::StrCat("\nkvmbed: the event log failed (", events.status().message(),
@@ -818,6 +847,205 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   return outcome;
 }
 
+// Process CPU time (every thread: vCPUs in and out of the guest, watchers).
+int64_t ProcessCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// One round of `bench soak-overhead`: IPIs counted by the guests (and host
+// doorbells) over a window that starts `warmup` after every VM is online
+// and lasts `window`; each VM's window starts and ends at one of its own
+// watch polls (when its counters refresh), so the count and the interval
+// belong together. Process CPU time is read at the window's start and end.
+class OverheadRound {
+ public:
+  OverheadRound(size_t vms, absl::Duration warmup, absl::Duration window)
+      : vms_(vms), warmup_(warmup), window_(window), start_(vms), end_(vms) {}
+
+  // SoakOptions::on_sample; true once every VM's window has ended.
+  bool Sample(absl::Time now, const Totals& t) {
+    if (t.vm_ipis.size() < vms_ || t.online < static_cast<int>(vms_)) return false;
+    if (online_ == absl::InfiniteFuture()) online_ = now;
+    const bool refreshed_any = prev_.size() == vms_;
+    auto take = [&](std::vector<Point>& pts, absl::Time since) {
+      for (size_t i = 0; i < vms_; ++i) {
+        if (pts[i].set) continue;
+        // A fresh poll of VM i (its count moved), or no news for 200 ms.
+        if ((refreshed_any && t.vm_ipis[i] != prev_[i]) || now - since > absl::Milliseconds(200)) {
+          pts[i] = {true, now, t.vm_ipis[i]};
+        }
+      }
+    };
+    const absl::Time w0 = online_ + warmup_;
+    const absl::Time w1 = w0 + window_;
+    if (now >= w0) {
+      if (cpu0_ < 0) {
+        cpu0_ = ProcessCpuNs();
+        wall0_ = now;
+      }
+      take(start_, w0);
+    }
+    if (now >= w1) {
+      if (cpu1_ < 0) {
+        cpu1_ = ProcessCpuNs();
+        wall1_ = now;
+      }
+      take(end_, w1);
+    }
+    prev_ = t.vm_ipis;
+    return Done();
+  }
+
+  bool Done() const {
+    for (size_t i = 0; i < vms_; ++i) {
+      if (!start_[i].set || !end_[i].set) return false;
+    }
+    return cpu1_ >= 0;
+  }
+  // IPIs per second of wall time, summed over the VMs.
+  double WallRate() const {
+    double r = 0;
+    for (size_t i = 0; i < vms_; ++i) {
+      const double s = absl::ToDoubleSeconds(end_[i].t - start_[i].t);
+      if (s > 0) r += static_cast<double>(end_[i].ipis - start_[i].ipis) / s;
+    }
+    return r;
+  }
+  // Host CPUs kvmbed used on average over the window.
+  double Cores() const {
+    const double s = absl::ToDoubleSeconds(wall1_ - wall0_);
+    return s > 0 ? static_cast<double>(cpu1_ - cpu0_) / 1e9 / s : 0;
+  }
+  // IPIs per CPU-second kvmbed consumed: what the watchdogs' own CPU costs
+  // shows up in, and what other tenants of the host taking CPU does not.
+  double CpuRate() const { return Cores() > 0 ? WallRate() / Cores() : 0; }
+
+ private:
+  struct Point {
+    bool set = false;
+    absl::Time t;
+    uint64_t ipis = 0;
+  };
+  const size_t vms_;
+  const absl::Duration warmup_, window_;
+  absl::Time online_ = absl::InfiniteFuture();
+  std::vector<Point> start_, end_;
+  std::vector<uint64_t> prev_;
+  int64_t cpu0_ = -1, cpu1_ = -1;
+  absl::Time wall0_, wall1_;
+};
+
+// `kvmbed bench soak-overhead`: watchdogs on vs off in pairs.
+int SoakOverheadBench(const RunSpec& spec, SoakOptions so, const std::string& tmp) {
+  const int pairs = FlagGiven("runs") ? absl::GetFlag(FLAGS_runs) : 12;
+  const absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
+  const absl::Duration window = spec.duration;
+  if (pairs < 3) return BadInput("bench soak-overhead: --runs (pairs) must be at least 3");
+  if (warmup < absl::ZeroDuration()) {
+    return BadInput("bench soak-overhead: --warmup must not be negative; e.g. --warmup=1s");
+  }
+  // The runners end on their own only well after the window.
+  RunSpec run = spec;
+  run.duration = warmup + window + absl::Seconds(30);
+  std::printf(
+      "soak-overhead %s: %d pairs of rounds, watchdogs on/off, order alternating on-off, "
+      "off-on (ABBA, cancels drift);\n"
+      "  each round boots the profile, drops %s after every VM is online, then counts the "
+      "guests' IPIs (+ host doorbells) over %s\n"
+      "  between two of each VM's own watch polls, and kvmbed's process CPU time over the "
+      "same window\n",
+      spec.name.c_str(), pairs, absl::FormatDuration(warmup).c_str(),
+      absl::FormatDuration(window).c_str());
+  std::printf("%4s %-7s %12s %12s %7s   %12s %12s %7s   %9s\n", "pair", "order", "on IPIs/s",
+              "off IPIs/s", "ratio", "on IPI/CPUs", "off IPI/CPUs", "ratio", "cores on/off");
+  std::fflush(stdout);
+  std::vector<double> on_wall, off_wall, on_cpu, off_cpu, r_wall, r_cpu;
+  int found = 0;
+  for (int p = 0; p < pairs; ++p) {
+    double wall[2] = {0, 0}, cpu[2] = {0, 0}, cores[2] = {0, 0};  // [0] off, [1] on
+    const bool on_first = p % 2 == 0;
+    for (int k = 0; k < 2; ++k) {
+      const bool wd = (k == 0) == on_first;
+      OverheadRound round(run.vms.size(), warmup, window);
+      so.watchdogs = wd;
+      so.on_sample = [&round](absl::Time now, const Totals& t) { return round.Sample(now, t); };
+      so.events_path = absl::StrCat(tmp, "/kvmbed-soak-overhead-", getpid(), ".jsonl");
+      SoakOutcome o = RunSoak(run, so);
+      unlink(so.events_path.c_str());
+      unlink((so.events_path + ".stress-ng.yaml").c_str());
+      unlink((so.events_path + ".stress-ng.log").c_str());
+      if (o.exit_code == kExitBadInput) return kExitBadInput;
+      if (o.exit_code == kExitFound) ++found;
+      if (!round.Done()) {
+        return BadInput(absl::StrCat(
+            "bench soak-overhead: round ", 2 * p + k + 1,
+            " ended before its window did (a VM stopped early or never came online)"));
+      }
+      wall[wd] = round.WallRate();
+      cpu[wd] = round.CpuRate();
+      cores[wd] = round.Cores();
+    }
+    on_wall.push_back(wall[1]);
+    off_wall.push_back(wall[0]);
+    on_cpu.push_back(cpu[1]);
+    off_cpu.push_back(cpu[0]);
+    r_wall.push_back(wall[0] > 0 ? wall[1] / wall[0] : 0);
+    r_cpu.push_back(cpu[0] > 0 ? cpu[1] / cpu[0] : 0);
+    std::printf("%4d %-7s %12.0f %12.0f %7.4f   %12.0f %12.0f %7.4f   %4.2f/%4.2f\n", p + 1,
+                on_first ? "on,off" : "off,on", wall[1], wall[0], r_wall.back(), cpu[1], cpu[0],
+                r_cpu.back(), cores[1], cores[0]);
+    std::fflush(stdout);
+  }
+  constexpr double kTarget = 0.99;
+  auto verdict = [&](const SampleSummary& r) -> std::string {
+    if (r.ci95.low >= kTarget) {
+      return absl::StrFormat("target >= %.2f MET with confidence (95%% CI low %.4f >= %.2f)",
+                             kTarget, r.ci95.low, kTarget);
+    }
+    if (r.ci95.high < kTarget) {
+      return absl::StrFormat(
+          "target >= %.2f MISSED with confidence (95%% CI high %.4f < %.2f): the watchdogs "
+          "cost more than 1%%",
+          kTarget, r.ci95.high, kTarget);
+    }
+    return absl::StrFormat(
+        "CANNOT TELL: the 95%% CI [%.4f, %.4f] spans %.2f; the noise is too large for this "
+        "many pairs (more --runs, a longer --duration, or a quieter host)",
+        r.ci95.low, r.ci95.high, kTarget);
+  };
+  auto rates = [](const char* what, const std::vector<double>& v) {
+    SampleSummary s = Summarize(v);
+    std::printf("  %-13s median %10.0f  IQR [%.0f, %.0f] (%.1f%% of the median)  range [%.0f, %.0f]\n",
+                what, s.median, s.q1, s.q3, s.median > 0 ? 100 * s.Iqr() / s.median : 0.0, s.min,
+                s.max);
+  };
+  auto ratios = [&](const std::vector<double>& v) {
+    SampleSummary s = Summarize(v);
+    std::printf(
+        "  per-pair ratio on/off: median %.4f  IQR [%.4f, %.4f]  bootstrap 95%% CI of the "
+        "median [%.4f, %.4f]\n  => %s\n",
+        s.median, s.q1, s.q3, s.ci95.low, s.ci95.high, verdict(s).c_str());
+  };
+  std::printf("\nIPIs per CPU-second of kvmbed (primary: immune to other tenants taking the CPUs; "
+              "the watchdogs' own CPU counts against them):\n");
+  rates("watchdogs on:", on_cpu);
+  rates("watchdogs off:", off_cpu);
+  ratios(r_cpu);
+  std::printf("\nIPIs per wall-clock second (as issue 5 words it; shows the host's scheduling "
+              "noise):\n");
+  rates("watchdogs on:", on_wall);
+  rates("watchdogs off:", off_wall);
+  ratios(r_wall);
+  if (found > 0) {
+    std::printf("\nnote: %d round(s) found a failure (stall/lockup); their rates still count\n",
+                found);
+  }
+  std::fflush(stdout);
+  return kExitClean;
+}
+
 std::string DefaultEventsPath(const RunSpec& spec) {
   return absl::StrCat("soak-", spec.name, "-",
                       absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()),
@@ -874,54 +1102,14 @@ int SoakBenchCommand(const std::string& which, const std::vector<std::string>& a
   absl::StatusOr<RunSpec> spec = LoadSoakSpec(args);
   if (!spec.ok()) return BadInput(spec.status());
   if (absl::GetFlag(FLAGS_duration) == absl::ZeroDuration()) {
-    spec->duration = which == "soak-rss" ? absl::Minutes(10) : absl::Seconds(5);
+    spec->duration = which == "soak-rss" ? absl::Minutes(10) : absl::Seconds(3);
   }
   const std::string tmp = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
   SoakOptions so;
   so.quiet = true;
   so.host_stress = absl::GetFlag(FLAGS_host_stress);
   so.status_interval = absl::GetFlag(FLAGS_status_interval);
-  if (which == "soak-overhead") {
-    // IPIs/s with the watchdogs on and off, alternating, median of --runs.
-    const int runs = std::max(1, absl::GetFlag(FLAGS_runs));
-    std::vector<double> on, off;
-    for (int i = 0; i < 2 * runs; ++i) {
-      const bool wd = i % 2 == 0;
-      so.watchdogs = wd;
-      so.events_path = absl::StrCat(tmp, "/kvmbed-soak-overhead-", getpid(), ".jsonl");
-      SoakOutcome o = RunSoak(*spec, so);
-      unlink(so.events_path.c_str());
-      unlink((so.events_path + ".stress-ng.yaml").c_str());
-      unlink((so.events_path + ".stress-ng.log").c_str());
-      if (o.exit_code == kExitBadInput) return kExitBadInput;
-      // IPIs per second of VM run time (boot excluded), summed over the VMs.
-      double rate = 0;
-      for (const vmm::SmpRunResult& r : o.results) {
-        double s = absl::ToDoubleSeconds(r.vm.run_time);
-        if (s > 0) rate += static_cast<double>(r.stats.count[abi::kCntIpisSent]) / s;
-      }
-      (wd ? on : off).push_back(rate);
-      std::printf("run %d: watchdogs %-3s %12.0f IPIs/s%s\n", i / 2 + 1, wd ? "on" : "off", rate,
-                  o.exit_code == kExitFound ? " (the run found a failure)" : "");
-      std::fflush(stdout);
-    }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      size_t n = v.size();
-      return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    };
-    double mon = median(on), moff = median(off);
-    std::printf(
-        "soak-overhead %s: %s per run, %d alternating pairs\n"
-        "  watchdogs on : median %.0f IPIs/s (min %.0f, max %.0f)\n"
-        "  watchdogs off: median %.0f IPIs/s (min %.0f, max %.0f)\n"
-        "  ratio on/off : %.4f (target >= 0.99)\n",
-        spec->name.c_str(), absl::FormatDuration(spec->duration).c_str(), runs, mon,
-        *std::min_element(on.begin(), on.end()), *std::max_element(on.begin(), on.end()), moff,
-        *std::min_element(off.begin(), off.end()), *std::max_element(off.begin(), off.end()),
-        moff > 0 ? mon / moff : 0.0);
-    return kExitClean;
-  }
+  if (which == "soak-overhead") return SoakOverheadBench(*spec, so, tmp);
   if (which == "soak-rss") {
     // RSS of this process over a soak, sampled every --rss-every.
     const absl::Duration every = absl::GetFlag(FLAGS_rss_every);
