@@ -26,6 +26,7 @@
 // `kvmbed bench soak-rss PROFILE` (RSS sampled every --rss-every over
 // --duration, default 10 min, split into resident guest RAM and the VMM's
 // own) take the same profile flags (SoakBenchCommand).
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -209,6 +210,10 @@ class HostStress {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
+      // kvmbed ignores SIGXFSZ (stop_signal.h); exec keeps ignored signals.
+      struct sigaction dfl = {};
+      dfl.sa_handler = SIG_DFL;
+      sigaction(SIGXFSZ, &dfl, nullptr);
       // Its own process group: a terminal's Ctrl-C goes to kvmbed, which
       // then stops stress-ng in order.
       setpgid(0, 0);
@@ -459,6 +464,9 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   auto say = [&](const std::string& text) {
     if (!so.quiet) console.Block(text);
   };
+  // Before the log exists: SIGXFSZ ignored, so a file size limit turns into
+  // EFBIG from write() (the log's error path), not a killed process.
+  InstallStopSignalHandler();
   absl::StatusOr<std::unique_ptr<EventLog>> log = EventLog::Open(so.events_path);
   if (!log.ok()) {
     BadInput(absl::StrCat("--events: ", log.status().message()));
@@ -503,8 +511,6 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                           {"mode", spec.hostipi.enabled ? spec.hostipi.ordering : ""},
                           {"command", "soak"}};
   events.Emit("run_start", start);
-
-  InstallStopSignalHandler();
 
   // Host stress first, so the VMs boot into a loaded host as in the seed.
   HostStress stress;
@@ -827,10 +833,12 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     }
   }
   if (!events.status().ok()) {
+    // The message names the file, the errno and the events kept.
     std::fprintf(stderr,
-                 "kvmbed: event log %s: %s; the run was stopped in order, the log holds the "
-                 "events up to the failure and the summary above is complete\n",
-                 so.events_path.c_str(), std::string(events.status().message()).c_str());
+                 "kvmbed: event log failed: %s; the run was stopped in order, the log holds the "
+                 "events up to the failure (every line complete) and the summary above covers "
+                 "the whole run\n",
+                 std::string(events.status().message()).c_str());
   }
   if (!so.junit_path.empty()) {
     absl::Status js = junit.WriteFile(so.junit_path);
@@ -852,6 +860,32 @@ int64_t ProcessCpuNs() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// CPU time of this process's threads from /proc/self/task/*/schedstat (ns),
+// split into vCPU threads (named "vcpu-N", vmm/vcpu_thread.cc; guest time
+// included) and the rest: the VMM's own threads, where the watchdogs run.
+struct ThreadCpu {
+  int64_t vcpu_ns = 0;
+  int64_t vmm_ns = 0;
+};
+ThreadCpu ReadThreadCpu() {
+  ThreadCpu out;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string dir = absl::StrCat("/proc/self/task/", e->d_name);
+    std::ifstream ss(dir + "/schedstat");
+    long long ns = 0;
+    if (!(ss >> ns)) continue;  // the thread just ended
+    std::ifstream cs(dir + "/comm");
+    std::string comm;
+    std::getline(cs, comm);
+    (comm.rfind("vcpu-", 0) == 0 ? out.vcpu_ns : out.vmm_ns) += ns;
+  }
+  closedir(d);
+  return out;
 }
 
 // One round of `bench soak-overhead`: IPIs counted by the guests (and host
@@ -883,6 +917,7 @@ class OverheadRound {
     if (now >= w0) {
       if (cpu0_ < 0) {
         cpu0_ = ProcessCpuNs();
+        threads0_ = ReadThreadCpu();
         wall0_ = now;
       }
       take(start_, w0);
@@ -890,6 +925,7 @@ class OverheadRound {
     if (now >= w1) {
       if (cpu1_ < 0) {
         cpu1_ = ProcessCpuNs();
+        threads1_ = ReadThreadCpu();
         wall1_ = now;
       }
       take(end_, w1);
@@ -921,6 +957,12 @@ class OverheadRound {
   // IPIs per CPU-second kvmbed consumed: what the watchdogs' own CPU costs
   // shows up in, and what other tenants of the host taking CPU does not.
   double CpuRate() const { return Cores() > 0 ? WallRate() / Cores() : 0; }
+  // The share of kvmbed's CPU time its own (non-vCPU) threads took.
+  double VmmShare() const {
+    const int64_t vmm = threads1_.vmm_ns - threads0_.vmm_ns;
+    const int64_t all = vmm + threads1_.vcpu_ns - threads0_.vcpu_ns;
+    return all > 0 ? static_cast<double>(vmm) / static_cast<double>(all) : 0;
+  }
 
  private:
   struct Point {
@@ -934,6 +976,7 @@ class OverheadRound {
   std::vector<Point> start_, end_;
   std::vector<uint64_t> prev_;
   int64_t cpu0_ = -1, cpu1_ = -1;
+  ThreadCpu threads0_, threads1_;
   absl::Time wall0_, wall1_;
 };
 
@@ -958,13 +1001,16 @@ int SoakOverheadBench(const RunSpec& spec, SoakOptions so, const std::string& tm
       "same window\n",
       spec.name.c_str(), pairs, absl::FormatDuration(warmup).c_str(),
       absl::FormatDuration(window).c_str());
-  std::printf("%4s %-7s %12s %12s %7s   %12s %12s %7s   %9s\n", "pair", "order", "on IPIs/s",
-              "off IPIs/s", "ratio", "on IPI/CPUs", "off IPI/CPUs", "ratio", "cores on/off");
+  std::printf("%4s %-7s %12s %12s %7s   %12s %12s %7s   %9s  %s\n", "pair", "order",
+              "on IPIs/s", "off IPIs/s", "ratio", "on IPI/CPUs", "off IPI/CPUs", "ratio",
+              "cores on/off", "VMM-thread CPU share on/off");
   std::fflush(stdout);
   std::vector<double> on_wall, off_wall, on_cpu, off_cpu, r_wall, r_cpu;
+  std::vector<double> on_vmm, off_vmm, r_model;
   int found = 0;
   for (int p = 0; p < pairs; ++p) {
-    double wall[2] = {0, 0}, cpu[2] = {0, 0}, cores[2] = {0, 0};  // [0] off, [1] on
+    // [0] watchdogs off, [1] on.
+    double wall[2] = {0, 0}, cpu[2] = {0, 0}, cores[2] = {0, 0}, vmm[2] = {0, 0};
     const bool on_first = p % 2 == 0;
     for (int k = 0; k < 2; ++k) {
       const bool wd = (k == 0) == on_first;
@@ -986,6 +1032,7 @@ int SoakOverheadBench(const RunSpec& spec, SoakOptions so, const std::string& tm
       wall[wd] = round.WallRate();
       cpu[wd] = round.CpuRate();
       cores[wd] = round.Cores();
+      vmm[wd] = round.VmmShare();
     }
     on_wall.push_back(wall[1]);
     off_wall.push_back(wall[0]);
@@ -993,9 +1040,15 @@ int SoakOverheadBench(const RunSpec& spec, SoakOptions so, const std::string& tm
     off_cpu.push_back(cpu[0]);
     r_wall.push_back(wall[0] > 0 ? wall[1] / wall[0] : 0);
     r_cpu.push_back(cpu[0] > 0 ? cpu[1] / cpu[0] : 0);
-    std::printf("%4d %-7s %12.0f %12.0f %7.4f   %12.0f %12.0f %7.4f   %4.2f/%4.2f\n", p + 1,
-                on_first ? "on,off" : "off,on", wall[1], wall[0], r_wall.back(), cpu[1], cpu[0],
-                r_cpu.back(), cores[1], cores[0]);
+    on_vmm.push_back(vmm[1]);
+    off_vmm.push_back(vmm[0]);
+    // CPU-bound, the vCPUs get (1 - VMM share) of kvmbed's CPU: the ratio of
+    // IPIs/s the watchdogs' extra VMM CPU alone would cause.
+    r_model.push_back(vmm[0] < 1 ? (1 - vmm[1]) / (1 - vmm[0]) : 0);
+    std::printf(
+        "%4d %-7s %12.0f %12.0f %7.4f   %12.0f %12.0f %7.4f   %4.2f/%4.2f  %6.3f%%/%6.3f%%\n",
+        p + 1, on_first ? "on,off" : "off,on", wall[1], wall[0], r_wall.back(), cpu[1], cpu[0],
+        r_cpu.back(), cores[1], cores[0], 100 * vmm[1], 100 * vmm[0]);
     std::fflush(stdout);
   }
   constexpr double kTarget = 0.99;
@@ -1038,6 +1091,17 @@ int SoakOverheadBench(const RunSpec& spec, SoakOptions so, const std::string& tm
   rates("watchdogs on:", on_wall);
   rates("watchdogs off:", off_wall);
   ratios(r_wall);
+  std::printf(
+      "\nCPU the VMM's own threads (not vCPUs) took, as a share of kvmbed's CPU (where the "
+      "watchdogs run;\n  low noise, a model: CPU-bound, the vCPUs lose exactly that share):\n");
+  {
+    SampleSummary a = Summarize(on_vmm), b = Summarize(off_vmm);
+    std::printf("  watchdogs on:  median %.3f%%  IQR [%.3f%%, %.3f%%]\n", 100 * a.median,
+                100 * a.q1, 100 * a.q3);
+    std::printf("  watchdogs off: median %.3f%%  IQR [%.3f%%, %.3f%%]\n", 100 * b.median,
+                100 * b.q1, 100 * b.q3);
+  }
+  ratios(r_model);
   if (found > 0) {
     std::printf("\nnote: %d round(s) found a failure (stall/lockup); their rates still count\n",
                 found);

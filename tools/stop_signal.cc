@@ -39,6 +39,10 @@ void InstallStopSignalHandler() {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction ign = {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGXFSZ, &ign, nullptr);
 }
 
 void OnStopSignal(StopFn fn, void* arg) {
