@@ -35,6 +35,33 @@ Interval BootstrapMedianCi(const std::vector<double>& v, double confidence, int 
   return {Quantile(medians, tail), Quantile(medians, 1.0 - tail)};
 }
 
+MedianCi OrderStatMedianCi(const std::vector<double>& v, double confidence) {
+  MedianCi out;
+  const int n = static_cast<int>(v.size());
+  if (n == 0) return out;
+  std::vector<double> x = v;
+  std::sort(x.begin(), x.end());
+  // cdf[j] = P(Binomial(n, 1/2) <= j), accumulated in doubles via log-free
+  // recurrence C(n, j+1) = C(n, j) (n - j) / (j + 1), scaled by 2^-n.
+  std::vector<double> cdf(static_cast<size_t>(n) + 1);
+  double term = std::pow(0.5, n);
+  double acc = 0;
+  for (int j = 0; j <= n; ++j) {
+    acc += term;
+    cdf[static_cast<size_t>(j)] = acc;
+    term = term * (n - j) / (j + 1);
+  }
+  int best = 1;
+  for (int k = 1; 2 * k <= n + 1; ++k) {
+    const double cover = k == 1 ? 1 - 2 * cdf[0] : 1 - 2 * cdf[static_cast<size_t>(k - 1)];
+    if (cover >= confidence) best = k;
+  }
+  out.coverage = 1 - 2 * cdf[static_cast<size_t>(best - 1)];
+  out.ok = out.coverage >= confidence;
+  out.ci = {x[static_cast<size_t>(best - 1)], x[static_cast<size_t>(n - best)]};
+  return out;
+}
+
 SampleSummary Summarize(const std::vector<double>& v, uint64_t seed) {
   SampleSummary s;
   s.n = static_cast<int>(v.size());
@@ -45,6 +72,7 @@ SampleSummary Summarize(const std::vector<double>& v, uint64_t seed) {
   s.min = *std::min_element(v.begin(), v.end());
   s.max = *std::max_element(v.begin(), v.end());
   s.ci95 = BootstrapMedianCi(v, 0.95, 10000, seed);
+  s.exact95 = OrderStatMedianCi(v, 0.95);
   return s;
 }
 

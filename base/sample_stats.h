@@ -30,6 +30,18 @@ struct Interval {
 Interval BootstrapMedianCi(const std::vector<double>& v, double confidence, int resamples,
                            uint64_t seed);
 
+// The distribution-free confidence interval of the median from order
+// statistics: [x(k), x(n+1-k)] of the sorted sample with the largest k whose
+// coverage 1 - 2 P(Binomial(n, 1/2) <= k-1) is at least `confidence`.
+// Unlike the bootstrap it keeps its coverage for small n; when even
+// [min, max] falls short (n < 6 for 95%) it returns that with ok = false.
+struct MedianCi {
+  Interval ci;
+  double coverage = 0;  // the exact coverage of `ci`
+  bool ok = false;      // coverage >= the confidence asked for
+};
+MedianCi OrderStatMedianCi(const std::vector<double>& v, double confidence);
+
 // Median, quartiles and bootstrap 95% CI of the median, in one go.
 struct SampleSummary {
   int n = 0;
@@ -38,7 +50,8 @@ struct SampleSummary {
   double q3 = 0;  // 75th percentile
   double min = 0;
   double max = 0;
-  Interval ci95;  // of the median
+  Interval ci95;  // of the median (bootstrap)
+  MedianCi exact95;  // of the median (order statistics)
   double Iqr() const { return q3 - q1; }
 };
 SampleSummary Summarize(const std::vector<double>& v, uint64_t seed = 1);

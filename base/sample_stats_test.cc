@@ -71,5 +71,24 @@ TEST(SampleStatsTest, BootstrapCiOfShiftedDataExcludesTheOldCentre) {
   EXPECT_TRUE(ci.Contains(Median(v)));
 }
 
+TEST(SampleStatsTest, OrderStatisticCiOfTheMedian) {
+  // n = 12: k = 3 gives coverage 1 - 2 * 79/4096 = 0.9614 (k = 4: 0.854).
+  std::vector<double> v = {12, 1, 11, 2, 10, 3, 9, 4, 8, 5, 7, 6};
+  MedianCi m = OrderStatMedianCi(v, 0.95);
+  EXPECT_TRUE(m.ok);
+  EXPECT_DOUBLE_EQ(m.ci.low, 3);
+  EXPECT_DOUBLE_EQ(m.ci.high, 10);
+  EXPECT_NEAR(m.coverage, 1 - 2 * 79.0 / 4096, 1e-12);
+  // n = 5: even [min, max] covers only 1 - 2/32 = 0.9375 < 0.95.
+  MedianCi small = OrderStatMedianCi({5, 1, 4, 2, 3}, 0.95);
+  EXPECT_FALSE(small.ok);
+  EXPECT_DOUBLE_EQ(small.ci.low, 1);
+  EXPECT_DOUBLE_EQ(small.ci.high, 5);
+  EXPECT_NEAR(small.coverage, 0.9375, 1e-12);
+  // n = 6: [min, max] covers 1 - 2/64 = 0.96875.
+  EXPECT_TRUE(OrderStatMedianCi({1, 2, 3, 4, 5, 6}, 0.95).ok);
+  EXPECT_FALSE(OrderStatMedianCi({}, 0.95).ok);
+}
+
 }  // namespace
 }  // namespace kvmbed
