@@ -17,6 +17,10 @@ ABSL_FLAG(int, vcpus, 56, "bench boot: vCPUs per VM.");
 ABSL_FLAG(int, runs, 5,
           "bench: repetitions (the median and range are printed); bench soak-overhead: "
           "pairs of on/off rounds (default there 12).");
+ABSL_FLAG(double, min_cpu_share, 0.9,
+          "bench soak-overhead: a pair counts as clean only when kvmbed used at least this "
+          "fraction of the profile's host CPUs in both rounds (other tenants took CPU "
+          "otherwise); pairs run until --runs are clean, at most 3x; 0 keeps every pair.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
           "bench soak-overhead: time dropped after every VM is online before each "
           "round's measured --duration window.");
