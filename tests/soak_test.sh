@@ -138,8 +138,9 @@ expect_grep "JUnit records the log error" 'error .*type="event_log"' "$T/full.xm
 # --duration, stress-ng gone); every line in the log parses and the log ends
 # with a complete line (base/event_log.h cuts a partial one off); JUnit,
 # written elsewhere, records the log error.
-# Status events every 200 ms make the log grow ~2 KB/s, so a 16 KiB limit is
-# hit a few seconds into the run (boot and the first events take ~2 KiB).
+# Status events every 200 ms make the log grow ~2 KB/s, so the 12 KiB file
+# size limit (6a) or 16 KiB tmpfs (6b) fills a few seconds into the run (boot
+# and the first events take ~2 KiB).
 # $1 name, $2 log, $3 junit, $4 errno name, $5 out (stdout+stderr)
 check_log_failed_midrun() {
   local name="$1" log="$2" xml="$3" errname="$4" out="$5"

@@ -895,6 +895,7 @@ ThreadCpu ReadThreadCpu() {
 // and lasts `window`; each VM's window starts and ends at one of its own
 // watch polls (when its counters refresh), so the count and the interval
 // belong together. Process CPU time is read at the window's start and end.
+// Threading: one thread (the soak's main thread, through on_sample).
 class OverheadRound {
  public:
   OverheadRound(size_t vms, absl::Duration warmup, absl::Duration window)
@@ -904,12 +905,12 @@ class OverheadRound {
   bool Sample(absl::Time now, const Totals& t) {
     if (t.vm_ipis.size() < vms_ || t.online < static_cast<int>(vms_)) return false;
     if (online_ == absl::InfiniteFuture()) online_ = now;
-    const bool refreshed_any = prev_.size() == vms_;
+    const bool have_prev = prev_.size() == vms_;
     auto take = [&](std::vector<Point>& pts, absl::Time since) {
       for (size_t i = 0; i < vms_; ++i) {
         if (pts[i].set) continue;
         // A fresh poll of VM i (its count moved), or no news for 200 ms.
-        if ((refreshed_any && t.vm_ipis[i] != prev_[i]) || now - since > absl::Milliseconds(200)) {
+        if ((have_prev && t.vm_ipis[i] != prev_[i]) || now - since > absl::Milliseconds(200)) {
           pts[i] = {true, now, t.vm_ipis[i]};
         }
       }
