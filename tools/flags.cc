@@ -66,7 +66,9 @@ ABSL_FLAG(double, scale, 1.0,
 ABSL_FLAG(std::string, kernel_model, "",
           "soak: run the modelled POWER host plane (hostipi:) with this kernel model, overriding "
           "the profile: preset[,site=value]..., e.g. v5.3 (buggy) or v5.4 (fixed).");
-ABSL_FLAG(bool, host_stress, true, "soak: run the profile's host_stress: (stress-ng).");
+ABSL_FLAG(bool, host_stress, true,
+          "soak: run the profile's host_stress: (stress-ng); bench soak-overhead runs it "
+          "only when this is given.");
 ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(1),
           "soak: period of the status line and the status/heartbeats events.");
 ABSL_FLAG(absl::Duration, rss_every, absl::Seconds(10), "bench soak-rss: RSS sample period.");
