@@ -1171,9 +1171,11 @@ int SoakOverheadBench(const RunSpec& spec, SoakOptions so, const std::string& tm
       PrintOverheadStats(clean);
     }
   }
-  std::printf("\n== all %d pair(s)%s ==\n", static_cast<int>(all.size()),
-              min_share > 0 ? ", busy-host ones included (noisier)" : "");
-  if (!all.empty()) PrintOverheadStats(all);
+  if (min_share == 0 || clean.size() < all.size()) {
+    std::printf("\n== all %d pair(s)%s ==\n", static_cast<int>(all.size()),
+                min_share > 0 ? ", busy-host ones included (noisier)" : "");
+    if (!all.empty()) PrintOverheadStats(all);
+  }
   if (found > 0) {
     std::printf("\nnote: %d round(s) found a failure (stall/lockup); their rates still count\n",
                 found);
