@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "absl/status/status.h"
@@ -16,6 +17,24 @@ int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// The symbolic name of the errno values a log write may meet.
+const char* ErrnoName(int e) {
+  switch (e) {
+    case ENOSPC: return "ENOSPC";
+    case EFBIG: return "EFBIG";
+    case EDQUOT: return "EDQUOT";
+    case EIO: return "EIO";
+    case EROFS: return "EROFS";
+    case EBADF: return "EBADF";
+    case EPIPE: return "EPIPE";
+    case EAGAIN: return "EAGAIN";
+    case ENOLCK: return "ENOLCK";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    default: return "errno";
+  }
 }
 
 }  // namespace
@@ -57,12 +76,27 @@ void EventLog::Emit(const std::string& type, nlohmann::json fields) {
     ssize_t n = write(fd_, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      status_ = absl::ErrnoToStatus(n < 0 ? errno : ENOSPC,
-                                    absl::StrCat("writing event log ", path_));
+      // write() returning 0 for a non-empty buffer: treat as a full disk.
+      const int err = n < 0 ? errno : ENOSPC;
+      std::string msg = absl::StrCat("writing event log ", path_, ": ", std::strerror(err), " (",
+                                     ErrnoName(err), ", errno ", err, ") after ", events_,
+                                     " events");
+      if (done > 0) {
+        // Cut the partial line so the log ends with a complete event.
+        if (ftruncate(fd_, bytes_) == 0) {
+          absl::StrAppend(&msg, "; the partial last line was cut off, the log ends with the "
+                                "last complete event");
+        } else {
+          absl::StrAppend(&msg, "; cutting the partial last line failed too (",
+                          std::strerror(errno), "): the last line is incomplete");
+        }
+      }
+      status_ = absl::Status(absl::ErrnoToStatusCode(err), msg);
       return;
     }
     done += static_cast<size_t>(n);
   }
+  bytes_ += static_cast<int64_t>(done);
   ++events_;
 }
 

@@ -1,6 +1,9 @@
 // A JSON-lines event log: one JSON object per line, written with a single
 // write(2) per event so a crash or `kill -9` loses at most the event being
-// written, never an earlier one.
+// written, never an earlier one. When a write fails part-way (a full disk:
+// ENOSPC; a file size limit: EFBIG, with SIGXFSZ ignored by the caller) the
+// partial line is cut off again, so the log still ends with the last
+// complete event.
 //
 // Threading: Emit() is thread-safe; events from different threads never
 // interleave within a line.
@@ -32,10 +35,13 @@ class EventLog {
 
   // Appends {"t": <seconds since open>, "type": type, ...fields}. The first
   // write error is kept (see status()) and later events are dropped; the
-  // caller decides whether to stop the run.
+  // caller decides whether to stop the run. A line the error cut short is
+  // truncated away (ftruncate to the end of the last complete line).
   void Emit(const std::string& type, nlohmann::json fields = nlohmann::json::object());
 
-  // OK, or the first write error (e.g. a full disk).
+  // OK, or the first write error (e.g. a full disk), naming the file, the
+  // errno (e.g. "No space left on device (ENOSPC, errno 28)") and how many
+  // events the log kept.
   absl::Status status() const;
   // Events written so far.
   int64_t events() const;
@@ -50,6 +56,8 @@ class EventLog {
   mutable absl::Mutex mu_;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   int64_t events_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bytes of complete lines written so far (the file's size, O_TRUNC'd at open).
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kvmbed

@@ -1,6 +1,11 @@
 #include "base/event_log.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,7 +56,56 @@ TEST(EventLog, FullDiskIsReportedNotFatal) {
   (*log)->Emit("y");
   EXPECT_FALSE((*log)->status().ok());
   EXPECT_NE((*log)->status().message().find("/dev/full"), std::string::npos);
+  EXPECT_NE((*log)->status().message().find("ENOSPC"), std::string::npos)
+      << (*log)->status();
   EXPECT_EQ((*log)->events(), 0);
+}
+
+// A log that fills up mid-run: RLIMIT_FSIZE makes write() stop part-way
+// through a line (a short write) and then fail with EFBIG, as a full disk
+// does with ENOSPC. The log must keep every earlier event intact and end
+// with a complete line.
+TEST(EventLog, FileSizeLimitMidRunKeepsWholeLines) {
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/limited.jsonl";
+  auto log = EventLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  struct sigaction ign = {}, old_sa = {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ign, &old_sa), 0);
+  rlimit old_lim;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+  constexpr rlim_t kLimit = 4000;  // not a multiple of the line length
+  rlimit lim = old_lim;
+  lim.rlim_cur = kLimit;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  const std::string pad(90, 'p');
+  int emitted = 0;
+  for (; emitted < 200 && (*log)->status().ok(); ++emitted) {
+    (*log)->Emit("tick", {{"i", emitted}, {"pad", pad}});
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_lim), 0);  // before anything else writes
+  sigaction(SIGXFSZ, &old_sa, nullptr);
+
+  absl::Status st = (*log)->status();
+  ASSERT_FALSE(st.ok()) << "200 events of ~120 bytes never hit a 4000-byte limit";
+  EXPECT_NE(st.message().find(path), std::string::npos) << st;
+  EXPECT_NE(st.message().find("EFBIG"), std::string::npos) << st;
+  EXPECT_NE(st.message().find("cut off"), std::string::npos) << st;
+  // Later events are dropped, not written past the cut.
+  (*log)->Emit("after");
+  std::ifstream in(path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  EXPECT_LE(text.size(), kLimit);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n') << "the log must end with a complete line";
+  auto lines = ReadLines(path);  // throws on a partial line
+  ASSERT_EQ(static_cast<int64_t>(lines.size()), (*log)->events());
+  for (size_t k = 0; k < lines.size(); ++k) EXPECT_EQ(lines[k]["i"], static_cast<int>(k));
+  // The limit cut the (k+1)-th event: some made it, the one that failed did not.
+  EXPECT_GT(lines.size(), 10u);
+  EXPECT_EQ(static_cast<int>(lines.size()), emitted - 1);
 }
 
 TEST(EventLog, OpenFailureNamesThePath) {

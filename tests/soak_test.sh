@@ -144,5 +144,103 @@ expect_grep "says the log failed and the run stopped" "event log .*No space left
 expect_grep "summary still printed" "^== VM guest-a" "$T/out"
 expect_grep "JUnit records the log error" 'error .*type="event_log"' "$T/full.xml"
 
+
+# 6. The event log's disk fills up in the middle of a soak: writes start
+# failing after the VMs are running. Must hold: exit 2; an error naming the
+# file and the errno; the run stops in order (summary printed, well before
+# --duration, stress-ng gone); every line in the log parses and the log ends
+# with a complete line (base/event_log.h cuts a partial one off); JUnit,
+# written elsewhere, records the log error.
+# Status events every 200 ms make the log grow ~2 KB/s, so the 12 KiB file
+# size limit (6a) or 16 KiB tmpfs (6b) fills a few seconds into the run (boot
+# and the first events take ~2 KiB).
+# $1 name, $2 log, $3 junit, $4 errno name, $5 out (stdout+stderr)
+check_log_failed_midrun() {
+  local name="$1" log="$2" xml="$3" errname="$4" out="$5"
+  expect_grep "$name: error names the file and the errno" \
+    "event log failed: writing event log $log: .*\($errname, errno [0-9]+\)" "$out"
+  expect_grep "$name: error says the run stopped in order" "stopped in order" "$out"
+  expect_grep "$name: the failure came mid-run (VMs were online)" '"type":"vm_online"' "$log"
+  expect_grep "$name: said while running" "the event log failed .*stopping the run in order" "$out"
+  expect_grep "$name: summary still printed" "^== VM guest-a" "$out"
+  expect_grep "$name: verdict line" "^soak: event log failed \(exit 2\)" "$out"
+  if log_parses "$log"; then pass "$name: every line parses"; else fail "$name: every line parses"; fi
+  if [ -s "$log" ] && [ "$(tail -c1 "$log" | od -An -c | tr -d ' ')" = '\n' ]; then
+    pass "$name: log ends with a complete line"
+  else
+    fail "$name: log ends with a complete line"; tail -c 200 "$log" | od -c | tail -5
+  fi
+  if grep -q '"type":"run_end"' "$log"; then fail "$name: no run_end past the failure"; else
+    pass "$name: no run_end past the failure"; fi
+  expect_grep "$name: JUnit records the log error" \
+    "<error message=\"[^\"]*$errname[^\"]*\" type=\"event_log\"" "$xml"
+}
+
+# 6a. A file size limit (ulimit -f 12 = 12 KiB): write() cuts a line short,
+# then fails with EFBIG; kvmbed ignores SIGXFSZ (else it would die of it).
+# The limit holds for every file kvmbed writes, so this uses a small profile
+# without guest or host --io stress (the guest's io worker writes scratch
+# files through the VMM, which the limit would fail first: a guest/VMM error,
+# exit 1). stdout and stderr go through a pipe (the limit is on files); the
+# JUnit XML and stress-ng's files stay under the limit.
+cat >"$T/loglimit.yaml" <<'YAML'
+name: log-limit
+duration: 2m
+host_stress: {cpu: 1, vm: 1, vm_bytes: 16M}
+vms:
+  - name: guest-a
+    vcpus: 4
+    topology: {sockets: 1, cores: 4, threads: 1}
+    memory: 1G
+    guest:
+      workload: torture
+      stress: {cpu: 2, vm: 1, vm_bytes: 16M}
+YAML
+SECONDS=0
+( ulimit -f 12 && exec "$KVMBED" soak "$T/loglimit.yaml" --csd-timeout=2s --soft-lockup=10s \
+    --duration=2m --status-interval=200ms --events="$T/fsz.jsonl" --junit="$T/fsz.xml" 2>&1 ) | cat >"$T/out"
+rc=${PIPESTATUS[0]}
+took=$SECONDS
+cp "$T/out" "$T/err"
+expect_rc "file size limit mid-run stops the run (not SIGXFSZ, 153)" 2 "$rc"
+check_log_failed_midrun "ulimit -f" "$T/fsz.jsonl" "$T/fsz.xml" EFBIG "$T/out"
+expect_grep "ulimit -f: the partial line was cut off" "partial last line was cut off" "$T/out"
+if [ "$(stat -c %s "$T/fsz.jsonl")" -le 12288 ]; then pass "ulimit -f: log within the limit"; else
+  fail "ulimit -f: log larger than the limit"; fi
+if [ "$took" -lt 100 ]; then pass "ulimit -f: stopped early (${took}s of a 2m run)"; else
+  fail "ulimit -f: ran ${took}s, the 2m run did not stop on the log failure"; fi
+expect_grep "ulimit -f: host stress stopped in order" "^== host stress: ok ==" "$T/out"
+sleep 1
+if pgrep -f "$T/fsz.jsonl.stress-ng.yaml" >/dev/null; then fail "ulimit -f: stress-ng outlived the run"; else
+  pass "ulimit -f: stress-ng is gone"; fi
+
+# 6b. A real ENOSPC: the log on a 16 KiB tmpfs (needs root and mount).
+MNT="$T/tinyfs"
+mkdir -p "$MNT"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: 6b tmpfs ENOSPC: not root (mount -t tmpfs needs it)"
+elif ! mount -t tmpfs -o size=16k kvmbed-soak-test "$MNT" 2>"$T/mnt.err"; then
+  echo "SKIP: 6b tmpfs ENOSPC: cannot mount a tmpfs here: $(cat "$T/mnt.err")"
+else
+  # Other processes' stress-ng --io workers open every mount point for
+  # syncfs(), so a plain umount may find it busy: detach lazily then.
+  unmount_tiny() { umount "$MNT" 2>/dev/null || umount -l "$MNT"; }
+  trap unmount_tiny EXIT
+  SECONDS=0
+  "${SOAK[@]}" --duration=2m --status-interval=200ms --host-stress=false \
+    --events="$MNT/full.jsonl" --junit="$T/enospc.xml" >"$T/out" 2>"$T/err"
+  rc=$?
+  took=$SECONDS
+  cp "$MNT/full.jsonl" "$T/enospc.jsonl"
+  unmount_tiny && trap - EXIT
+  cat "$T/err" >>"$T/out"
+  expect_rc "full tmpfs mid-run stops the run" 2 "$rc"
+  # The log was at $MNT/full.jsonl; the messages name that path.
+  sed -i "s#$MNT/full.jsonl#$T/enospc.jsonl#g" "$T/out"
+  check_log_failed_midrun "tmpfs ENOSPC" "$T/enospc.jsonl" "$T/enospc.xml" ENOSPC "$T/out"
+  if [ "$took" -lt 100 ]; then pass "tmpfs ENOSPC: stopped early (${took}s of a 2m run)"; else
+    fail "tmpfs ENOSPC: ran ${took}s, the 2m run did not stop on the log failure"; fi
+fi
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -14,7 +14,16 @@ ABSL_FLAG(std::string, events, "",
 ABSL_FLAG(std::string, output, "", "Write the result to this file instead of stdout.");
 ABSL_FLAG(bool, libvirt, false, "profile export: write libvirt domain XML.");
 ABSL_FLAG(int, vcpus, 56, "bench boot: vCPUs per VM.");
-ABSL_FLAG(int, runs, 5, "bench: repetitions (the median and range are printed).");
+ABSL_FLAG(int, runs, 5,
+          "bench: repetitions (the median and range are printed); bench soak-overhead: "
+          "pairs of on/off rounds (default there 12).");
+ABSL_FLAG(double, min_cpu_share, 0.9,
+          "bench soak-overhead: a pair counts as clean only when kvmbed used at least this "
+          "fraction of the profile's host CPUs in both rounds (other tenants took CPU "
+          "otherwise); pairs run until --runs are clean, at most 3x; 0 keeps every pair.");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
+          "bench soak-overhead: time dropped after every VM is online before each "
+          "round's measured --duration window.");
 ABSL_FLAG(bool, verbose, false, "Log debug detail to stderr.");
 ABSL_FLAG(std::string, inject_fault, "",
           "run: make one vCPU commit a deliberate guest fault to check the error "
@@ -67,8 +76,10 @@ ABSL_FLAG(std::string, host_ordering, "",
           "per vCPU thread that holds unfenced stores up to --store-hold).");
 ABSL_FLAG(absl::Duration, store_hold, absl::ZeroDuration(),
           "soak: with emulated-power host ordering, the longest time a store stays buffered "
-          "(0 = the profile's hostipi.store_hold, default 1ms).");
-ABSL_FLAG(bool, host_stress, true, "soak: run the profile's host_stress: (stress-ng).");
+          "(0 = the profile's hostipi.store_hold; seed-soak uses 200ms, the built-in default is 1ms).");
+ABSL_FLAG(bool, host_stress, true,
+          "soak: run the profile's host_stress: (stress-ng); bench soak-overhead runs it "
+          "only when this is given.");
 ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(1),
           "soak: period of the status line and the status/heartbeats events.");
 ABSL_FLAG(absl::Duration, rss_every, absl::Seconds(10), "bench soak-rss: RSS sample period.");

@@ -20,6 +20,8 @@ ABSL_DECLARE_FLAG(std::string, output);
 ABSL_DECLARE_FLAG(bool, libvirt);
 ABSL_DECLARE_FLAG(int, vcpus);
 ABSL_DECLARE_FLAG(int, runs);
+ABSL_DECLARE_FLAG(absl::Duration, warmup);
+ABSL_DECLARE_FLAG(double, min_cpu_share);
 ABSL_DECLARE_FLAG(int, iterations);
 ABSL_DECLARE_FLAG(bool, verbose);
 ABSL_DECLARE_FLAG(std::string, inject_fault);

@@ -18,6 +18,7 @@
 #include "hostipi/wakelist.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/stop_signal.h"
 #include "vmm/guest_repro.h"
 #include "vmm/host_plane.h"
 
@@ -35,6 +36,7 @@ struct Scenario {
 std::unique_ptr<EventLog> OpenEvents(int* error) {
   *error = 0;
   if (absl::GetFlag(FLAGS_events).empty()) return EventLog::Null();
+  IgnoreFileSizeSignal();  // a file size limit gives EFBIG, not a killed run
   auto log = EventLog::Open(absl::GetFlag(FLAGS_events));
   if (!log.ok()) {
     *error = BadInput(log.status());

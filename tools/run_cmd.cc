@@ -35,6 +35,8 @@ int RunCommand(const std::vector<std::string>& args) {
     guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
   }
 
+  // Before the log opens: SIGXFSZ ignored (a file size limit gives EFBIG).
+  InstallStopSignalHandler();
   std::unique_ptr<EventLog> events = EventLog::Null();
   if (!absl::GetFlag(FLAGS_events).empty()) {
     auto log = EventLog::Open(absl::GetFlag(FLAGS_events));
@@ -51,7 +53,6 @@ int RunCommand(const std::vector<std::string>& args) {
                              {"cpus_folded", spec->cpus_folded},
                              {"workload", spec->guest.workload}});
 
-  InstallStopSignalHandler();
   absl::StatusOr<std::vector<vmm::SmpRunResult>> results = vmm::RunGuestWorkloads(
       *spec, nullptr, events.get(),
       [](vmm::SmpRunner& r) { OnStopSignal(StopRunner, &r); }, vmm::SmpRunOptions(),

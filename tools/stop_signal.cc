@@ -39,6 +39,14 @@ void InstallStopSignalHandler() {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  IgnoreFileSizeSignal();
+}
+
+void IgnoreFileSizeSignal() {
+  struct sigaction ign = {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGXFSZ, &ign, nullptr);
 }
 
 void OnStopSignal(StopFn fn, void* arg) {

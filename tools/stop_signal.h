@@ -8,8 +8,14 @@ namespace kvmbed {
 
 using StopFn = void (*)(void* arg);
 
-// Installs the SIGINT/SIGTERM handler (idempotent).
+// Installs the SIGINT/SIGTERM handler and ignores SIGXFSZ (idempotent): with
+// a file size limit (ulimit -f) a write past it then fails with EFBIG, which
+// the event log reports and the run stops in order on, instead of the signal
+// killing kvmbed with the log half-written. Call before opening the log.
 void InstallStopSignalHandler();
+// Only the SIGXFSZ part, for commands that keep the default SIGINT (e.g.
+// reproduce, which has no orderly stop). Call before opening an event log.
+void IgnoreFileSizeSignal();
 // Registers fn(arg) to run (in the signal handler) when a stop signal
 // arrives; runs it at once if one already arrived. Up to 64 registrations.
 void OnStopSignal(StopFn fn, void* arg);
