@@ -36,7 +36,9 @@ ABSL_FLAG(int, scenario, 1,
           "lost-host-ipi: 1 = the sender's stores reordered (emulated-power only), "
           "2 = the receiver's clear reordered (emulated-power or native)");
 ABSL_FLAG(std::string, mode, "emulated-power",
-          "lost-host-ipi: memory ordering, native or emulated-power");
+          "lost-host-ipi: memory ordering, native or emulated-power (with --plane=kvm the "
+          "default is native; emulated-power gives the vCPU and sender threads store buffers "
+          "holding up to --store-hold)");
 ABSL_FLAG(int, cpus, 0, "reproduce: modelled CPUs / vCPUs (0 = the scenario's default)");
 ABSL_FLAG(uint64_t, seed, 1, "reproduce: seed (emulated runs replay exactly)");
 ABSL_FLAG(absl::Duration, buggy_budget, absl::Seconds(30),
@@ -75,8 +77,9 @@ ABSL_FLAG(std::string, host_ordering, "",
           "hostipi.ordering: native (this machine's) or emulated-power (a seeded store buffer "
           "per vCPU thread that holds unfenced stores up to --store-hold).");
 ABSL_FLAG(absl::Duration, store_hold, absl::ZeroDuration(),
-          "soak: with emulated-power host ordering, the longest time a store stays buffered "
-          "(0 = the profile's hostipi.store_hold; seed-soak uses 200ms, the built-in default is 1ms).");
+          "soak, and reproduce lost-host-ipi --plane=kvm --mode=emulated-power: the longest "
+          "time a store stays buffered (0 = the profile's hostipi.store_hold; seed-soak uses "
+          "200ms, the built-in default is 1ms).");
 ABSL_FLAG(bool, host_stress, true,
           "soak: run the profile's host_stress: (stress-ng); bench soak-overhead runs it "
           "only when this is given.");

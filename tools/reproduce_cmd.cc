@@ -110,9 +110,19 @@ int LostHostIpiOnKvm(const ReproduceSpec& p) {
     return BadInput("reproduce lost-host-ipi --plane=kvm: only --scenario=2 (the receiver's "
                     "clear) can happen on x86 vCPU threads");
   }
-  if (FlagGiven("mode") && absl::GetFlag(FLAGS_mode) != "native") {
-    return BadInput("reproduce lost-host-ipi --plane=kvm: vCPU threads run natively; drop "
-                    "--mode or use --mode=native");
+  if (FlagGiven("mode")) {
+    // native (default here): x86's store buffer; emulated-power: a seeded
+    // POWER-like store buffer per thread (hostipi ThreadStoreBuffers).
+    absl::StatusOr<hostipi::OrderingMode> mode =
+        hostipi::ParseOrderingMode(absl::GetFlag(FLAGS_mode));
+    if (!mode.ok()) return BadInput(absl::StrCat("--mode: ", mode.status().message()));
+    o.ordering = *mode;
+  }
+  if (FlagGiven("store_hold")) {
+    if (o.ordering != hostipi::OrderingMode::kEmulatedPower) {
+      return BadInput("--store-hold: only with --mode=emulated-power");
+    }
+    o.store_hold = absl::GetFlag(FLAGS_store_hold);
   }
   o.buggy_budget = FlagGiven("buggy_budget") ? absl::GetFlag(FLAGS_buggy_budget) : p.buggy_budget;
   o.fixed_budget = FlagGiven("fixed_budget") ? absl::GetFlag(FLAGS_fixed_budget) : p.fixed_budget;

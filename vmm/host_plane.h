@@ -250,6 +250,10 @@ struct KvmReproOptions {
   std::vector<int> pin_cpus = {0, 1};  // sender, vCPU
   std::string buggy_model = "v5.4,mb-after-clear=off,demux=peek";
   std::string fixed_model = "v5.4,demux=peek";
+  // kNative: x86's own store buffer; kEmulatedPower: ThreadStoreBuffers with
+  // holds up to store_hold on both threads (HostPlaneOptions).
+  hostipi::OrderingMode ordering = hostipi::OrderingMode::kNative;
+  absl::Duration store_hold = absl::Milliseconds(1);
   absl::Duration threshold = absl::ZeroDuration();  // zero = calibrated
   std::function<void(const std::string&)> out;  // reports; null = discard
 };

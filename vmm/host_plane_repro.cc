@@ -40,6 +40,8 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   po.vm_name = vm.name;
   po.num_vcpus = 1;
   ASSIGN_OR_RETURN(po.model, hostipi::KernelModel::Parse(model));
+  po.ordering = o.ordering;
+  po.store_hold = o.store_hold;
   po.ksmd_threads = 1;
   po.ksmd_cpus = {o.pin_cpus[0]};
   po.vcpu_exit_calls = false;
@@ -139,10 +141,14 @@ absl::StatusOr<Reproduction> ReproduceLostHostIpiOnKvm(const KvmReproOptions& o)
   Reproduction rep;
   rep.name = "lost-host-ipi";
   rep.commit = "3a83f677";
-  rep.bug =
-      "scenario 2 on a real KVM vCPU thread: its clear of kvm_hstate.host_ipi sits in the x86 "
-      "store buffer past its peek of ipi_message, lands after a sender's set, and the next "
-      "doorbell (a kick out of KVM_RUN) finds host_ipi == 0 and is ignored";
+  const bool emulated = o.ordering == hostipi::OrderingMode::kEmulatedPower;
+  rep.bug = absl::StrCat(
+      "scenario 2 on a real KVM vCPU thread: its clear of kvm_hstate.host_ipi sits in the ",
+      emulated ? absl::StrCat("emulated POWER store buffer (holds up to ",
+                              absl::FormatDuration(o.store_hold), ")")
+               : std::string("x86 store buffer"),
+      " past its peek of ipi_message, lands after a sender's set, and the next doorbell (a "
+      "kick out of KVM_RUN) finds host_ipi == 0 and is ignored");
   rep.fix = "smp_mb() after kvmppc_clear_host_ipi()'s store (3a83f677)";
   rep.unit = "doorbells";
 
@@ -164,7 +170,7 @@ absl::StatusOr<Reproduction> ReproduceLostHostIpiOnKvm(const KvmReproOptions& o)
       "load: 1-vCPU VM (spin) pinned to host CPU %d is the target; a sender thread on CPU %d "
       "sends %d RESCHEDULE(s) then CALL_FUNCTION and waits; align_jitter %d",
       o.pin_cpus[1], o.pin_cpus[0], o.resched_burst, o.align_jitter));
-  if (!rep.buggy.hung) {
+  if (!rep.buggy.hung && !emulated) {
     rep.notes.push_back(absl::StrFormat(
         "the buggy model did not lose an IPI within %s on the vCPU thread: every doorbell is a "
         "kick out of KVM_RUN (tens of us), so the few-ns store-buffer window is hit far more "
