@@ -124,6 +124,7 @@ TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
   auto runner = SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_TRUE(runner.ok()) << runner.status();
   EXPECT_EQ((*runner)->HostPlaneStats().doorbells_sent, 0);  // not started yet
+  EXPECT_FALSE((*runner)->Live().done);
   std::atomic<int64_t> seen{0};
   std::atomic<bool> done{false};
   std::thread watcher([&] {
@@ -136,6 +137,7 @@ TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
   done.store(true);
   watcher.join();
   ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE((*runner)->Live().done);
   EXPECT_GT(seen.load(), 0);
   EXPECT_GE(r->host.stats.doorbells_sent, seen.load());
 }

@@ -939,6 +939,10 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                   result.success ? "" : absl::StrCat(": ", result.failure_reason), "\n");
   if (host_plane_ != nullptr) tail = host_plane_->FormatStatsLine() + tail;
   Emit(tail);
+  {
+    absl::MutexLock lock(&mu_);
+    live_.done = true;
+  }
   return result;
 }
 
