@@ -163,7 +163,14 @@ class SmpSession {
 
   absl::Mutex out_mu_;
   mutable absl::Mutex mu_;
+  // Every open, lost or early stall; resolved slow ones past
+  // o_.max_stall_records are counted in evicted_slow_ and dropped, and
+  // report texts are kept for the first o_.kept_report_texts only (the event
+  // log has them all): a 20 h soak on a busy host sees slow stalls every
+  // second.
   std::map<int, CsdStall> stalls_ ABSL_GUARDED_BY(mu_);
+  int evicted_slow_ ABSL_GUARDED_BY(mu_) = 0;
+  int stall_texts_kept_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> guest_errors_ ABSL_GUARDED_BY(mu_);
   std::vector<SoftLockupRecord> lockups_ ABSL_GUARDED_BY(mu_);
   uint64_t io_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -459,7 +466,7 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
   {
     absl::MutexLock lock(&mu_);
     CsdStall& st = stalls_[number];
-    if (st.first_report.empty()) st.first_report = text;
+    if (st.first_report.empty()) st.first_report = text;  // while open: always
   }
   StallEvent(r, text, r.verdict == StallVerdict::kLost);
   Emit(text);
@@ -489,6 +496,18 @@ void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
     }
     r.verdict = st.verdict;
     r.verdict_reason = st.verdict_reason;
+    if (st.verdict != StallVerdict::kLost) {
+      // Resolved and slow: bounded memory for long soaks (see stalls_).
+      if (stall_texts_kept_ < o_.kept_report_texts) {
+        ++stall_texts_kept_;
+      } else {
+        std::string().swap(st.first_report);
+      }
+      if (static_cast<int>(stalls_.size()) > o_.max_stall_records) {
+        stalls_.erase(number);
+        ++evicted_slow_;
+      }
+    }
   }
   std::string text = hostipi::FormatStallReport(r);
   StallEvent(r, text, r.verdict == StallVerdict::kLost);
@@ -601,7 +620,7 @@ void SmpSession::UpdateLive(const SmpStats& st, bool emit_heartbeats) {
   live_.stats = st;
   live_.heartbeats = std::move(beats);
   live_.stalls_lost = 0;
-  live_.stalls_other = 0;
+  live_.stalls_other = evicted_slow_;
   for (const auto& [n, s] : stalls_) {
     if (s.verdict == StallVerdict::kLost) {
       ++live_.stalls_lost;
@@ -642,6 +661,10 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
                           {"report", text}});
     {
       absl::MutexLock lock(&mu_);
+      // Text for the first reports only (all of them are in the log).
+      if (static_cast<int>(lockups_.size()) >= o_.kept_report_texts) {
+        std::string().swap(rec.report);
+      }
       lockups_.push_back(rec);
     }
     Emit(text);
@@ -879,6 +902,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
         ++result.slow_stalls;
       }
     }
+    result.slow_stalls += evicted_slow_;
     result.guest_errors = guest_errors_;
     result.soft_lockups = lockups_;
     result.io_bytes_synced = io_bytes_;

@@ -54,6 +54,11 @@ struct SmpRunOptions {
   // Host-plane hooks chained behind the snapshot hooks (may be null).
   VcpuHooks* hooks = nullptr;
   absl::Duration boot_timeout = absl::Seconds(20);
+  // Memory bounds for long runs (SmpRunResult::stalls): resolved slow stall
+  // records kept, and stall / soft-lockup report texts kept. Counts are
+  // always complete; the event log has every report.
+  int max_stall_records = 1024;
+  int kept_report_texts = 32;
   // JSON-lines events (may be null), each carrying "vm". The docs/events.md
   // schema: "vm_online", "stall" (one per csd report, plane "guest"),
   // "stall_cleared" (got unstuck), "soft_lockup" (with the full report),
@@ -142,11 +147,15 @@ struct SmpRunResult {
   // 0 for SUCCESS, 1 for FAILURE (the CLI's exit code).
   int exit_code() const { return success ? 0 : 1; }
   SmpStats stats;
+  // Every lost or still open stall, and resolved slow ones up to
+  // SmpRunOptions::max_stall_records (report texts for the first
+  // kept_report_texts). The counts below cover every stall; the event log
+  // holds every report.
   std::vector<CsdStall> stalls;
   int lost_stalls = 0;
   int slow_stalls = 0;
   int unresolved_stalls = 0;  // open at the end for >= the soft-lockup threshold
-  std::vector<SoftLockupRecord> soft_lockups;
+  std::vector<SoftLockupRecord> soft_lockups;  // every one; text for the first kept_report_texts
   std::vector<std::string> guest_errors;  // scftorture / stress --vm reports
   absl::Duration csd_timeout;
   absl::Duration soft_lockup_threshold;

@@ -490,6 +490,42 @@ TEST_F(SmpRunTest, GuestLatencyHistogramCountsEveryWaitCall) {
 // period of the run holds a wait of at least 20 ms; no period's maximum may
 // exceed the run's. The old "max only when the run record rose" gave 0 for
 // most periods.
+// A long soak on a busy host sees slow stalls every second: the runner keeps
+// every count but only a bounded number of resolved slow records and texts.
+TEST_F(SmpRunTest, SlowStallRecordsAreBoundedButCounted) {
+  GuestSpec g;
+  g.workload = "torture";
+  g.weights = {0, 0, 1, 0, 0, 0, 0};  // single_wait only
+  g.nthreads = 1;                     // vCPU 0 invokes; vCPU 1 only serves
+  g.fault_vcpu = 1;
+  g.handler_delay = absl::Milliseconds(30);  // every call to vCPU 1 is slow
+  g.csd_timeout = absl::Milliseconds(10);
+  g.soft_lockup_threshold = absl::Seconds(20);
+  g.stat_interval = absl::ZeroDuration();
+  Captured out;
+  SmpRunOptions o = out.Options(absl::Seconds(3));
+  o.max_stall_records = 4;
+  o.kept_report_texts = 2;
+  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  int detected = 0;
+  for (size_t at = 0; (at = out.text.find("csd: Detected non-responsive CSD lock", at)) !=
+                      std::string::npos;
+       ++at) {
+    ++detected;
+  }
+  std::printf("%d stalls detected, %zu records kept, %d slow, %d lost\n", detected,
+              r->stalls.size(), r->slow_stalls, r->lost_stalls);
+  ASSERT_GT(detected, 8) << out.text;
+  EXPECT_EQ(r->lost_stalls, 0) << out.text;
+  EXPECT_EQ(r->slow_stalls + r->unresolved_stalls, detected);
+  EXPECT_LE(r->stalls.size(), 5u);  // 4 resolved + at most the one still open
+  int texts = 0;
+  for (const CsdStall& s : r->stalls) texts += s.first_report.empty() ? 0 : 1;
+  EXPECT_LE(texts, 3);  // 2 resolved + the open one
+  EXPECT_TRUE(r->success) << r->failure_reason;
+}
+
 TEST_F(SmpRunTest, PerPeriodMaxSeesEachPeriodsLongestWait) {
   GuestSpec g;
   g.workload = "torture";
