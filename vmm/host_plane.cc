@@ -53,31 +53,31 @@ int BucketOf(int64_t ns) {
 class HostPlane::ThreadMemory final : public CpuMemory {
  public:
   ThreadMemory(HostPlane* owner, std::unique_ptr<CpuMemory> inner, uint64_t seed)
-      : rng(seed), owner_(owner), native_(std::move(inner)) {}
+      : rng(seed), owner_(owner), inner_(std::move(inner)) {}
 
-  int cpu() const override { return native_->cpu(); }
-  uint64_t Load(SharedWord& w) override { return native_->Load(w); }
+  int cpu() const override { return inner_->cpu(); }
+  uint64_t Load(SharedWord& w) override { return inner_->Load(w); }
   void Store(SharedWord& w, uint64_t v) override {
     if (v == 1 && owner_->drop_host_ipi_of_.load(std::memory_order_relaxed) >= 0 &&
         MaybeDrop(w)) {
       return;
     }
-    native_->Store(w, v);
+    inner_->Store(w, v);
   }
-  void StoreByte(SharedWord& w, int byte, uint8_t v) override { native_->StoreByte(w, byte, v); }
+  void StoreByte(SharedWord& w, int byte, uint8_t v) override { inner_->StoreByte(w, byte, v); }
   uint64_t Exchange(SharedWord& w, uint64_t v, bool ordered) override {
-    return native_->Exchange(w, v, ordered);
+    return inner_->Exchange(w, v, ordered);
   }
   uint64_t FetchOr(SharedWord& w, uint64_t bits, bool ordered) override {
-    return native_->FetchOr(w, bits, ordered);
+    return inner_->FetchOr(w, bits, ordered);
   }
-  void FullBarrier() override { native_->FullBarrier(); }
-  void LightBarrier() override { native_->LightBarrier(); }
-  void Signal(SharedWord& w, uint64_t v) override { native_->Signal(w, v); }
-  void Relax() override { native_->Relax(); }
-  bool StopRequested() const override { return native_->StopRequested(); }
-  std::vector<std::string> BufferedStores() const override { return native_->BufferedStores(); }
-  int64_t NowNs() const override { return native_->NowNs(); }
+  void FullBarrier() override { inner_->FullBarrier(); }
+  void LightBarrier() override { inner_->LightBarrier(); }
+  void Signal(SharedWord& w, uint64_t v) override { inner_->Signal(w, v); }
+  void Relax() override { inner_->Relax(); }
+  bool StopRequested() const override { return inner_->StopRequested(); }
+  std::vector<std::string> BufferedStores() const override { return inner_->BufferedStores(); }
+  int64_t NowNs() const override { return inner_->NowNs(); }
 
   hostipi::SplitMix64 rng;  // the owning thread's randomness
 
@@ -93,7 +93,7 @@ class HostPlane::ThreadMemory final : public CpuMemory {
   }
 
   HostPlane* const owner_;
-  const std::unique_ptr<CpuMemory> native_;
+  const std::unique_ptr<CpuMemory> inner_;
 };
 
 int64_t LatencyHistogram::ApproxQuantile(double q) const {
