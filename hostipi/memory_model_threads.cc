@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/atomic_max.h"
 #include "hostipi/memory_model.h"
 
 namespace kvmbed {
@@ -225,9 +226,7 @@ class BuffersImpl final : public ThreadStoreBuffers {
         by_drainer_.fetch_add(1, std::memory_order_relaxed);
         break;
     }
-    int64_t m = max_held_.load(std::memory_order_relaxed);
-    while (held_ns > m && !max_held_.compare_exchange_weak(m, held_ns)) {
-    }
+    AtomicMax(max_held_, held_ns);
   }
   void CountBuffered() { buffered_.fetch_add(1, std::memory_order_relaxed); }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/atomic_max.h"
 #include "base/status_macros.h"
 #include "hostipi/stall_report.h"
 #include "hostipi/workload.h"
@@ -364,12 +365,8 @@ void HostPlane::RecordRoundTrip(int64_t ns, bool from_exit) {
   ns = std::max<int64_t>(ns, 1);
   hist_[BucketOf(ns)].fetch_add(1, std::memory_order_relaxed);
   hist_sum_.fetch_add(ns, std::memory_order_relaxed);
-  int64_t m = hist_max_.load(std::memory_order_relaxed);
-  while (ns > m && !hist_max_.compare_exchange_weak(m, ns)) {
-  }
-  int64_t p = period_max_.load(std::memory_order_relaxed);
-  while (ns > p && !period_max_.compare_exchange_weak(p, ns)) {
-  }
+  AtomicMax(hist_max_, ns);
+  AtomicMax(period_max_, ns);
   calls_.fetch_add(1, std::memory_order_relaxed);
   if (from_exit) exit_calls_.fetch_add(1, std::memory_order_relaxed);
 }
