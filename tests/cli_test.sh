@@ -30,8 +30,11 @@ expect_rc "unknown command" 2 "$KVMBED" frobnicate
 expect_rc "unknown fault" 2 "$KVMBED" run --inject-fault=bogus
 expect_rc "negative duration" 2 "$KVMBED" run --duration=-1s
 
+# Bazel runs this test through tools/kvm_test.sh, which finds real KVM (here
+# or in a nested L1) or reports the test skipped: without /dev/kvm here the
+# KVM half cannot run, and that is a failure, not a pass.
 if [ ! -w /dev/kvm ]; then
-  echo "SKIP: KVM runs: /dev/kvm is absent or not writable here"
+  fail "no usable /dev/kvm: run this test through tools/kvm_test.sh (bazel test does)"
 else
   expect_rc "default profile runs clean" 0 "$KVMBED" run --duration=500ms --events="$T/ev.jsonl"
   expect_grep "summary says success" "^run: SUCCESS" "$T/out"
@@ -49,7 +52,12 @@ else
   expect_grep "bad log line named" "badlog.jsonl:2" "$T/err"
 
   expect_rc "triple fault is a clean failure" 1 "$KVMBED" run --inject-fault=triple --fault-vcpu=1 --duration=2s
-  expect_grep "triple fault reported with symbolized RIP" "RIP [0-9a-f]+ kvmbed_fault_triple\+0x[0-9a-f]+/0x[0-9a-f]+" "$T/err"
+  if grep -q "^kvm: svm" "$T/out"; then
+    # AMD SVM: KVM INITs the vCPU after a shutdown intercept; the RIP is lost.
+    expect_grep "triple fault on SVM says the RIP is lost" "reset state, not the fault's: on AMD SVM" "$T/err"
+  else
+    expect_grep "triple fault reported with symbolized RIP" "RIP [0-9a-f]+ kvmbed_fault_triple\+0x[0-9a-f]+/0x[0-9a-f]+" "$T/err"
+  fi
 
   expect_rc "bench ipi prints percentiles and the kvm-unit-tests figure" 0 "$KVMBED" bench ipi --iterations=50
   expect_grep "bench ipi p50/p99 in cycles and us" "p50 [0-9]+ cycles \([0-9.]+ us\).*p99" "$T/out"

@@ -14,6 +14,9 @@ PACKAGES=(
   stress-ng                          # host stress plane
   chromium fonts-dejavu-core         # `kvmbed report` pages are checked headless
   python3                            # tests parse the JSON-lines event log
+  # The nested L1 (tools/nested_kvm.sh): real SVM KVM under QEMU TCG where
+  # this machine has no VMX/SVM KVM of its own.
+  qemu-system-x86 linux-image-amd64 busybox-static cpio
 )
 
 if [ "$(id -u)" -ne 0 ]; then
