@@ -64,7 +64,9 @@ struct VcpuRegisters {
   kvm_sregs sregs{};
 };
 
-// The signal used for kicks (a real-time signal; its handler does nothing).
+// The signal used for kicks: SIGUSR2, a standard signal, so that pending
+// kicks coalesce into one (see "Why a storm of kicks cannot starve a vCPU
+// thread" in vcpu_thread.cc); its handler does nothing.
 int KickSignal();
 
 class VcpuThread {
