@@ -50,6 +50,15 @@ TEST_P(FaultTest, GivesCleanErrorAndStopsEverything) {
   EXPECT_NE(msg.find("RIP "), std::string::npos) << "no register dump: " << msg;
   EXPECT_NE(msg.find("RFLAGS"), std::string::npos) << msg;
   for (const std::string& e : c.expected) {
+    // On AMD SVM, KVM INITs a vCPU after a shutdown intercept: a triple
+    // fault's RIP cannot be had, and the error must say so instead.
+    if (c.fault == abi::kFaultTriple && DetectKvmHost().flavour == "svm" &&
+        e.find("kvmbed_fault_triple") == 0) {
+      EXPECT_NE(msg.find("the registers below are the vCPU's reset state"), std::string::npos)
+          << msg;
+      EXPECT_NE(msg.find("RIP 000000000000fff0"), std::string::npos) << msg;
+      continue;
+    }
     EXPECT_NE(msg.find(e), std::string::npos) << "missing '" << e << "' in:\n" << msg;
   }
   EXPECT_EQ(CountDirEntries("/proc/self/task"), threads_before) << "thread leak";

@@ -99,6 +99,7 @@ int BenchCommand(const std::vector<std::string>& args) {
       "       kvmbed bench ipi [PROFILE] [--iterations N]   on_cpu IPI round trip, target hlt/spinning\n"
       "       kvmbed bench reproduce NAME [--runs N]        median time to reproduce, operations/s";
   if (args.empty()) return BadInput(usage);
+  std::printf("%s", KvmHostLine().c_str());
   if (args[0] == "boot" && args.size() == 1) return BenchBoot();
   if (args[0] == "ipi") return BenchIpi({args.begin() + 1, args.end()});
   if (args[0] == "reproduce") return BenchReproduce({args.begin() + 1, args.end()});

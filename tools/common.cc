@@ -9,6 +9,7 @@
 #include "configs/profile.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "vmm/kvm.h"
 
 namespace kvmbed {
 
@@ -30,6 +31,16 @@ absl::StatusOr<RunSpec> LoadRunSpec(const std::vector<std::string>& args) {
   }
   if (d > absl::ZeroDuration()) spec->duration = d;
   return spec;
+}
+
+std::string KvmHostLine() {
+  return absl::StrCat("kvm: ", vmm::DetectKvmHost().Describe(), "\n");
+}
+
+void AddKvmHostFields(nlohmann::json* fields) {
+  vmm::KvmHost h = vmm::DetectKvmHost();
+  (*fields)["kvm"] = h.flavour;
+  (*fields)["kvm_nested"] = h.nested;
 }
 
 absl::Status WriteOutput(const std::string& text) {

@@ -43,15 +43,17 @@ int RunCommand(const std::vector<std::string>& args) {
     if (!log.ok()) return BadInput(log.status());
     events = std::move(*log);
   }
-  std::printf("%s", FormatRunSpec(*spec).c_str());
+  std::printf("%s%s", KvmHostLine().c_str(), FormatRunSpec(*spec).c_str());
   std::fflush(stdout);
-  events->Emit("run_start", {{"profile", spec->source},
-                             {"name", spec->name},
-                             {"duration_s", absl::ToDoubleSeconds(spec->duration)},
-                             {"vms", spec->vms.size()},
-                             {"host_cpus", spec->host_cpus},
-                             {"cpus_folded", spec->cpus_folded},
-                             {"workload", spec->guest.workload}});
+  nlohmann::json start = {{"profile", spec->source},
+                          {"name", spec->name},
+                          {"duration_s", absl::ToDoubleSeconds(spec->duration)},
+                          {"vms", spec->vms.size()},
+                          {"host_cpus", spec->host_cpus},
+                          {"cpus_folded", spec->cpus_folded},
+                          {"workload", spec->guest.workload}};
+  AddKvmHostFields(&start);
+  events->Emit("run_start", start);
 
   absl::StatusOr<std::vector<vmm::SmpRunResult>> results = vmm::RunGuestWorkloads(
       *spec, nullptr, events.get(),

@@ -65,6 +65,7 @@
 #include "base/event_log.h"
 #include "base/junit.h"
 #include "base/sample_stats.h"
+#include "tools/common.h"
 #include "configs/cpuset.h"
 #include "configs/profile.h"
 #include "guest/abi.h"
@@ -522,7 +523,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   if (spec.thp && thp_mode.find("[never]") != std::string::npos) {
     absl::StrAppend(&mem_note, " (host THP is [never]: MADV_HUGEPAGE has no effect)");
   }
-  say(absl::StrCat(FormatRunSpec(spec), "  ", DescribeScale(spec), "\n",
+  say(absl::StrCat(KvmHostLine(), FormatRunSpec(spec), "  ", DescribeScale(spec), "\n",
                    "  guest memory: THP ", spec.thp ? "on" : "off", ", KSM ",
                    spec.ksm ? "on" : "off", mem_note, "\n", "  host plane (hostipi): ",
                    spec.hostipi.enabled
@@ -554,6 +555,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                           {"mode", spec.hostipi.enabled ? spec.hostipi.ordering : ""},
                           {"store_hold_ns", spec.hostipi.enabled && spec.hostipi.ordering == "emulated-power" ? absl::ToInt64Nanoseconds(spec.hostipi.store_hold) : 0},
                           {"command", "soak"}};
+  AddKvmHostFields(&start);
   events.Emit("run_start", start);
 
   // Host stress first, so the VMs boot into a loaded host as in the seed.

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
@@ -84,9 +87,60 @@ absl::StatusOr<CpuidTable> GetSupportedCpuid(int kvm_fd) {
 
 }  // namespace
 
+std::string KvmHost::Describe() const {
+  return nested ? absl::StrCat(flavour, ", nested") : flavour;
+}
+
+KvmHost DetectKvmHost(const std::string& root) {
+  KvmHost h;
+  std::string cpuinfo;
+  {
+    std::ifstream in(root + "/proc/cpuinfo");
+    std::string line;
+    // The first CPU's flags line is enough: the flags are the same on all.
+    while (std::getline(in, line)) {
+      if (absl::StartsWith(line, "flags")) {
+        cpuinfo = absl::StrCat(" ", line, " ");
+        break;
+      }
+    }
+  }
+  auto has_flag = [&](const char* f) {
+    return cpuinfo.find(absl::StrCat(" ", f, " ")) != std::string::npos;
+  };
+  auto has_module = [&](const char* m) {
+    struct stat st;
+    return stat(absl::StrCat(root, "/sys/module/", m).c_str(), &st) == 0 &&
+           S_ISDIR(st.st_mode);
+  };
+  h.nested = has_flag("hypervisor");
+  const std::string dev = root + "/dev/kvm";
+  struct stat st;
+  if (stat(dev.c_str(), &st) != 0 || access(dev.c_str(), R_OK | W_OK) != 0) return h;
+  if (has_module("kvm_intel")) {
+    h.flavour = "vmx";
+  } else if (has_module("kvm_amd")) {
+    h.flavour = "svm";
+  } else if (has_module("kvm_pvm") || (!has_flag("vmx") && !has_flag("svm"))) {
+    h.flavour = "pvm";
+  } else {
+    h.flavour = "other";
+  }
+  return h;
+}
+
 absl::StatusOr<std::unique_ptr<Kvm>> Kvm::Open(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Errno(absl::StrCat("open ", path));
+  if (fd < 0) {
+    int e = errno;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "open ", path, ": ", strerror(e),
+        ". kvmbed needs KVM: load kvm_intel or kvm_amd (modprobe kvm_amd) and "
+        "enable virtualisation in the firmware; inside a VM, enable nested "
+        "virtualisation on its host (kvm_amd nested=1 or kvm_intel nested=1); "
+        "on a machine with no KVM at all, run kvmbed in a nested L1 under QEMU: "
+        "tools/nested_kvm.sh -- bazel-bin/tools/kvmbed run"));
+  }
   std::unique_ptr<Kvm> kvm(new Kvm());
   kvm->fd_ = UniqueFd(fd);
   int version = ioctl(fd, KVM_GET_API_VERSION, 0);

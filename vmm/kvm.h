@@ -55,10 +55,30 @@ struct CpuidTable {
 
 class Vm;
 
+// Which KVM this machine offers: printed by `kvmbed run` and `bench`,
+// recorded in every event log's run_start, and named in errors.
+struct KvmHost {
+  // "vmx" (kvm_intel), "svm" (kvm_amd), "pvm" (a paravirtual KVM without
+  // VMX/SVM, e.g. kvm_pvm), "other" (a /dev/kvm of unknown kind) or "none"
+  // (no usable /dev/kvm).
+  std::string flavour = "none";
+  // This kernel itself runs under a hypervisor (CPUID's hypervisor bit).
+  bool nested = false;
+  // "svm, nested", "vmx", "none", ...
+  std::string Describe() const;
+};
+
+// Looks at `root`/dev/kvm, `root`/sys/module/kvm_{intel,amd,pvm} and
+// `root`/proc/cpuinfo (root is "" on a real machine; tests pass a fake tree).
+// tools/kvm_flavour.sh answers the same for the test runner.
+KvmHost DetectKvmHost(const std::string& root = "");
+
 // The KVM system fd.
 class Kvm {
  public:
   // Opens `path` (normally /dev/kvm) and checks KVM_GET_API_VERSION == 12.
+  // When it cannot be opened, the error says what to do: load kvm_intel or
+  // kvm_amd, enable nested virtualisation, or run in the nested L1.
   static absl::StatusOr<std::unique_ptr<Kvm>> Open(
       const std::string& path = "/dev/kvm");
   // True when `path` exists and can be opened read-write (for test skips).

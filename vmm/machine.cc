@@ -383,6 +383,14 @@ std::string FormatRegisters(const VcpuRegisters& v, const ElfImage* elf) {
   return out;
 }
 
+bool Machine::RegistersWereReset(Vcpu& vcpu) {
+  auto regs = vcpu.GetRegs();
+  auto sregs = vcpu.GetSregs();
+  // The x86 reset vector: CS selector 0xf000 with RIP 0xfff0, in real mode.
+  return regs.ok() && sregs.ok() && regs->rip == 0xfff0 && sregs->cs.selector == 0xf000 &&
+         (sregs->cr0 & 1) == 0;
+}
+
 std::string Machine::RegisterDump(Vcpu& vcpu) {
   auto regs = vcpu.GetRegs();
   auto sregs = vcpu.GetSregs();
@@ -432,10 +440,21 @@ absl::StatusOr<bool> Machine::HandleExit(Vcpu& vcpu, uint32_t reason) {
                                 "or device there (see the memory map in guest/abi.h)",
                                 run->mmio.is_write ? "write" : "read",
                                 run->mmio.len, run->mmio.phys_addr));
-    case KVM_EXIT_SHUTDOWN:
-      return VcpuError(vcpu,
-                       "triple fault (KVM_EXIT_SHUTDOWN): the guest could not "
-                       "deliver an exception (bad IDT, stack or GDT)");
+    case KVM_EXIT_SHUTDOWN: {
+      std::string what =
+          "triple fault (KVM_EXIT_SHUTDOWN): the guest could not deliver an exception "
+          "(bad IDT, stack or GDT)";
+      if (RegistersWereReset(vcpu)) {
+        // AMD SVM: the VMCB is undefined after a shutdown intercept, so KVM
+        // INITs the vCPU before it returns to us; the fault's state is gone.
+        absl::StrAppend(&what,
+                        "; the registers below are the vCPU's reset state, not the "
+                        "fault's: on AMD SVM, KVM re-initialises a vCPU after a shutdown "
+                        "intercept, so the faulting RIP is lost (Intel VMX and kvm_pvm "
+                        "keep it)");
+      }
+      return VcpuError(vcpu, what);
+    }
     case KVM_EXIT_INTERNAL_ERROR: {
       std::vector<std::string> data;
       for (uint32_t i = 0; i < run->internal.ndata && i < 16; ++i) {

@@ -151,6 +151,9 @@ class Machine : private VcpuExitHandler {
   absl::StatusOr<bool> HandleExit(Vcpu& vcpu, uint32_t exit_reason) override;
   void OnVcpuStopped(int vcpu, const absl::Status& status) override;
   absl::StatusOr<bool> HandleMessage(Vcpu& vcpu, uint32_t gpa);
+  // True when the vCPU is in the x86 reset state (as KVM leaves it on SVM
+  // after a shutdown intercept).
+  static bool RegistersWereReset(Vcpu& vcpu);
   std::string RegisterDump(Vcpu& vcpu);
   absl::Status VcpuError(Vcpu& vcpu, const std::string& what);
   absl::Status FirstError() const;
