@@ -25,6 +25,9 @@ ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
           "bench soak-overhead: time dropped after every VM is online before each "
           "round's measured --duration window.");
 ABSL_FLAG(bool, verbose, false, "Log debug detail to stderr.");
+ABSL_FLAG(std::string, nested, "auto",
+          "Without /dev/kvm, run in a nested L1 under QEMU TCG (tools/nested_kvm.sh): auto "
+          "(only when /dev/kvm is absent), yes (always), no (never: exit 2 instead).");
 ABSL_FLAG(std::string, inject_fault, "",
           "run: make one vCPU commit a deliberate guest fault to check the error "
           "path: triple, ud, gp, page, divide, bad-port, mmio.");

@@ -24,6 +24,7 @@ ABSL_DECLARE_FLAG(absl::Duration, warmup);
 ABSL_DECLARE_FLAG(double, min_cpu_share);
 ABSL_DECLARE_FLAG(int, iterations);
 ABSL_DECLARE_FLAG(bool, verbose);
+ABSL_DECLARE_FLAG(std::string, nested);
 ABSL_DECLARE_FLAG(std::string, inject_fault);
 ABSL_DECLARE_FLAG(int, fault_vcpu);
 

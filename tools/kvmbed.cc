@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
+#include "tools/nested.h"
 
 namespace {
 
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (list) args.push_back("--list");
+  // Without /dev/kvm, a command that needs it runs in the nested L1.
+  if (int code = kvmbed::MaybeRunNested(argc, argv, args); code >= 0) return code;
   if (args.empty()) {
     // The main job on its built-in default: boot the default profile.
     return kvmbed::RunCommand({});
