@@ -23,8 +23,11 @@
 #   --probe             print the L1 kernel and cache paths, exit 0 if usable
 #
 # Exit codes: the command's own; 124 on timeout; 125 when the L1 could not
-# run the command (no QEMU, no kernel, boot failure: the console tail says
-# why). Everything it needs comes from Debian packages that tools/setup.sh
+# run the command (no QEMU, no kernel, boot failure) or wedged under it
+# (every L1 CPU stuck in the L1 kernel with interrupts off): the console tail
+# says which. On a timeout the console log also gets the L1's stacks (sysrq),
+# gdb's backtrace of the command's threads, and QEMU's registers of each L1
+# CPU with the L1 function it is in. Everything it needs comes from Debian packages that tools/setup.sh
 # installs: qemu-system-x86, linux-image-amd64, busybox-static.
 #
 # The L1 kernel and its modules are those of the newest linux-image-*-amd64
@@ -185,6 +188,9 @@ done
 mkdir -p $R/run/kvmbed-nested
 mount --bind /ctl $R/run/kvmbed-nested
 [ -c /dev/kvm ] || fail "/dev/kvm did not appear after loading kvm_amd"
+# The L1 kernel's text symbols (it boots with nokaslr), so that the host can
+# name the functions QEMU shows the L1 CPUs in if the L1 wedges.
+grep -i ' [tw] ' /proc/kallsyms > /ctl/kallsyms 2>/dev/null
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 stty -F /dev/ttyS2 raw -echo 2>/dev/null
 echo "KVMBED_NESTED_READY"
@@ -194,8 +200,23 @@ chroot $R /usr/bin/env -i /bin/bash /run/kvmbed-nested/run.sh </dev/null >/dev/t
 pid=$!
 # The host asks for an orderly stop by creating /ctl/stop (its SIGINT or
 # SIGTERM): pass it on as that signal, so the command keeps what it measured.
+# When the host's time limit runs out it first asks, through /ctl/sysrq,
+# for the kernel's view of every CPU and task on the console.
 (
-  while [ ! -f /ctl/stop ]; do sleep 0.3; done
+  while [ ! -f /ctl/stop ]; do
+    if [ -f /ctl/sysrq ]; then
+      echo 8 > /proc/sys/kernel/printk
+      for k in $(cat /ctl/sysrq); do echo "$k" > /proc/sysrq-trigger; sleep 1; done
+      rm -f /ctl/sysrq
+      # And the user-space side of the command's threads, where gdb exists.
+      if [ -x $R/usr/bin/gdb ]; then
+        echo "KVMBED_NESTED_GDB pid $pid"
+        chroot $R /usr/bin/gdb -p $pid -batch -nx -ex "info threads" -ex "thread apply all bt" 2>&1
+      fi
+      echo "KVMBED_NESTED_SYSRQ_DONE"
+    fi
+    sleep 0.3
+  done
   kill -"$(cat /ctl/stop)" $pid 2>/dev/null
 ) &
 watcher=$!
@@ -275,6 +296,61 @@ trap 'request_stop TERM' TERM
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$ctl/run.sh"
 
+# Sends HMP commands to QEMU's monitor socket and prints the answers.
+qemu_monitor() {
+  python3 - "$ctl/monitor" "$@" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def drain():
+    out, end = b"", time.time() + 10
+    while time.time() < end and not out.endswith(b"(qemu) "):
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode(errors="replace")
+drain()
+for cmd in sys.argv[2:]:
+    s.sendall(cmd.encode() + b"\n")
+    print("== QEMU monitor: " + cmd)
+    print(drain().replace("(qemu) ", ""))
+PY
+}
+
+# "CPU#n RIP=... in function+off (IF=0|1, CPL n)" for each CPU of an
+# `info registers -a` dump, with the L1 kernel's symbols.
+symbolize_rips() {
+  python3 - "$1" "$2" <<'PY'
+import bisect, re, sys
+regs = open(sys.argv[1], errors="replace").read()
+syms = []
+try:
+    for line in open(sys.argv[2]):
+        p = line.split()
+        if len(p) >= 3:
+            syms.append((int(p[0], 16), p[2]))
+except OSError:
+    pass
+syms.sort()
+addrs = [a for a, _ in syms]
+for cpu, body in re.findall(r"\nCPU#(\d+)\n(.*?)(?=\nCPU#|\Z)", regs, re.S):
+    rip = re.search(r"RIP=([0-9a-f]+) RFL=([0-9a-f]+).*?CPL=(\d)", body)
+    cr3 = re.search(r"CR3=([0-9a-f]+)", body)
+    if not rip:
+        continue
+    ip, fl = int(rip.group(1), 16), int(rip.group(2), 16)
+    i = bisect.bisect_right(addrs, ip) - 1
+    where = "%s+0x%x" % (syms[i][1], ip - addrs[i]) if i >= 0 and ip - addrs[i] < 1 << 20 else "?"
+    print("nested_kvm: L1 CPU#%s RIP=%x %s IF=%d CPL=%s CR3=%s" % (
+        cpu, ip, where, (fl >> 9) & 1, rip.group(3), cr3.group(1) if cr3 else "?"))
+PY
+}
+
 virtfs=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
         -virtfs "local,path=$ctl,mount_tag=ctl,security_model=none,multidevs=remap")
 i=0
@@ -300,9 +376,10 @@ say "booting L1 (QEMU TCG, -cpu max: SVM with nested paging; $cpus vCPUs, $mem) 
 # QEMU sits in its own session, so that a terminal's SIGINT reaches only
 # this script (which passes it on in order), and dies with this script.
 setsid setpriv --pdeathsig KILL -- "$qemu" -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
-  -nodefaults -display none -no-reboot -monitor none \
+  -nodefaults -display none -no-reboot \
+  -monitor "unix:$ctl/monitor,server=on,wait=off" \
   -kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-  -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic nokaslr tsc=unstable" \
+  -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic nokaslr tsc=unstable softlockup_all_cpu_backtrace=1 sysrq_always_enabled" \
   -serial "file:$console" -serial stdio -chardev "pipe,id=err,path=$ctl/stderr" -serial chardev:err \
   "${virtfs[@]}" </dev/null &
 qemu_pid=$!
@@ -313,12 +390,36 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
     if [ -n "$stopping" ]; then
       echo "nested_kvm: the command did not end within 60s of SIG$stopping; killing the L1" >&2
     else
-      echo "nested_kvm: timeout after ${timeout_s}s; the L1 console ends:" >&2
+      # Blocked tasks, a backtrace of every CPU, every task, and gdb's
+      # backtrace of the command's threads, on the console (if the L1 can
+      # still run its init), before the kill: up to 90 s.
+      echo "w l t" > "$ctl/sysrq"
+      for _ in $(seq 180); do
+        grep -q KVMBED_NESTED_SYSRQ_DONE "$console" 2>/dev/null && break
+        sleep 0.5
+      done
+      # QEMU's own view: which mode and instruction each L1 CPU is in (a CPU
+      # in the nested guest shows the guest's CR3 and RIP).
+      qemu_monitor "info cpus" "info registers -a" > "$ctl/registers" 2>&1 || true
+      cat "$ctl/registers" >> "$console"
+      symbolize_rips "$ctl/registers" "$ctl/kallsyms" | tee -a "$console" > "$ctl/rips"
+      cat "$ctl/rips" >&2
+      # Every L1 CPU in the L1 kernel with interrupts off: the L1 itself is
+      # wedged (no timer can fire there, so it cannot even report it), which
+      # is not the command's doing. Say so, and exit 125, not 124.
+      if [ -s "$ctl/rips" ] && ! grep -qv ' IF=0 CPL=0 ' "$ctl/rips"; then
+        l1_wedged=1
+      fi
+      echo "nested_kvm: timeout after ${timeout_s}s; the L1 console (all of it: $console) ends:" >&2
     fi
-    tail -n 40 "$console" >&2 || true
+    tail -n 60 "$console" >&2 || true
     kill -9 "$qemu_pid" 2>/dev/null; wait "$qemu_pid" 2>/dev/null || true
     qemu_pid=""
     [ -n "$stopping" ] && { [ "$stopping" = INT ] && exit 130; exit 143; }
+    if [ -n "${l1_wedged:-}" ]; then
+      echo "nested_kvm: the L1 kernel itself is wedged: every L1 CPU is in its kernel with interrupts off (above)" >&2
+      exit 125
+    fi
     exit 124
   fi
   sleep 0.5
