@@ -59,7 +59,10 @@ TEST(GuestReproTest, PvSpinlockKickFirstDeadlocksKickAllDoesNot) {
   absl::StatusOr<RunSpec> run = Load("configs/reproduce-pvspinlock-kick.yaml");
   ASSERT_TRUE(run.ok()) << run.status();
   run->reproduce.buggy_budget = absl::Seconds(20);
-  run->reproduce.fixed_budget = absl::Seconds(3);
+  // The fixed phase is bounded by work, not time: on a slow KVM (nested,
+  // under QEMU TCG, on a loaded host) a time budget measures the host.
+  run->reproduce.fixed_operations = 1001;
+  run->reproduce.fixed_budget = absl::Seconds(120);
   absl::StatusOr<Reproduction> r = ReproducePvSpinlockKick(*run);
   ASSERT_TRUE(r.ok()) << r.status();
   const std::string text = RenderReproduction(*r);
@@ -85,7 +88,10 @@ TEST(GuestReproTest, OfflineWithoutFlushLosesTheCsdWithFlushDoesNot) {
   absl::StatusOr<RunSpec> run = Load("configs/reproduce-offline-csd-flush.yaml");
   ASSERT_TRUE(run.ok()) << run.status();
   run->reproduce.buggy_budget = absl::Seconds(20);
-  run->reproduce.fixed_budget = absl::Seconds(3);
+  // The fixed phase is bounded by work, not time: a slow KVM (nested, under
+  // QEMU TCG, on a loaded host) managed 11 late csds in 3 s.
+  run->reproduce.fixed_operations = 21;
+  run->reproduce.fixed_budget = absl::Seconds(120);
   absl::StatusOr<Reproduction> r = ReproduceOfflineCsdFlush(*run);
   ASSERT_TRUE(r.ok()) << r.status();
   const std::string text = RenderReproduction(*r);
@@ -125,7 +131,8 @@ TEST(GuestReproTest, OfflineWithTwoCallers) {
   vm.vcpu_affinity.push_back(vm.vcpu_affinity.back());
   vm.vcpu_pinned.push_back(false);
   run->reproduce.buggy_budget = absl::Seconds(20);
-  run->reproduce.fixed_budget = absl::Seconds(2);
+  run->reproduce.fixed_operations = 6;  // bounded by work, not time (see above)
+  run->reproduce.fixed_budget = absl::Seconds(120);
   absl::StatusOr<Reproduction> r = ReproduceOfflineCsdFlush(*run);
   ASSERT_TRUE(r.ok()) << r.status();
   const std::string text = RenderReproduction(*r);
