@@ -163,7 +163,7 @@ const std::vector<KeySpec>& GuestKeys() {
       {"workload", false, "workload: torture"},
       {"ops_per_vcpu", false, "ops_per_vcpu: 10000"},
       {"nthreads", false, "nthreads: 2"},
-      {"ring", false, "ring: 3"},
+      {"ring", false, "ring: auto"},
       {"weights", false, "weights: {single: 4, many_wait: 1}"},
       {"stress", false, "stress: {cpu: 2, io: 1, vm: 1, vm_bytes: 16M}"},
       {"csd_timeout", false, "csd_timeout: 200ms"},
@@ -830,11 +830,12 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
     ASSIGN_OR_RETURN(int ops, Int(g["ops_per_vcpu"], field + ".ops_per_vcpu", 0, 1000000000));
     spec.ops_per_vcpu = static_cast<uint64_t>(ops);
   }
-  if (g["ring"]) {
+  if (g["ring"] && !(g["ring"].IsScalar() && g["ring"].Scalar() == "auto")) {
     ASSIGN_OR_RETURN(spec.ring, Int(g["ring"], field + ".ring", 0, 3));
     if (spec.ring != 0 && spec.ring != 3) {
       return Error(g["ring"], field + ".ring",
-                   "use 3 (the op loop in user mode, fast on kvm_pvm) or 0 (kernel mode)");
+                   "use auto (the default: 3 on kvm_pvm, 0 on VMX/SVM), 3 (the op loop in "
+                   "user mode, fast on kvm_pvm) or 0 (kernel mode)");
     }
   }
   if (g["nthreads"]) {

@@ -579,6 +579,21 @@ TEST(GuestSectionTest, DefaultsWhenAbsent) {
   EXPECT_EQ(spec->guest.weights, std::vector<int>(7, -1));
 }
 
+TEST(GuestSectionTest, RingIsAutoUnlessGiven) {
+  auto dflt = LoadProfileFromString(std::string(kSmall) + "guest:\n  workload: torture\n",
+                                    "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(dflt.ok()) << dflt.status();
+  EXPECT_EQ(dflt->guest.ring, -1);
+  auto aut = LoadProfileFromString(
+      std::string(kSmall) + "guest:\n  workload: torture\n  ring: auto\n", "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(aut.ok()) << aut.status();
+  EXPECT_EQ(aut->guest.ring, -1);
+  auto three = LoadProfileFromString(
+      std::string(kSmall) + "guest:\n  workload: torture\n  ring: 3\n", "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_EQ(three->guest.ring, 3);
+}
+
 TEST(GuestSectionTest, ReadsEveryField) {
   auto spec = LoadProfileFromString(
       std::string(kSmall) +
@@ -630,7 +645,8 @@ TEST(GuestSectionTest, BadValuesNameTheFieldAndTheFix) {
               HasSubstr("guest.fault.drop_ipi_fraction: expected a fraction from 0 to 1"));
   EXPECT_THAT(ErrorOf(base + "  fault: {vcpu: 2, drop_ipi_fraction: 0.5}\n"),
               HasSubstr("guest.fault.vcpu: VM small has only 2 vCPUs"));
-  EXPECT_THAT(ErrorOf(base + "  ring: 1\n"), HasSubstr("guest.ring: use 3"));
+  EXPECT_THAT(ErrorOf(base + "  ring: 1\n"), HasSubstr("guest.ring: use auto"));
+  EXPECT_THAT(ErrorOf(base + "  ring: user\n"), HasSubstr("guest.ring"));
   EXPECT_THAT(ErrorOf(base + "  csd_resend: maybe\n"),
               HasSubstr("guest.csd_resend: expected true or false"));
   EXPECT_THAT(ErrorOf(base + "  workload: torture\n  stress: {vm: 2, vm_bytes: 64M}\n"),

@@ -103,12 +103,15 @@ struct GuestSpec {
   std::string workload = "idle";
   // Torture ops per vCPU; 0 = until the run's duration ends.
   uint64_t ops_per_vcpu = 0;
-  // Run the torture op loop in ring 3 (3) or ring 0 (0). kvm_pvm emulates
-  // ring-0 guest code instruction by instruction and runs ring 3 natively,
-  // so ring 3 gives several times the IPI traffic; the IPI handlers run in
-  // ring 0 either way, and the loop's few privileged instructions (ICR
-  // wrmsr, report out, cli/sti, hlt) trap to ring 0 and are emulated there.
-  int ring = 3;
+  // Run the torture op loop in ring 3 (3), ring 0 (0), or choose by the
+  // KVM in use (-1, "auto"): ring 3 on kvm_pvm, ring 0 on VMX and SVM.
+  // kvm_pvm emulates ring-0 guest code instruction by instruction and runs
+  // ring 3 natively, so there ring 3 gives several times the IPI traffic; the
+  // loop's few privileged instructions (ICR wrmsr, report out, cli/sti, hlt)
+  // then trap to ring 0 as #GP and are emulated there. On VMX and SVM ring 0
+  // runs natively and that detour only adds a guest exception per privileged
+  // instruction to every IPI. The IPI handlers run in ring 0 either way.
+  int ring = -1;
   // scftorture's nthreads: vCPUs 0..nthreads-1 invoke, the others only
   // serve IPIs (and run their stress workers); 0 = every vCPU.
   int nthreads = 0;

@@ -1,3 +1,4 @@
+#include "vmm/kvm.h"
 #include "vmm/smp_run.h"
 
 #include <fcntl.h>
@@ -890,7 +891,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
       } else if (!st.unstuck) {
         // Open at the end without evidence of a lost IPI: it fails the run
         // only once it has lasted a soft-lockup threshold (a hang, whatever
-        // its cause); a younger one may just be slow (DESIGN.md).
+        // its cause); a younger one may just be slow (docs/DESIGN.md).
         absl::Duration open_for =
             ran_for - st.detected_after + absl::Nanoseconds(st.first_report_wait_ns);
         if (open_for >= result.soft_lockup_threshold) {
@@ -1026,8 +1027,9 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
     return bad(absl::StrCat("fault.vcpu = ", g.fault_vcpu, ": use -1 (all) or 0..", vm.vcpus - 1));
   }
   if (g.stat_interval < absl::ZeroDuration()) return bad("stat_interval must be >= 0");
-  if (g.ring != 0 && g.ring != 3) {
-    return bad(absl::StrCat("ring = ", g.ring, ": use 3 (op loop in user mode) or 0 (kernel mode)"));
+  if (g.ring != -1 && g.ring != 0 && g.ring != 3) {
+    return bad(absl::StrCat("ring = ", g.ring,
+                            ": use -1 (auto), 3 (op loop in user mode) or 0 (kernel mode)"));
   }
   if (g.nthreads < 0 || g.nthreads > vm.vcpus) {
     return bad(absl::StrCat("nthreads = ", g.nthreads, ": use 0 (every vCPU) to ", vm.vcpus));
@@ -1036,6 +1038,11 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
     return bad("fault.handler_delay must be 0..60s");
   }
   return absl::OkStatus();
+}
+
+int ResolveRing(int ring) {
+  if (ring >= 0) return ring;
+  return DetectKvmHost().flavour == "pvm" ? 3 : 0;
 }
 
 abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeout) {
@@ -1058,7 +1065,7 @@ abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeo
   }
   p.ops_per_vcpu = g.ops_per_vcpu;
   p.invokers = static_cast<uint32_t>(g.nthreads);
-  p.user_mode = g.ring == 3 ? 1 : 0;
+  p.user_mode = ResolveRing(g.ring) == 3 ? 1 : 0;
   p.csd_timeout_ns = static_cast<uint64_t>(absl::ToInt64Nanoseconds(csd_timeout));
   p.csd_resend = g.csd_resend ? 1 : 0;
   p.fault_vcpu = g.fault_vcpu < 0 ? abi::kAllVcpus : static_cast<uint32_t>(g.fault_vcpu);

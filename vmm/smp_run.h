@@ -7,7 +7,7 @@
 // scftorture-style stat lines print periodically and the run ends with
 // `End of test: SUCCESS|FAILURE`.
 //
-// LOST vs SLOW (DESIGN.md "Watching for stalls"): a stall is LOST when, at
+// LOST vs SLOW (docs/DESIGN.md "Lost or slow"): a stall is LOST when, at
 // the report, the csd still sits in the target's call_single_queue, the
 // target is not handling it, and no call-function interrupt is pending or in
 // service in the target's local APIC (nothing will ever run the queue), or
@@ -174,6 +174,10 @@ absl::Status ValidateGuestSpec(const GuestSpec& guest, const VmSpec& vm);
 
 // The SmpParams the guest gets for `guest` on an n-vCPU VM.
 abi::SmpParams MakeSmpParams(const GuestSpec& guest, int num_vcpus, absl::Duration csd_timeout);
+
+// GuestSpec::ring with "auto" (-1) resolved for this machine's KVM: 3 on
+// kvm_pvm, 0 on VMX and SVM.
+int ResolveRing(int ring);
 
 // The fields of the docs/events.md "vm_summary" event for `s` (per-vCPU rows
 // included), for EventLog::Emit("vm_summary", ...).
