@@ -119,8 +119,7 @@ constexpr u16 kPortMessage = 0x0600;
 
 // ---- boot parameters (VMM -> guest, read-only for the guest) ----
 
-// What a vCPU does once online. Dispatched per vCPU by the guest main loop;
-// the next issue adds IPI / stress workloads here.
+// What a vCPU does once online. Dispatched per vCPU by the guest main loop.
 enum Workload : u32 {
   // Halt; a periodic x2APIC timer interrupt bumps the heartbeat.
   kWorkloadIdle = 0,
@@ -342,7 +341,7 @@ constexpr u32 kLatencyBuckets = 48;
 // an older epoch: max, then epoch); full fence; if load(epoch) != e now, also
 // record into the new epoch's slot. The VMM: epoch = e+1; full fence; read
 // slot e&1 (epoch first, then max; use it only when its epoch == e). That is
-// the store-buffering shape with a fence on both sides (DESIGN.md): either
+// the store-buffering shape with a fence on both sides (docs/DESIGN.md): either
 // the VMM's read sees the guest's update or the guest's re-check sees the new
 // epoch, so a sample is never lost, at worst counted in a later period. The
 // one vCPU is the only writer of its slots and the VMM the only writer of the

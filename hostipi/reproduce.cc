@@ -29,7 +29,7 @@ WorkloadOptions ScenarioWorkload(const ReproduceOptions& o) {
   WorkloadOptions w;
   w.seed = o.seed;
   if (o.mode == OrderingMode::kNative) {
-    // DESIGN.md: two pinned threads, RESCHEDULEs then CALL_FUNCTION; the
+    // docs/DESIGN.md: two pinned threads, RESCHEDULEs then CALL_FUNCTION; the
     // target stays in its guest.
     w.num_stress = 1;
     w.guest_slice = 1'000'000;

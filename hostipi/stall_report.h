@@ -9,7 +9,7 @@
 //   on CPU#W after T ns: CPU#D released it (verdict: SLOW).
 //
 // A wait past the threshold is SLOW unless the evidence says the IPI was
-// lost (see DESIGN.md "Watching for stalls"); only LOST fails a run.
+// lost (see docs/DESIGN.md "Lost or slow"); only LOST fails a run.
 //
 // Threading: plain value types and pure functions.
 #ifndef KVMBED_HOSTIPI_STALL_REPORT_H_

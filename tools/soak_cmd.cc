@@ -1111,7 +1111,7 @@ void PrintOverheadStats(const std::vector<OverheadPair>& pairs) {
         s.median, s.q1, s.q3, s.min, s.max, s.exact95.ci.low, s.exact95.ci.high,
         100 * s.exact95.coverage, s.ci95.low, s.ci95.high, OverheadVerdict(s).c_str());
   };
-  std::printf("IPIs per wall-clock second (issue 5's measure):\n");
+  std::printf("IPIs per wall-clock second:\n");
   rates("watchdogs on:", on_wall, 1, "");
   rates("watchdogs off:", off_wall, 1, "");
   ratios(r_wall);

@@ -1,4 +1,4 @@
-// The host plane on real KVM vCPU threads (DESIGN.md "Two planes of IPIs"):
+// The host plane on real KVM vCPU threads (docs/DESIGN.md "Two planes of IPIs"):
 // every vCPU thread of one VM is a modelled POWER host CPU of hostipi's
 // protocol. A msgsnd to it is its VcpuThread::Kick(); after KVM_RUN returns
 // the thread runs hostipi's exit path (host_ipi set -> clear, demux, run the

@@ -194,7 +194,7 @@ Calibration ThresholdsFrom(const IpiLatency& l, double overcommit) {
   c.overcommit = std::max(1.0, overcommit);
   // Generous against this host's own tail: a thousand typical round trips
   // or fifty of the worst seen in the calibration, never under 50 ms (these
-  // hosts stall threads for tens of ms now and then; see DESIGN.md).
+  // hosts stall threads for tens of ms now and then; see docs/DESIGN.md).
   double us = std::max(1000.0 * l.Us(l.p50), 50.0 * l.Us(l.max));
   c.csd_timeout = std::max(absl::Milliseconds(50), absl::Microseconds(static_cast<int64_t>(us)));
   c.csd_timeout = c.csd_timeout * c.overcommit;

@@ -81,7 +81,7 @@ std::string FormatIpiBenchReport(const IpiBenchReport& r);
 //     ipi 80123
 std::string FormatIpiLatency(const IpiLatency& l);
 
-// Start-up calibration for the stall thresholds (DESIGN.md: never a
+// Start-up calibration for the stall thresholds (docs/DESIGN.md: never a
 // hard-coded 5 s).
 struct Calibration {
   IpiLatency latency;                    // csd path, target idle in hlt
