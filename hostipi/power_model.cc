@@ -451,12 +451,10 @@ class Machine {
       case InstrKind::kRmw: {
         if (!DepsCommitted(s, t, i, in.addr_deps) || !DataCommitted(s, t, i)) return false;
         if (!EarlierAllowStoreCommit(s, t, i, in.loc)) return false;
+        // It reads the newest write its thread has; writes already ordered
+        // after that one go after its own write (CloseRmw), or the commit
+        // is not possible now.
         const int r = Visible(s, t, in.loc);
-        if (s.writes[r].after != 0) {
-          // Something is already ordered after what it would read: an
-          // atomic pair cannot sit around it. It waits for that write.
-          return false;
-        }
         const int64_t old = s.writes[r].value;
         const int64_t nv = in.rmw == RmwOp::kExchange ? in.value : (old | in.value);
         const int w = NewWrite(s, t, in.loc, nv);
