@@ -40,6 +40,8 @@ ABSL_DECLARE_FLAG(std::string, buggy_model);
 ABSL_DECLARE_FLAG(std::string, fixed_model);
 ABSL_DECLARE_FLAG(std::string, plane);
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, explore);
+ABSL_DECLARE_FLAG(int, window);
 
 ABSL_DECLARE_FLAG(std::string, junit);
 ABSL_DECLARE_FLAG(double, scale);
