@@ -569,7 +569,7 @@ class Machine {
 
   // Deterministic local steps: retire, fetch, commit what has no visible
   // effect. False if a branch prediction proved wrong (execution pruned).
-  bool Normalize(State& s) const {
+  bool Normalize(State& s, std::vector<std::pair<int, std::string>>* notes = nullptr) const {
     for (bool changed = true; changed;) {
       changed = false;
       for (size_t t = 0; t < s.th.size(); ++t) {
@@ -581,7 +581,10 @@ class Machine {
           if (th.win[i].flags & kCommitted) continue;
           if (in.kind == InstrKind::kLoad || in.kind == InstrKind::kBranch ||
               in.kind == InstrKind::kIsync || in.kind == InstrKind::kGhost) {
-            if (Commit(s, ti, static_cast<int>(i), nullptr)) changed = true;
+            if (Commit(s, ti, static_cast<int>(i), nullptr)) {
+              changed = true;
+              if (notes && in.kind == InstrKind::kGhost) notes->emplace_back(ti, in.text);
+            }
           }
         }
         // Mispredicted branches.
@@ -662,17 +665,18 @@ class Machine {
     State state;
     int thread = -1;
     std::string label;
+    std::vector<std::pair<int, std::string>> notes;  // ghost steps it implied
   };
 
   // Every successor of s, in a fixed order. Labels only if `labels`.
   void Successors(const State& s, bool labels, std::vector<Succ>* out, int64_t* pruned) const {
     out->clear();
     auto emit = [&](State&& n, int thread, std::string label) {
-      if (!Normalize(n)) {
+      Succ sc;
+      if (!Normalize(n, labels ? &sc.notes : nullptr)) {
         ++*pruned;
         return;
       }
-      Succ sc;
       sc.state = std::move(n);
       sc.thread = thread;
       sc.label = std::move(label);
@@ -737,7 +741,15 @@ class Machine {
     for (size_t w = 0; w < s.writes.size(); ++w) {
       if (s.writes[w].prop == all_) continue;
       for (int to = 0; to < nt; ++to) {
+        if ((s.writes[w].prop & (1u << to)) ||
+            !BarriersBeforeReached(s, s.writes[w].thread, static_cast<int16_t>(w), to)) {
+          continue;
+        }
+        const int latest = Visible(s, to, s.writes[w].loc);
         for (int hidden = 0; hidden < 2; ++hidden) {
+          // Already ordered the other way round: no copy needed to know.
+          if (hidden && (s.writes[latest].after & Bit(static_cast<int>(w)))) continue;
+          if (!hidden && (s.writes[w].after & Bit(latest))) continue;
           State n = s;
           if (!PropagateWrite(n, static_cast<int>(w), to, hidden != 0)) continue;
           std::string l;
@@ -755,6 +767,10 @@ class Machine {
     for (size_t b = 0; b < s.barriers.size(); ++b) {
       if (s.barriers[b].prop == all_) continue;
       for (int to = 0; to < nt; ++to) {
+        if ((s.barriers[b].prop & (1u << to)) ||
+            !EverythingBeforeReached(s, s.barriers[b].thread, static_cast<int16_t>(-(b + 1)), to)) {
+          continue;
+        }
         State n = s;
         if (PropagateBarrier(n, static_cast<int>(b), to)) {
           std::string l;
@@ -773,20 +789,22 @@ class Machine {
   // Canonical encoding: writes and barriers renumbered by (thread, age);
   // dead writes (everywhere and overwritten everywhere, read by nothing
   // in flight) and finished barriers left out.
-  std::string Encode(const State& s) const {
+  void Encode(const State& s, std::string* out_buf) const {
     const int nw = static_cast<int>(s.writes.size());
-    std::vector<char> referenced(nw, 0);
+    std::vector<char>& referenced = enc_referenced_;
+    referenced.assign(nw, 0);
     for (const ThreadState& th : s.th) {
       for (const Slot& sl : th.win) {
         if (sl.wsrc >= 0) referenced[sl.wsrc] = 1;
       }
     }
-    std::vector<char> dead(nw, 0);
+    std::vector<char>& dead = enc_dead_;
+    dead.assign(nw, 0);
     for (int w = 0; w < nw; ++w) {
       const Write& x = s.writes[w];
       if (x.prop != all_ || referenced[w]) continue;
-      for (int y = 0; y < nw; ++y) {
-        if ((x.after & Bit(y)) && s.writes[y].prop == all_) {
+      for (uint64_t m = x.after; m; m &= m - 1) {
+        if (s.writes[__builtin_ctzll(m)].prop == all_) {
           dead[w] = 1;
           break;
         }
@@ -795,32 +813,39 @@ class Machine {
     for (auto [r, rw] : s.rmw) {
       if (dead[r] != dead[rw]) dead[r] = dead[rw] = 0;
     }
-    std::vector<int> order;
+    std::vector<int>& order = enc_order_;
+    order.clear();
     for (int w = 0; w < nw; ++w) {
       if (!dead[w]) order.push_back(w);
     }
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return s.writes[a].thread < s.writes[b].thread; });
-    std::vector<int> wmap(nw, -1);
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      return std::make_pair(s.writes[a].thread, a) < std::make_pair(s.writes[b].thread, b);
+    });
+    std::vector<int>& wmap = enc_wmap_;
+    wmap.assign(nw, -1);
     for (size_t k = 0; k < order.size(); ++k) wmap[order[k]] = static_cast<int>(k);
     const int nb = static_cast<int>(s.barriers.size());
-    std::vector<char> bref(nb, 0);
+    std::vector<char>& bref = enc_bref_;
+    bref.assign(nb, 0);
     for (const ThreadState& th : s.th) {
       for (const Slot& sl : th.win) {
         if (sl.bid >= 0 && s.barriers[sl.bid].prop != all_) bref[sl.bid] = 1;
       }
     }
-    std::vector<int> border;
+    std::vector<int>& border = enc_border_;
+    border.clear();
     for (int b = 0; b < nb; ++b) {
       if (s.barriers[b].prop != all_ || bref[b]) border.push_back(b);
     }
-    std::stable_sort(border.begin(), border.end(),
-                     [&](int a, int b) { return s.barriers[a].thread < s.barriers[b].thread; });
-    std::vector<int> bmap(nb, -1);
+    std::sort(border.begin(), border.end(), [&](int a, int b) {
+      return std::make_pair(s.barriers[a].thread, a) < std::make_pair(s.barriers[b].thread, b);
+    });
+    std::vector<int>& bmap = enc_bmap_;
+    bmap.assign(nb, -1);
     for (size_t k = 0; k < border.size(); ++k) bmap[border[k]] = static_cast<int>(k);
 
-    std::string out;
-    out.reserve(256);
+    std::string& out = *out_buf;
+    out.clear();
     auto put = [&out](int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
     auto put16 = [&out](int v) {
       int16_t x = static_cast<int16_t>(v);
@@ -879,7 +904,8 @@ class Machine {
       put16(static_cast<int>(list.size()));
       for (int16_t e : list) put16(e >= 0 ? wmap[e] : -(bmap[-e - 1] + 1));
     }
-    std::vector<std::pair<int, int>> pairs;
+    std::vector<std::pair<int, int>>& pairs = enc_pairs_;
+    pairs.clear();
     for (auto [r, rw] : s.rmw) {
       if (wmap[r] >= 0 && wmap[rw] >= 0) pairs.emplace_back(wmap[r], wmap[rw]);
     }
@@ -888,7 +914,6 @@ class Machine {
       put16(a);
       put16(b);
     }
-    return out;
   }
 
   bool Finished(const State& s) const {
@@ -911,6 +936,11 @@ class Machine {
   }
 
   uint32_t all() const { return all_; }
+
+  // Scratch space of Encode (one exploration runs on one thread).
+  mutable std::vector<char> enc_referenced_, enc_dead_, enc_bref_;
+  mutable std::vector<int> enc_order_, enc_wmap_, enc_border_, enc_bmap_;
+  mutable std::vector<std::pair<int, int>> enc_pairs_;
   const Program& program() const { return p_; }
 
  private:
@@ -1075,7 +1105,9 @@ absl::StatusOr<ExploreResult> Explore(const Program& p, const ExploreOptions& op
 
   State init = m.Initial();
   if (!m.Normalize(init)) return absl::InvalidArgumentError("the initial state mispredicts");
-  seen.insert(HashOf(m.Encode(init)));
+  std::string enc;
+  m.Encode(init, &enc);
+  seen.insert(HashOf(enc));
   if (options.want_trace) nodes.push_back({UINT32_MAX, 0});
   int64_t goal_node = -1;
   if (options.goal && options.goal(StateView(init, p))) goal_node = 0;
@@ -1105,7 +1137,8 @@ absl::StatusOr<ExploreResult> Explore(const Program& p, const ExploreOptions& op
       res.outcomes.insert(m.FinalOf(s));
     }
     for (size_t k = 0; k < succ.size(); ++k) {
-      Key key = HashOf(m.Encode(succ[k].state));
+      m.Encode(succ[k].state, &enc);
+      Key key = HashOf(enc);
       if (!seen.insert(key).second) continue;
       ++res.states;
       uint32_t id = 0;
@@ -1143,6 +1176,7 @@ absl::StatusOr<ExploreResult> Explore(const Program& p, const ExploreOptions& op
     for (uint32_t k : path) {
       m.Successors(s, true, &succ, &ignored);
       res.trace.push_back({succ[k].thread, succ[k].label});
+      for (auto& [t, text] : succ[k].notes) res.trace.push_back({t, text});
       s = std::move(succ[k].state);
     }
   }
