@@ -285,8 +285,18 @@ absl::StatusOr<HostIpiExploreResult> ExploreLostHostIpi(const HostIpiExploreOpti
   eo.time_budget = o.time_budget;
   const power::Program& prog = *p;
   eo.goal = [&prog](const power::StateView& v) { return IsLostHostIpi(prog, v); };
+  // Depth first decides in little memory; only a reachable loss needs the
+  // breadth-first search again, for its shortest trace.
+  eo.depth_first = o.decide_depth_first;
+  eo.want_trace = !o.decide_depth_first;
   absl::StatusOr<power::ExploreResult> e = power::Explore(prog, eo);
   if (!e.ok()) return e.status();
+  if (e->goal_reached && o.decide_depth_first) {
+    eo.depth_first = false;
+    eo.want_trace = true;
+    e = power::Explore(prog, eo);
+    if (!e.ok()) return e.status();
+  }
   HostIpiExploreResult r;
   r.options = o;
   r.lost = e->goal_reached;

@@ -61,6 +61,10 @@ struct HostIpiExploreOptions {
   int window = 8;  // in-flight instructions per CPU
   int64_t max_states = 50'000'000;
   absl::Duration time_budget = absl::Minutes(30);
+  // Decide depth first (little memory), then search breadth first for the
+  // shortest trace only if a loss is reachable. False: breadth first at
+  // once (faster when a loss is expected).
+  bool decide_depth_first = true;
 };
 
 // The locations of the modelled protocol.

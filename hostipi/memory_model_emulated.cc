@@ -280,6 +280,8 @@ class EmuCpu final : public CpuMemory {
   EmuCpu(EmulatedSystem* sys, int cpu) : sys_(sys), cpu_(cpu) {}
   int cpu() const override { return cpu_; }
   uint64_t Load(SharedWord& w) override;
+  uint64_t LoadToken(SharedWord& w, DepToken* token) override;
+  uint64_t LoadAfter(SharedWord& w, DepToken dep, DepToken* token) override;
   void Store(SharedWord& w, uint64_t v) override;
   void StoreByte(SharedWord& w, int byte, uint8_t v) override;
   uint64_t Exchange(SharedWord& w, uint64_t v, bool fully_ordered) override;
@@ -585,10 +587,14 @@ class EmulatedSystem final : public MemorySystem {
     return old;
   }
 
-  uint64_t DoLoad(EmuCpu* c, SharedWord& w) {
+  // dep_floor: the load must not be satisfied before that placement number
+  // (an address dependency); token: the earliest placement number at which
+  // it can have been satisfied (for loads that depend on it).
+  uint64_t DoLoad(EmuCpu* c, SharedWord& w, uint64_t dep_floor = 0, uint64_t* token = nullptr) {
     Schedule(c);
     WordState* ws = State(w);
     uint64_t v;
+    const uint64_t floor = std::max(c->load_floor_, dep_floor);
     if (ws->buffered[c->cpu_] > 0) {
       // Own buffered stores overlaid, oldest first, on the current value
       // (bytes not covered by them are read from memory).
@@ -597,17 +603,18 @@ class EmulatedSystem final : public MemorySystem {
         if (e.ws == ws) v = (v & ~e.mask) | (e.value & e.mask);
       }
       ws->min_version[c->cpu_] = ws->version;
+      if (token) *token = place_counter_;
     } else if (stale_threshold_ != 0 && ws->version > 0 &&
                prng_.Chance(stale_threshold_)) {
       // Candidates: versions still held, not below this CPU's coherence
-      // floor, and current at some moment after its last barrier (i.e.
-      // replaced only after load_floor_).
+      // floor, and current at some moment after its last barrier and after
+      // what it depends on (i.e. replaced only after the floor).
       uint64_t lowest = ws->version >= kHistory - 1 ? ws->version - (kHistory - 1)
                                                     : 0;
       lowest = std::max(lowest, ws->min_version[c->cpu_]);
       uint64_t first = ws->version;
       for (uint64_t ver = lowest; ver < ws->version; ++ver) {
-        if (ws->hist_place[(ver + 1) % kHistory] > c->load_floor_) {
+        if (ws->hist_place[(ver + 1) % kHistory] > floor) {
           first = ver;
           break;
         }
@@ -615,9 +622,11 @@ class EmulatedSystem final : public MemorySystem {
       uint64_t ver = first + prng_.Below(ws->version - first + 1);
       v = ws->hist_value[ver % kHistory];
       ws->min_version[c->cpu_] = ver;
+      if (token) *token = std::max(floor, ws->hist_place[ver % kHistory]);
     } else {
       v = Current(ws);
       ws->min_version[c->cpu_] = ws->version;
+      if (token) *token = std::max(floor, ws->hist_place[ws->version % kHistory]);
     }
     Trace(c->cpu_, MemoryOp::kLoad, &w, v);
     return v;
@@ -777,6 +786,12 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
 // --- EmuCpu ---------------------------------------------------------------
 
 uint64_t EmuCpu::Load(SharedWord& w) { return sys_->DoLoad(this, w); }
+uint64_t EmuCpu::LoadToken(SharedWord& w, DepToken* token) {
+  return sys_->DoLoad(this, w, 0, token);
+}
+uint64_t EmuCpu::LoadAfter(SharedWord& w, DepToken dep, DepToken* token) {
+  return sys_->DoLoad(this, w, dep, token);
+}
 
 void EmuCpu::Store(SharedWord& w, uint64_t v) {
   sys_->DoStore(this, w, v, ~0ULL, MemoryOp::kStore, 0);

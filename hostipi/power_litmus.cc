@@ -1,6 +1,7 @@
 // The litmus format's parser, the suite and its bridges (power_litmus.h).
 #include "hostipi/power_litmus.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/status/status.h"
@@ -229,11 +230,21 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
   for (int c = 0; c < n; ++c) {
     const std::vector<power::Instr> prog = t.program.threads[c];
     lt.cpu.push_back([prog](CpuMemory& mem, SharedWord* words, uint64_t* regs) {
+      // Dependency tokens per register; a load after ctrl+isync depends on
+      // what the branch tested.
+      CpuMemory::DepToken tok[16] = {};
+      CpuMemory::DepToken ctrl = 0, isync = 0;
       for (const power::Instr& in : prog) {
         switch (in.kind) {
-          case power::InstrKind::kLoad:
-            regs[in.reg] = mem.Load(words[in.loc]);
+          case power::InstrKind::kLoad: {
+            CpuMemory::DepToken dep = isync;
+            for (int r : in.addr_deps) dep = std::max(dep, tok[r]);
+            CpuMemory::DepToken got = 0;
+            regs[in.reg] = dep == 0 ? mem.LoadToken(words[in.loc], &got)
+                                    : mem.LoadAfter(words[in.loc], dep, &got);
+            tok[in.reg] = got;
             break;
+          }
           case power::InstrKind::kStore:
             mem.Store(words[in.loc], static_cast<uint64_t>(in.value));
             break;
@@ -246,7 +257,13 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
           case power::InstrKind::kSync:
             mem.FullBarrier();
             break;
-          default:  // isync, ctrl: no operation in CpuMemory
+          case power::InstrKind::kBranch:
+            ctrl = std::max(ctrl, tok[in.reg]);
+            break;
+          case power::InstrKind::kIsync:
+            isync = std::max(isync, ctrl);
+            break;
+          default:
             break;
         }
       }

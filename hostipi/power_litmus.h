@@ -69,8 +69,9 @@ struct ExploredLitmus {
 absl::StatusOr<ExploredLitmus> ExploreLitmus(const ParsedLitmus& t, int window = 8);
 
 // The same test for the sampled runner (litmus.h): at most 3 CPUs, 3
-// locations and 2 registers per CPU. Dependencies are not expressible there
-// (CpuMemory has no dependency tokens): they run as plain program order.
+// locations and 2 registers per CPU. Address dependencies and ctrl+isync
+// become CpuMemory::LoadAfter(); data and control dependencies to stores
+// need nothing there (the sampled mode never lets a store pass a load).
 absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t);
 
 // The final state of the explorer that corresponds to a sampled outcome.

@@ -1118,17 +1118,29 @@ absl::StatusOr<ExploreResult> Explore(const Program& p, const ExploreOptions& op
   std::vector<Machine::Succ> succ;
   const absl::Time deadline = absl::Now() + options.time_budget;
   bool stopped = false;
+  int64_t expanded = 0;
   while (goal_node < 0 && !frontier.empty()) {
-    if ((res.states & 1023) == 0 && absl::Now() > deadline) {
+    if ((++expanded & 1023) == 0 && absl::Now() > deadline) {
       res.stop_reason = "time budget";
       stopped = true;
       break;
     }
-    State s = std::move(frontier.front().first);
-    const uint32_t idx = frontier.front().second;
-    frontier.pop_front();
-    const int d = depth_of.front();
-    depth_of.pop_front();
+    State s;
+    uint32_t idx;
+    int d;
+    if (options.depth_first) {
+      s = std::move(frontier.back().first);
+      idx = frontier.back().second;
+      frontier.pop_back();
+      d = depth_of.back();
+      depth_of.pop_back();
+    } else {
+      s = std::move(frontier.front().first);
+      idx = frontier.front().second;
+      frontier.pop_front();
+      d = depth_of.front();
+      depth_of.pop_front();
+    }
     res.depth = std::max(res.depth, d);
     m.Successors(s, false, &succ, &res.pruned);
     res.transitions += static_cast<int64_t>(succ.size());

@@ -176,6 +176,9 @@ struct ExploreOptions {
   std::function<bool(const StateView&)> goal;
   // Record a trace to the goal (costs 8 bytes per state).
   bool want_trace = true;
+  // Depth first: the same states, far fewer kept in memory at once, but a
+  // trace to the goal is not the shortest.
+  bool depth_first = false;
 };
 
 struct ExploreResult {

@@ -65,6 +65,8 @@ ABSL_FLAG(std::string, explore, "",
           "--kernel-model (default v5.3), CPUs --cpus (default 2), window --window. Exit 1: a "
           "lost IPI is reachable (shortest trace printed); 0: proven absent within the bound; "
           "3: stopped (--buggy-budget, state limit) before deciding.");
+ABSL_FLAG(std::string, expect, "",
+          "bench litmus-catalogue: herdtools7's ppc.allowed (the expected POWER verdicts)");
 ABSL_FLAG(int, window, 8, "reproduce --explore: in-flight instructions per modelled CPU");
 
 ABSL_FLAG(std::string, junit, "", "soak: write a JUnit XML result to this file.");
