@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "hostipi/host_ipi.h"
 
 namespace kvmbed {
@@ -132,12 +133,17 @@ void MessagePass(Asm& a, const KernelModel& m, int target, int message) {
 std::vector<Instr> Sender(const HostIpiExploreOptions& o, int self, int target) {
   Asm a;
   const int csd = kLocCsdFlags0 + self;
-  for (int k = 0; k < o.ipis; ++k) {
+  const int n = o.sequence.empty() ? o.ipis : static_cast<int>(o.sequence.size());
+  for (int k = 0; k < n; ++k) {
     const int rs = a.NewLabel(), wait = a.NewLabel(), next = a.NewLabel();
     Instr choose = Simple(InstrKind::kChoose, absl::StrCat("IPI #", k + 1, " to ", target,
                                                            " (1 = CALL_FUNCTION, 2 = RESCHEDULE)"));
     choose.reg = kRegMessage;
-    choose.choices = {kChooseCallFunction, kChooseReschedule};
+    if (o.sequence.empty()) {
+      choose.choices = {kChooseCallFunction, kChooseReschedule};
+    } else {
+      choose.choices = {o.sequence[k] == kCallFunction ? kChooseCallFunction : kChooseReschedule};
+    }
     a.Emit(std::move(choose));
     a.Branch(Cond::kEq, kRegMessage, kChooseReschedule, rs, "RESCHEDULE?");
     a.Emit(SpinUntil(csd, kRegQueue, 0, absl::StrCat("csd_lock(): csd_lock_wait(csd[", self, "->", target, "])")));
@@ -214,18 +220,45 @@ std::vector<Instr> Target(const HostIpiExploreOptions& o, int self, int senders)
   return a.Finish();
 }
 
+std::string SequenceText(const std::vector<int>& seq) {
+  std::string out;
+  for (int m : seq) absl::StrAppend(&out, out.empty() ? "" : ",", IpiMessageName(m));
+  return out;
+}
+
 std::string ModelLine(const KernelModel& m) {
   return absl::StrCat(m.ToString(), " (", m.Describe(), ")");
 }
 
 }  // namespace
 
+absl::StatusOr<std::vector<int>> ParseMessageSequence(const std::string& text) {
+  std::vector<int> out;
+  for (absl::string_view m : absl::StrSplit(text, ',')) {
+    if (m == "cf" || m == "CALL_FUNCTION") {
+      out.push_back(kCallFunction);
+    } else if (m == "rs" || m == "RESCHEDULE") {
+      out.push_back(kReschedule);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("message '", m, "' is unknown; write rs (RESCHEDULE) or cf (CALL_FUNCTION), e.g. rs,rs,cf"));
+    }
+  }
+  if (out.empty() || out.size() > 4) {
+    return absl::InvalidArgumentError("give 1..4 messages, e.g. rs,rs,cf");
+  }
+  return out;
+}
+
 absl::StatusOr<power::Program> BuildHostIpiProgram(const HostIpiExploreOptions& o) {
   if (o.cpus < 2 || o.cpus > 4) {
     return absl::InvalidArgumentError(
         absl::StrCat("cpus = ", o.cpus, ": the explorer models 2..4 CPUs (senders and one target)"));
   }
-  if (o.ipis < 1 || o.ipis > 4) {
+  if (!o.sequence.empty() && o.sequence.size() > 4) {
+    return absl::InvalidArgumentError("give 1..4 messages per sender");
+  }
+  if (o.sequence.empty() && (o.ipis < 1 || o.ipis > 4)) {
     return absl::InvalidArgumentError(
         absl::StrCat("bound = ", o.ipis, ": give 1..4 IPIs per sender"));
   }
@@ -324,7 +357,10 @@ absl::StatusOr<HostIpiExploreResult> ExploreLostHostIpi(const HostIpiExploreOpti
       {"call_single_queue now", "this csd still queued"},
       {"last doorbell in the guest", "host_ipi == 0 -> ignored while CALL_FUNCTION was set"},
       {"kernel model", ModelLine(o.model)},
-      {"bound", absl::StrCat(o.cpus - 1, " sender(s) x ", o.ipis, " IPI(s), window ", o.window)},
+      {"bound", o.sequence.empty()
+                    ? absl::StrCat(o.cpus - 1, " sender(s) x ", o.ipis, " IPI(s), window ", o.window)
+                    : absl::StrCat(o.cpus - 1, " sender(s) x ", SequenceText(o.sequence), ", window ",
+                                   o.window)},
   };
   rep.verdict = StallVerdict::kLost;
   rep.verdict_reason = absl::StrCat(
@@ -344,8 +380,10 @@ std::string RenderHostIpiExplore(const HostIpiExploreResult& r) {
   const HostIpiExploreOptions& o = r.options;
   std::string out = absl::StrCat(
       "explore lost-host-ipi: kernel model ", ModelLine(o.model), "\n", "  ", o.cpus - 1,
-      " sender(s), 1 target (CPU ", o.cpus - 1, "), ", o.ipis,
-      " IPI(s) per sender (each RESCHEDULE or CALL_FUNCTION), window ", o.window, "\n");
+      " sender(s), 1 target (CPU ", o.cpus - 1, "), ",
+      o.sequence.empty() ? absl::StrCat(o.ipis, " IPI(s) per sender (each RESCHEDULE or CALL_FUNCTION)")
+                         : absl::StrCat("each sender sends ", SequenceText(o.sequence)),
+      ", window ", o.window, "\n");
   const power::ExploreResult& e = r.explore;
   const double secs = absl::ToDoubleSeconds(e.wall_time);
   absl::StrAppendFormat(&out, "  %lld states, %lld transitions, %lld mispredicted branches cut, %.2f s (%.0f states/s)\n",

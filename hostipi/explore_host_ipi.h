@@ -58,6 +58,9 @@ struct HostIpiExploreOptions {
   KernelModel model;
   int cpus = 2;    // 2..4: cpus-1 senders and one target
   int ipis = 2;    // IPIs per sender (the bound)
+  // If not empty: every sender sends exactly these messages, in order
+  // (kCallFunction / kReschedule), instead of every sequence of `ipis`.
+  std::vector<int> sequence;
   int window = 8;  // in-flight instructions per CPU
   int64_t max_states = 50'000'000;
   absl::Duration time_budget = absl::Minutes(30);
@@ -75,6 +78,9 @@ enum HostIpiLocation : int {
   kLocCallSingleQueue = 3,
   kLocCsdFlags0 = 4,  // + sender
 };
+
+// Parses "rs,rs,cf" (RESCHEDULE, CALL_FUNCTION) into a sequence.
+absl::StatusOr<std::vector<int>> ParseMessageSequence(const std::string& text);
 
 // The program the explorer runs (exposed for tests).
 absl::StatusOr<power::Program> BuildHostIpiProgram(const HostIpiExploreOptions& o);

@@ -77,21 +77,31 @@ TEST(ExploreHostIpi, V53PeekLosesAnIpi) {
   EXPECT_TRUE(TraceHas(r, "peek message[CALL_FUNCTION] reads 0"));
 }
 
-// Scenario 2 alone: the sender is fixed, the receiver's clear is not
-// fenced before its peek.
-TEST(ExploreHostIpi, ReceiverSideAloneLosesAnIpiWithPeek) {
-  HostIpiExploreResult r = ExploreModel("v5.4,mb-after-clear=off,demux=peek", 2, 2);
-  EXPECT_TRUE(r.lost);
+// Scenario 2 alone: the sender is fixed, the receiver's clear is not fenced
+// before a relaxed exchange of the messages. (With the peek demux the
+// receiver side needs a doorbell whose messages an earlier demux already
+// took, i.e. three IPIs from one sender: see ExploreFixedSequence.)
+TEST(ExploreHostIpi, ReceiverSideAloneLosesAnIpiWithRelaxedXchg) {
+  HostIpiExploreResult r = ExploreModel("v5.4,mb-after-clear=off,demux=xchg-relaxed", 2, 2);
+  ASSERT_TRUE(r.lost);
+  EXPECT_TRUE(TraceHas(r, "kvmppc_clear_host_ipi(1)"));
 }
 
-// Depth first and breadth first agree, and the breadth-first trace is
-// the shortest.
-TEST(ExploreHostIpi, DepthFirstDecidesTheSame) {
-  HostIpiExploreResult bfs = ExploreModel("v5.3", 2, 2);
-  HostIpiExploreResult dfs = ExploreModel("v5.3", 2, 2, /*expect_lost=*/false);
-  ASSERT_TRUE(bfs.lost);
-  ASSERT_TRUE(dfs.lost);
-  EXPECT_EQ(bfs.explore.trace.size(), dfs.explore.trace.size());
+// A fixed message sequence explores fewer executions than every sequence.
+TEST(ExploreHostIpi, ExploreFixedSequence) {
+  HostIpiExploreOptions o;
+  o.model = *KernelModel::Parse("v5.3");
+  o.sequence = *ParseMessageSequence("rs,cf");
+  o.decide_depth_first = false;
+  absl::StatusOr<HostIpiExploreResult> r = ExploreLostHostIpi(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->lost);
+  o.sequence = *ParseMessageSequence("cf,rs");
+  r = ExploreLostHostIpi(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->lost);  // the RESCHEDULE after the call finds nobody waiting
+  EXPECT_TRUE(r->complete);
+  EXPECT_FALSE(ParseMessageSequence("rs,xx").ok());
 }
 
 TEST(ExploreHostIpi, V54IsProvenClean) {

@@ -100,13 +100,14 @@ int BenchReproduce(const std::vector<std::string>& args) {
 int BenchLitmusCatalogue(const std::vector<std::string>& args) {
   if (args.size() != 1) {
     return BadInput("usage: kvmbed bench litmus-catalogue DIR [--expect=ppc.allowed] "
-                    "[--iterations N] [--runs N (tests, 0 = all)] [--seed S]");
+                    "[--iterations N] [--runs N (tests, 0 = all)] [--seed S] [--max-states N]");
   }
   hostipi::CatalogueOptions o;
   o.dir = args[0];
   if (FlagGiven("iterations")) o.iterations = absl::GetFlag(FLAGS_iterations);
   if (FlagGiven("runs")) o.limit = absl::GetFlag(FLAGS_runs);
   if (FlagGiven("seed")) o.seed = absl::GetFlag(FLAGS_seed);
+  o.max_states = absl::GetFlag(FLAGS_max_states);
   if (FlagGiven("expect")) {
     std::ifstream in(absl::GetFlag(FLAGS_expect));
     if (!in) return BadInput(absl::StrCat("--expect: cannot read ", absl::GetFlag(FLAGS_expect)));

@@ -67,6 +67,11 @@ ABSL_FLAG(std::string, explore, "",
           "3: stopped (--buggy-budget, state limit) before deciding.");
 ABSL_FLAG(std::string, expect, "",
           "bench litmus-catalogue: herdtools7's ppc.allowed (the expected POWER verdicts)");
+ABSL_FLAG(int64_t, max_states, 300000,
+          "bench litmus-catalogue: explorer states per test before it reports 'limit'");
+ABSL_FLAG(std::string, messages, "",
+          "reproduce --explore: every sender sends exactly these messages, e.g. rs,rs,cf "
+          "(instead of every sequence of BOUND)");
 ABSL_FLAG(int, window, 8, "reproduce --explore: in-flight instructions per modelled CPU");
 
 ABSL_FLAG(std::string, junit, "", "soak: write a JUnit XML result to this file.");

@@ -169,6 +169,11 @@ int ExploreLostHostIpiCmd() {
   o.model = *model;
   if (FlagGiven("cpus")) o.cpus = absl::GetFlag(FLAGS_cpus);
   o.window = absl::GetFlag(FLAGS_window);
+  if (FlagGiven("messages")) {
+    absl::StatusOr<std::vector<int>> seq = hostipi::ParseMessageSequence(absl::GetFlag(FLAGS_messages));
+    if (!seq.ok()) return BadInput(absl::StrCat("--messages: ", seq.status().message()));
+    o.sequence = *seq;
+  }
   if (FlagGiven("buggy_budget")) o.time_budget = absl::GetFlag(FLAGS_buggy_budget);
   absl::StatusOr<hostipi::HostIpiExploreResult> r = hostipi::ExploreLostHostIpi(o);
   if (!r.ok()) return BadInput(absl::StrCat("reproduce lost-host-ipi --explore: ", r.status().message()));
