@@ -26,11 +26,12 @@ namespace {
 
 constexpr int kRegisters = 4;
 
-absl::StatusOr<int> ParseReg(absl::string_view s) {
+absl::StatusOr<int> ParseReg(absl::string_view text) {
+  absl::string_view s = text;
   int r;
   if (!absl::ConsumePrefix(&s, "r") || !absl::SimpleAtoi(s, &r) || r < 0 || r >= kRegisters) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", s, "' is not a register; write r0..r", kRegisters - 1));
+        absl::StrCat("'", text, "' is not a register; write r0..r", kRegisters - 1));
   }
   return r;
 }

@@ -11,6 +11,47 @@ namespace kvmbed {
 namespace hostipi {
 namespace {
 
+TEST(PowerModel, ParseErrorsNameTheProblem) {
+  absl::StatusOr<ParsedLitmus> t = ParseLitmus("name X\nP0: W x 1; frob\nexists x=1");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("frob"), std::string::npos);
+  t = ParseLitmus("name X\nP0: W x 1");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("exists"), std::string::npos);
+  t = ParseLitmus("name X\nP0: R x r9\nexists x=1");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("r9"), std::string::npos);
+}
+
+// Stopping at the state limit is not a proof.
+TEST(PowerModel, StateLimitIsNotAProof) {
+  absl::StatusOr<ParsedLitmus> t = ParseLitmus(
+      "name IRIW+syncs\nP0: W x 1\nP1: R x r0; sync; R y r1\nP2: W y 1\n"
+      "P3: R y r0; sync; R x r1\nexists 1:r0=1 & 1:r1=0 & 3:r0=1 & 3:r1=0");
+  ASSERT_TRUE(t.ok()) << t.status();
+  power::ExploreOptions o;
+  o.max_states = 1000;
+  absl::StatusOr<power::ExploreResult> r = power::Explore(t->program, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->complete);
+  EXPECT_NE(r->stop_reason.find("state limit"), std::string::npos);
+}
+
+// Breadth first: the trace to a goal is a shortest one. One store needs two
+// steps to be everywhere: commit on its CPU, reach the other.
+TEST(PowerModel, GoalTraceIsShortest) {
+  absl::StatusOr<ParsedLitmus> t = ParseLitmus("name W\nP0: W x 1\nP1: R y r0\nexists x=1");
+  ASSERT_TRUE(t.ok()) << t.status();
+  power::ExploreOptions o;
+  o.goal = [](const power::StateView& v) { return v.Quiescent() && v.Memory(0) == 1; };
+  absl::StatusOr<power::ExploreResult> r = power::Explore(t->program, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->goal_reached);
+  ASSERT_EQ(r->trace.size(), 2u);
+  EXPECT_NE(r->trace[0].text.find("COMMITTED"), std::string::npos);
+  EXPECT_NE(r->trace[1].text.find("reaches CPU 1"), std::string::npos);
+}
+
 TEST(PowerSuite, EveryVerdictHolds) {
   for (const SuiteEntry& e : LitmusSuite()) {
     absl::StatusOr<ParsedLitmus> t = ParseLitmus(e.text);
