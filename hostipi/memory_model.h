@@ -67,6 +67,23 @@ class CpuMemory {
 
   // Plain load (READ_ONCE): no ordering beyond what the mode gives.
   virtual uint64_t Load(SharedWord& w) = 0;
+  // Address dependencies. A load's DepToken names the earliest moment it
+  // can have been satisfied; LoadAfter(w, dep, token) is a load whose
+  // address depends on the loads whose tokens were combined (max) into
+  // `dep`: POWER satisfies it no earlier than them, so it never returns a
+  // value already overwritten by then (MP+lwsync+addr is forbidden). Plain
+  // Load() carries no dependency. Natively (x86) and in ThreadStoreBuffers
+  // loads are never reordered with each other, so the defaults (token 0, a
+  // plain load) are exact there; kEmulatedPower overrides them.
+  using DepToken = uint64_t;
+  virtual uint64_t LoadToken(SharedWord& w, DepToken* token) {
+    *token = 0;
+    return Load(w);
+  }
+  virtual uint64_t LoadAfter(SharedWord& w, DepToken dep, DepToken* token) {
+    (void)dep;
+    return LoadToken(w, token);
+  }
   // Plain store (WRITE_ONCE): may be buffered in kEmulatedPower.
   virtual void Store(SharedWord& w, uint64_t v) = 0;
   // Plain store of one byte (bits 8*byte .. 8*byte+7 of the word), e.g.

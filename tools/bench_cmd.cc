@@ -1,6 +1,8 @@
 // `kvmbed bench boot|...`: benchmarks that print their figures (medians and
 // ranges from one run; these machines are shared and noisy).
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +12,8 @@
 #include "vmm/boot_bench.h"
 #include "vmm/ipi_bench.h"
 #include "vmm/guest_repro.h"
+#include "hostipi/herd_litmus.h"
+#include "hostipi/litmus_catalogue.h"
 #include "hostipi/reproduce.h"
 #include "hostipi/wakelist.h"
 #include "configs/profile.h"
@@ -91,18 +95,51 @@ int BenchReproduce(const std::vector<std::string>& args) {
   return kExitClean;
 }
 
+// litmus-catalogue DIR: herdtools7 POWER tests through the explorer and the
+// sampled emulated-power mode; --expect=ppc.allowed gives herd's verdicts.
+int BenchLitmusCatalogue(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    return BadInput("usage: kvmbed bench litmus-catalogue DIR [--expect=ppc.allowed] "
+                    "[--iterations N] [--runs N (tests, 0 = all)] [--seed S] [--max-states N]");
+  }
+  hostipi::CatalogueOptions o;
+  o.dir = args[0];
+  if (FlagGiven("iterations")) o.iterations = absl::GetFlag(FLAGS_iterations);
+  if (FlagGiven("runs")) o.limit = absl::GetFlag(FLAGS_runs);
+  if (FlagGiven("seed")) o.seed = absl::GetFlag(FLAGS_seed);
+  o.max_states = absl::GetFlag(FLAGS_max_states);
+  if (FlagGiven("expect")) {
+    std::ifstream in(absl::GetFlag(FLAGS_expect));
+    if (!in) return BadInput(absl::StrCat("--expect: cannot read ", absl::GetFlag(FLAGS_expect)));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o.expect = hostipi::ParseHerdAllowed(ss.str());
+  }
+  std::fputs(hostipi::CatalogueHeader().c_str(), stdout);
+  o.on_row = [](const hostipi::CatalogueRow& row) {
+    std::fputs(hostipi::FormatCatalogueRow(row).c_str(), stdout);
+    std::fflush(stdout);
+  };
+  absl::StatusOr<hostipi::CatalogueResult> r = hostipi::RunCatalogue(o);
+  if (!r.ok()) return BadInput(absl::StrCat("bench litmus-catalogue: ", r.status().message()));
+  std::fputs(hostipi::RenderCatalogue(*r, /*rows=*/false).c_str(), stdout);
+  return kExitClean;
+}
+
 }  // namespace
 
 int BenchCommand(const std::vector<std::string>& args) {
   const char* usage =
       "usage: kvmbed bench boot [--vcpus N] [--runs N]     VM creation -> all vCPUs online\n"
       "       kvmbed bench ipi [PROFILE] [--iterations N]   on_cpu IPI round trip, target hlt/spinning\n"
-      "       kvmbed bench reproduce NAME [--runs N]        median time to reproduce, operations/s";
+      "       kvmbed bench reproduce NAME [--runs N]        median time to reproduce, operations/s\n"
+      "       kvmbed bench litmus-catalogue DIR [--expect F] herd POWER tests: explorer and sampled mode";
   if (args.empty()) return BadInput(usage);
   std::printf("%s", KvmHostLine().c_str());
   if (args[0] == "boot" && args.size() == 1) return BenchBoot();
   if (args[0] == "ipi") return BenchIpi({args.begin() + 1, args.end()});
   if (args[0] == "reproduce") return BenchReproduce({args.begin() + 1, args.end()});
+  if (args[0] == "litmus-catalogue") return BenchLitmusCatalogue({args.begin() + 1, args.end()});
   return BadInput(absl::StrCat("bench: unknown benchmark '", args[0], "'\n", usage));
 }
 

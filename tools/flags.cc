@@ -62,6 +62,20 @@ ABSL_FLAG(std::string, plane, "model",
           "memory; kvm = shape 2 with real KVM vCPU threads as the host CPUs (x86 store "
           "buffer, doorbell = kick out of KVM_RUN)");
 ABSL_FLAG(bool, json, false, "reproduce: print the result as one JSON object");
+ABSL_FLAG(std::string, explore, "",
+          "reproduce lost-host-ipi --explore[=BOUND]: search every execution of the POWER model "
+          "with BOUND IPIs per sender (default 2) instead of sampling; the model is "
+          "--kernel-model (default v5.3), CPUs --cpus (default 2), window --window. Exit 1: a "
+          "lost IPI is reachable (shortest trace printed); 0: proven absent within the bound; "
+          "3: stopped (--buggy-budget, state limit) before deciding.");
+ABSL_FLAG(std::string, expect, "",
+          "bench litmus-catalogue: herdtools7's ppc.allowed (the expected POWER verdicts)");
+ABSL_FLAG(int64_t, max_states, 300000,
+          "bench litmus-catalogue: explorer states per test before it reports 'limit'");
+ABSL_FLAG(std::string, messages, "",
+          "reproduce --explore: every sender sends exactly these messages, e.g. rs,rs,cf "
+          "(instead of every sequence of BOUND)");
+ABSL_FLAG(int, window, 8, "reproduce --explore: in-flight instructions per modelled CPU");
 
 ABSL_FLAG(std::string, junit, "", "soak: write a JUnit XML result to this file.");
 ABSL_FLAG(double, scale, 1.0,

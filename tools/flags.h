@@ -41,6 +41,11 @@ ABSL_DECLARE_FLAG(std::string, buggy_model);
 ABSL_DECLARE_FLAG(std::string, fixed_model);
 ABSL_DECLARE_FLAG(std::string, plane);
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, explore);
+ABSL_DECLARE_FLAG(int, window);
+ABSL_DECLARE_FLAG(std::string, messages);
+ABSL_DECLARE_FLAG(std::string, expect);
+ABSL_DECLARE_FLAG(int64_t, max_states);
 
 ABSL_DECLARE_FLAG(std::string, junit);
 ABSL_DECLARE_FLAG(double, scale);

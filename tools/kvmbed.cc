@@ -33,6 +33,8 @@ constexpr char kUsage[] =
     "                               host stress-ng off unless --host-stress=true\n"
     "  bench soak-rss PROFILE       RSS over a soak (--duration 10m, --rss-every 10s)\n"
     "  reproduce NAME | --list      reproduce a seed lockup, then show the fix holds\n"
+    "  reproduce lost-host-ipi --explore[=BOUND]  every execution of the POWER model up to\n"
+    "                               BOUND IPIs per sender: shortest lost-IPI trace or a proof\n"
     "  report RUN.jsonl             render a run's event log as one HTML page\n"
     "  profile check|import|export  validate a profile; libvirt domain XML in/out\n"
     "\n"
@@ -49,6 +51,8 @@ std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") after_double_dash = true;
+    // --explore takes an optional value: bare, it means the default bound.
+    if (!after_double_dash && a == "--explore") a = "--explore=default";
     if (i > 0 && !after_double_dash && a.size() > 2 && a[0] == '-') {
       size_t start = a.find_first_not_of('-');
       size_t end = a.find('=');

@@ -13,6 +13,8 @@
 #include "base/reproduction.h"
 #include "configs/profile.h"
 #include "configs/cpuset.h"
+#include "hostipi/explore_host_ipi.h"
+#include "hostipi/kernel_model.h"
 #include "hostipi/reproduce.h"
 #include "hostipi/stall_report.h"
 #include "hostipi/wakelist.h"
@@ -149,6 +151,37 @@ int LostHostIpiOnKvm(const ReproduceSpec& p) {
   return FinishReproduction("lost-host-ipi", vmm::ReproduceLostHostIpiOnKvm(o), *events);
 }
 
+// lost-host-ipi --explore[=BOUND]: every execution of the POWER model.
+// Exit 1 when a lost IPI is reachable, 0 when proven absent within the
+// bound, 3 when the search stopped before deciding, 2 for bad input.
+int ExploreLostHostIpiCmd() {
+  constexpr int kExitUndecided = 3;
+  hostipi::HostIpiExploreOptions o;
+  const std::string bound = absl::GetFlag(FLAGS_explore);
+  if (bound != "default" && (!absl::SimpleAtoi(bound, &o.ipis) || o.ipis < 1)) {
+    return BadInput(absl::StrCat("--explore=", bound, ": the bound is a number of IPIs per sender (1..4)"));
+  }
+  const std::string model_text = FlagGiven("kernel_model")  ? absl::GetFlag(FLAGS_kernel_model)
+                                 : FlagGiven("buggy_model") ? absl::GetFlag(FLAGS_buggy_model)
+                                                            : "v5.3";
+  absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(model_text);
+  if (!model.ok()) return BadInput(absl::StrCat("--kernel-model: ", model.status().message()));
+  o.model = *model;
+  if (FlagGiven("cpus")) o.cpus = absl::GetFlag(FLAGS_cpus);
+  o.window = absl::GetFlag(FLAGS_window);
+  if (FlagGiven("messages")) {
+    absl::StatusOr<std::vector<int>> seq = hostipi::ParseMessageSequence(absl::GetFlag(FLAGS_messages));
+    if (!seq.ok()) return BadInput(absl::StrCat("--messages: ", seq.status().message()));
+    o.sequence = *seq;
+  }
+  if (FlagGiven("buggy_budget")) o.time_budget = absl::GetFlag(FLAGS_buggy_budget);
+  absl::StatusOr<hostipi::HostIpiExploreResult> r = hostipi::ExploreLostHostIpi(o);
+  if (!r.ok()) return BadInput(absl::StrCat("reproduce lost-host-ipi --explore: ", r.status().message()));
+  std::fputs(hostipi::RenderHostIpiExplore(*r).c_str(), stdout);
+  if (r->lost) return kExitFound;
+  return r->complete ? kExitClean : kExitUndecided;
+}
+
 // lost-host-ipi: options from its profile (configs/reproduce-lost-host-ipi.yaml
 // unless PROFILE is given), then any reproduce flag given on the command line.
 int LostHostIpi(const std::vector<std::string>& profile) {
@@ -163,6 +196,7 @@ int LostHostIpi(const std::vector<std::string>& profile) {
     return BadInput(absl::StrCat(spec->source, ": reproduce.scenario is '", p.scenario,
                                  "'; this profile is not for lost-host-ipi"));
   }
+  if (FlagGiven("explore")) return ExploreLostHostIpiCmd();
   if (absl::GetFlag(FLAGS_plane) == "kvm") return LostHostIpiOnKvm(p);
   if (absl::GetFlag(FLAGS_plane) != "model") {
     return BadInput(absl::StrCat("--plane: '", absl::GetFlag(FLAGS_plane),

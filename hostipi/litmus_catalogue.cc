@@ -1,0 +1,151 @@
+// The catalogue bench (litmus_catalogue.h).
+#include "hostipi/litmus_catalogue.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "hostipi/herd_litmus.h"
+#include "hostipi/litmus.h"
+
+namespace kvmbed {
+namespace hostipi {
+
+absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  DIR* d = opendir(o.dir.c_str());
+  if (d == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot open directory ", o.dir));
+  std::vector<std::string> files;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (absl::EndsWith(n, ".litmus")) files.push_back(n);
+  }
+  closedir(d);
+  std::sort(files.begin(), files.end());
+  if (o.limit > 0 && static_cast<int>(files.size()) > o.limit) files.resize(o.limit);
+  CatalogueResult res;
+  for (const std::string& f : files) {
+    std::ifstream in(o.dir + "/" + f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ++res.files;
+    absl::StatusOr<ParsedLitmus> t = ConvertHerdPowerLitmus(ss.str());
+    if (!t.ok()) {
+      // Group by the kind of reason: drop the quoted source line.
+      std::string reason(t.status().message());
+      if (!reason.empty() && reason[0] == '\'') {
+        const size_t end = reason.find("': ");
+        if (end != std::string::npos) reason = reason.substr(end + 3);
+      }
+      if (absl::StartsWith(reason, "condition '")) reason = "condition form";
+      ++res.unsupported[reason];
+      continue;
+    }
+    CatalogueRow row;
+    row.name = t->name;
+    auto it = o.expect.find(t->name);
+    if (it != o.expect.end()) row.expect = it->second;
+    power::ExploreOptions eo;
+    eo.want_trace = false;
+    eo.max_states = o.max_states;
+    absl::StatusOr<power::ExploreResult> x = power::Explore(t->program, eo);
+    if (!x.ok()) return x.status();
+    row.states = x->states;
+    if (!x->complete) {
+      row.explorer = "limit";
+    } else {
+      bool reach = false;
+      for (const power::Final& fin : x->outcomes) reach |= t->Matches(fin);
+      row.explorer = reach ? "allowed" : "forbidden";
+    }
+    absl::StatusOr<LitmusTest> lt = ToSampledTest(*t);
+    if (lt.ok()) {
+      LitmusOptions lo;
+      lo.run.mode = OrderingMode::kEmulatedPower;
+      lo.run.seed = o.seed;
+      lo.iterations = o.iterations;
+      lo.time_budget = absl::Seconds(10);
+      absl::StatusOr<LitmusResult> r = RunLitmus(*lt, lo);
+      if (!r.ok()) return r.status();
+      row.sampled = true;
+      row.seen = r->interesting;
+      row.iterations = r->iterations;
+    }
+    if (o.on_row) o.on_row(row);
+    res.rows.push_back(std::move(row));
+  }
+  res.wall_time = absl::FromChrono(std::chrono::steady_clock::now() - start);
+  return res;
+}
+
+std::string CatalogueHeader() {
+  return absl::StrFormat("%-40s %-9s %-9s %9s %14s\n", "test", "expect", "explorer", "states",
+                         "sampled seen");
+}
+
+std::string FormatCatalogueRow(const CatalogueRow& row) {
+  return absl::StrFormat("%-40s %-9s %-9s %9d %14s\n", row.name, VerdictName(row.expect),
+                         row.explorer, row.states,
+                         row.sampled ? absl::StrCat(row.seen, "/", row.iterations) : "-");
+}
+
+std::string RenderCatalogue(const CatalogueResult& r, bool rows) {
+  std::string out = rows ? CatalogueHeader() : "";
+  int agree = 0, disagree = 0, undecided = 0, noexpect = 0;
+  int s_forbidden_seen = 0, s_allowed_seen = 0, s_allowed = 0, s_forbidden = 0, sampled = 0;
+  std::vector<std::string> disagreements, sampled_weaker;
+  for (const CatalogueRow& row : r.rows) {
+    if (rows) absl::StrAppend(&out, FormatCatalogueRow(row));
+    if (row.expect == Verdict::kUnknown) {
+      ++noexpect;
+    } else if (row.explorer == "limit") {
+      ++undecided;
+    } else if (row.explorer == VerdictName(row.expect)) {
+      ++agree;
+    } else {
+      ++disagree;
+      disagreements.push_back(row.name);
+    }
+    if (row.sampled && row.expect != Verdict::kUnknown) {
+      ++sampled;
+      if (row.expect == Verdict::kAllowed) {
+        ++s_allowed;
+        if (row.seen > 0) ++s_allowed_seen;
+      } else {
+        ++s_forbidden;
+        if (row.seen > 0) {
+          ++s_forbidden_seen;
+          sampled_weaker.push_back(row.name);
+        }
+      }
+    }
+  }
+  int unsupported = 0;
+  for (const auto& [reason, n] : r.unsupported) unsupported += n;
+  absl::StrAppendFormat(&out,
+                        "\nsummary: %d files, %d converted, %d unsupported; explorer vs herd: %d agree, "
+                        "%d disagree, %d undecided (state limit), %d without expectation; "
+                        "sampled emulated-power: %d tests, allowed seen %d/%d, forbidden seen %d/%d; "
+                        "%.1f s\n",
+                        r.files, static_cast<int>(r.rows.size()), unsupported, agree, disagree,
+                        undecided, noexpect, sampled, s_allowed_seen, s_allowed, s_forbidden_seen,
+                        s_forbidden, absl::ToDoubleSeconds(r.wall_time));
+  for (const std::string& n : disagreements) absl::StrAppend(&out, "  explorer disagrees: ", n, "\n");
+  for (const std::string& n : sampled_weaker) {
+    absl::StrAppend(&out, "  sampled shows a forbidden outcome: ", n, "\n");
+  }
+  for (const auto& [reason, n] : r.unsupported) {
+    absl::StrAppendFormat(&out, "  unsupported (%d): %s\n", n, reason);
+  }
+  return out;
+}
+
+}  // namespace hostipi
+}  // namespace kvmbed

@@ -1,0 +1,62 @@
+// Running a directory of herdtools7 POWER .litmus files through the
+// explorer and the sampled emulated-power mode, against herd's expectations
+// (`kvmbed bench litmus-catalogue DIR --expect=ppc.allowed`).
+//
+// Threading: runs on the caller's thread.
+#ifndef KVMBED_HOSTIPI_LITMUS_CATALOGUE_H_
+#define KVMBED_HOSTIPI_LITMUS_CATALOGUE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "hostipi/power_litmus.h"
+
+namespace kvmbed {
+namespace hostipi {
+
+struct CatalogueRow;
+
+struct CatalogueOptions {
+  std::string dir;
+  std::map<std::string, Verdict> expect;  // from ParseHerdAllowed
+  int64_t iterations = 10000;             // sampled iterations per test
+  int64_t max_states = 300000;            // explorer states per test
+  int limit = 0;                          // tests to run (0 = all), in name order
+  uint64_t seed = 1;
+  // Called with each row as soon as it is done (streaming output).
+  std::function<void(const CatalogueRow&)> on_row;
+};
+
+struct CatalogueRow {
+  std::string name;
+  Verdict expect = Verdict::kUnknown;
+  std::string explorer;   // "allowed" / "forbidden" / "limit"
+  int64_t states = 0;
+  bool sampled = false;   // the sampled runner could take it
+  int64_t seen = 0;       // sampled: times the condition held
+  int64_t iterations = 0;
+};
+
+struct CatalogueResult {
+  std::vector<CatalogueRow> rows;
+  int files = 0;
+  std::map<std::string, int> unsupported;  // reason -> tests
+  absl::Duration wall_time;
+};
+
+absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o);
+// One line per test (the header, then FormatCatalogueRow), then the
+// summary; rows=false: the summary only.
+std::string RenderCatalogue(const CatalogueResult& r, bool rows = true);
+std::string CatalogueHeader();
+std::string FormatCatalogueRow(const CatalogueRow& row);
+
+}  // namespace hostipi
+}  // namespace kvmbed
+
+#endif  // KVMBED_HOSTIPI_LITMUS_CATALOGUE_H_
