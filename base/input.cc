@@ -14,12 +14,11 @@
 namespace kvmbed {
 
 std::string Excerpt(absl::string_view text, size_t max) {
-  if (text.size() <= max) return absl::StrCat("\"", absl::CEscape(text), "\"");
+  if (text.size() <= max) return absl::CEscape(text);
   size_t cut = max;
   // Do not cut a UTF-8 sequence in half.
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return absl::StrCat("\"", absl::CEscape(text.substr(0, cut)), "\"... (", text.size(),
-                      " bytes)");
+  return absl::StrCat(absl::CEscape(text.substr(0, cut)), "... (", text.size(), " bytes in all)");
 }
 
 std::string FormatByteCap(uint64_t bytes) {

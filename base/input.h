@@ -20,9 +20,9 @@ namespace kvmbed {
 // How much of a bad value an error message quotes.
 inline constexpr size_t kExcerptBytes = 64;
 
-// `text` C-escaped (newlines and control bytes become \n, \x01, ...) and, when
+// `text` C-escaped (newlines and control bytes become \n, \001, ...) and, when
 // longer than `max` bytes, cut with a note of its full length:
-//   "aaaa...aaa"... (10485760 bytes)
+//   aaaa...aaa... (10485760 bytes in all)
 // Never longer than about max*4 + 32 bytes, whatever `text` is.
 std::string Excerpt(absl::string_view text, size_t max = kExcerptBytes);
 
