@@ -131,7 +131,7 @@ bool LineReader::Next(std::string* line) {
     if (line->size() >= max_line_) {
       status_ = absl::InvalidArgumentError(absl::StrCat(
           path_, ":", line_number_ + 1, ": the line is longer than ", FormatByteCap(max_line_),
-          ", kvmbed's limit for one line of a ", what_,
+          ", kvmbed's limit for one line of the ", what_,
           "; give the right file (each line is one JSON event)"));
       return false;
     }
