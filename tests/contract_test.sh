@@ -104,8 +104,7 @@ expect_grep "second root named" "two.xml:2: <domain>: a second root element" "$T
 
 # ---- injection and data loss ----
 nl_name="$T/x
-duration: 999h
-.xml"
+duration: 999h #.xml"
 printf "<domain><name>a</name><memory unit='MiB'>64</memory><vcpu>2</vcpu></domain>\n" >"$nl_name"
 expect_rc "import a file name with a newline" 0 "$KVMBED" profile import "$nl_name" --output="$T/nl.yaml"
 expect_no_grep "no key injected through the file name" "^duration:" "$T/nl.yaml"
@@ -128,6 +127,8 @@ expect_rc "report over its own log through a symlink" 2 "$KVMBED" report "$T/lin
 if cmp -s "$T/log.jsonl" "$T/log.orig"; then pass "the log is untouched"; else fail "the log was overwritten"; fi
 expect_rc "profile import over its XML" 2 "$KVMBED" profile import "$T/p.xml" --output="$T/p.xml"
 expect_rc "run --events over its profile" 2 "$KVMBED" run "$T/a-->b/p.yaml" --events="$T/a-->b/p.yaml"
+if cmp -s "$T/a-->b/p.yaml" "$CONFIGS/default.yaml"; then pass "the profile is untouched"; else
+  fail "the profile was overwritten"; fi
 expect_rc "report to another file still works" 0 "$KVMBED" report "$T/log.jsonl" --output="$T/log.html"
 
 # ---- the event log: no crash, no hang ----
