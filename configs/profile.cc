@@ -391,7 +391,8 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
   }
   std::map<std::string, int> seen;  // key -> line
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // A copy: it->first lives in a proxy that dies with this statement.
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       return Error(key, path, "keys must be plain words like 'vcpus'");
     }

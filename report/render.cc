@@ -43,7 +43,7 @@ std::string FmtNs(double ns) {
 
 std::string FmtDuration(double s) {
   if (s < 0) s = 0;
-  if (s < 60) return absl::StrFormat(s < 10 ? "%.2gs" : "%.0fs", s);
+  if (s < 60) return s < 10 ? absl::StrFormat("%.2gs", s) : absl::StrFormat("%.0fs", s);
   // Past ~30 years an h/m form says nothing (and overflows int64 past 9e18).
   if (s >= 1e9) return absl::StrFormat("%.3gs", s);
   int64_t total = static_cast<int64_t>(std::llround(s));
