@@ -17,7 +17,7 @@ namespace {
 // Sanitizers run the emulated memory 5-15x slower: fewer planned
 // iterations there, all of which must still run within the time budget.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int64_t kEmulatedIterations = 4000;
+constexpr int64_t kEmulatedIterations = 2000;
 #else
 constexpr int64_t kEmulatedIterations = 40000;
 #endif
