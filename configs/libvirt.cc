@@ -10,10 +10,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/input.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
 #include "configs/profile.h"
@@ -29,10 +31,10 @@ using tinyxml2::XMLElement;
 
 // "<vcpupin vcpu='3' cpuset='0-x'>", as the element appears in the file.
 std::string Describe(const XMLElement* e) {
-  std::string out = absl::StrCat("<", e->Name());
+  std::string out = absl::StrCat("<", Excerpt(e->Name()));
   for (const XMLAttribute* a = e->FirstAttribute(); a != nullptr;
        a = a->Next()) {
-    absl::StrAppend(&out, " ", a->Name(), "='", a->Value(), "'");
+    absl::StrAppend(&out, " ", Excerpt(a->Name()), "='", Excerpt(a->Value()), "'");
   }
   return out + ">";
 }
@@ -66,7 +68,7 @@ bool ScaleMemory(uint64_t number, absl::string_view unit, uint64_t* bytes,
       base = 1000;
     }
     if (base == 0) {
-      *why = absl::StrCat("unknown unit '", unit,
+      *why = absl::StrCat("unknown unit '", Excerpt(unit),
                           "'; use b, KiB, MiB, GiB, TiB (or KB, MB, GB, TB "
                           "for powers of 1000)");
       return false;
@@ -79,6 +81,20 @@ bool ScaleMemory(uint64_t number, absl::string_view unit, uint64_t* bytes,
   }
   *bytes = number * scale;
   return true;
+}
+
+// `text` made safe inside an XML comment, which may not hold "--" (nor end
+// in '-'): C-escaped, then every '-' that follows a '-' written as \x2d.
+std::string XmlCommentSafe(absl::string_view text) {
+  std::string in = absl::CEscape(text), out;
+  for (char c : in) {
+    if (c == '-' && !out.empty() && out.back() == '-') {
+      out += "\\x2d";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // Reads one domain XML. Not thread-safe; one per import.
@@ -122,7 +138,7 @@ class DomainImporter {
       return Error(
           e, absl::StrFormat("%s='%s' is not a valid cpuset: "
                              "column %d: %s",
-                             attribute, text, error.column, error.message));
+                             attribute, Excerpt(text), error.column, error.message));
     }
     return cpus;
   }
@@ -131,6 +147,11 @@ class DomainImporter {
 };
 
 absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
+  if (xml.size() > kMaxDomainXmlBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source_, ": the domain XML is larger than ", FormatByteCap(kMaxDomainXmlBytes),
+        ", kvmbed's limit for it; give one domain (`virsh dumpxml NAME`)"));
+  }
   XMLDocument doc;
   if (doc.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -150,6 +171,12 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
                  "the root element must be <domain>; give a libvirt "
                  "domain XML (e.g. from `virsh dumpxml NAME`)");
   }
+  if (const XMLElement* second = domain->NextSiblingElement()) {
+    // tinyxml2 accepts several root elements; XML and libvirt do not.
+    return Error(second, absl::StrFormat("a second root element (the <domain> is on line %d); "
+                                         "a domain XML holds one <domain>: give one per file",
+                                         domain->GetLineNum()));
+  }
   std::vector<std::string> ignored;
 
   // <name>
@@ -164,7 +191,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
         return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
       });
   if (!name_ok) {
-    return Error(name_el, absl::StrCat("'", name,
+    return Error(name_el, absl::StrCat("'", Excerpt(name),
                                        "' is not a valid kvmbed name; use 1 "
                                        "to 64 letters, digits, '-', '_' or "
                                        "'.'"));
@@ -179,7 +206,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
   uint64_t number = 0;
   if (!absl::SimpleAtoi(Text(mem_el), &number) || Text(mem_el)[0] == '-' ||
       Text(mem_el)[0] == '+') {
-    return Error(mem_el, absl::StrCat("'", Text(mem_el),
+    return Error(mem_el, absl::StrCat("'", Excerpt(Text(mem_el)),
                                       "' is not a whole number; write e.g. "
                                       "<memory unit='MiB'>64</memory>"));
   }
@@ -207,7 +234,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
       vcpus > kMaxVcpus) {
     return Error(vcpu_el, absl::StrFormat("'%s' is not a vCPU count; write a "
                                           "whole number from 1 to %d",
-                                          Text(vcpu_el), kMaxVcpus));
+                                          Excerpt(Text(vcpu_el)), kMaxVcpus));
   }
   if (const char* current = vcpu_el->Attribute("current")) {
     int online = 0;
@@ -216,7 +243,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
                    absl::StrFormat("current='%s' (fewer vCPUs online than "
                                    "<vcpu>) is not supported; remove "
                                    "current= or set <vcpu> to %s",
-                                   current, current));
+                                   Excerpt(current), Excerpt(current)));
     }
   }
   std::vector<std::vector<int>> pin(vcpus);  // per vCPU; empty: unpinned
@@ -242,7 +269,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
         if (!absl::SimpleAtoi(v, &index) || index < 0) {
           return Error(e, absl::StrFormat("vcpu='%s' is not a vCPU index; "
                                           "write one number from 0 to %d",
-                                          v, vcpus - 1));
+                                          Excerpt(v), vcpus - 1));
         }
         if (index >= vcpus) {
           return Error(e, absl::StrFormat("vCPU %d is out of range (<vcpu> is "
@@ -268,7 +295,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
         ASSIGN_OR_RETURN(emulatorpin, Cpuset(e, "cpuset"));
         emulator_line = e->GetLineNum();
       } else {
-        ignored.push_back(absl::StrCat("<cputune><", e->Name(), ">"));
+        ignored.push_back(absl::StrCat("<cputune><", Excerpt(e->Name()), ">"));
       }
     }
   }
@@ -282,7 +309,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
     for (const XMLElement* e = cpu->FirstChildElement(); e != nullptr;
          e = e->NextSiblingElement()) {
       if (std::strcmp(e->Name(), "topology") != 0) {
-        ignored.push_back(absl::StrCat("<cpu><", e->Name(), ">"));
+        ignored.push_back(absl::StrCat("<cpu><", Excerpt(e->Name()), ">"));
       }
     }
     ASSIGN_OR_RETURN(const XMLElement* t, OnlyChild(cpu, "topology"));
@@ -295,7 +322,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
                                           "topologies are sockets, cores, "
                                           "threads); use %s='1' and fold "
                                           "them into sockets",
-                                          extra, value, extra));
+                                          extra, Excerpt(value), extra));
         }
       }
       for (auto [attr, field] :
@@ -312,7 +339,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
             *field > kMaxVcpus) {
           return Error(t, absl::StrFormat("%s='%s' is not a count; write a "
                                           "whole number from 1 to %d",
-                                          attr, value, kMaxVcpus));
+                                          attr, Excerpt(value), kMaxVcpus));
         }
       }
       long product = static_cast<long>(topology.sockets) * topology.cores *
@@ -334,7 +361,7 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
     if (std::none_of(
             std::begin(kImported), std::end(kImported),
             [&](const char* n) { return std::strcmp(n, e->Name()) == 0; })) {
-      ignored.push_back(absl::StrCat("<", e->Name(), ">"));
+      ignored.push_back(absl::StrCat("<", Excerpt(e->Name()), ">"));
     }
   }
 
@@ -383,7 +410,9 @@ absl::StatusOr<std::string> DomainImporter::Import(absl::string_view xml) {
         absl::StrCat(source_, ": YAML emitter error: ", out.GetLastError()));
   }
 
-  std::string text = absl::StrCat("# Imported from ", source_,
+  // The source path goes into a YAML comment: C-escaped, so a newline in a
+  // file name cannot end the comment and inject keys.
+  std::string text = absl::StrCat("# Imported from ", absl::CEscape(source_),
                                   " (libvirt domain XML) by kvmbed.\n");
   if (!ignored.empty()) {
     absl::StrAppend(&text, "# Not imported (no kvmbed equivalent): ",
@@ -417,22 +446,20 @@ absl::StatusOr<std::string> ImportLibvirtDomain(
 }
 
 absl::StatusOr<std::string> ImportLibvirtDomainFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    return absl::NotFoundError(absl::StrFormat(
-        "%s: cannot read the domain XML: %s; check the path (`virsh dumpxml "
-        "NAME > FILE` writes one)",
-        path, std::strerror(err)));
+  absl::StatusOr<std::string> text = ReadFileCapped(path, kMaxDomainXmlBytes, "domain XML");
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) {
+      return absl::NotFoundError(absl::StrCat(text.status().message(),
+                                              " (`virsh dumpxml NAME > FILE` writes one)"));
+    }
+    return text.status();
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ImportLibvirtDomain(text.str(), path);
+  return ImportLibvirtDomain(*text, path);
 }
 
 std::string ExportLibvirtDomain(const VmSpec& vm, const std::string& source) {
   tinyxml2::XMLPrinter p;
-  p.PushComment(absl::StrCat(" Exported by kvmbed from ", source,
+  p.PushComment(absl::StrCat(" Exported by kvmbed from ", XmlCommentSafe(source),
                              ": vCPUs, pinning (as the profile wrote it), "
                              "topology and memory only. ")
                     .c_str());

@@ -21,6 +21,10 @@
 
 namespace kvmbed {
 
+// The largest domain XML file kvmbed reads (`virsh dumpxml` of a big guest
+// is tens of KiB).
+inline constexpr uint64_t kMaxDomainXmlBytes = 4 << 20;
+
 // Converts domain XML `xml` into profile YAML text (the single-VM form);
 // `source_name` prefixes errors. The result loads with LoadProfile*.
 absl::StatusOr<std::string> ImportLibvirtDomain(absl::string_view xml,

@@ -12,6 +12,7 @@
 namespace kvmbed {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -402,6 +403,59 @@ TEST(LibvirtRobustnessTest, MutatedDomainsGiveAProfileOrAnError) {
   EXPECT_GT(ok, 0);
   EXPECT_LT(ok, 3000);
   std::printf("mutated domains: %d imported, %d rejected\n", ok, 3000 - ok);
+}
+
+
+// ---- the input contract ----
+
+TEST(LibvirtContractTest, SecondRootElementIsRefused) {
+  std::string two = std::string(kDomain) + "<domain><name>y</name></domain>\n";
+  EXPECT_THAT(ImportError(two), AllOf(StartsWith("bad.xml:26: <domain>"),
+                                      HasSubstr("a second root element")));
+}
+
+TEST(LibvirtContractTest, NewlineInTheSourceNameCannotInjectKeys) {
+  absl::StatusOr<std::string> yaml = ImportLibvirtDomain(kDomain, "x\nduration: 999h\n.xml");
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_THAT(*yaml, HasSubstr("# Imported from x\\nduration: 999h\\n.xml (libvirt"));
+  absl::StatusOr<RunSpec> spec = LoadProfileFromString(*yaml, "a.yaml", NoHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->duration, RunSpec().duration);  // no injected duration
+}
+
+TEST(LibvirtContractTest, ExportCommentSurvivesDashesInTheSource) {
+  absl::StatusOr<RunSpec> spec = LoadProfile("configs/default.yaml", NoHost());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  for (const char* source : {"a-->b.yaml", "a--b", "x-", "a---b\n<!--"}) {
+    spec->source = source;
+    absl::StatusOr<std::string> xml = ExportLibvirtDomain(*spec, "");
+    ASSERT_TRUE(xml.ok()) << xml.status();
+    // Well-formed: it imports back, and the comment holds no "--".
+    absl::StatusOr<std::string> back = ImportLibvirtDomain(*xml, "rt.xml");
+    EXPECT_TRUE(back.ok()) << source << ": " << back.status() << "\n" << *xml;
+    std::string comment = xml->substr(4, xml->find("-->") - 4);
+    EXPECT_EQ(comment.find("--"), std::string::npos) << *xml;
+  }
+}
+
+TEST(LibvirtContractTest, ErrorsQuoteABoundedExcerpt) {
+  std::string huge(1 << 20, '7');
+  std::string e = ImportError("<domain><name>d</name><memory>" + huge +
+                              "</memory><vcpu>2</vcpu></domain>");
+  EXPECT_LT(e.size(), 600u) << e.substr(0, 300);
+  EXPECT_THAT(e, HasSubstr("bytes in all"));
+}
+
+TEST(LibvirtContractTest, FileSizeIsCapped) {
+  absl::StatusOr<std::string> yaml = ImportLibvirtDomainFile("/dev/zero");
+  ASSERT_FALSE(yaml.ok());
+  EXPECT_THAT(std::string(yaml.status().message()),
+              AllOf(HasSubstr("/dev/zero"), HasSubstr("larger than 4 MiB")));
+}
+
+TEST(LibvirtContractTest, VcpuLimitIsTheGuestAbis) {
+  std::string dom = "<domain><name>d</name><memory unit='MiB'>64</memory><vcpu>257</vcpu></domain>";
+  EXPECT_THAT(ImportError(dom), HasSubstr("from 1 to 256"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,9 +21,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "base/input.h"
 #include "base/status_macros.h"
 #include "configs/cpuset.h"
 #include "hostipi/kernel_model.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvmbed {
@@ -276,7 +279,7 @@ std::string KindOf(const YAML::Node& node) {
     case YAML::NodeType::Null:
       return "nothing";
     case YAML::NodeType::Scalar:
-      return absl::StrCat("'", node.Scalar(), "'");
+      return absl::StrCat("'", Excerpt(node.Scalar()), "'");
     default:
       return "nothing";
   }
@@ -388,7 +391,8 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
   }
   std::map<std::string, int> seen;  // key -> line
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // A copy: it->first lives in a proxy that dies with this statement.
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       return Error(key, path, "keys must be plain words like 'vcpus'");
     }
@@ -410,7 +414,7 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
               std::max<int>(2, static_cast<int>(name.size()) / 3)) {
         hint = absl::StrCat("did you mean '", best->key, "'? ");
       }
-      return Error(key, Join(path, name),
+      return Error(key, Join(path, Excerpt(name)),
                    absl::StrCat("unknown key; ", hint, "known keys here: ",
                                 absl::StrJoin(names, ", ")));
     }
@@ -456,7 +460,7 @@ absl::StatusOr<std::string> ProfileReader::Name(
             });
   if (!ok) {
     return Error(node, field,
-                 absl::StrCat("'", absl::CEscape(name),
+                 absl::StrCat("'", Excerpt(name),
                               "' is not a valid name; use 1 to 64 letters, "
                               "digits, '-', '_' or '.'"));
   }
@@ -497,7 +501,7 @@ absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(const YAML::Node& node,
   if (!ParseCpuset(node.Scalar(), &cpus, &error)) {
     return Error(node, field,
                  absl::StrFormat("malformed %s \"%s\": %s", what,
-                                 absl::CEscape(node.Scalar()), error.message),
+                                 Excerpt(node.Scalar()), error.message),
                  QuoteOffset(node) + error.column - 1);
   }
   return cpus;
@@ -637,6 +641,23 @@ absl::StatusOr<VmSpec> ProfileReader::ReadVm(const YAML::Node& node,
     return Error(mem, mem_field, std::string(bytes.status().message()));
   }
   vm.memory_bytes = *bytes;
+  if (opts_.check_host_cpus) {
+    // Guest RAM is mapped MAP_NORESERVE (only touched pages cost), so a
+    // profile written for a larger host runs here; a size far beyond this
+    // host's RAM is a typo or a unit mix-up.
+    uint64_t ram = opts_.host_ram_bytes.has_value() ? *opts_.host_ram_bytes : HostRamBytes();
+    if (ram > 0 && vm.memory_bytes / kMaxMemoryPerHostRam > ram) {
+      return Error(mem, mem_field,
+                   absl::StrFormat("%s is far beyond this host's RAM (%s): kvmbed accepts "
+                                   "up to %d times the host's RAM (%s); check the unit or "
+                                   "lower it, e.g. memory: 4G",
+                                   FormatMemorySize(vm.memory_bytes),
+                                   FormatMemorySize(ram & ~uint64_t{(1u << 20) - 1}),
+                                   kMaxMemoryPerHostRam,
+                                   FormatMemorySize((ram & ~uint64_t{(1u << 20) - 1}) *
+                                                    kMaxMemoryPerHostRam)));
+    }
+  }
 
   std::vector<int> unpinned =
       opts_.check_host_cpus ? host_ : std::vector<int>{};
@@ -701,7 +722,7 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     if (duration <= absl::ZeroDuration() ||
         duration == absl::InfiniteDuration()) {
       return Error(d, "duration",
-                   absl::StrCat("'", d.Scalar(),
+                   absl::StrCat("'", Excerpt(d.Scalar()),
                                 "' is not a positive finite duration; use "
                                 "e.g. 10s, 5m or 20h"));
     }
@@ -797,7 +818,7 @@ absl::StatusOr<absl::Duration> ProfileReader::PositiveDuration(
   }
   if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
     return Error(node, field,
-                 absl::StrCat("'", node.Scalar(),
+                 absl::StrCat("'", Excerpt(node.Scalar()),
                               "' is not a positive finite duration; use e.g. 200ms or 5s "
                               "(leave the key out for the default)"));
   }
@@ -822,7 +843,7 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
     ASSIGN_OR_RETURN(spec.workload, String(g["workload"], field + ".workload"));
     if (spec.workload != "idle" && spec.workload != "spin" && spec.workload != "torture") {
       return Error(g["workload"], field + ".workload",
-                   absl::StrCat("'", absl::CEscape(spec.workload),
+                   absl::StrCat("'", Excerpt(spec.workload),
                                 "' is not a workload; use idle, spin or torture"));
     }
   }
@@ -1070,7 +1091,7 @@ absl::StatusOr<std::string> ProfileReader::OrderingMode(const YAML::Node& n,
   ASSIGN_OR_RETURN(std::string mode, String(n, field));
   if (mode != "native" && mode != "emulated-power") {
     return Error(n, field,
-                 absl::StrCat("'", absl::CEscape(mode),
+                 absl::StrCat("'", Excerpt(mode),
                               "' is not a mode; use emulated-power (a seeded POWER store "
                               "buffer) or native (this machine's own ordering)"));
   }
@@ -1318,7 +1339,31 @@ absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) cons
   return spec;
 }
 
+// Records where the latest YAML document starts.
+class DocumentMarks : public YAML::EventHandler {
+ public:
+  YAML::Mark last = YAML::Mark::null_mark();
+  void OnDocumentStart(const YAML::Mark& mark) override { last = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 }  // namespace
+
+uint64_t HostRamBytes() {
+  struct sysinfo info;
+  if (sysinfo(&info) != 0) return 0;
+  return static_cast<uint64_t>(info.totalram) * info.mem_unit;
+}
 
 absl::StatusOr<std::vector<int>> ProcessAffinityCpus() {
   const int ncpus = kMaxCpuNumber + 1;
@@ -1358,12 +1403,12 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
       "(binary: 1K = 1024), e.g. 64M or 4G";
   if (digits == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", t, "' is not a memory size; ", kHint));
+        absl::StrCat("'", Excerpt(t), "' is not a memory size; ", kHint));
   }
   uint64_t number = 0;
   if (!absl::SimpleAtoi(t.substr(0, digits), &number)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", t, "' is too large; ", kHint));
+        absl::StrCat("'", Excerpt(t), "' is too large; ", kHint));
   }
   std::string unit = t.substr(digits);
   static const auto* units = new std::map<std::string, int>{
@@ -1377,14 +1422,14 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "'%s': the unit %s is ambiguous (powers of 1000 or 1024); write "
           "%d%c for binary units (1%c = 2^%d bytes)",
-          t, unit, number, upper[0], upper[0],
+          Excerpt(t), unit, number, upper[0], upper[0],
           upper[0] == 'K'   ? 10
           : upper[0] == 'M' ? 20
           : upper[0] == 'G' ? 30
                             : 40));
     }
     return absl::InvalidArgumentError(
-        absl::StrCat("'", t, "' has an unknown unit '", unit, "'; ", kHint));
+        absl::StrCat("'", Excerpt(t), "' has an unknown unit '", Excerpt(unit), "'; ", kHint));
   }
   int shift = it->second;
   if (number == 0) {
@@ -1393,7 +1438,7 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
   }
   if (shift > 0 && number > (~uint64_t{0} >> shift)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", t, "' is too large; ", kHint));
+        absl::StrCat("'", Excerpt(t), "' is too large; ", kHint));
   }
   uint64_t bytes = number << shift;
   if (bytes % 4096 != 0) {
@@ -1489,9 +1534,27 @@ absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
                        "least one CPU in its affinity mask"));
     }
   }
+  if (text.size() > kMaxProfileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source_name, ": the profile is larger than ", FormatByteCap(kMaxProfileBytes),
+        ", kvmbed's limit for a profile; give the right file (shipped profiles are under 4 KiB)"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
+    // Whatever follows the first document would be silently ignored: refuse
+    // it. (yaml-cpp's LoadAll never returns on some broken input, e.g. a
+    // stray ',' at the start of a line; two bounded steps of the parser do.)
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    DocumentMarks marks;
+    if (parser.HandleNextDocument(marks) && parser.HandleNextDocument(marks)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s:%d:%d: profile: a second YAML document (a '---' line, or a stray ',' "
+          "or ']' that ends the first); a profile is one document: remove it, or split "
+          "the file in two",
+          source_name, marks.last.line + 1, marks.last.column + 1));
+    }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s:%d:%d: YAML syntax error: %s; fix the YAML at that spot",
@@ -1517,20 +1580,15 @@ absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
                         "configs/default.yaml",
                         path));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    return absl::NotFoundError(absl::StrFormat(
-        "%s: cannot read the profile: %s; check the path (shipped profiles "
-        "are in configs/)",
-        path, std::strerror(err)));
+  absl::StatusOr<std::string> text = ReadFileCapped(path, kMaxProfileBytes, "profile");
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) {
+      return absl::NotFoundError(absl::StrCat(text.status().message(),
+                                              " (shipped profiles are in configs/)"));
+    }
+    return text.status();
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return absl::DataLossError(absl::StrCat(path, ": read error"));
-  }
-  return LoadProfileFromString(text.str(), path, opts);
+  return LoadProfileFromString(*text, path, opts);
 }
 
 absl::string_view ShippedProfileText(absl::string_view name) {

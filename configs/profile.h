@@ -23,12 +23,21 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "configs/run_spec.h"
+#include "guest/abi.h"
 
 namespace kvmbed {
 
-// Most vCPUs one VM may have (KVM's KVM_MAX_VCPUS on x86 is 1024; the VMM
-// also checks KVM_CAP_MAX_VCPUS at run time).
-inline constexpr int kMaxVcpus = 1024;
+// Most vCPUs one VM may have: the guest ABI's limit (guest/abi.h), which the
+// VMM and the guest use too. The VMM also checks KVM_CAP_MAX_VCPUS at run time.
+inline constexpr int kMaxVcpus = abi::kMaxVcpus;
+
+// The largest profile file kvmbed reads (shipped ones are under 4 KiB).
+inline constexpr uint64_t kMaxProfileBytes = 1 << 20;
+
+// A VM's memory may be at most this many times the host's RAM (it is mapped
+// MAP_NORESERVE: only touched pages cost, so the seed's 224G guest runs on a
+// small host; a bigger size is a typo or a unit mix-up).
+inline constexpr uint64_t kMaxMemoryPerHostRam = 64;
 
 // The source name used in messages for the compiled-in default profile.
 inline constexpr char kDefaultProfileSource[] = "<built-in default profile>";
@@ -51,7 +60,13 @@ struct ProfileOptions {
   // at least 4 KiB. Never scaled: vCPU counts, pinning, VM memory sizes
   // (mapped MAP_NORESERVE: only touched pages cost), durations, thresholds.
   double scale = 1;
+  // The host's RAM in bytes, for the memory check (with check_host_cpus).
+  // Unset: sysinfo(2)'s total RAM. Tests inject a size here.
+  absl::optional<uint64_t> host_ram_bytes;
 };
+
+// The host's total RAM in bytes (sysinfo(2)); 0 when unknown.
+uint64_t HostRamBytes();
 
 // Reads the CPUs this process may run on (sched_getaffinity), sorted.
 absl::StatusOr<std::vector<int>> ProcessAffinityCpus();

@@ -18,6 +18,7 @@
 namespace kvmbed {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -387,14 +388,14 @@ TEST(ProfileErrorTest, MissingRequiredField) {
 
 TEST(ProfileErrorTest, WrongTypes) {
   EXPECT_EQ(ErrorOf("name: x\nvcpus: [2]\nmemory: 64M\n"),
-            "t.yaml:2:8: vcpus: expected a whole number from 1 to 1024, got a "
+            "t.yaml:2:8: vcpus: expected a whole number from 1 to 256, got a "
             "list");
   EXPECT_EQ(ErrorOf("name: x\nvcpus: two\nmemory: 64M\n"),
-            "t.yaml:2:8: vcpus: expected a whole number from 1 to 1024, got "
+            "t.yaml:2:8: vcpus: expected a whole number from 1 to 256, got "
             "'two'");
   EXPECT_EQ(ErrorOf("name: x\nvcpus: 0\nmemory: 64M\n"),
             "t.yaml:2:8: vcpus: 0 is out of range; use a number from 1 to "
-            "1024");
+            "256");
   EXPECT_EQ(ErrorOf("name: {a: 1}\nvcpus: 2\nmemory: 64M\n"),
             "t.yaml:1:7: name: expected a text value, got a map");
   EXPECT_THAT(ErrorOf(std::string(kSmall) + "vcpupin: {vcpu: 0}\n"),
@@ -789,6 +790,85 @@ TEST(ReproduceSectionTest, ErrorsNameTheFieldAndTheFix) {
               HasSubstr("reproduce.pvspinlock.irq_fraction"));
   EXPECT_THAT(ErrorOf(base + "reproduce: {scenario: x, offline: {target: 2}}\n"),
               HasSubstr("reproduce.offline.target"));
+}
+
+
+// ---- the input contract: bounded input, one document, one vCPU limit ----
+
+TEST(ProfileContractTest, SecondYamlDocumentIsRefused) {
+  std::string e = ErrorOf(std::string(kSmall) + "---\nname: other\nvcpus: 4\nmemory: 64M\n");
+  EXPECT_THAT(e, StartsWith("t.yaml:"));
+  EXPECT_THAT(e, HasSubstr("a second YAML document"));
+}
+
+TEST(ProfileContractTest, VcpuLimitIsTheGuestAbis) {
+  EXPECT_EQ(kMaxVcpus, abi::kMaxVcpus);
+  EXPECT_TRUE(LoadProfileFromString("name: x\nvcpus: 256\nmemory: 64M\n", "t.yaml",
+                                    TwoCpuHost())
+                  .ok());
+  EXPECT_THAT(ErrorOf("name: x\nvcpus: 257\nmemory: 64M\n"),
+              HasSubstr("vcpus: 257 is out of range; use a number from 1 to 256"));
+  EXPECT_THAT(ErrorOf("name: x\nvcpus: 1024\nmemory: 64M\n"), HasSubstr("out of range"));
+}
+
+TEST(ProfileContractTest, ErrorsQuoteABoundedExcerpt) {
+  std::string huge(900 * 1024, 'x');
+  for (const std::string& text :
+       {"name: x\nvcpus: 2\nmemory: " + huge + "\n", "name: x\nvcpus: " + huge + "\nmemory: 64M\n",
+        "name: " + huge + "\nvcpus: 2\nmemory: 64M\n", std::string(1000, 'k') + ": 1\nname: x\nvcpus: 2\nmemory: 64M\n",
+        "name: x\nvcpus: 2\nmemory: 64M\nduration: " + huge + "\n"}) {
+    std::string e = ErrorOf(text);
+    EXPECT_LT(e.size(), 600u) << e.substr(0, 300);
+    EXPECT_THAT(e, HasSubstr("bytes in all"));
+  }
+}
+
+TEST(ProfileContractTest, NewlinesInValuesAreEscapedInErrors) {
+  std::string e = ErrorOf("name: x\nvcpus: 2\nmemory: \"64M\\nduration: 999h\"\n");
+  EXPECT_THAT(e, HasSubstr("64M\\nduration"));
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
+TEST(ProfileContractTest, ProfileSizeIsCapped) {
+  std::string path = std::string(testing::TempDir()) + "/big.yaml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << kSmall << "# " << std::string(kMaxProfileBytes, 'x') << "\n";
+  }
+  absl::StatusOr<RunSpec> spec = LoadProfile(path, TwoCpuHost());
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(std::string(spec.status().message()),
+              AllOf(HasSubstr(path), HasSubstr("larger than 1 MiB")));
+  EXPECT_FALSE(LoadProfileFromString(std::string(kMaxProfileBytes + 1, '#'), "t.yaml",
+                                     TwoCpuHost())
+                   .ok());
+}
+
+TEST(ProfileContractTest, DevZeroStopsAtTheCap) {
+  absl::StatusOr<RunSpec> spec = LoadProfile("/dev/zero", TwoCpuHost());
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(std::string(spec.status().message()),
+              AllOf(HasSubstr("/dev/zero"), HasSubstr("larger than 1 MiB")));
+}
+
+TEST(ProfileContractTest, MemoryFarBeyondHostRamIsRefusedWithTheHostsFigure) {
+  ProfileOptions opts = TwoCpuHost();
+  opts.host_ram_bytes = uint64_t{4} << 30;
+  EXPECT_TRUE(LoadProfileFromString("name: x\nvcpus: 2\nmemory: 256G\n", "t.yaml", opts).ok());
+  std::string e = ErrorOf("name: x\nvcpus: 2\nmemory: 257G\n", opts);
+  EXPECT_THAT(e, HasSubstr("t.yaml:3:9: memory: 257G is far beyond this host's RAM (4G)"));
+  // Translating a profile needs no host: no memory check there.
+  ProfileOptions no_host;
+  no_host.check_host_cpus = false;
+  no_host.host_ram_bytes = uint64_t{4} << 30;
+  EXPECT_TRUE(LoadProfileFromString("name: x\nvcpus: 2\nmemory: 1T\n", "t.yaml", no_host).ok());
+}
+
+
+TEST(ProfileContractTest, StrayCommaAfterTheDocumentEndsWithAnError) {
+  // yaml-cpp's LoadAll never returns on this; the loader must.
+  EXPECT_THAT(ErrorOf(std::string(kSmall) + ",# stray\n"), StartsWith("t.yaml:4:1: "));
+  EXPECT_THAT(ErrorOf("# c\n,# stray\n" + std::string(kSmall)), StartsWith("t.yaml:"));
 }
 
 }  // namespace

@@ -14,7 +14,13 @@ namespace kvmbed {
 namespace hostipi {
 namespace {
 
+// Sanitizers run the emulated memory 5-15x slower: fewer planned
+// iterations there, all of which must still run within the time budget.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int64_t kEmulatedIterations = 2000;
+#else
 constexpr int64_t kEmulatedIterations = 40000;
+#endif
 
 LitmusResult RunEmulated(const LitmusTest& t, uint64_t seed = 2026,
                          double stale_load_probability = 0.1) {

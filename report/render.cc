@@ -43,12 +43,17 @@ std::string FmtNs(double ns) {
 
 std::string FmtDuration(double s) {
   if (s < 0) s = 0;
-  if (s < 60) return absl::StrFormat(s < 10 ? "%.2gs" : "%.0fs", s);
+  if (s < 60) return s < 10 ? absl::StrFormat("%.2gs", s) : absl::StrFormat("%.0fs", s);
+  // Past ~30 years an h/m form says nothing (and overflows int64 past 9e18).
+  if (s >= 1e9) return absl::StrFormat("%.3gs", s);
   int64_t total = static_cast<int64_t>(std::llround(s));
   int64_t h = total / 3600, m = (total % 3600) / 60, sec = total % 60;
   if (h == 0) return sec ? absl::StrFormat("%dm%02ds", m, sec) : absl::StrFormat("%dm", m);
   return m ? absl::StrFormat("%dh%02dm", h, m) : absl::StrFormat("%dh", h);
 }
+
+// A decade tick `v` is drawn while it is finite and within `hi` (+0.01%).
+bool DecadeWithin(double v, double hi) { return std::isfinite(v) && v <= hi * 1.0001; }
 
 std::string FmtCount(double v) {
   if (v >= 1e9) return absl::StrFormat("%.3gG", v / 1e9);
@@ -87,8 +92,22 @@ struct TimeAxis {
       step = s;
       if (end_s / s <= 10) break;
     }
+    // Past the longest step (a week): a 1-2-5 multiple of it, so there are
+    // at most about 10 ticks whatever end_s is.
+    if (end_s / step > 10) {
+      double unit = std::pow(10, std::floor(std::log10(end_s / step / 10)));
+      for (double m : {1.0, 2.0, 5.0, 10.0}) {
+        if (end_s / (step * unit * m) <= 10) {
+          step *= unit * m;
+          break;
+        }
+      }
+    }
     std::string out;
-    for (double t = 0; t <= end_s + 1e-9; t += step) {
+    // Ticks by index: t += step cannot advance once step < ulp(t).
+    const int ticks = static_cast<int>(std::min(20.0, std::floor(end_s / step + 1e-9)));
+    for (int i = 0; i <= ticks; ++i) {
+      const double t = i * step;
       double x = X(t);
       absl::StrAppend(&out, "<line class=\"grid\" x1=\"", F(x), "\" x2=\"", F(x), "\" y1=\"",
                       F(y_top), "\" y2=\"", F(y_bottom), "\"/>", "<text class=\"tick\" x=\"",
@@ -201,6 +220,9 @@ class Page {
     if (!d_.unknown_types.empty()) {
       std::vector<std::string> u;
       for (const auto& [t, n] : d_.unknown_types) u.push_back(absl::StrCat(t, " ×", n));
+      if (d_.unknown_types_not_kept > 0) {
+        u.push_back(absl::StrCat(d_.unknown_types_not_kept, " events of further types"));
+      }
       absl::StrAppend(out, "<p class=\"note\">Event types this renderer does not know were "
                            "skipped: ",
                       HtmlEscape(absl::StrJoin(u, ", ")), ".</p>");
@@ -274,7 +296,9 @@ class Page {
                       FmtNs(c.max), "</title></circle>");
     }
     std::string decades;
-    for (double v = lo; v <= hi * 1.0001; v *= 10) {
+    // At most 40 decades (t += 10x never ends when hi is infinite).
+    for (int k = 0; k < 40 && DecadeWithin(lo * std::pow(10, k), hi); ++k) {
+      const double v = lo * std::pow(10, k);
       double y = bottom - h * (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
       absl::StrAppend(&decades, "<line class=\"grid\" x1=\"", F(kLeft), "\" x2=\"",
                       F(kLeft + kPlotW), "\" y1=\"", F(y), "\" y2=\"", F(y),
@@ -359,6 +383,7 @@ class Page {
       span_hi = std::max(span_hi, hi);
     }
     for (const Histogram& h : d_.histograms) LatencyPlot(h, idx++, span_lo, span_hi, out);
+    NotKept(d_.histogram_vms_not_kept.size(), "latency histograms", out);
     absl::StrAppend(out, "</section>\n");
   }
 
@@ -418,7 +443,8 @@ class Page {
     std::string id = absl::StrCat("lat", idx);
     std::string svg = Svg(id, bottom + 36, "latency");
     // x grid: decades of ns.
-    for (double v = std::pow(10, std::ceil(lxlo)); v <= xhi * 1.0001; v *= 10) {
+    for (int k = 0; k < 40 && DecadeWithin(std::pow(10, std::ceil(lxlo) + k), xhi); ++k) {
+      const double v = std::pow(10, std::ceil(lxlo) + k);
       absl::StrAppend(&svg, "<line class=\"grid\" x1=\"", F(X(v)), "\" x2=\"", F(X(v)),
                       "\" y1=\"", F(top), "\" y2=\"", F(bottom), "\"/><text class=\"tick\" x=\"",
                       F(X(v)), "\" y=\"", F(bottom + 12), "\" text-anchor=\"middle\">", FmtNs(v),
@@ -519,6 +545,7 @@ class Page {
           "spans show how long each lasted. Hover for values.</p>");
     }
     for (const auto& [vm, beats] : d_.beats) HeatMap(vm, beats, out);
+    NotKept(d_.beats_vms_not_kept.size(), "heat maps", out);
     HostLane(out);
     absl::StrAppend(out, "</section>\n");
   }
@@ -792,6 +819,7 @@ class Page {
                       v.error.empty() ? "" : HtmlEscape(v.error), "</td></tr>");
     }
     absl::StrAppend(out, "</table>");
+    NotKept(d_.summaries_not_kept, "vm_summary rows", out);
     for (const auto& v : d_.vm_summaries) {
       std::set<std::string> reasons;
       for (const auto& c : v.per_vcpu)
@@ -825,6 +853,14 @@ class Page {
     absl::StrAppend(out, "</section>\n");
   }
 
+  // Notes what a per-VM section left out (past kMaxVmsKept).
+  static void NotKept(size_t n, const char* what, std::string* out) {
+    if (n == 0) return;
+    absl::StrAppend(out, "<p class=\"note\">", n, " more ", what,
+                    " not shown: the report keeps the first ", kMaxVmsKept, " VMs (",
+                    kMaxHeartbeatRows, " vCPU strips).</p>");
+  }
+
   void Console(std::string* out) {
     absl::StrAppend(out, "<section id=\"console\"><h2>Guest console</h2>");
     if (d_.console.empty()) {
@@ -838,6 +874,7 @@ class Page {
                           : "",
                       "</summary><pre>", HtmlEscape(absl::StrJoin(lines, "\n")), "</pre></details>");
     }
+    NotKept(d_.console_vms_not_kept.size(), "VMs' console output", out);
     absl::StrAppend(out, "</section>\n");
   }
 

@@ -5,6 +5,9 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "report/run_data.h"
@@ -316,6 +319,99 @@ TEST(RenderBound, LongNoisyRunStaysBounded) {
   // Documented bound: ~25 KiB per vCPU row + fixed parts (render.h).
   EXPECT_LT(html.size(), 60u * 25 * 1024 + 512 * 1024);
   EXPECT_PAGE_HAS(html, ("class=\"marker stall-marker\""));
+}
+
+
+// ---- the input contract: no crash, no hang, bounded memory ----
+
+TEST(RenderContract, NumberBeyondADoubleOnTheLastLineIsTolerated) {
+  std::string path = TmpPath("big_t_last.jsonl");
+  WriteAll(path, "{\"t\":0,\"type\":\"run_start\"}\n{\"t\":1e400,\"type\":\"status\"}\n");
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->truncated_last_line);
+  EXPECT_EQ(d->lines, 1);
+}
+
+TEST(RenderContract, NumberBeyondADoubleInTheMiddleIsAnErrorNamingTheLine) {
+  std::string path = TmpPath("big_t_mid.jsonl");
+  WriteAll(path, "{\"t\":0,\"type\":\"run_start\"}\n{\"t\":1e400,\"type\":\"status\"}\n"
+                 "{\"t\":2,\"type\":\"run_end\",\"exit_code\":0}\n");
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr(path + ":2: not valid JSON"));
+}
+
+// A status event with a huge t: the time axis must still end (ticks by
+// index, at most ~10), and log-scale axes with huge values too.
+TEST(RenderContract, HugeTimesAndWaitsRenderQuickly) {
+  for (const char* t : {"1e22", "1e300", "1.7e308"}) {
+    std::string path = TmpPath("huge_t.jsonl");
+    WriteAll(path, absl::StrCat(
+                       "{\"t\":0,\"type\":\"status\",\"elapsed_s\":0,\"ipis\":0,\"ipis_per_s\":0,"
+                       "\"csd_waits\":0,\"max_wait_ns\":1,\"stalls_lost\":0,\"stalls_slow\":0}\n",
+                       "{\"t\":", t, ",\"type\":\"status\",\"elapsed_s\":1,\"ipis\":5,"
+                       "\"ipis_per_s\":1,\"csd_waits\":1,\"max_wait_ns\":1.7e308,"
+                       "\"stalls_lost\":0,\"stalls_slow\":0}\n",
+                       "{\"t\":", t, ",\"type\":\"ipi_latency\",\"plane\":\"host\",\"buckets\":"
+                       "[[1,1],[1.7e308,1]],\"count\":2,\"max_ns\":1.7e308}\n"));
+    absl::StatusOr<std::string> html = RenderReport(path);
+    ASSERT_TRUE(html.ok()) << html.status();
+    EXPECT_LT(Count(*html, "class=\"tick\""), 200u) << t;
+    EXPECT_LT(html->size(), 2u << 20) << t;
+  }
+}
+
+TEST(RenderContract, ManyDistinctVmsAreLinearAndBounded) {
+  std::string path = TmpPath("many_vms.jsonl");
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 100000; ++i) {
+      out << "{\"t\":" << i * 0.001 << ",\"type\":\"heartbeats\",\"vm\":\"vm-" << i
+          << "\",\"counts\":[1]}\n";
+      out << "{\"t\":" << i * 0.001 << ",\"type\":\"ipi_latency\",\"plane\":\"guest\",\"vm\":\"vm-"
+          << i << "\",\"buckets\":[[1,1]],\"count\":1}\n";
+    }
+  }
+  absl::Time start = absl::Now();
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->beats.size(), static_cast<size_t>(kMaxVmsKept));
+  EXPECT_EQ(d->beats_vms_not_kept.size(), 100000u - kMaxVmsKept);
+  EXPECT_EQ(d->histograms.size(), static_cast<size_t>(kMaxVmsKept));
+  std::string html = RenderHtml(*d);
+  EXPECT_PAGE_HAS(html, absl::StrCat(100000 - kMaxVmsKept, " more heat maps not shown"));
+  // Seconds, not minutes: the old quadratic search took >120 s here
+  // (sanitizers slow everything down 2-10x).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_LT(absl::Now() - start, absl::Seconds(120));
+#else
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+#endif
+}
+
+TEST(RenderContract, LinesAndTheFileAreCapped) {
+  absl::StatusOr<RunData> d = ReadRunLog("/dev/zero");
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("/dev/zero:1: the line is longer than 4 MiB"));
+}
+
+TEST(RenderContract, ErrorsAndThePageQuoteBoundedExcerpts) {
+  std::string path = TmpPath("long_value.jsonl");
+  const std::string huge(1 << 20, 'x');
+  WriteAll(path, absl::StrCat("{\"t\":0,\"type\":\"run_start\",\"v\":", huge,
+                              "}\n{\"t\":1,\"type\":\"run_end\",\"exit_code\":0}\n"));
+  absl::StatusOr<RunData> d = ReadRunLog(path);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr(path + ":1: not valid JSON"));
+  EXPECT_LT(d.status().message().size(), 1000u);
+
+  WriteAll(path, absl::StrCat("{\"t\":0,\"type\":\"", huge, "\"}\n{\"t\":1,\"type\":\"run_end\","
+                              "\"exit_code\":0}\n"));
+  absl::StatusOr<std::string> html = RenderReport(path);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_LT(html->size(), 200000u);
 }
 
 }  // namespace

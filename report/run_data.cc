@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "base/input.h"
 #include "base/status_macros.h"
 #include "absl/strings/str_join.h"
 
@@ -93,7 +94,7 @@ class LineFields {
 
   absl::Status Error(const std::string& field, const std::string& what) const {
     std::string type = j_.contains("type") && j_["type"].is_string()
-                           ? j_["type"].get<std::string>()
+                           ? Excerpt(j_["type"].get<std::string>())
                            : std::string("?");
     return absl::InvalidArgumentError(absl::StrCat(
         path_, ":", line_, ": event '", type, "': field '", field, "' ", what,
@@ -187,8 +188,10 @@ class Reader {
     std::string type;
     RETURN_IF_ERROR(f.Number("t", &t));
     RETURN_IF_ERROR(f.String("type", &type));
+    if (!std::isfinite(t)) return f.Error("t", "must be a finite number");
     d_->last_t = std::max(d_->last_t, t);
-    d_->type_counts[type]++;
+    if (type.size() > kExcerptBytes) type = Excerpt(type);
+    if (d_->type_counts.count(type) || d_->type_counts.size() < 256) d_->type_counts[type]++;
     if (type == "run_start") {
       d_->run_start = j;
     } else if (type == "run_end") {
@@ -217,6 +220,10 @@ class Reader {
       std::string vm, text;
       RETURN_IF_ERROR(f.String("vm", &vm));
       RETURN_IF_ERROR(f.String("text", &text));
+      if (!d_->console.count(vm) && d_->console.size() >= static_cast<size_t>(kMaxVmsKept)) {
+        d_->console_vms_not_kept.insert(vm);
+        return absl::OkStatus();
+      }
       auto& lines = d_->console[vm];
       lines.push_back(Cap(text, kMaxConsoleLineBytes));
       if (lines.size() > static_cast<size_t>(kConsoleLinesKept)) lines.erase(lines.begin());
@@ -224,7 +231,12 @@ class Reader {
     } else if (type == "vm_summary") {
       return Summary(f);
     } else if (!IsDocumentedExtra(type)) {
-      d_->unknown_types[type]++;
+      if (d_->unknown_types.count(type) ||
+          d_->unknown_types.size() < static_cast<size_t>(kMaxUnknownTypesKept)) {
+        d_->unknown_types[type]++;
+      } else {
+        d_->unknown_types_not_kept++;
+      }
     }
     return absl::OkStatus();
   }
@@ -276,14 +288,24 @@ class Reader {
     if (!f.Has("counts")) return f.Error("counts", "is missing");
     const auto& counts = f.json()["counts"];
     if (!counts.is_array()) return f.Error("counts", "must be an array of numbers");
-    auto it = std::find_if(d_->beats.begin(), d_->beats.end(),
-                           [&](const auto& p) { return p.first == vm; });
-    if (it == d_->beats.end()) {
+    auto at = d_->beats_index.find(vm);
+    if (at == d_->beats_index.end()) {
+      if (d_->beats.size() >= static_cast<size_t>(kMaxVmsKept) ||
+          d_->heartbeat_rows + counts.size() > static_cast<size_t>(kMaxHeartbeatRows)) {
+        d_->beats_vms_not_kept.insert(vm);
+        return absl::OkStatus();
+      }
+      at = d_->beats_index.emplace(vm, d_->beats.size()).first;
       d_->beats.emplace_back(vm, VmBeats());
-      it = d_->beats.end() - 1;
     }
-    VmBeats& b = it->second;
+    VmBeats& b = d_->beats[at->second].second;
     if (b.series.size() < counts.size()) {
+      if (d_->heartbeat_rows + (counts.size() - b.series.size()) >
+          static_cast<size_t>(kMaxHeartbeatRows)) {
+        return f.Error("counts", absl::StrCat("has ", counts.size(), " entries; the report draws at most ",
+                                              kMaxHeartbeatRows, " vCPU strips in all"));
+      }
+      d_->heartbeat_rows += static_cast<int>(counts.size() - b.series.size());
       while (b.series.size() < counts.size()) {
         b.series.push_back(d_->timeline.AddSeries());
         b.last_count.push_back(-1);
@@ -339,12 +361,17 @@ class Reader {
     }
     RETURN_IF_ERROR(f.Number("sum_ns", &h.sum_ns, false));
     RETURN_IF_ERROR(f.Number("max_ns", &h.max_ns, false));
-    for (auto& old : d_->histograms) {
-      if (old.plane == h.plane && old.vm == h.vm) {
-        old = std::move(h);  // cumulative: the latest is the total so far
-        return absl::OkStatus();
-      }
+    auto key = std::make_pair(h.plane, h.vm);
+    auto at = histogram_index_.find(key);
+    if (at != histogram_index_.end()) {
+      d_->histograms[at->second] = std::move(h);  // cumulative: the latest is the total so far
+      return absl::OkStatus();
     }
+    if (d_->histograms.size() >= static_cast<size_t>(kMaxVmsKept)) {
+      d_->histogram_vms_not_kept.insert(h.vm);
+      return absl::OkStatus();
+    }
+    histogram_index_.emplace(std::move(key), d_->histograms.size());
     d_->histograms.push_back(std::move(h));
     return absl::OkStatus();
   }
@@ -496,6 +523,10 @@ class Reader {
         r.per_vcpu.push_back(std::move(row));
       }
     }
+    if (d_->vm_summaries.size() >= static_cast<size_t>(kMaxVmsKept)) {
+      d_->summaries_not_kept++;
+      return absl::OkStatus();
+    }
     d_->vm_summaries.push_back(std::move(r));
     return absl::OkStatus();
   }
@@ -503,6 +534,7 @@ class Reader {
   const std::string& path_;
   RunData* d_;
   std::map<Key, std::string> verdicts_;  // every stall's latest verdict
+  std::map<std::pair<std::string, std::string>, size_t> histogram_index_;  // (plane, vm)
 };
 
 }  // namespace
@@ -516,63 +548,68 @@ Stall* RunData::FindStall(const std::string& plane, const std::string& vm, int64
   return nullptr;
 }
 
+namespace {
+
+// Parses one log line; a number beyond a double (1e400) is a parse error too.
+bool ParseLine(const std::string& line, nlohmann::json* j, std::string* error) {
+  try {
+    *j = nlohmann::json::parse(line);
+    return true;
+  } catch (const nlohmann::json::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+bool Blank(const std::string& line) {
+  return line.find_first_not_of(" \t\r") == std::string::npos;
+}
+
+}  // namespace
+
 absl::StatusOr<RunData> ReadRunLog(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open event log ", path, ": give the JSON-lines file that "
-                     "`kvmbed soak --events` or `kvmbed run --events` wrote"));
+  absl::StatusOr<LineReader> in =
+      LineReader::Open(path, kMaxEventLineBytes, kMaxEventLogBytes, "event log");
+  if (!in.ok()) {
+    return absl::Status(in.status().code(),
+                        absl::StrCat(in.status().message(),
+                                     "; give the JSON-lines file that `kvmbed soak --events` or "
+                                     "`kvmbed run --events` wrote"));
   }
   RunData d;
   d.path = path;
   Reader reader(path, &d);
-  std::string line, next;
-  int64_t n = 0;
-  bool have = static_cast<bool>(std::getline(in, line));
-  while (have) {
-    ++n;
-    bool ended_with_newline = !in.eof();
-    bool more = static_cast<bool>(std::getline(in, next));
+  std::string line;
+  while (in->Next(&line)) {
+    const int64_t n = in->line_number();
     // Blank lines are tolerated (an editor may add one at the end).
-    if (line.find_first_not_of(" \t\r") != std::string::npos) {
-      nlohmann::json j;
-      std::string parse_error;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
-        parse_error = e.what();
+    if (Blank(line)) continue;
+    nlohmann::json j;
+    std::string parse_error;
+    if (!ParseLine(line, &j, &parse_error)) {
+      // Only the last line may be broken: what a kill -9 mid-write leaves.
+      const bool ended_with_newline = in->ended_with_newline();
+      const size_t bytes = line.size();
+      bool is_last = true;
+      while (is_last && in->Next(&line)) is_last = Blank(line);
+      if (!in->status().ok()) return in->status();
+      if (is_last) {
+        d.truncated_last_line = true;
+        d.truncated_note = absl::StrCat(
+            "line ", n, " (", bytes, " bytes", ended_with_newline ? "" : ", no newline",
+            ") is not complete JSON and was ignored: the run was probably killed while "
+            "writing it");
+        break;
       }
-      if (!parse_error.empty()) {
-        // Only the last line may be broken: what a kill -9 mid-write leaves.
-        bool is_last = !more;
-        if (!is_last) {
-          // Trailing blank lines after a broken line still make it the last one.
-          is_last = true;
-          std::string rest = next;
-          do {
-            if (rest.find_first_not_of(" \t\r") != std::string::npos) is_last = false;
-          } while (is_last && std::getline(in, rest));
-        }
-        if (is_last) {
-          d.truncated_last_line = true;
-          d.truncated_note = absl::StrCat(
-              "line ", n, " (", line.size(), " bytes", ended_with_newline ? "" : ", no newline",
-              ") is not complete JSON and was ignored: the run was probably killed while "
-              "writing it");
-          break;
-        }
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ":", n, ": not valid JSON (", parse_error,
-            "); only the last line of a log may be cut short"));
-      }
-      absl::Status s = reader.Line(n, j);
-      if (!s.ok()) return s;
-      d.lines = n;
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", n, ": not valid JSON (", Excerpt(parse_error, 200),
+          "); only the last line of a log may be cut short"));
     }
-    line.swap(next);
-    have = more;
+    absl::Status s = reader.Line(n, j);
+    if (!s.ok()) return s;
+    d.lines = n;
   }
-  if (in.bad()) return absl::DataLossError(absl::StrCat("reading ", path, " failed"));
+  if (!in->status().ok()) return in->status();
   reader.Finish();
   if (d.lines == 0) {
     return absl::InvalidArgumentError(

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,15 @@ inline constexpr int kSoftLockupsKept = 40;     // soft lockups kept in full
 inline constexpr size_t kMaxReportBytes = 16384;  // per stall/soft-lockup report text
 inline constexpr int kConsoleLinesKept = 60;    // last console lines per VM
 inline constexpr size_t kMaxConsoleLineBytes = 400;
+// Per-VM sections (heat maps, latency histograms, console, VM tables) keep
+// the first kMaxVmsKept VMs seen; the rest are counted (RunData::*_not_kept)
+// and named on the page as left out.
+inline constexpr int kMaxVmsKept = 64;
+inline constexpr int kMaxHeartbeatRows = 1024;  // vCPU strips over all heat maps
+inline constexpr int kMaxUnknownTypesKept = 32;  // distinct unknown event types named
+// Input caps: the log is read line by line; a longer line or file is refused.
+inline constexpr uint64_t kMaxEventLineBytes = 4 << 20;
+inline constexpr uint64_t kMaxEventLogBytes = uint64_t{4} << 30;
 
 // One time bin of a series. `covered_s` is how much of the bin had samples.
 struct Cell {
@@ -139,12 +149,18 @@ struct RunData {
   int64_t lines = 0;
   bool truncated_last_line = false;
   std::string truncated_note;  // what was wrong with the dropped last line
-  std::map<std::string, int64_t> unknown_types;  // type -> count (ignored)
+  std::map<std::string, int64_t> unknown_types;  // type (excerpt) -> count (ignored)
+  int64_t unknown_types_not_kept = 0;            // events of further unknown types
   std::map<std::string, int64_t> type_counts;
 
   Timeline timeline;
   // Heartbeats per VM in first-seen order.
   std::vector<std::pair<std::string, VmBeats>> beats;
+  std::map<std::string, size_t> beats_index;  // VM -> index into beats
+  int heartbeat_rows = 0;                     // series over all of beats
+  // VMs past kMaxVmsKept / kMaxHeartbeatRows, per section: not drawn.
+  std::set<std::string> beats_vms_not_kept, histogram_vms_not_kept, console_vms_not_kept;
+  int64_t summaries_not_kept = 0;
   int ipi_rate_series = -1;   // from status.ipis
   int max_wait_series = -1;   // from status.max_wait_ns
   int stall_series = -1;      // new stalls (distinct seqs) per bin, all of them
@@ -171,9 +187,10 @@ struct RunData {
   Stall* FindStall(const std::string& plane, const std::string& vm, int64_t seq);
 };
 
-// Parses `path`. A malformed line is an error naming path:line and the field,
-// except a malformed LAST line, which a kill -9 may leave half-written: it is
-// dropped and noted in RunData::truncated_last_line.
+// Parses `path`, streaming: line by line, at most kMaxEventLineBytes per line
+// and kMaxEventLogBytes in all. A malformed line is an error naming path:line
+// and the field, except a malformed LAST line, which a kill -9 may leave
+// half-written: it is dropped and noted in RunData::truncated_last_line.
 absl::StatusOr<RunData> ReadRunLog(const std::string& path);
 
 }  // namespace report

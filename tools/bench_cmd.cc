@@ -25,7 +25,10 @@ int BenchBoot() {
   vmm::BootBenchOptions opts;
   opts.vcpus = absl::GetFlag(FLAGS_vcpus);
   opts.runs = absl::GetFlag(FLAGS_runs);
-  if (opts.vcpus < 1) return BadInput("bench boot: --vcpus must be at least 1");
+  if (opts.vcpus < 1 || opts.vcpus > kMaxVcpus) {
+    return BadInput(absl::StrCat("bench boot: --vcpus=", opts.vcpus, ": give 1 to ", kMaxVcpus,
+                                 " (guest/abi.h kMaxVcpus)"));
+  }
   if (opts.runs < 1) return BadInput("bench boot: --runs must be at least 1");
   absl::StatusOr<vmm::BootBenchResult> r = vmm::RunBootBench(opts);
   if (!r.ok()) return BadInput(absl::StrCat("bench boot: ", r.status().message()));
@@ -60,6 +63,8 @@ int BenchReproduce(const std::vector<std::string>& args) {
   const int runs = absl::GetFlag(FLAGS_runs);
   if (runs < 1) return BadInput("bench reproduce: --runs must be at least 1");
   if (args[0] == "lost-host-ipi" || args[0] == "3a83f677") {
+    absl::Status flags = OnlyFlags("bench reproduce lost-host-ipi", {"runs", "fixed_doorbells"});
+    if (!flags.ok()) return BadInput(flags);
     hostipi::BenchOptions o;
     o.runs = runs;
     o.fixed_doorbells = absl::GetFlag(FLAGS_fixed_doorbells);
@@ -71,6 +76,9 @@ int BenchReproduce(const std::vector<std::string>& args) {
   ProfileOptions opts;
   opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
   if (args[0] == "muxed-ipi-wakelist" || args[0] == "9fb1b36ca1") {
+    absl::Status flags =
+        OnlyFlags("bench reproduce muxed-ipi-wakelist", {"runs", "fold_cpus", "cpus"});
+    if (!flags.ok()) return BadInput(flags);
     absl::StatusOr<RunSpec> spec =
         LoadProfileOrShipped("configs/reproduce-muxed-ipi-wakelist.yaml", opts);
     if (!spec.ok()) return BadInput(spec.status());
@@ -87,6 +95,9 @@ int BenchReproduce(const std::vector<std::string>& args) {
     return BadInput(absl::StrCat("bench reproduce: unknown scenario '", args[0],
                                  "'; kvmbed reproduce --list shows them"));
   }
+  absl::Status flags =
+      OnlyFlags(absl::StrCat("bench reproduce ", s->name), {"runs", "fold_cpus"});
+  if (!flags.ok()) return BadInput(flags);
   absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(s->profile, opts);
   if (!spec.ok()) return BadInput(spec.status());
   absl::StatusOr<vmm::GuestReproBench> b = vmm::BenchGuestScenario(*s, *spec, runs, absl::Seconds(5));
@@ -136,6 +147,18 @@ int BenchCommand(const std::vector<std::string>& args) {
       "       kvmbed bench litmus-catalogue DIR [--expect F] herd POWER tests: explorer and sampled mode";
   if (args.empty()) return BadInput(usage);
   std::printf("%s", KvmHostLine().c_str());
+  if (args[0] == "boot" || args[0] == "ipi") {
+    absl::Status flags =
+        OnlyFlags(absl::StrCat("bench ", args[0]),
+                  args[0] == "boot" ? std::vector<std::string>{"vcpus", "runs"}
+                                    : std::vector<std::string>{"fold_cpus", "duration", "iterations"});
+    if (!flags.ok()) return BadInput(flags);
+  }
+  if (args[0] == "litmus-catalogue") {
+    absl::Status flags = OnlyFlags("bench litmus-catalogue",
+                                   {"expect", "iterations", "runs", "seed", "max_states"});
+    if (!flags.ok()) return BadInput(flags);
+  }
   if (args[0] == "boot" && args.size() == 1) return BenchBoot();
   if (args[0] == "ipi") return BenchIpi({args.begin() + 1, args.end()});
   if (args[0] == "reproduce") return BenchReproduce({args.begin() + 1, args.end()});

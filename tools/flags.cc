@@ -1,8 +1,16 @@
 #include "tools/flags.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "base/input.h"
 
 ABSL_FLAG(bool, fold_cpus, false,
           "Map a profile written for a larger host onto this one: profile CPU c "
@@ -126,4 +134,139 @@ void RecordGivenFlags(const std::vector<std::string>& names) {
 }
 
 bool FlagGiven(const std::string& name) { return GivenFlags().count(name) > 0; }
+
+namespace {
+
+// "fold_cpus" -> "--fold-cpus", as users type it.
+std::string Dashed(absl::string_view name) {
+  return absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}));
+}
+
+// A kvmbed flag (defined in this file), or nullptr: absl's own flags
+// (--flagfile, --fromenv, ...) are not part of kvmbed's command line.
+absl::CommandLineFlag* KvmbedFlag(const std::string& name) {
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr || flag->IsRetired()) return nullptr;
+  if (!absl::EndsWith(flag->Filename(), "tools/flags.cc")) return nullptr;
+  return flag;
+}
+
+// Checks what every flag of a type must satisfy, whatever the command.
+absl::Status CheckValue(const absl::CommandLineFlag& flag, absl::string_view text) {
+  if (absl::optional<absl::Duration> d = flag.TryGet<absl::Duration>()) {
+    if (*d == absl::InfiniteDuration() || *d == -absl::InfiniteDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Dashed(flag.Name()), "=", Excerpt(text), ": give a finite duration, e.g. ",
+          Dashed(flag.Name()), "=10s"));
+    }
+    if (*d < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Dashed(flag.Name()), "=", Excerpt(text), ": must not be negative; e.g. ",
+          Dashed(flag.Name()), "=10s"));
+    }
+  }
+  if (absl::optional<double> v = flag.TryGet<double>()) {
+    if (!std::isfinite(*v)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Dashed(flag.Name()), "=", Excerpt(text), ": give a finite number"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseFlags(const std::vector<std::string>& args) {
+  std::vector<std::string> positional;
+  std::vector<std::string> given;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      positional.insert(positional.end(), args.begin() + i + 1, args.end());
+      break;
+    }
+    // `reproduce --list` names a verb, not a flag.
+    if (a == "--list" || a.size() < 2 || a[0] != '-') {
+      positional.push_back(a);
+      continue;
+    }
+    // --explore takes an optional value: bare, it means the default bound.
+    if (a == "--explore") {
+      std::string error;
+      if (!KvmbedFlag("explore")->ParseFrom("default", &error)) {
+        return absl::InternalError(error);
+      }
+      given.push_back("explore");
+      continue;
+    }
+    absl::string_view body = a;
+    body.remove_prefix(a.size() > 1 && a[1] == '-' ? 2 : 1);
+    const size_t eq = body.find('=');
+    std::string name = absl::StrReplaceAll(body.substr(0, eq), {{"-", "_"}});
+    absl::optional<std::string> value;
+    if (eq != absl::string_view::npos) value = std::string(body.substr(eq + 1));
+    absl::CommandLineFlag* flag = KvmbedFlag(name);
+    if (flag == nullptr && absl::StartsWith(name, "no") && !value.has_value()) {
+      absl::CommandLineFlag* negated = KvmbedFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>()) {
+        flag = negated;
+        name = name.substr(2);
+        value = "false";
+      }
+    }
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown flag ", Excerpt(a), "; kvmbed --helpfull lists the flags, kvmbed --help "
+          "the commands"));
+    }
+    if (!value.has_value()) {
+      if (flag->IsOfType<bool>()) {
+        value = "true";
+      } else if (i + 1 < args.size() && !absl::StartsWith(args[i + 1], "--")) {
+        value = args[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Dashed(name), " needs a value; write ", Dashed(name), "=VALUE (",
+            flag->Help().substr(0, 200), ")"));
+      }
+    }
+    std::string error;
+    if (!flag->ParseFrom(*value, &error)) {
+      // absl's message quotes the whole value: say it with an excerpt.
+      const bool duration = flag->IsOfType<absl::Duration>();
+      const char* what = duration                      ? "a duration with a unit"
+                         : flag->IsOfType<bool>()      ? "true or false"
+                         : flag->IsOfType<double>()    ? "a number"
+                                                       : "a whole number in range";
+      return absl::InvalidArgumentError(absl::StrCat(
+          Dashed(name), "=", Excerpt(*value), ": not ", what, "; e.g. ", Dashed(name), "=",
+          duration ? std::string("10s") : flag->DefaultValue()));
+    }
+    absl::Status st = CheckValue(*flag, *value);
+    if (!st.ok()) return st;
+    given.push_back(name);
+  }
+  GivenFlags().clear();  // this command line's flags only
+  RecordGivenFlags(given);
+  return positional;
+}
+
+absl::Status OnlyFlags(const std::string& context, const std::vector<std::string>& applicable) {
+  std::vector<std::string> refused;
+  for (const std::string& name : GivenFlags()) {
+    if (name == "verbose" || name == "nested") continue;  // every command takes these
+    if (std::find(applicable.begin(), applicable.end(), name) == applicable.end()) {
+      refused.push_back(Dashed(name));
+    }
+  }
+  if (refused.empty()) return absl::OkStatus();
+  std::vector<std::string> takes;
+  for (const std::string& name : applicable) takes.push_back(Dashed(name));
+  return absl::InvalidArgumentError(absl::StrCat(
+      absl::StrJoin(refused, ", "), refused.size() == 1 ? " does" : " do", " not apply to ",
+      context, "; remove ", refused.size() == 1 ? "it" : "them", " (",
+      takes.empty() ? std::string("it takes no flags")
+                    : absl::StrCat("it takes ", absl::StrJoin(takes, ", ")),
+      ")"));
+}
 }  // namespace kvmbed

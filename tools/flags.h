@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 ABSL_DECLARE_FLAG(bool, fold_cpus);
@@ -62,10 +64,26 @@ ABSL_DECLARE_FLAG(absl::Duration, soft_lockup);
 
 namespace kvmbed {
 // Remembers which flags the command line named (normalized: underscores,
-// no leading dashes, no "no" prefix handling); main() calls it once.
+// no leading dashes, "--nofoo" recorded as "foo"); ParseFlags() calls it.
 void RecordGivenFlags(const std::vector<std::string>& names);
 // True when the command line named --`name` (so it overrides a profile).
 bool FlagGiven(const std::string& name);
+
+// Parses the command line after the program name: --name, --name=value,
+// --name value (not for booleans), --noname (booleans); dashes and
+// underscores are interchangeable in names; "--" ends the flags. Sets the
+// flags (those of tools/flags.cc only), records which were given, and
+// returns the other arguments in order ("--list" counts as an argument).
+// Every problem is an InvalidArgument naming the flag and the fix: an
+// unknown flag, a missing value, a value that does not parse, a duration
+// that is negative or infinite, a number that is not finite.
+absl::StatusOr<std::vector<std::string>> ParseFlags(const std::vector<std::string>& args);
+
+// Refuses every flag the command line gave that `context` (e.g. "reproduce
+// muxed-ipi-wakelist") does not use: `applicable` lists the flags it uses
+// (underscore names); --verbose applies everywhere. The error names each
+// refused flag and what `context` takes, so no flag is silently ignored.
+absl::Status OnlyFlags(const std::string& context, const std::vector<std::string>& applicable);
 }  // namespace kvmbed
 
 #endif  // KVMBED_TOOLS_FLAGS_H_

@@ -1,14 +1,17 @@
 // kvmbed: a tiny KVM-based hypervisor testbed. See README.md.
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "base/input.h"
 #include "base/log.h"
+#include "tools/common.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/nested.h"
@@ -35,65 +38,25 @@ constexpr char kUsage[] =
     "  reproduce NAME | --list      reproduce a seed lockup, then show the fix holds\n"
     "  reproduce lost-host-ipi --explore[=BOUND]  every execution of the POWER model up to\n"
     "                               BOUND IPIs per sender: shortest lost-IPI trace or a proof\n"
+    "  bench litmus-catalogue DIR   herdtools7's POWER tests: explorer and sampler vs herd\n"
     "  report RUN.jsonl             render a run's event log as one HTML page\n"
     "  profile check|import|export  validate a profile; libvirt domain XML in/out\n"
     "\n"
     "exit codes: 0 clean, 1 a stall/lockup/failure found, 2 bad input or setup error\n"
-    "flags accept dashes or underscores (--fold-cpus == --fold_cpus); --helpfull lists them";
+    "flags accept dashes or underscores (--fold-cpus == --fold_cpus); --helpfull lists them;\n"
+    "a flag a command does not use is refused by name";
 
-// absl flags spell names with underscores; users type dashes. Rewrite the
-// name part of every --flag (not its value) before parsing, and note which
-// flags were given (they override a profile's values).
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<std::string> out;
-  std::vector<std::string> given;
-  bool after_double_dash = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--") after_double_dash = true;
-    // --explore takes an optional value: bare, it means the default bound.
-    if (!after_double_dash && a == "--explore") a = "--explore=default";
-    if (i > 0 && !after_double_dash && a.size() > 2 && a[0] == '-') {
-      size_t start = a.find_first_not_of('-');
-      size_t end = a.find('=');
-      if (end == std::string::npos) end = a.size();
-      for (size_t k = start; k < end; ++k) {
-        if (a[k] == '-') a[k] = '_';
-      }
-      given.push_back(a.substr(start, end - start));
-    }
-    out.push_back(a);
-  }
-  kvmbed::RecordGivenFlags(given);
-  return out;
+// `kvmbed --helpfull`: the commands, then every kvmbed flag with its help.
+void PrintFlagsHelp() {
+  std::printf("kvmbed: %s\n\n", kUsage);
+  std::fflush(stdout);
+  std::ostringstream flags;
+  absl::flags_internal::FlagsHelp(flags, "tools/flags.cc",
+                                  absl::flags_internal::HelpFormat::kHumanReadable, "");
+  std::fputs(flags.str().c_str(), stdout);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  std::vector<std::string> normalized = NormalizeFlagNames(argc, argv);
-  std::vector<char*> nargv;
-  for (std::string& s : normalized) nargv.push_back(s.data());
-  nargv.push_back(nullptr);
-  // `reproduce --list` names a verb, not a flag: hide it from the flag parser.
-  bool list = false;
-  std::vector<char*> kept;
-  for (char* a : nargv) {
-    if (a != nullptr && std::strcmp(a, "--list") == 0) {
-      list = true;
-      continue;
-    }
-    kept.push_back(a);
-  }
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(kept.size()) - 1, kept.data());
-  if (absl::GetFlag(FLAGS_verbose)) kvmbed::SetLogLevel(kvmbed::LogLevel::kDebug);
-
-  std::vector<std::string> args(positional.begin() + 1, positional.end());
-  if (list) args.push_back("--list");
-  // Without /dev/kvm, a command that needs it runs in the nested L1.
-  if (int code = kvmbed::MaybeRunNested(argc, argv, args); code >= 0) return code;
+int Dispatch(const std::vector<std::string>& args) {
   if (args.empty()) {
     // The main job on its built-in default: boot the default profile.
     return kvmbed::RunCommand({});
@@ -111,7 +74,38 @@ int main(int argc, char** argv) {
   if (cmd == "profile") return kvmbed::ProfileCommand(rest);
   if (cmd == "help") {
     std::printf("kvmbed: %s\n", kUsage);
-    return 0;
+    return kvmbed::kExitClean;
   }
-  return kvmbed::BadInput(absl::StrCat("unknown command '", cmd, "'\n", kUsage));
+  return kvmbed::BadInput(absl::StrCat("unknown command '", kvmbed::Excerpt(cmd), "'\n", kUsage));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<std::string> argl(argv + 1, argv + argc);
+  for (const std::string& a : argl) {
+    if (a == "--") break;
+    if (a == "--help" || a == "-h" || a == "-help" || a == "--helpshort") {
+      std::printf("kvmbed: %s\n", kUsage);
+      return kvmbed::FinishStdout(kvmbed::kExitClean);
+    }
+    if (a == "--helpfull" || a == "-helpfull") {
+      PrintFlagsHelp();
+      return kvmbed::FinishStdout(kvmbed::kExitClean);
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> args = kvmbed::ParseFlags(argl);
+  if (!args.ok()) return kvmbed::BadInput(args.status());
+  if (absl::GetFlag(FLAGS_verbose)) kvmbed::SetLogLevel(kvmbed::LogLevel::kDebug);
+  // No output may be the same file as an input (e.g. report x.jsonl
+  // --output=x.jsonl would overwrite the log with its page).
+  if (args->size() > 1) {
+    std::vector<std::string> inputs(args->begin() + 1, args->end());
+    absl::Status st = kvmbed::RefuseOutputsOverInputs(inputs);
+    if (!st.ok()) return kvmbed::BadInput(st);
+  }
+  // Without /dev/kvm, a command that needs it runs in the nested L1.
+  if (int code = kvmbed::MaybeRunNested(argc, argv, *args); code >= 0) return code;
+  return kvmbed::FinishStdout(Dispatch(*args));
 }

@@ -17,6 +17,14 @@ int ProfileCommand(const std::vector<std::string>& args) {
   if (args.empty()) return BadInput(usage);
   const std::string& verb = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (verb == "check" || verb == "import" || verb == "export") {
+    absl::Status flags = OnlyFlags(
+        absl::StrCat("profile ", verb),
+        verb == "check"    ? std::vector<std::string>{"fold_cpus", "duration", "output"}
+        : verb == "import" ? std::vector<std::string>{"output"}
+                           : std::vector<std::string>{"libvirt", "output"});
+    if (!flags.ok()) return BadInput(flags);
+  }
   if (verb == "check") {
     absl::StatusOr<RunSpec> spec = LoadRunSpec(rest);
     if (!spec.ok()) return BadInput(spec.status());

@@ -11,6 +11,8 @@
 namespace kvmbed {
 
 int ReportCommand(const std::vector<std::string>& args) {
+  absl::Status flags = OnlyFlags("report", {"output"});
+  if (!flags.ok()) return BadInput(flags);
   if (args.size() != 1) {
     return BadInput("usage: kvmbed report RUN.jsonl [--output OUT.html]");
   }

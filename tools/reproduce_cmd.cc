@@ -64,6 +64,9 @@ int FinishReproduction(const std::string& name, const absl::StatusOr<Reproductio
 // (configs/reproduce-muxed-ipi-wakelist.yaml unless PROFILE is given), then
 // the --seed / --cpus / --*-model flags when set on the command line.
 int MuxedIpiWakelist(const std::vector<std::string>& profile) {
+  absl::Status flags = OnlyFlags("reproduce muxed-ipi-wakelist",
+                                 {"fold_cpus", "cpus", "buggy_model", "fixed_model", "events", "json"});
+  if (!flags.ok()) return BadInput(flags);
   if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
   ProfileOptions opts;
   opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
@@ -84,6 +87,8 @@ int MuxedIpiWakelist(const std::vector<std::string>& profile) {
 // A guest-plane scenario: its profile (the shipped configs/reproduce-NAME.yaml
 // unless PROFILE is given) holds the load and the budgets.
 int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>& profile) {
+  absl::Status flags = OnlyFlags(absl::StrCat("reproduce ", s.name), {"fold_cpus", "events", "json"});
+  if (!flags.ok()) return BadInput(flags);
   if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
   ProfileOptions opts;
   opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
@@ -185,6 +190,26 @@ int ExploreLostHostIpiCmd() {
 // lost-host-ipi: options from its profile (configs/reproduce-lost-host-ipi.yaml
 // unless PROFILE is given), then any reproduce flag given on the command line.
 int LostHostIpi(const std::vector<std::string>& profile) {
+  if (FlagGiven("explore")) {
+    absl::Status flags = OnlyFlags("reproduce lost-host-ipi --explore",
+                                   {"explore", "kernel_model", "buggy_model", "cpus", "window",
+                                    "messages", "buggy_budget", "fold_cpus"});
+    if (!flags.ok()) return BadInput(flags);
+  } else {
+    // Both planes take these; --cpus/--seed only the model, --store-hold only kvm.
+    std::vector<std::string> applicable = {
+        "plane",     "scenario",    "mode",        "buggy_budget", "fixed_budget",
+        "fixed_doorbells", "threshold", "pin", "buggy_model",  "fixed_model",
+        "json",      "events",      "fold_cpus"};
+    const bool kvm = absl::GetFlag(FLAGS_plane) == "kvm";
+    for (const char* f : kvm ? std::vector<const char*>{"store_hold"}
+                             : std::vector<const char*>{"cpus", "seed"}) {
+      applicable.push_back(f);
+    }
+    absl::Status flags = OnlyFlags(
+        absl::StrCat("reproduce lost-host-ipi --plane=", kvm ? "kvm" : "model"), applicable);
+    if (!flags.ok()) return BadInput(flags);
+  }
   if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
   ProfileOptions opts;
   opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
@@ -274,6 +299,8 @@ const std::vector<Scenario>& Scenarios() {
 int ReproduceCommand(const std::vector<std::string>& args) {
   std::string usage = "usage: kvmbed reproduce NAME [PROFILE] [--flags] | kvmbed reproduce --list";
   if (args.size() == 1 && (args[0] == "--list" || args[0] == "list")) {
+    absl::Status flags = OnlyFlags("reproduce --list", {});
+    if (!flags.ok()) return BadInput(flags);
     for (const Scenario& s : Scenarios()) {
       std::printf("%-20s %-12s %s\n", s.name.c_str(), s.commit.c_str(), s.summary.c_str());
     }

@@ -25,6 +25,9 @@ void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
+  absl::Status flags =
+      OnlyFlags("run", {"fold_cpus", "duration", "events", "inject_fault", "fault_vcpu"});
+  if (!flags.ok()) return BadInput(flags);
   absl::StatusOr<RunSpec> spec = LoadRunSpec(args);
   if (!spec.ok()) return BadInput(spec.status());
   // --inject-fault applies to every VM's guest, run-wide or its own.

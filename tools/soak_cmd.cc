@@ -63,6 +63,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/event_log.h"
+#include "base/input.h"
+#include "base/status_macros.h"
 #include "base/junit.h"
 #include "base/sample_stats.h"
 #include "tools/common.h"
@@ -82,7 +84,11 @@ namespace {
 // ---------------------------------------------------------------------------
 // Profile loading with the soak flags.
 
-absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
+// Loads the profile with the flags shared by soak and bench soak-*; `context`
+// ("soak", "bench soak-rss") also takes the flags in `extra`.
+absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args,
+                                     const std::string& context,
+                                     const std::vector<std::string>& extra) {
   if (args.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "soak: expected one PROFILE.yaml, got ", args.size(),
@@ -114,6 +120,24 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args) {
   }
   if (absl::GetFlag(FLAGS_store_hold) != absl::ZeroDuration()) {
     spec->hostipi.store_hold = absl::GetFlag(FLAGS_store_hold);
+  }
+  {
+    std::vector<std::string> applicable = {
+        "fold_cpus",   "scale",       "duration",      "kernel_model", "drop_ipi_fraction",
+        "fault_vcpu",  "csd_timeout", "soft_lockup",   "status_interval"};
+    applicable.insert(applicable.end(), extra.begin(), extra.end());
+    // The host plane's flags only when there is a host plane to apply them to.
+    if (spec->hostipi.enabled) {
+      applicable.push_back("host_ordering");
+      applicable.push_back("store_hold");
+    }
+    RETURN_IF_ERROR(OnlyFlags(
+        spec->hostipi.enabled
+            ? context
+            : absl::StrCat(context, " of ", spec->source,
+                           ", which has no host plane (add --kernel-model=v5.4 or "
+                           "hostipi: {enabled: true})"),
+        applicable));
   }
   if (spec->hostipi.enabled) {
     // Flags are checked like the profile's hostipi: section (named fields).
@@ -1281,7 +1305,8 @@ int64_t GuestRamRssKib() {
 }  // namespace
 
 int SoakCommand(const std::vector<std::string>& args) {
-  absl::StatusOr<RunSpec> spec = LoadSoakSpec(args);
+  absl::StatusOr<RunSpec> spec =
+      LoadSoakSpec(args, "soak", {"events", "junit", "host_stress", "stop_on_lost"});
   if (!spec.ok()) return BadInput(spec.status());
   SoakOptions so;
   so.events_path = absl::GetFlag(FLAGS_events);
@@ -1294,7 +1319,14 @@ int SoakCommand(const std::vector<std::string>& args) {
 }
 
 int SoakBenchCommand(const std::string& which, const std::vector<std::string>& args) {
-  absl::StatusOr<RunSpec> spec = LoadSoakSpec(args);
+  if (which != "soak-overhead" && which != "soak-rss") {
+    return BadInput(absl::StrCat("bench ", Excerpt(which), ": use soak-overhead or soak-rss"));
+  }
+  absl::StatusOr<RunSpec> spec = LoadSoakSpec(
+      args, absl::StrCat("bench ", which),
+      which == "soak-overhead"
+          ? std::vector<std::string>{"runs", "warmup", "min_cpu_share", "host_stress"}
+          : std::vector<std::string>{"rss_every", "host_stress"});
   if (!spec.ok()) return BadInput(spec.status());
   if (absl::GetFlag(FLAGS_duration) == absl::ZeroDuration()) {
     spec->duration = which == "soak-rss" ? absl::Minutes(10) : absl::Seconds(3);

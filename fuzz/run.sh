@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds kvmbed's libFuzzer targets with clang-14 (ASan + UBSan, libFuzzer
+# from libclang-rt-14-dev) and runs each for SECONDS (default 60) on a copy
+# of its seed corpus (fuzz/corpus/NAME). Crashes and hangs land in
+# $OUT/artifacts; add each to fuzz/corpus/NAME/ as a regression case (the
+# //fuzz:NAME_fuzzer_replay_test tests replay the corpus with the ordinary
+# toolchain).
+#   fuzz/run.sh [SECONDS] [NAME...]     NAME: profile libvirt report parsers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH="${1:-60}"; shift || true
+NAMES=("$@"); [ ${#NAMES[@]} -gt 0 ] || NAMES=(profile libvirt report parsers)
+OUT="${OUT:-/tmp/kvmbed-fuzz}"
+CXX="${CXX:-clang++-14}"
+mkdir -p "$OUT/artifacts"
+
+# The generated list of shipped profiles comes from its Bazel rule.
+bazel build //configs:shipped_profiles >/dev/null 2>&1
+SHIPPED="$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/configs/shipped_profiles.cc"
+
+# System libraries: the link list of //third_party:system.BUILD.
+LIBS=$(grep -oE '"-l[^"]+"' third_party/system.BUILD | tr -d '"' | grep -v -E 'gtest|gmock|benchmark' | sort -u)
+
+sources() {
+  case "$1" in
+    profile|libvirt) echo configs/profile.cc configs/cpuset.cc configs/libvirt.cc \
+                          hostipi/kernel_model.cc base/input.cc "$SHIPPED" ;;
+    report) echo report/run_data.cc report/render.cc base/input.cc ;;
+    parsers) echo configs/cpuset.cc hostipi/kernel_model.cc ;;
+  esac
+}
+
+for name in "${NAMES[@]}"; do
+  bin="$OUT/${name}_fuzzer"
+  # shellcheck disable=SC2046
+  "$CXX" -std=c++17 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    "fuzz/${name}_fuzzer.cc" $(sources "$name") $LIBS -o "$bin"
+  work="$OUT/corpus-$name"
+  mkdir -p "$work"
+  cp -n "fuzz/corpus/$name"/* "$work"/ 2>/dev/null || true
+  echo "== $name: ${SECONDS_EACH}s"
+  "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    -print_final_stats=1 -artifact_prefix="$OUT/artifacts/${name}-" "$work" 2>"$OUT/$name.log" || {
+      echo "$name: the fuzzer stopped on a finding; see $OUT/$name.log and $OUT/artifacts"; }
+  grep -E "^stat::number_of_executed_units|Done [0-9]+ runs" "$OUT/$name.log" | tail -2
+done
