@@ -17,6 +17,9 @@ PACKAGES=(
   # The nested L1 (tools/nested_kvm.sh): real SVM KVM under QEMU TCG where
   # this machine has no VMX/SVM KVM of its own.
   qemu-system-x86 linux-image-amd64 busybox-static cpio
+  # Sanitizer runtimes (--config=asan, --config=tsan), libFuzzer (fuzz/run.sh)
+  # and xmllint (contract_test checks exported XML with it).
+  libasan8 libubsan1 libtsan2 clang-14 libclang-rt-14-dev libxml2-utils
 )
 
 if [ "$(id -u)" -ne 0 ]; then
