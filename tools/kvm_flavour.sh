@@ -4,7 +4,7 @@
 # kvm_amd), pvm (a paravirtual KVM without VMX/SVM), other (a /dev/kvm of
 # unknown kind), none (no usable /dev/kvm). kvm_nested prints "nested" when
 # this kernel itself runs under a hypervisor, "bare" otherwise.
-# tools/kvm_flavour.cc answers the same questions for kvmbed itself; keep the
+# vmm/kvm.h DetectKvmHost() answers the same questions for kvmbed itself; keep the
 # two in step.
 kvm_flavour() {
   if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then echo none; return; fi
