@@ -13,6 +13,7 @@ double Reproduction::PBound() const {
 bool Reproduction::Pass() const { return buggy.hung && fixed.ran && fixed.hangs == 0; }
 
 std::string RenderReproduction(const Reproduction& r) {
+  if (!r.rendered.empty()) return r.rendered;
   std::string out = absl::StrFormat("reproduce %s (%s)\n  bug: %s\n  fix: %s\n", r.name,
                                     r.commit, r.bug, r.fix);
   for (const std::string& n : r.notes) absl::StrAppend(&out, "  note: ", n, "\n");
@@ -66,6 +67,7 @@ nlohmann::json PhaseJson(const ReproductionPhase& p) {
 }  // namespace
 
 nlohmann::json ReproductionToJson(const Reproduction& r) {
+  if (!r.rendered_json.is_null()) return r.rendered_json;
   return {{"name", r.name},     {"commit", r.commit},         {"bug", r.bug},
           {"fix", r.fix},       {"unit", r.unit},             {"buggy", PhaseJson(r.buggy)},
           {"fixed", PhaseJson(r.fixed)}, {"p_bound", r.PBound()}, {"pass", r.Pass()},

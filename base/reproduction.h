@@ -39,6 +39,11 @@ struct Reproduction {
   ReproductionPhase buggy;
   ReproductionPhase fixed;
   std::vector<std::string> notes;  // warnings, parameters worth knowing
+  // A scenario with a fuller form of its own (lost-host-ipi's model plane
+  // prints its workload, threshold and per-phase counters) sets these;
+  // RenderReproduction and ReproductionToJson then return them as they are.
+  std::string rendered;
+  nlohmann::json rendered_json;
 
   // 3/N for the fixed phase when it stayed clean, else 0.
   double PBound() const;

@@ -17,7 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "base/input.h"
 #include "base/status_macros.h"
-#include "configs/cpuset.h"
+#include "base/cpuset.h"
 #include "configs/profile.h"
 #include "tinyxml2.h"
 #include "yaml-cpp/yaml.h"

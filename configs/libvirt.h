@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "configs/run_spec.h"
+#include "runner/run_spec.h"
 
 namespace kvmbed {
 

@@ -23,7 +23,7 @@
 #include "absl/time/time.h"
 #include "base/input.h"
 #include "base/status_macros.h"
-#include "configs/cpuset.h"
+#include "base/cpuset.h"
 #include "hostipi/kernel_model.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
@@ -317,7 +317,7 @@ class ProfileReader {
                 std::vector<int> host)
       : source_(std::move(source)), opts_(opts), host_(std::move(host)) {}
 
-  absl::StatusOr<RunSpec> ReadRun(const YAML::Node& root);
+  absl::StatusOr<ScenarioProfile> ReadRun(const YAML::Node& root);
 
  private:
   // file:line:col: field: message, at `node` shifted right by `extra`
@@ -370,7 +370,8 @@ class ProfileReader {
   // A hostipi KernelModel string at `field`, checked by its parser.
   absl::StatusOr<std::string> KernelModelText(const YAML::Node& n,
                                               const std::string& field) const;
-  absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
+  absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec,
+                                        const ReproduceSpec& reproduce) const;
   absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
   absl::StatusOr<absl::Duration> PositiveDuration(const YAML::Node& node,
                                                   const std::string& field) const;
@@ -676,7 +677,16 @@ absl::StatusOr<VmSpec> ProfileReader::ReadVm(const YAML::Node& node,
   return vm;
 }
 
-absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
+namespace {
+ScenarioProfile WithReproduce(RunSpec run, ReproduceSpec reproduce) {
+  ScenarioProfile p;
+  static_cast<RunSpec&>(p) = std::move(run);
+  p.reproduce = std::move(reproduce);
+  return p;
+}
+}  // namespace
+
+absl::StatusOr<ScenarioProfile> ProfileReader::ReadRun(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) {
     return Error(root, "",
                  "the profile is empty; start from configs/default.yaml");
@@ -741,8 +751,9 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
   if (root["guest"]) {
     ASSIGN_OR_RETURN(spec.guest, ReadGuest(root["guest"]));
   }
+  ReproduceSpec reproduce;
   if (root["reproduce"]) {
-    ASSIGN_OR_RETURN(spec.reproduce, ReadReproduce(root["reproduce"]));
+    ASSIGN_OR_RETURN(reproduce, ReadReproduce(root["reproduce"]));
   }
   if (root["guest_memory"]) {
     const YAML::Node m = root["guest_memory"];
@@ -759,8 +770,8 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
     spec.vms.push_back(std::move(vm));
     RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
-    RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec));
-    return spec;
+    RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec, reproduce));
+    return WithReproduce(std::move(spec), std::move(reproduce));
   }
   const YAML::Node vms = root["vms"];
   if (!vms.IsSequence() || vms.size() == 0) {
@@ -804,8 +815,8 @@ absl::StatusOr<RunSpec> ProfileReader::ReadRun(const YAML::Node& root) {
     spec.vms.push_back(std::move(vm));
   }
   RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
-  RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec));
-  return spec;
+  RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec, reproduce));
+  return WithReproduce(std::move(spec), std::move(reproduce));
 }
 
 absl::StatusOr<absl::Duration> ProfileReader::PositiveDuration(
@@ -986,25 +997,25 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
     const YAML::Node p = r["pvspinlock"];
     RETURN_IF_ERROR(CheckMap(p, "reproduce.pvspinlock", PvSpinlockKeys()));
     if (p["spin_loops"]) {
-      ASSIGN_OR_RETURN(spec.pv_spin_loops,
+      ASSIGN_OR_RETURN(spec.pvspinlock.spin_loops,
                        Int(p["spin_loops"], "reproduce.pvspinlock.spin_loops", 1, 1 << 24));
     }
     if (p["holder"]) {
-      ASSIGN_OR_RETURN(spec.pv_holder, Int(p["holder"], "reproduce.pvspinlock.holder", 0, 63));
+      ASSIGN_OR_RETURN(spec.pvspinlock.holder, Int(p["holder"], "reproduce.pvspinlock.holder", 0, 63));
     }
     if (p["irq_vcpu"]) {
-      ASSIGN_OR_RETURN(spec.pv_irq_vcpu,
+      ASSIGN_OR_RETURN(spec.pvspinlock.irq_vcpu,
                        Int(p["irq_vcpu"], "reproduce.pvspinlock.irq_vcpu", 0, 63));
     }
     if (p["task_vcpu"]) {
-      ASSIGN_OR_RETURN(spec.pv_task_vcpu,
+      ASSIGN_OR_RETURN(spec.pvspinlock.task_vcpu,
                        Int(p["task_vcpu"], "reproduce.pvspinlock.task_vcpu", 0, 63));
     }
     if (p["hold"]) {
-      ASSIGN_OR_RETURN(spec.pv_hold, PositiveDuration(p["hold"], "reproduce.pvspinlock.hold"));
+      ASSIGN_OR_RETURN(spec.pvspinlock.hold, PositiveDuration(p["hold"], "reproduce.pvspinlock.hold"));
     }
     if (p["think"]) {
-      ASSIGN_OR_RETURN(spec.pv_think, PositiveDuration(p["think"], "reproduce.pvspinlock.think"));
+      ASSIGN_OR_RETURN(spec.pvspinlock.think, PositiveDuration(p["think"], "reproduce.pvspinlock.think"));
     }
     if (p["irq_fraction"]) {
       const YAML::Node n = p["irq_fraction"];
@@ -1014,15 +1025,15 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
                      "expected a fraction above 0, at most 1; e.g. 0.5 raises the io "
                      "interrupt in half of the holder's rounds");
       }
-      spec.pv_irq_fraction = v;
+      spec.pvspinlock.irq_fraction = v;
     }
-    if (spec.pv_holder == spec.pv_irq_vcpu || spec.pv_holder == spec.pv_task_vcpu ||
-        spec.pv_irq_vcpu >= spec.pv_task_vcpu) {
+    if (spec.pvspinlock.holder == spec.pvspinlock.irq_vcpu || spec.pvspinlock.holder == spec.pvspinlock.task_vcpu ||
+        spec.pvspinlock.irq_vcpu >= spec.pvspinlock.task_vcpu) {
       return Error(p, "reproduce.pvspinlock",
                    absl::StrFormat("holder %d, irq_vcpu %d, task_vcpu %d: use three different "
                                    "vCPUs with irq_vcpu < task_vcpu (the seed's CPU n-# is "
                                    "the first waiter in CPU order); e.g. 0, 1, 2",
-                                   spec.pv_holder, spec.pv_irq_vcpu, spec.pv_task_vcpu));
+                                   spec.pvspinlock.holder, spec.pvspinlock.irq_vcpu, spec.pvspinlock.task_vcpu));
     }
   }
   if (r["wakelist"]) RETURN_IF_ERROR(ReadWakelist(r, &spec));
@@ -1031,21 +1042,21 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
     const YAML::Node o = r["offline"];
     RETURN_IF_ERROR(CheckMap(o, "reproduce.offline", OfflineKeys()));
     if (o["target"]) {
-      ASSIGN_OR_RETURN(spec.hp_target, Int(o["target"], "reproduce.offline.target", 0, 63));
+      ASSIGN_OR_RETURN(spec.offline.target, Int(o["target"], "reproduce.offline.target", 0, 63));
     }
     if (o["offline"]) {
-      ASSIGN_OR_RETURN(spec.hp_offline,
+      ASSIGN_OR_RETURN(spec.offline.offline,
                        PositiveDuration(o["offline"], "reproduce.offline.offline"));
     }
     if (o["online"]) {
-      ASSIGN_OR_RETURN(spec.hp_online, PositiveDuration(o["online"], "reproduce.offline.online"));
+      ASSIGN_OR_RETURN(spec.offline.online, PositiveDuration(o["online"], "reproduce.offline.online"));
     }
     if (o["dying_window"]) {
-      ASSIGN_OR_RETURN(spec.hp_dying_window,
+      ASSIGN_OR_RETURN(spec.offline.dying_window,
                        PositiveDuration(o["dying_window"], "reproduce.offline.dying_window"));
     }
     if (o["tick"]) {
-      ASSIGN_OR_RETURN(spec.hp_tick, PositiveDuration(o["tick"], "reproduce.offline.tick"));
+      ASSIGN_OR_RETURN(spec.offline.tick, PositiveDuration(o["tick"], "reproduce.offline.tick"));
     }
   }
   return spec;
@@ -1060,17 +1071,17 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
                  "write wakelist: {threshold_ticks: 200000} instead");
   }
   if (w["mode"]) {
-    ASSIGN_OR_RETURN(spec->wl_mode, OrderingMode(w["mode"], "reproduce.wakelist.mode"));
+    ASSIGN_OR_RETURN(spec->wakelist.mode, OrderingMode(w["mode"], "reproduce.wakelist.mode"));
   }
   if (w["cpus"]) {
-    ASSIGN_OR_RETURN(spec->wl_cpus, Int(w["cpus"], "reproduce.wakelist.cpus", 2, 64));
+    ASSIGN_OR_RETURN(spec->wakelist.cpus, Int(w["cpus"], "reproduce.wakelist.cpus", 2, 64));
   }
   if (w["buggy_model"]) {
-    ASSIGN_OR_RETURN(spec->wl_buggy_model,
+    ASSIGN_OR_RETURN(spec->wakelist.buggy_model,
                      KernelModelText(w["buggy_model"], "reproduce.wakelist.buggy_model"));
   }
   if (w["fixed_model"]) {
-    ASSIGN_OR_RETURN(spec->wl_fixed_model,
+    ASSIGN_OR_RETURN(spec->wakelist.fixed_model,
                      KernelModelText(w["fixed_model"], "reproduce.wakelist.fixed_model"));
   }
   if (w["threshold_ticks"]) {
@@ -1081,7 +1092,7 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
                    "expected a whole number of virtual ticks >= 1; e.g. threshold_ticks: "
                    "200000 (leave it out for the default)");
     }
-    spec->wl_threshold_ticks = v;
+    spec->wakelist.threshold_ticks = v;
   }
   return absl::OkStatus();
 }
@@ -1115,20 +1126,20 @@ absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* 
                  "(emulated); write lost_host_ipi: {threshold: 200000} instead");
   }
   if (h["shape"]) {
-    ASSIGN_OR_RETURN(spec->lhi_shape, Int(h["shape"], "reproduce.lost_host_ipi.shape", 1, 2));
+    ASSIGN_OR_RETURN(spec->lost_host_ipi.shape, Int(h["shape"], "reproduce.lost_host_ipi.shape", 1, 2));
   }
   if (h["mode"]) {
-    ASSIGN_OR_RETURN(spec->lhi_mode, OrderingMode(h["mode"], "reproduce.lost_host_ipi.mode"));
+    ASSIGN_OR_RETURN(spec->lost_host_ipi.mode, OrderingMode(h["mode"], "reproduce.lost_host_ipi.mode"));
   }
   if (h["cpus"]) {
-    ASSIGN_OR_RETURN(spec->lhi_cpus, Int(h["cpus"], "reproduce.lost_host_ipi.cpus", 2, 64));
+    ASSIGN_OR_RETURN(spec->lost_host_ipi.cpus, Int(h["cpus"], "reproduce.lost_host_ipi.cpus", 2, 64));
   }
   if (h["buggy_model"]) {
-    ASSIGN_OR_RETURN(spec->lhi_buggy_model,
+    ASSIGN_OR_RETURN(spec->lost_host_ipi.buggy_model,
                      KernelModelText(h["buggy_model"], "reproduce.lost_host_ipi.buggy_model"));
   }
   if (h["fixed_model"]) {
-    ASSIGN_OR_RETURN(spec->lhi_fixed_model,
+    ASSIGN_OR_RETURN(spec->lost_host_ipi.fixed_model,
                      KernelModelText(h["fixed_model"], "reproduce.lost_host_ipi.fixed_model"));
   }
   if (h["threshold"]) {
@@ -1139,7 +1150,7 @@ absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* 
                    "expected a whole number >= 1 (ns natively, virtual ticks emulated); "
                    "leave it out for the calibrated/default threshold");
     }
-    spec->lhi_threshold = v;
+    spec->lost_host_ipi.threshold = v;
   }
   if (h["pin"]) {
     ASSIGN_OR_RETURN(std::string text, String(h["pin"], "reproduce.lost_host_ipi.pin"));
@@ -1148,14 +1159,14 @@ absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* 
       return Error(h["pin"], "reproduce.lost_host_ipi.pin",
                    absl::StrCat(cpus.status().message(), "; e.g. pin: 0-1"), QuoteOffset(h["pin"]));
     }
-    spec->lhi_pin = *cpus;
+    spec->lost_host_ipi.pin = *cpus;
   }
   return absl::OkStatus();
 }
 
 absl::Status ProfileReader::CheckReproduceAgainstVms(const YAML::Node& root,
-                                                     const RunSpec& spec) const {
-  const ReproduceSpec& r = spec.reproduce;
+                                                     const RunSpec& spec,
+                                                     const ReproduceSpec& r) const {
   if (!r.present) return absl::OkStatus();
   for (const VmSpec& vm : spec.vms) {
     if (vm.vcpus > 64) {
@@ -1163,14 +1174,14 @@ absl::Status ProfileReader::CheckReproduceAgainstVms(const YAML::Node& root,
                    absl::StrFormat("VM %s has %d vCPUs; reproduce scenarios take at most 64",
                                    vm.name, vm.vcpus));
     }
-    const int top = std::max({r.pv_holder, r.pv_irq_vcpu, r.pv_task_vcpu});
+    const int top = std::max({r.pvspinlock.holder, r.pvspinlock.irq_vcpu, r.pvspinlock.task_vcpu});
     if (root["reproduce"]["pvspinlock"] && top >= vm.vcpus) {
       return Error(root["reproduce"]["pvspinlock"], "reproduce.pvspinlock",
                    absl::StrFormat("VM %s has only %d vCPUs but vCPU %d is named; use vCPUs "
                                    "0 to %d or raise vcpus",
                                    vm.name, vm.vcpus, top, vm.vcpus - 1));
     }
-    if (root["reproduce"]["offline"] && (r.hp_target >= vm.vcpus || vm.vcpus < 2)) {
+    if (root["reproduce"]["offline"] && (r.offline.target >= vm.vcpus || vm.vcpus < 2)) {
       return Error(root["reproduce"]["offline"], "reproduce.offline.target",
                    absl::StrFormat("VM %s has %d vCPUs; the target must be one of 0 to %d and "
                                    "at least one other vCPU must call it",
@@ -1515,7 +1526,7 @@ std::string FormatRunSpec(const RunSpec& spec) {
   return out;
 }
 
-absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
+absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view text,
                                               const std::string& source_name,
                                               const ProfileOptions& opts) {
   std::vector<int> host;
@@ -1571,8 +1582,9 @@ absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
   }
 }
 
-absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
-                                    const ProfileOptions& opts) {
+namespace {
+absl::StatusOr<ScenarioProfile> LoadScenarioProfileFile(const std::string& path,
+                                                const ProfileOptions& opts) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(
@@ -1588,8 +1600,9 @@ absl::StatusOr<RunSpec> LoadProfile(const std::string& path,
     }
     return text.status();
   }
-  return LoadProfileFromString(*text, path, opts);
+  return LoadScenarioProfileFromString(*text, path, opts);
 }
+}  // namespace
 
 absl::string_view ShippedProfileText(absl::string_view name) {
   for (const ShippedProfile& p : ShippedProfiles()) {
@@ -1604,18 +1617,41 @@ absl::string_view ShippedProfileText(absl::string_view name) {
 
 absl::string_view DefaultProfileText() { return ShippedProfileText("default"); }
 
-absl::StatusOr<RunSpec> LoadProfileOrShipped(const std::string& path,
-                                             const ProfileOptions& opts) {
+absl::StatusOr<ScenarioProfile> LoadScenarioProfile(const std::string& path,
+                                            const ProfileOptions& opts) {
   struct stat st;
-  if (stat(path.c_str(), &st) == 0) return LoadProfile(path, opts);
+  if (stat(path.c_str(), &st) == 0) return LoadScenarioProfileFile(path, opts);
   absl::string_view name = path;
   absl::ConsumePrefix(&name, "configs/");
   absl::ConsumeSuffix(&name, ".yaml");
   absl::string_view text = ShippedProfileText(name);
   if (text.empty() || name.find('/') != absl::string_view::npos) {
-    return LoadProfile(path, opts);  // the usual "cannot open" error
+    return LoadScenarioProfileFile(path, opts);  // the usual "cannot open" error
   }
-  return LoadProfileFromString(text, absl::StrCat("configs/", name, ".yaml (built in)"), opts);
+  return LoadScenarioProfileFromString(text, absl::StrCat("configs/", name, ".yaml (built in)"),
+                                       opts);
+}
+
+namespace {
+absl::StatusOr<RunSpec> RunOf(absl::StatusOr<ScenarioProfile> profile) {
+  if (!profile.ok()) return profile.status();
+  return static_cast<RunSpec&&>(std::move(*profile));
+}
+}  // namespace
+
+absl::StatusOr<RunSpec> LoadProfileFromString(absl::string_view text,
+                                              const std::string& source_name,
+                                              const ProfileOptions& opts) {
+  return RunOf(LoadScenarioProfileFromString(text, source_name, opts));
+}
+
+absl::StatusOr<RunSpec> LoadProfile(const std::string& path, const ProfileOptions& opts) {
+  return RunOf(LoadScenarioProfileFile(path, opts));
+}
+
+absl::StatusOr<RunSpec> LoadProfileOrShipped(const std::string& path,
+                                             const ProfileOptions& opts) {
+  return RunOf(LoadScenarioProfile(path, opts));
 }
 
 absl::StatusOr<RunSpec> LoadDefaultProfile(const ProfileOptions& opts) {

@@ -22,8 +22,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
-#include "configs/run_spec.h"
 #include "guest/abi.h"
+#include "runner/run_spec.h"
+#include "scenarios/reproduce_spec.h"
 
 namespace kvmbed {
 
@@ -75,6 +76,14 @@ absl::StatusOr<std::vector<int>> ProcessAffinityCpus();
 // host_cpus[c % host_cpus.size()], sorted and deduplicated.
 std::vector<int> FoldCpus(const std::vector<int>& profile_cpus,
                           const std::vector<int>& host_cpus);
+
+// Loads a profile as LoadProfileOrShipped does, keeping its `reproduce:`
+// section (present = false when it has none).
+absl::StatusOr<ScenarioProfile> LoadScenarioProfile(const std::string& path,
+                                            const ProfileOptions& opts);
+absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view text,
+                                                      const std::string& source_name,
+                                                      const ProfileOptions& opts);
 
 // Loads and validates the profile file at `path`.
 absl::StatusOr<RunSpec> LoadProfile(const std::string& path,

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "configs/cpuset.h"
+#include "base/cpuset.h"
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -741,34 +741,34 @@ namespace kvmbed {
 namespace {
 
 TEST(ReproduceSectionTest, ShippedPvSpinlockProfile) {
-  absl::StatusOr<RunSpec> spec =
-      LoadProfile("configs/reproduce-pvspinlock-kick.yaml", TwoCpuHost());
+  absl::StatusOr<ScenarioProfile> spec =
+      LoadScenarioProfile("configs/reproduce-pvspinlock-kick.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const ReproduceSpec& r = spec->reproduce;
   EXPECT_TRUE(r.present);
   EXPECT_EQ(r.scenario, "pvspinlock-kick");
   EXPECT_EQ(r.threshold, absl::Milliseconds(300));
-  EXPECT_EQ(r.pv_irq_vcpu, 1);
-  EXPECT_EQ(r.pv_task_vcpu, 2);
-  EXPECT_EQ(r.pv_hold, absl::Microseconds(500));
-  EXPECT_DOUBLE_EQ(r.pv_irq_fraction, 0.5);
+  EXPECT_EQ(r.pvspinlock.irq_vcpu, 1);
+  EXPECT_EQ(r.pvspinlock.task_vcpu, 2);
+  EXPECT_EQ(r.pvspinlock.hold, absl::Microseconds(500));
+  EXPECT_DOUBLE_EQ(r.pvspinlock.irq_fraction, 0.5);
   EXPECT_EQ(spec->vms[0].vcpus, 3);
 }
 
 TEST(ReproduceSectionTest, ShippedOfflineProfile) {
-  absl::StatusOr<RunSpec> spec =
-      LoadProfile("configs/reproduce-offline-csd-flush.yaml", TwoCpuHost());
+  absl::StatusOr<ScenarioProfile> spec =
+      LoadScenarioProfile("configs/reproduce-offline-csd-flush.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const ReproduceSpec& r = spec->reproduce;
   EXPECT_EQ(r.scenario, "offline-csd-flush");
-  EXPECT_EQ(r.hp_target, 1);
-  EXPECT_EQ(r.hp_offline, absl::Milliseconds(1));
-  EXPECT_EQ(r.hp_tick, absl::Microseconds(200));
-  EXPECT_EQ(r.hp_dying_window, absl::Microseconds(100));
+  EXPECT_EQ(r.offline.target, 1);
+  EXPECT_EQ(r.offline.offline, absl::Milliseconds(1));
+  EXPECT_EQ(r.offline.tick, absl::Microseconds(200));
+  EXPECT_EQ(r.offline.dying_window, absl::Microseconds(100));
 }
 
 TEST(ReproduceSectionTest, AbsentMeansNotPresent) {
-  absl::StatusOr<RunSpec> spec = LoadProfileFromString(kSmall, "t.yaml", TwoCpuHost());
+  absl::StatusOr<ScenarioProfile> spec = LoadScenarioProfileFromString(kSmall, "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_FALSE(spec->reproduce.present);
 }

@@ -18,8 +18,8 @@ ProfileOptions TwoCpuHost() {
 }
 
 std::string ErrorOf(const std::string& text) {
-  absl::StatusOr<RunSpec> spec =
-      LoadProfileFromString(text, "t.yaml", TwoCpuHost());
+  absl::StatusOr<ScenarioProfile> spec =
+      LoadScenarioProfileFromString(text, "t.yaml", TwoCpuHost());
   return spec.ok() ? "<loaded>" : std::string(spec.status().message());
 }
 
@@ -28,7 +28,7 @@ constexpr char kHead[] =
     "muxed-ipi-wakelist\n";
 
 TEST(WakelistProfileTest, ShippedProfileLoads) {
-  absl::StatusOr<RunSpec> spec = LoadProfile(
+  absl::StatusOr<ScenarioProfile> spec = LoadScenarioProfile(
       "configs/reproduce-muxed-ipi-wakelist.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const ReproduceSpec& r = spec->reproduce;
@@ -38,23 +38,23 @@ TEST(WakelistProfileTest, ShippedProfileLoads) {
   EXPECT_EQ(r.fixed_budget, absl::Seconds(20));
   EXPECT_EQ(r.fixed_operations, 1000000);
   EXPECT_EQ(r.seed, 1u);
-  EXPECT_EQ(r.wl_mode, "emulated-power");
-  EXPECT_EQ(r.wl_cpus, 4);
-  EXPECT_EQ(r.wl_buggy_model, "pre-9fb1b36");
-  EXPECT_EQ(r.wl_fixed_model, "9fb1b36");
-  EXPECT_EQ(r.wl_threshold_ticks, 200000);
+  EXPECT_EQ(r.wakelist.mode, "emulated-power");
+  EXPECT_EQ(r.wakelist.cpus, 4);
+  EXPECT_EQ(r.wakelist.buggy_model, "pre-9fb1b36");
+  EXPECT_EQ(r.wakelist.fixed_model, "9fb1b36");
+  EXPECT_EQ(r.wakelist.threshold_ticks, 200000);
   // The compiled-in copy is the same file.
   EXPECT_FALSE(ShippedProfileText("reproduce-muxed-ipi-wakelist").empty());
 }
 
 TEST(WakelistProfileTest, DefaultsWithoutTheSubMap) {
-  absl::StatusOr<RunSpec> spec =
-      LoadProfileFromString(kHead, "t.yaml", TwoCpuHost());
+  absl::StatusOr<ScenarioProfile> spec =
+      LoadScenarioProfileFromString(kHead, "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->reproduce.wl_cpus, 4);
-  EXPECT_EQ(spec->reproduce.wl_buggy_model, "pre-9fb1b36");
-  EXPECT_EQ(spec->reproduce.wl_fixed_model, "9fb1b36");
-  EXPECT_EQ(spec->reproduce.wl_threshold_ticks, 0);
+  EXPECT_EQ(spec->reproduce.wakelist.cpus, 4);
+  EXPECT_EQ(spec->reproduce.wakelist.buggy_model, "pre-9fb1b36");
+  EXPECT_EQ(spec->reproduce.wakelist.fixed_model, "9fb1b36");
+  EXPECT_EQ(spec->reproduce.wakelist.threshold_ticks, 0);
 }
 
 TEST(WakelistProfileTest, BadInputNamesFileFieldAndFix) {
@@ -94,32 +94,32 @@ constexpr char kLostHead[] =
     "name: r\nvcpus: 2\nmemory: 64M\nreproduce:\n  scenario: lost-host-ipi\n";
 
 TEST(LostHostIpiProfileTest, ShippedProfileLoads) {
-  absl::StatusOr<RunSpec> spec =
-      LoadProfile("configs/reproduce-lost-host-ipi.yaml", TwoCpuHost());
+  absl::StatusOr<ScenarioProfile> spec =
+      LoadScenarioProfile("configs/reproduce-lost-host-ipi.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const ReproduceSpec& r = spec->reproduce;
   EXPECT_EQ(r.scenario, "lost-host-ipi");
-  EXPECT_EQ(r.lhi_shape, 1);
-  EXPECT_EQ(r.lhi_mode, "emulated-power");
+  EXPECT_EQ(r.lost_host_ipi.shape, 1);
+  EXPECT_EQ(r.lost_host_ipi.mode, "emulated-power");
   EXPECT_EQ(r.fixed_operations, 1000000);
-  EXPECT_EQ(r.lhi_buggy_model, "");  // the shape's default
+  EXPECT_EQ(r.lost_host_ipi.buggy_model, "");  // the shape's default
 }
 
 TEST(LostHostIpiProfileTest, EveryKeyIsRead) {
-  absl::StatusOr<RunSpec> spec = LoadProfileFromString(
+  absl::StatusOr<ScenarioProfile> spec = LoadScenarioProfileFromString(
       std::string(kLostHead) +
           "  lost_host_ipi: {shape: 2, mode: native, cpus: 3, buggy_model: v5.3, "
           "fixed_model: \"v5.4,demux=peek\", threshold: 5000, pin: 0-1}\n",
       "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const ReproduceSpec& r = spec->reproduce;
-  EXPECT_EQ(r.lhi_shape, 2);
-  EXPECT_EQ(r.lhi_mode, "native");
-  EXPECT_EQ(r.lhi_cpus, 3);
-  EXPECT_EQ(r.lhi_buggy_model, "v5.3");
-  EXPECT_EQ(r.lhi_fixed_model, "v5.4,demux=peek");
-  EXPECT_EQ(r.lhi_threshold, 5000);
-  EXPECT_EQ(r.lhi_pin, (std::vector<int>{0, 1}));
+  EXPECT_EQ(r.lost_host_ipi.shape, 2);
+  EXPECT_EQ(r.lost_host_ipi.mode, "native");
+  EXPECT_EQ(r.lost_host_ipi.cpus, 3);
+  EXPECT_EQ(r.lost_host_ipi.buggy_model, "v5.3");
+  EXPECT_EQ(r.lost_host_ipi.fixed_model, "v5.4,demux=peek");
+  EXPECT_EQ(r.lost_host_ipi.threshold, 5000);
+  EXPECT_EQ(r.lost_host_ipi.pin, (std::vector<int>{0, 1}));
 }
 
 TEST(LostHostIpiProfileTest, BadInputNamesFileFieldAndFix) {

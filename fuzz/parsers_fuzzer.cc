@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "configs/cpuset.h"
+#include "base/cpuset.h"
 #include "hostipi/kernel_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -760,37 +760,6 @@ absl::Status ValidateWakelistOptions(const WakelistOptions& o) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<WakelistOptions> WakelistOptionsFromSpec(const RunSpec& spec) {
-  const ReproduceSpec& r = spec.reproduce;
-  if (!r.present || r.scenario != "muxed-ipi-wakelist") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        spec.source, ": not a muxed-ipi-wakelist profile (reproduce.scenario is '",
-        r.present ? r.scenario : "", "'); start from "
-        "configs/reproduce-muxed-ipi-wakelist.yaml"));
-  }
-  WakelistOptions o;
-  absl::StatusOr<OrderingMode> mode = ParseOrderingMode(r.wl_mode);
-  if (!mode.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        spec.source, ": reproduce.wakelist.mode: ", mode.status().message()));
-  }
-  o.mode = *mode;
-  o.num_cpus = r.wl_cpus;
-  o.seed = r.seed;
-  o.buggy_budget = r.buggy_budget;
-  o.fixed_budget = r.fixed_budget;
-  o.fixed_wakeups = r.fixed_operations;
-  o.threshold_ticks = r.wl_threshold_ticks;
-  o.buggy_model = r.wl_buggy_model;
-  o.fixed_model = r.wl_fixed_model;
-  absl::Status valid = ValidateWakelistOptions(o);
-  if (!valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(spec.source, ": ", valid.message()));
-  }
-  return o;
-}
-
 absl::StatusOr<WakelistPhase> RunWakelistPhase(const WakelistOptions& options,
                                                const std::string& model,
                                                absl::Duration budget,

@@ -40,7 +40,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/reproduction.h"
-#include "configs/run_spec.h"
 #include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
 
@@ -75,12 +74,6 @@ struct WakelistOptions {
 
 // Checks the options; the error names the field and the fix.
 absl::Status ValidateWakelistOptions(const WakelistOptions& options);
-
-// The options a profile's `reproduce:` section gives
-// (configs/reproduce-muxed-ipi-wakelist.yaml): buggy_budget, fixed_budget,
-// fixed_operations (-> fixed_wakeups), seed, and wakelist.{mode, cpus,
-// buggy_model, fixed_model, threshold_ticks}. Errors name the profile.
-absl::StatusOr<WakelistOptions> WakelistOptionsFromSpec(const RunSpec& spec);
 
 // One phase (one kernel model) of the scenario.
 struct WakelistPhase {

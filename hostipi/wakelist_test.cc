@@ -3,7 +3,6 @@
 #include <string>
 
 #include "absl/strings/str_split.h"
-#include "configs/profile.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -229,35 +228,6 @@ TEST(WakelistTest, KernelModelCauseIpiSiteAndPreset) {
                               .status()
                               .message()),
               HasSubstr("given twice"));
-}
-
-TEST(WakelistTest, OptionsFromTheShippedProfile) {
-  ProfileOptions popts;
-  popts.host_cpus = std::vector<int>{0, 1};
-  absl::StatusOr<RunSpec> spec =
-      LoadProfile("configs/reproduce-muxed-ipi-wakelist.yaml", popts);
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  absl::StatusOr<WakelistOptions> o = WakelistOptionsFromSpec(*spec);
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->mode, OrderingMode::kEmulatedPower);
-  EXPECT_EQ(o->num_cpus, 4);
-  EXPECT_EQ(o->seed, 1u);
-  EXPECT_EQ(o->buggy_budget, absl::Seconds(30));
-  EXPECT_EQ(o->fixed_budget, absl::Seconds(20));
-  EXPECT_EQ(o->fixed_wakeups, 1'000'000);
-  EXPECT_EQ(o->threshold_ticks, 200'000);
-  EXPECT_EQ(o->buggy_model, "pre-9fb1b36");
-  EXPECT_EQ(o->fixed_model, "9fb1b36");
-
-  RunSpec other = *spec;
-  other.reproduce.scenario = "pvspinlock-kick";
-  EXPECT_THAT(std::string(WakelistOptionsFromSpec(other).status().message()),
-              HasSubstr("not a muxed-ipi-wakelist profile"));
-  RunSpec native = *spec;
-  native.reproduce.wl_mode = "native";
-  EXPECT_THAT(std::string(WakelistOptionsFromSpec(native).status().message()),
-              HasSubstr("reproduce-muxed-ipi-wakelist.yaml: muxed-ipi-wakelist: "
-                        "mode=native cannot show this bug on x86"));
 }
 
 TEST(WakelistTest, BadOptionsGiveClearErrors) {

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "configs/run_spec.h"
+#include "runner/run_spec.h"
 #include "gtest/gtest.h"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"

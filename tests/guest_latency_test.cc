@@ -1,4 +1,4 @@
-// KVM integration: the guest plane's `ipi_latency` events (vmm/smp_run.h)
+// KVM integration: the guest plane's `ipi_latency` events (runner/smp_run.h)
 // are what the report reads. Two VMs run the torture workload with an event
 // log, as `kvmbed run`/`soak` do; report/run_data must parse the log into one
 // guest-plane histogram per VM equal to the run's own, and the rendered page
@@ -9,11 +9,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/event_log.h"
-#include "configs/run_spec.h"
+#include "runner/run_spec.h"
 #include "gtest/gtest.h"
 #include "report/render.h"
 #include "report/run_data.h"
-#include "vmm/smp_run.h"
+#include "runner/smp_run.h"
 #include "vmm/test_vm.h"
 
 namespace kvmbed {

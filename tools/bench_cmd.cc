@@ -9,13 +9,14 @@
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/common.h"
-#include "vmm/boot_bench.h"
-#include "vmm/ipi_bench.h"
-#include "vmm/guest_repro.h"
+#include "bench/boot_bench.h"
+#include "runner/ipi_latency.h"
+#include "scenarios/guest_scenario.h"
 #include "hostipi/herd_litmus.h"
 #include "hostipi/litmus_catalogue.h"
 #include "hostipi/reproduce.h"
 #include "hostipi/wakelist.h"
+#include "scenarios/muxed_ipi_wakelist.h"
 #include "configs/profile.h"
 
 namespace kvmbed {
@@ -79,10 +80,10 @@ int BenchReproduce(const std::vector<std::string>& args) {
     absl::Status flags =
         OnlyFlags("bench reproduce muxed-ipi-wakelist", {"runs", "fold_cpus", "cpus"});
     if (!flags.ok()) return BadInput(flags);
-    absl::StatusOr<RunSpec> spec =
-        LoadProfileOrShipped("configs/reproduce-muxed-ipi-wakelist.yaml", opts);
-    if (!spec.ok()) return BadInput(spec.status());
-    absl::StatusOr<hostipi::WakelistOptions> o = hostipi::WakelistOptionsFromSpec(*spec);
+    absl::StatusOr<ScenarioProfile> profile =
+        LoadScenarioProfile("configs/reproduce-muxed-ipi-wakelist.yaml", opts);
+    if (!profile.ok()) return BadInput(profile.status());
+    absl::StatusOr<hostipi::WakelistOptions> o = scenarios::WakelistOptionsFromProfile(*profile);
     if (!o.ok()) return BadInput(o.status());
     if (absl::GetFlag(FLAGS_cpus) > 0) o->num_cpus = absl::GetFlag(FLAGS_cpus);
     absl::StatusOr<hostipi::WakelistBench> b = hostipi::RunWakelistBench(*o, runs);
@@ -90,19 +91,20 @@ int BenchReproduce(const std::vector<std::string>& args) {
     std::printf("%s", hostipi::RenderWakelistBench(*o, *b).c_str());
     return kExitClean;
   }
-  const vmm::GuestScenario* s = vmm::FindGuestScenario(args[0]);
+  const auto* s = dynamic_cast<const scenarios::GuestScenario*>(scenarios::FindScenario(args[0]));
   if (s == nullptr) {
     return BadInput(absl::StrCat("bench reproduce: unknown scenario '", args[0],
                                  "'; kvmbed reproduce --list shows them"));
   }
   absl::Status flags =
-      OnlyFlags(absl::StrCat("bench reproduce ", s->name), {"runs", "fold_cpus"});
+      OnlyFlags(absl::StrCat("bench reproduce ", s->Name()), {"runs", "fold_cpus"});
   if (!flags.ok()) return BadInput(flags);
-  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(s->profile, opts);
-  if (!spec.ok()) return BadInput(spec.status());
-  absl::StatusOr<vmm::GuestReproBench> b = vmm::BenchGuestScenario(*s, *spec, runs, absl::Seconds(5));
+  absl::StatusOr<ScenarioProfile> profile = LoadScenarioProfile(s->Profile(), opts);
+  if (!profile.ok()) return BadInput(profile.status());
+  absl::StatusOr<scenarios::GuestReproBench> b =
+      scenarios::BenchGuestScenario(*s, *profile, runs, absl::Seconds(5));
   if (!b.ok()) return BadInput(absl::StrCat("bench reproduce: ", b.status().message()));
-  std::printf("%s", vmm::FormatGuestReproBench(*b).c_str());
+  std::printf("%s", scenarios::FormatGuestReproBench(*b).c_str());
   return kExitClean;
 }
 

@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "configs/run_spec.h"
+#include "runner/run_spec.h"
 
 namespace kvmbed {
 

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "vmm/guest_repro.h"
+#include "scenarios/scenario.h"
 #include "vmm/kvm.h"
 
 namespace kvmbed {
@@ -72,12 +72,15 @@ bool CommandNeedsKvm(const std::vector<std::string>& args) {
   if (cmd == "bench" && args.size() >= 2) {
     const std::string& b = args[1];
     if (b == "boot" || b == "ipi" || b.rfind("soak-", 0) == 0) return true;
-    return b == "reproduce" && args.size() >= 3 &&
-           vmm::FindGuestScenario(args[2]) != nullptr;
+    if (b != "reproduce" || args.size() < 3) return false;
+    const scenarios::Scenario* s = scenarios::FindScenario(args[2]);
+    return s != nullptr && s->NeedsKvm(scenarios::Overrides{});
   }
   if (cmd == "reproduce" && args.size() >= 2) {
-    return vmm::FindGuestScenario(args[1]) != nullptr ||
-           absl::GetFlag(FLAGS_plane) == "kvm";
+    const scenarios::Scenario* s = scenarios::FindScenario(args[1]);
+    scenarios::Overrides given;
+    if (!absl::GetFlag(FLAGS_plane).empty()) given.plane = absl::GetFlag(FLAGS_plane);
+    return s != nullptr && s->NeedsKvm(given);
   }
   return false;
 }

@@ -11,29 +11,18 @@
 #include "absl/strings/str_split.h"
 #include "base/event_log.h"
 #include "base/reproduction.h"
+#include "base/cpuset.h"
 #include "configs/profile.h"
-#include "configs/cpuset.h"
 #include "hostipi/explore_host_ipi.h"
 #include "hostipi/kernel_model.h"
-#include "hostipi/reproduce.h"
-#include "hostipi/stall_report.h"
-#include "hostipi/wakelist.h"
+#include "nlohmann/json.hpp"
+#include "scenarios/scenario.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/stop_signal.h"
-#include "vmm/guest_repro.h"
-#include "vmm/host_plane.h"
 
 namespace kvmbed {
 namespace {
-
-struct Scenario {
-  std::string name;
-  std::string commit;  // alias
-  std::string summary;
-  // Runs it; `profile` is the optional PROFILE argument.
-  std::function<int(const std::vector<std::string>& profile)> run;
-};
 
 std::unique_ptr<EventLog> OpenEvents(int* error) {
   *error = 0;
@@ -58,102 +47,6 @@ int FinishReproduction(const std::string& name, const absl::StatusOr<Reproductio
     std::fputs(RenderReproduction(*r).c_str(), stdout);
   }
   return r->Pass() ? kExitClean : kExitFound;
-}
-
-// muxed-ipi-wakelist on the hostipi memory model: options from its profile
-// (configs/reproduce-muxed-ipi-wakelist.yaml unless PROFILE is given), then
-// the --seed / --cpus / --*-model flags when set on the command line.
-int MuxedIpiWakelist(const std::vector<std::string>& profile) {
-  absl::Status flags = OnlyFlags("reproduce muxed-ipi-wakelist",
-                                 {"fold_cpus", "cpus", "buggy_model", "fixed_model", "events", "json"});
-  if (!flags.ok()) return BadInput(flags);
-  if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
-  ProfileOptions opts;
-  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
-  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(
-      profile.empty() ? "configs/reproduce-muxed-ipi-wakelist.yaml" : profile[0], opts);
-  if (!spec.ok()) return BadInput(spec.status());
-  absl::StatusOr<hostipi::WakelistOptions> o = hostipi::WakelistOptionsFromSpec(*spec);
-  if (!o.ok()) return BadInput(o.status());
-  if (absl::GetFlag(FLAGS_cpus) > 0) o->num_cpus = absl::GetFlag(FLAGS_cpus);
-  if (!absl::GetFlag(FLAGS_buggy_model).empty()) o->buggy_model = absl::GetFlag(FLAGS_buggy_model);
-  if (!absl::GetFlag(FLAGS_fixed_model).empty()) o->fixed_model = absl::GetFlag(FLAGS_fixed_model);
-  int error;
-  std::unique_ptr<EventLog> events = OpenEvents(&error);
-  if (events == nullptr) return error;
-  return FinishReproduction("muxed-ipi-wakelist", hostipi::ReproduceMuxedIpiWakelist(*o), *events);
-}
-
-// A guest-plane scenario: its profile (the shipped configs/reproduce-NAME.yaml
-// unless PROFILE is given) holds the load and the budgets.
-int RunGuestScenario(const vmm::GuestScenario& s, const std::vector<std::string>& profile) {
-  absl::Status flags = OnlyFlags(absl::StrCat("reproduce ", s.name), {"fold_cpus", "events", "json"});
-  if (!flags.ok()) return BadInput(flags);
-  if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
-  ProfileOptions opts;
-  opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
-  absl::StatusOr<RunSpec> spec =
-      LoadProfileOrShipped(profile.empty() ? s.profile : profile[0], opts);
-  if (!spec.ok()) return BadInput(spec.status());
-  int error;
-  std::unique_ptr<EventLog> events = OpenEvents(&error);
-  if (events == nullptr) return error;
-  vmm::GuestReproOptions o;
-  if (!absl::GetFlag(FLAGS_json)) {
-    o.out = [](const std::string& line) {
-      std::fputs(line.c_str(), stdout);
-      if (!line.empty() && line.back() != '\n') std::fputc('\n', stdout);
-      std::fflush(stdout);
-    };
-  }
-  return FinishReproduction(s.name, s.run(*spec, o), *events);
-}
-
-// lost-host-ipi --plane=kvm: shape 2 with a KVM vCPU thread as the target
-// host CPU (its doorbell is a kick out of KVM_RUN) and a pinned sender.
-int LostHostIpiOnKvm(const ReproduceSpec& p) {
-  vmm::KvmReproOptions o;
-  if (FlagGiven("scenario") && absl::GetFlag(FLAGS_scenario) != 2) {
-    return BadInput("reproduce lost-host-ipi --plane=kvm: only --scenario=2 (the receiver's "
-                    "clear) can happen on x86 vCPU threads");
-  }
-  if (FlagGiven("mode")) {
-    // native (default here): x86's store buffer; emulated-power: a seeded
-    // POWER-like store buffer per thread (hostipi ThreadStoreBuffers).
-    absl::StatusOr<hostipi::OrderingMode> mode =
-        hostipi::ParseOrderingMode(absl::GetFlag(FLAGS_mode));
-    if (!mode.ok()) return BadInput(absl::StrCat("--mode: ", mode.status().message()));
-    o.ordering = *mode;
-  }
-  if (FlagGiven("store_hold")) {
-    if (o.ordering != hostipi::OrderingMode::kEmulatedPower) {
-      return BadInput("--store-hold: only with --mode=emulated-power");
-    }
-    o.store_hold = absl::GetFlag(FLAGS_store_hold);
-  }
-  o.buggy_budget = FlagGiven("buggy_budget") ? absl::GetFlag(FLAGS_buggy_budget) : p.buggy_budget;
-  o.fixed_budget = FlagGiven("fixed_budget") ? absl::GetFlag(FLAGS_fixed_budget) : p.fixed_budget;
-  o.fixed_doorbells =
-      FlagGiven("fixed_doorbells") ? absl::GetFlag(FLAGS_fixed_doorbells) : p.fixed_operations;
-  if (FlagGiven("threshold")) o.threshold = absl::Nanoseconds(absl::GetFlag(FLAGS_threshold));
-  if (FlagGiven("pin")) {
-    absl::StatusOr<std::vector<int>> pin = ParseCpuset(absl::GetFlag(FLAGS_pin));
-    if (!pin.ok()) return BadInput(absl::StrCat("--pin: ", pin.status().message()));
-    if (pin->size() != 2) return BadInput("--pin: give two CPUs: the sender's, then the vCPU's");
-    o.pin_cpus = *pin;
-  }
-  if (FlagGiven("buggy_model")) o.buggy_model = absl::GetFlag(FLAGS_buggy_model);
-  if (FlagGiven("fixed_model")) o.fixed_model = absl::GetFlag(FLAGS_fixed_model);
-  if (!absl::GetFlag(FLAGS_json)) {
-    o.out = [](const std::string& text) {
-      std::fputs(text.c_str(), stdout);
-      std::fflush(stdout);
-    };
-  }
-  int error;
-  std::unique_ptr<EventLog> events = OpenEvents(&error);
-  if (events == nullptr) return error;
-  return FinishReproduction("lost-host-ipi", vmm::ReproduceLostHostIpiOnKvm(o), *events);
 }
 
 // lost-host-ipi --explore[=BOUND]: every execution of the POWER model.
@@ -187,111 +80,75 @@ int ExploreLostHostIpiCmd() {
   return r->complete ? kExitClean : kExitUndecided;
 }
 
-// lost-host-ipi: options from its profile (configs/reproduce-lost-host-ipi.yaml
-// unless PROFILE is given), then any reproduce flag given on the command line.
-int LostHostIpi(const std::vector<std::string>& profile) {
-  if (FlagGiven("explore")) {
+// The command line's overrides of the profile: only the flags given.
+scenarios::Overrides OverridesFromFlags() {
+  scenarios::Overrides o;
+  if (FlagGiven("buggy_budget")) o.buggy_budget = absl::GetFlag(FLAGS_buggy_budget);
+  if (FlagGiven("fixed_budget")) o.fixed_budget = absl::GetFlag(FLAGS_fixed_budget);
+  if (FlagGiven("fixed_doorbells")) o.fixed_operations = absl::GetFlag(FLAGS_fixed_doorbells);
+  if (FlagGiven("seed")) o.seed = absl::GetFlag(FLAGS_seed);
+  if (FlagGiven("threshold")) o.threshold = absl::GetFlag(FLAGS_threshold);
+  if (FlagGiven("cpus")) o.cpus = absl::GetFlag(FLAGS_cpus);
+  if (FlagGiven("buggy_model")) o.buggy_model = absl::GetFlag(FLAGS_buggy_model);
+  if (FlagGiven("fixed_model")) o.fixed_model = absl::GetFlag(FLAGS_fixed_model);
+  if (FlagGiven("mode")) o.mode = absl::GetFlag(FLAGS_mode);
+  if (FlagGiven("scenario")) o.shape = absl::GetFlag(FLAGS_scenario);
+  if (FlagGiven("plane")) o.plane = absl::GetFlag(FLAGS_plane);
+  if (FlagGiven("store_hold")) o.store_hold = absl::GetFlag(FLAGS_store_hold);
+  return o;
+}
+
+// One scenario: its profile (the shipped configs/reproduce-NAME.yaml unless
+// PROFILE is given), the flags given on the command line, then its run.
+int RunScenario(const scenarios::Scenario& s, const std::vector<std::string>& profile) {
+  scenarios::Overrides overrides = OverridesFromFlags();
+  const bool explore = s.Name() == "lost-host-ipi" && FlagGiven("explore");
+  if (explore) {
     absl::Status flags = OnlyFlags("reproduce lost-host-ipi --explore",
                                    {"explore", "kernel_model", "buggy_model", "cpus", "window",
                                     "messages", "buggy_budget", "fold_cpus"});
     if (!flags.ok()) return BadInput(flags);
   } else {
-    // Both planes take these; --cpus/--seed only the model, --store-hold only kvm.
-    std::vector<std::string> applicable = {
-        "plane",     "scenario",    "mode",        "buggy_budget", "fixed_budget",
-        "fixed_doorbells", "threshold", "pin", "buggy_model",  "fixed_model",
-        "json",      "events",      "fold_cpus"};
-    const bool kvm = absl::GetFlag(FLAGS_plane) == "kvm";
-    for (const char* f : kvm ? std::vector<const char*>{"store_hold"}
-                             : std::vector<const char*>{"cpus", "seed"}) {
-      applicable.push_back(f);
+    std::vector<std::string> applicable = s.Flags(overrides);
+    for (const char* f : {"fold_cpus", "events", "json"}) applicable.push_back(f);
+    std::string what = absl::StrCat("reproduce ", s.Name());
+    if (s.Name() == "lost-host-ipi") {
+      absl::StrAppend(&what, " --plane=", overrides.plane.value_or("model"));
     }
-    absl::Status flags = OnlyFlags(
-        absl::StrCat("reproduce lost-host-ipi --plane=", kvm ? "kvm" : "model"), applicable);
+    absl::Status flags = OnlyFlags(what, applicable);
     if (!flags.ok()) return BadInput(flags);
+  }
+  if (FlagGiven("pin")) {
+    absl::StatusOr<std::vector<int>> pin = ParseCpuset(absl::GetFlag(FLAGS_pin));
+    if (!pin.ok()) return BadInput(absl::StrCat("--pin: ", pin.status().message()));
+    overrides.pin = *pin;
   }
   if (profile.size() > 1) return BadInput("reproduce: give at most one PROFILE");
   ProfileOptions opts;
   opts.fold_cpus = absl::GetFlag(FLAGS_fold_cpus);
-  absl::StatusOr<RunSpec> spec = LoadProfileOrShipped(
-      profile.empty() ? "configs/reproduce-lost-host-ipi.yaml" : profile[0], opts);
-  if (!spec.ok()) return BadInput(spec.status());
-  const ReproduceSpec& p = spec->reproduce;
-  if (p.scenario != "lost-host-ipi") {
-    return BadInput(absl::StrCat(spec->source, ": reproduce.scenario is '", p.scenario,
-                                 "'; this profile is not for lost-host-ipi"));
-  }
-  if (FlagGiven("explore")) return ExploreLostHostIpiCmd();
-  if (absl::GetFlag(FLAGS_plane) == "kvm") return LostHostIpiOnKvm(p);
-  if (absl::GetFlag(FLAGS_plane) != "model") {
-    return BadInput(absl::StrCat("--plane: '", absl::GetFlag(FLAGS_plane),
-                                 "' is not a plane; use model or kvm"));
-  }
-  hostipi::ReproduceOptions o;
-  o.scenario = FlagGiven("scenario") ? absl::GetFlag(FLAGS_scenario) : p.lhi_shape;
-  const std::string mode_text = FlagGiven("mode") ? absl::GetFlag(FLAGS_mode) : p.lhi_mode;
-  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(mode_text);
-  if (!mode.ok()) return BadInput(absl::StrCat("--mode: ", mode.status().message()));
-  o.mode = *mode;
-  o.num_cpus = FlagGiven("cpus") ? absl::GetFlag(FLAGS_cpus) : p.lhi_cpus;
-  o.seed = FlagGiven("seed") ? absl::GetFlag(FLAGS_seed) : p.seed;
-  o.buggy_budget = FlagGiven("buggy_budget") ? absl::GetFlag(FLAGS_buggy_budget) : p.buggy_budget;
-  o.fixed_budget = FlagGiven("fixed_budget") ? absl::GetFlag(FLAGS_fixed_budget) : p.fixed_budget;
-  o.fixed_doorbells =
-      FlagGiven("fixed_doorbells") ? absl::GetFlag(FLAGS_fixed_doorbells) : p.fixed_operations;
-  o.threshold_ns = FlagGiven("threshold") ? absl::GetFlag(FLAGS_threshold) : p.lhi_threshold;
-  o.pin_cpus = p.lhi_pin;
-  if (FlagGiven("pin")) {
-    absl::StatusOr<std::vector<int>> pin = ParseCpuset(absl::GetFlag(FLAGS_pin));
-    if (!pin.ok()) return BadInput(absl::StrCat("--pin: ", pin.status().message()));
-    o.pin_cpus = *pin;
-  }
-  o.buggy_model = FlagGiven("buggy_model") ? absl::GetFlag(FLAGS_buggy_model) : p.lhi_buggy_model;
-  o.fixed_model = FlagGiven("fixed_model") ? absl::GetFlag(FLAGS_fixed_model) : p.lhi_fixed_model;
+  absl::StatusOr<ScenarioProfile> loaded =
+      LoadScenarioProfile(profile.empty() ? s.Profile() : profile[0], opts);
+  if (!loaded.ok()) return BadInput(loaded.status());
+  absl::Status valid = scenarios::CheckScenarioProfile(*loaded, s.Name());
+  if (!valid.ok()) return BadInput(valid);
+  if (explore) return ExploreLostHostIpiCmd();
 
   int error;
   std::unique_ptr<EventLog> events = OpenEvents(&error);
   if (events == nullptr) return error;
-  EventLog* ev = events.get();
-  o.on_stall = [ev](const hostipi::StallReport& report) {
-    ev->Emit("stall", nlohmann::json::parse(hostipi::StallReportToJson(report)));
-  };
-  absl::StatusOr<hostipi::ReproduceResult> r = hostipi::Reproduce(o);
-  if (!r.ok()) return BadInput(absl::StrCat("reproduce lost-host-ipi: ", r.status().message()));
-  events->Emit("reproduce", nlohmann::json::parse(hostipi::ReproduceResultToJson(*r)));
-  if (absl::GetFlag(FLAGS_json)) {
-    std::printf("%s\n", hostipi::ReproduceResultToJson(*r).c_str());
-  } else {
-    std::fputs(hostipi::RenderReproduceResult(*r).c_str(), stdout);
-  }
-  return r->pass ? kExitClean : kExitFound;
-}
-
-// Every scenario: the host plane's first, then the guest plane's.
-const std::vector<Scenario>& Scenarios() {
-  static const std::vector<Scenario>* kScenarios = [] {
-    auto* v = new std::vector<Scenario>{
-        {"lost-host-ipi", "3a83f677",
-         "POWER9 host: a reordered store leaves host_ipi 0 while a message is set, the "
-         "doorbell is ignored and callers spin in csd_lock_wait(); fix: smp_mb() before "
-         "setting and after clearing kvm_hstate.host_ipi",
-         LostHostIpi},
-        {"muxed-ipi-wakelist", "9fb1b36ca1",
-         "rq->wake_list update not ordered with ipi_message: the receiver demuxes RESCHEDULE "
-         "but scheduler_ipi() sees an empty wake_list and the woken task sticks in TASK_WAKING; "
-         "fix: full barrier in smp_muxed_ipi_message_pass(), xchg() not xchg_local() in "
-         "smp_ipi_demux()",
-         MuxedIpiWakelist},
+  scenarios::ScenarioInput in;
+  in.profile = std::move(*loaded);
+  in.overrides = std::move(overrides);
+  if (!absl::GetFlag(FLAGS_json)) {
+    in.out = [](const std::string& text) {
+      std::fputs(text.c_str(), stdout);
+      if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+      std::fflush(stdout);
     };
-    for (const vmm::GuestScenario& g : vmm::GuestScenarios()) {
-      v->push_back({g.name, g.commit, absl::StrCat(g.bug, "; fix: ", g.fix),
-                    [&g](const std::vector<std::string>& profile) {
-                      return RunGuestScenario(g, profile);
-                    }});
-    }
-    return v;
-  }();
-  return *kScenarios;
+  }
+  EventLog* ev = events.get();
+  in.on_stall = [ev](const nlohmann::json& stall) { ev->Emit("stall", stall); };
+  return FinishReproduction(s.Name(), s.Run(in), *events);
 }
 
 }  // namespace
@@ -301,18 +158,21 @@ int ReproduceCommand(const std::vector<std::string>& args) {
   if (args.size() == 1 && (args[0] == "--list" || args[0] == "list")) {
     absl::Status flags = OnlyFlags("reproduce --list", {});
     if (!flags.ok()) return BadInput(flags);
-    for (const Scenario& s : Scenarios()) {
-      std::printf("%-20s %-12s %s\n", s.name.c_str(), s.commit.c_str(), s.summary.c_str());
+    for (const scenarios::Scenario* s : scenarios::Registry()) {
+      std::printf("%-20s %-12s %s; fix: %s\n", s->Name().c_str(), s->Commit().c_str(),
+                  s->Bug().c_str(), s->Fix().c_str());
     }
     return kExitClean;
   }
   if (args.empty()) return BadInput(usage);
   std::vector<std::string> profile(args.begin() + 1, args.end());
-  for (const Scenario& s : Scenarios()) {
-    if (args[0] == s.name || args[0] == s.commit) return s.run(profile);
+  if (const scenarios::Scenario* s = scenarios::FindScenario(args[0])) {
+    return RunScenario(*s, profile);
   }
   std::string names;
-  for (const Scenario& s : Scenarios()) absl::StrAppend(&names, "\n  ", s.name, " (", s.commit, ")");
+  for (const scenarios::Scenario* s : scenarios::Registry()) {
+    absl::StrAppend(&names, "\n  ", s->Name(), " (", s->Commit(), ")");
+  }
   return BadInput(absl::StrCat("reproduce: unknown scenario '", args[0],
                                "'; kvmbed reproduce --list shows them:", names));
 }

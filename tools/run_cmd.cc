@@ -15,7 +15,7 @@
 #include "tools/flags.h"
 #include "tools/stop_signal.h"
 #include "vmm/machine.h"
-#include "vmm/smp_run.h"
+#include "runner/smp_run.h"
 
 namespace kvmbed {
 namespace {

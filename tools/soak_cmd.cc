@@ -68,14 +68,14 @@
 #include "base/junit.h"
 #include "base/sample_stats.h"
 #include "tools/common.h"
-#include "configs/cpuset.h"
+#include "base/cpuset.h"
 #include "configs/profile.h"
 #include "guest/abi.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/stop_signal.h"
 #include "vmm/machine.h"
-#include "vmm/smp_run.h"
+#include "runner/smp_run.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvmbed {

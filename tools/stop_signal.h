@@ -19,7 +19,9 @@ void IgnoreFileSizeSignal();
 // Registers fn(arg) to run (in the signal handler) when a stop signal
 // arrives; runs it at once if one already arrived. Up to 64 registrations.
 void OnStopSignal(StopFn fn, void* arg);
-// Removes every registration (before the registered objects die).
+// Removes every registration (before the registered objects die). Returns
+// only when no signal handler is still running a removed callback, so the
+// objects may be destroyed right after.
 void ClearStopCallbacks();
 // The signal that asked to stop, or 0.
 int StopSignalReceived();

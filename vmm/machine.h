@@ -28,7 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "configs/run_spec.h"
+#include "vmm/vm_spec.h"
 #include "guest/abi.h"
 #include "vmm/elf.h"
 #include "vmm/guest_memory.h"
@@ -64,7 +64,7 @@ struct MachineOptions {
   absl::Span<const uint8_t> guest_elf;
   // When set, every kMsgReport is handed to it (in the sending vCPU's
   // thread) instead of being logged as console text; returns like
-  // VcpuExitHandler::HandleExit. Used by vmm/smp_run.h.
+  // VcpuExitHandler::HandleExit. Used by runner/smp_run.h.
   std::function<absl::StatusOr<bool>(Vcpu&, const abi::Message&)> on_report;
 };
 

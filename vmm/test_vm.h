@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "configs/run_spec.h"
+#include "vmm/vm_spec.h"
 #include "vmm/kvm.h"
 
 // Skips the current test, with the reason, when /dev/kvm cannot be used.

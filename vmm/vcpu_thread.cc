@@ -1,6 +1,6 @@
 #include "vmm/vcpu_thread.h"
 
-#include "configs/cpuset.h"
+#include "base/cpuset.h"
 
 #include <sched.h>
 #include <signal.h>

@@ -155,7 +155,7 @@ class VcpuThread {
   absl::StatusOr<VcpuRegisters> capture_ ABSL_GUARDED_BY(capture_mu_);
 };
 
-// Formats CPU numbers the libvirt way: "0-3,6" (configs/cpuset.h), or "-"
+// Formats CPU numbers the libvirt way: "0-3,6" (base/cpuset.h), or "-"
 // for none.
 std::string FormatCpuList(const std::vector<int>& cpus);
 

@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "configs/run_spec.h"
+#include "vmm/vm_spec.h"
 #include "vmm/kvm.h"
 
 namespace kvmbed {

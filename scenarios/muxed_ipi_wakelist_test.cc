@@ -1,0 +1,53 @@
+#include "scenarios/muxed_ipi_wakelist.h"
+
+#include <string>
+
+#include "configs/profile.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kvmbed {
+namespace scenarios {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(MuxedIpiWakelistTest, OptionsFromTheShippedProfile) {
+  ProfileOptions popts;
+  popts.host_cpus = std::vector<int>{0, 1};
+  absl::StatusOr<ScenarioProfile> p =
+      LoadScenarioProfile("configs/reproduce-muxed-ipi-wakelist.yaml", popts);
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::StatusOr<hostipi::WakelistOptions> o = WakelistOptionsFromProfile(*p);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->mode, hostipi::OrderingMode::kEmulatedPower);
+  EXPECT_EQ(o->num_cpus, 4);
+  EXPECT_EQ(o->seed, 1u);
+  EXPECT_EQ(o->buggy_budget, absl::Seconds(30));
+  EXPECT_EQ(o->fixed_budget, absl::Seconds(20));
+  EXPECT_EQ(o->fixed_wakeups, 1'000'000);
+  EXPECT_EQ(o->threshold_ticks, 200'000);
+  EXPECT_EQ(o->buggy_model, "pre-9fb1b36");
+  EXPECT_EQ(o->fixed_model, "9fb1b36");
+
+  ScenarioProfile other = *p;
+  other.reproduce.scenario = "pvspinlock-kick";
+  EXPECT_THAT(std::string(WakelistOptionsFromProfile(other).status().message()),
+              HasSubstr("this profile is not for muxed-ipi-wakelist"));
+  ScenarioProfile native = *p;
+  native.reproduce.wakelist.mode = "native";
+  EXPECT_THAT(std::string(WakelistOptionsFromProfile(native).status().message()),
+              HasSubstr("reproduce-muxed-ipi-wakelist.yaml: muxed-ipi-wakelist: "
+                        "mode=native cannot show this bug on x86"));
+}
+
+TEST(MuxedIpiWakelistTest, RegisteredUnderItsNameAndCommit) {
+  EXPECT_EQ(FindScenario("muxed-ipi-wakelist"), &MuxedIpiWakelistScenario());
+  EXPECT_EQ(FindScenario("9fb1b36ca1"), &MuxedIpiWakelistScenario());
+  EXPECT_EQ(FindScenario("9fb1b36"), &MuxedIpiWakelistScenario());
+  EXPECT_EQ(FindScenario("9fb1b3"), nullptr);  // too short to be a commit
+}
+
+}  // namespace
+}  // namespace scenarios
+}  // namespace kvmbed
