@@ -11,7 +11,7 @@
 #include "vmm/machine.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace bench {
 
 absl::StatusOr<BootBenchResult> RunBootBench(const BootBenchOptions& options) {
   if (options.runs < 1) {
@@ -36,15 +36,15 @@ absl::StatusOr<BootBenchResult> RunBootBench(const BootBenchOptions& options) {
   spec.vcpu_affinity.assign(options.vcpus, cpus);
   spec.vcpu_pinned.assign(options.vcpus, false);
 
-  MachineOptions mopts;
+  vmm::MachineOptions mopts;
   mopts.log_console = false;
   BootBenchResult result;
   result.vcpus = options.vcpus;
   for (int run = 0; run < options.runs; ++run) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Machine> m, Machine::Create(spec, mopts));
+    ASSIGN_OR_RETURN(std::unique_ptr<vmm::Machine> m, vmm::Machine::Create(spec, mopts));
     RETURN_IF_ERROR(m->Start());
     RETURN_IF_ERROR(m->WaitOnline(options.boot_timeout));
-    VmSummary s = m->Shutdown();
+    vmm::VmSummary s = m->Shutdown();
     if (!s.error.ok()) return s.error;
     result.samples.push_back(s.boot_time);
   }
@@ -69,5 +69,5 @@ std::string FormatBootBench(const BootBenchResult& r) {
       r.peak_rss_kib);
 }
 
-}  // namespace vmm
+}  // namespace bench
 }  // namespace kvmbed

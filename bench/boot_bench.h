@@ -1,4 +1,4 @@
-// Boot benchmark: time from VM creation (Machine::Create) to every vCPU
+// Boot benchmark: time from VM creation (vmm::Machine::Create) to every vCPU
 // online, N times, plus the process's peak RSS. The CLI prints the median and
 // range (`kvmbed bench boot --vcpus 56`); FormatBootBench does it for you.
 //
@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace bench {
 
 struct BootBenchOptions {
   int vcpus = 56;
@@ -39,7 +39,7 @@ absl::StatusOr<BootBenchResult> RunBootBench(const BootBenchOptions& options);
 // "boot 56 vCPUs: median 41.2ms, range 38.0ms..47.9ms over 5 runs, peak RSS 12345 KiB"
 std::string FormatBootBench(const BootBenchResult& result);
 
-}  // namespace vmm
+}  // namespace bench
 }  // namespace kvmbed
 
 #endif  // KVMBED_BENCH_BOOT_BENCH_H_

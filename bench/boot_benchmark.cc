@@ -6,11 +6,11 @@
 #include "vmm/kvm.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace bench {
 namespace {
 
 void BM_Boot(benchmark::State& state) {
-  if (!Kvm::Available()) {
+  if (!vmm::Kvm::Available()) {
     state.SkipWithError("/dev/kvm is absent or not usable");
     return;
   }
@@ -32,7 +32,7 @@ void BM_Boot(benchmark::State& state) {
 BENCHMARK(BM_Boot)->Arg(4)->Arg(56)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(10);
 
 }  // namespace
-}  // namespace vmm
+}  // namespace bench
 }  // namespace kvmbed
 
 BENCHMARK_MAIN();

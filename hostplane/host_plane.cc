@@ -20,7 +20,7 @@
 #include "vmm/machine.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace hostplane {
 
 using hostipi::CpuMemory;
 using hostipi::HostIpiPlane;
@@ -210,7 +210,7 @@ HostPlane::~HostPlane() {
   Join();
 }
 
-void HostPlane::Attach(Machine* machine) { machine_.store(machine, std::memory_order_release); }
+void HostPlane::Attach(vmm::Machine* machine) { machine_.store(machine, std::memory_order_release); }
 
 std::string HostPlane::CpuName(int cpu) const {
   if (cpu < options_.num_vcpus) return absl::StrCat("vCPU ", cpu, " of VM ", options_.vm_name);
@@ -219,7 +219,7 @@ std::string HostPlane::CpuName(int cpu) const {
 }
 
 absl::StatusOr<int64_t> HostPlane::CalibrateNs() {
-  Machine* m = machine_.load(std::memory_order_acquire);
+  vmm::Machine* m = machine_.load(std::memory_order_acquire);
   if (m == nullptr) return absl::FailedPreconditionError("HostPlane::Start before Attach");
   // Kick round trips: Kick() -> the vCPU thread is out of KVM_RUN and in its
   // exit hook. This is the doorbell's cost on this host; the protocol adds
@@ -278,7 +278,7 @@ absl::StatusOr<int64_t> HostPlane::CalibrateNs() {
 
 absl::Status HostPlane::Start() {
   if (plane_ready_.load()) return absl::FailedPreconditionError("HostPlane::Start twice");
-  Machine* m = machine_.load(std::memory_order_acquire);
+  vmm::Machine* m = machine_.load(std::memory_order_acquire);
   if (m == nullptr) return absl::FailedPreconditionError("HostPlane::Start before Attach");
   int64_t threshold = absl::ToInt64Nanoseconds(options_.stall_threshold);
   if (threshold <= 0) {
@@ -300,7 +300,7 @@ absl::Status HostPlane::Start() {
   const int nv = options_.num_vcpus;
   po.kick = [this, nv](int cpu) {
     if (cpu >= nv) return;  // ksmd threads poll at their interrupt points
-    Machine* mm = machine_.load(std::memory_order_acquire);
+    vmm::Machine* mm = machine_.load(std::memory_order_acquire);
     if (mm != nullptr) mm->vcpu_thread(cpu).Kick();
   };
   RETURN_IF_ERROR(HostIpiPlane::Validate(po));
@@ -421,7 +421,7 @@ StallAction HostPlane::OnStall(const StallReport& report) {
   facts.push_back({"host plane", absl::StrCat("VM ", options_.vm_name, ", CPU#", r.waiter_cpu,
                                               " = ", CpuName(r.waiter_cpu), ", CPU#",
                                               r.target_cpu, " = ", CpuName(r.target_cpu))});
-  Machine* m = machine_.load(std::memory_order_acquire);
+  vmm::Machine* m = machine_.load(std::memory_order_acquire);
   if (r.kind != StallReport::Kind::kUnstuck && r.target_cpu < nv && m != nullptr &&
       !StopRequested()) {
     if (plane_->InGuest(r.target_cpu)) {
@@ -525,7 +525,7 @@ void HostPlane::StopSenders() {
 
 void HostPlane::Join() {
   StopSenders();
-  // The vCPU threads are gone too (Machine::Shutdown came first): make the
+  // The vCPU threads are gone too (vmm::Machine::Shutdown came first): make the
   // last buffered stores visible and stop the drainer.
   if (buffers_) buffers_->Shutdown();
 }
@@ -610,5 +610,5 @@ std::string HostPlane::FormatStatsLine() const {
       absl::FormatDuration(r.threshold));
 }
 
-}  // namespace vmm
+}  // namespace hostplane
 }  // namespace kvmbed

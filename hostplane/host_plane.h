@@ -1,6 +1,6 @@
 // The host plane on real KVM vCPU threads (docs/DESIGN.md "Two planes of IPIs"):
 // every vCPU thread of one VM is a modelled POWER host CPU of hostipi's
-// protocol. A msgsnd to it is its VcpuThread::Kick(); after KVM_RUN returns
+// protocol. A msgsnd to it is its vmm::VcpuThread::Kick(); after KVM_RUN returns
 // the thread runs hostipi's exit path (host_ipi set -> clear, demux, run the
 // host call_single_queue; clear -> the doorbell is the guest's, ignored, back
 // into the guest). Senders mirror the seed (001/003): ksmd-like host threads
@@ -17,16 +17,16 @@
 // RIP symbolized; they go to `out` and to the event log as `stall` /
 // `stall_cleared` events (docs/events.md, plane "host").
 //
-// Lifecycle: Create() -> install as MachineOptions::hooks (or chained, e.g.
-// SmpRunOptions::hooks) -> Machine::Create -> Attach(machine) -> machine
+// Lifecycle: Create() -> install as vmm::MachineOptions::hooks (or chained, e.g.
+// SmpRunOptions::hooks) -> vmm::Machine::Create -> Attach(machine) -> machine
 // Start/WaitOnline -> Start() (calibrates, starts the ksmd threads) -> ...
-// -> StopSenders() -> Machine::Shutdown() -> Join() -> Result(). The ksmd
-// threads kick vCPU threads, so they must be gone before the Machine frees
+// -> StopSenders() -> vmm::Machine::Shutdown() -> Join() -> Result(). The ksmd
+// threads kick vCPU threads, so they must be gone before the vmm::Machine frees
 // them.
 //
 // Threading: Create/Attach/Start/Join/Result from one owner thread.
 // RequestStop(), Stats() and the test hooks from any thread. AfterExit and
-// BeforeEntry run in the vCPU threads (VcpuHooks contract).
+// BeforeEntry run in the vCPU threads (vmm::VcpuHooks contract).
 #ifndef KVMBED_HOSTPLANE_HOST_PLANE_H_
 #define KVMBED_HOSTPLANE_HOST_PLANE_H_
 
@@ -53,8 +53,10 @@
 
 namespace kvmbed {
 namespace vmm {
-
 class Machine;
+}  // namespace vmm
+
+namespace hostplane {
 
 struct HostPlaneOptions {
   std::string vm_name;
@@ -132,23 +134,23 @@ struct HostPlaneResult {
   hostipi::ThreadStoreBuffers::Stats store_buffers;
 };
 
-class HostPlane : public VcpuHooks {
+class HostPlane : public vmm::VcpuHooks {
  public:
   static absl::StatusOr<std::unique_ptr<HostPlane>> Create(const HostPlaneOptions& options);
   ~HostPlane() override;  // RequestStop() + Join()
 
   // Connects the plane to the VM (kick = its vCPU thread's Kick()). Once,
-  // after Machine::Create, before the vCPU threads start.
-  void Attach(Machine* machine);
+  // after vmm::Machine::Create, before the vCPU threads start.
+  void Attach(vmm::Machine* machine);
   // Calibrates the threshold when it is zero (doorbell round trips to the
   // vCPUs, which must be online) and starts the ksmd threads.
   absl::Status Start();
   // Ends every csd wait and sender soon. Any thread; async-signal-safe.
   void RequestStop();
-  // RequestStop() and joins the ksmd threads. Before Machine::Shutdown().
+  // RequestStop() and joins the ksmd threads. Before vmm::Machine::Shutdown().
   void StopSenders();
   // StopSenders() if not done, then makes the last buffered stores visible.
-  // After Machine::Shutdown() (no vCPU thread runs plane code any more).
+  // After vmm::Machine::Shutdown() (no vCPU thread runs plane code any more).
   void Join();
   HostPlaneResult Result() const;
   // Live counters (any thread).
@@ -158,7 +160,7 @@ class HostPlane : public VcpuHooks {
   // One line: doorbells sent/taken/ignored, calls, max wait, stalls.
   std::string FormatStatsLine() const;
 
-  // VcpuHooks: the exit path and the exit-handler senders.
+  // vmm::VcpuHooks: the exit path and the exit-handler senders.
   void AfterExit(int vcpu, uint32_t exit_reason, bool kick_pending) override;
   void BeforeEntry(int vcpu) override;
 
@@ -196,7 +198,7 @@ class HostPlane : public VcpuHooks {
   // kEmulatedPower only; destroyed after mem_ and before plane_'s words.
   std::unique_ptr<hostipi::ThreadStoreBuffers> buffers_;
   std::vector<std::unique_ptr<ThreadMemory>> mem_;  // one per modelled CPU
-  std::atomic<Machine*> machine_{nullptr};
+  std::atomic<vmm::Machine*> machine_{nullptr};
   std::atomic<bool> stop_{false};
   std::atomic<bool> plane_ready_{false};  // plane_ built (Start)
   // Calibration: while calibrating_, vCPU v's first exit after a kick
@@ -233,7 +235,7 @@ class HostPlane : public VcpuHooks {
 };
 
 
-}  // namespace vmm
+}  // namespace hostplane
 }  // namespace kvmbed
 
 #endif  // KVMBED_HOSTPLANE_HOST_PLANE_H_

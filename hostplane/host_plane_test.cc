@@ -16,7 +16,7 @@
 #include "vmm/machine.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace hostplane {
 namespace {
 
 VmSpec SmallVm(int vcpus) {
@@ -52,11 +52,11 @@ struct Sink {
 HostPlaneResult RunWith(HostPlane& plane, const VmSpec& vm, absl::Duration budget,
                         const std::function<bool()>& done = nullptr,
                         const std::function<void()>& after_start = nullptr) {
-  MachineOptions mo;
+  vmm::MachineOptions mo;
   mo.workload = abi::kWorkloadSpin;
   mo.log_console = false;
   mo.hooks = &plane;
-  auto m = Machine::Create(vm, mo);
+  auto m = vmm::Machine::Create(vm, mo);
   EXPECT_TRUE(m.ok()) << m.status();
   if (!m.ok()) return {};
   plane.Attach(m->get());
@@ -72,7 +72,7 @@ HostPlaneResult RunWith(HostPlane& plane, const VmSpec& vm, absl::Duration budge
   }
   EXPECT_TRUE(s.ok()) << s;
   plane.StopSenders();
-  VmSummary sum = (*m)->Shutdown();
+  vmm::VmSummary sum = (*m)->Shutdown();
   plane.Join();
   EXPECT_TRUE(sum.error.ok()) << sum.error;
   return plane.Result();
@@ -193,5 +193,5 @@ TEST(HostPlaneTest, SpecValidation) {
 }
 
 }  // namespace
-}  // namespace vmm
+}  // namespace hostplane
 }  // namespace kvmbed

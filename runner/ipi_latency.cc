@@ -11,7 +11,7 @@
 #include "vmm/machine.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace runner {
 
 double IpiLatency::Us(uint64_t cycles) const {
   return tsc_khz ? static_cast<double>(cycles) * 1000.0 / tsc_khz : 0;
@@ -79,14 +79,14 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
                                                    vm.name, " has ", vm.memory_bytes >> 20,
                                                    " MiB (raise memory or lower iterations)"));
   }
-  MachineOptions mo;
+  vmm::MachineOptions mo;
   mo.workload = abi::kWorkloadIpiBench;
   mo.log_console = false;
   // Keep the VMM's own thread quiet while the guest measures: every Run()
   // poll samples /proc for each vCPU thread, which steals CPU from the
   // vCPUs on a small host and shows up as millisecond tails.
   mo.poll_period = absl::Milliseconds(100);
-  ASSIGN_OR_RETURN(std::unique_ptr<Machine> m, Machine::Create(vm, mo));
+  ASSIGN_OR_RETURN(std::unique_ptr<vmm::Machine> m, vmm::Machine::Create(vm, mo));
   abi::SmpParams p{};
   p.csd_timeout_ns = 60ull * 1000 * 1000 * 1000;  // reports would distort timing
   p.fault_vcpu = abi::kAllVcpus;
@@ -133,7 +133,7 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
   }
   std::vector<uint64_t> cycles(static_cast<size_t>(o.iterations));
   if (s.ok()) s = m->memory().Read(out_gpa, cycles.data(), cycles.size() * 8);
-  VmSummary summary = m->Shutdown();
+  vmm::VmSummary summary = m->Shutdown();
   if (!s.ok()) return s;
   if (!summary.error.ok()) return summary.error;
   return Summarize(
@@ -211,5 +211,5 @@ absl::StatusOr<Calibration> CalibrateThresholds(const VmSpec& vm, int iterations
   return ThresholdsFrom(l, Overcommit(vm));
 }
 
-}  // namespace vmm
+}  // namespace runner
 }  // namespace kvmbed

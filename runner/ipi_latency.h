@@ -21,7 +21,7 @@
 #include "runner/run_spec.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace runner {
 
 // What one round trip goes through in the guest.
 enum class IpiPath {
@@ -101,7 +101,7 @@ double Overcommit(const VmSpec& vm);
 // keep vm's affinity (vCPU 0's for both if vm has one vCPU).
 VmSpec BenchVmSpec(const VmSpec& vm);
 
-}  // namespace vmm
+}  // namespace runner
 }  // namespace kvmbed
 
 #endif  // KVMBED_RUNNER_IPI_LATENCY_H_

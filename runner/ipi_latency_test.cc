@@ -12,7 +12,7 @@
 #include "vmm/kvm.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace runner {
 namespace {
 
 TEST(SummarizeTest, PercentilesAndMean) {
@@ -47,7 +47,7 @@ TEST(ThresholdsTest, ScaleWithLatencyAndHaveAFloor) {
 }
 
 TEST(IpiBenchTest, RejectsOneVcpu) {
-  VmSpec spec = PinnedTestVm("bench", 2);
+  VmSpec spec = vmm::PinnedTestVm("bench", 2);
   spec.vcpus = 1;
   spec.vcpu_affinity.resize(1);
   auto r = RunIpiBench(spec, IpiBenchOptions());
@@ -63,7 +63,7 @@ TEST(IpiBenchTest, RoundTripsInBothModes) {
   for (int mode = 0; mode < 4; ++mode) {
     o.target_spins = mode % 2;
     o.path = mode < 2 ? IpiPath::kOnCpu : IpiPath::kCsd;
-    auto r = RunIpiBench(PinnedTestVm("bench", 2), o);
+    auto r = RunIpiBench(vmm::PinnedTestVm("bench", 2), o);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->samples, 300u);
     EXPECT_GT(r->tsc_khz, 0u);
@@ -76,5 +76,5 @@ TEST(IpiBenchTest, RoundTripsInBothModes) {
 }
 
 }  // namespace
-}  // namespace vmm
+}  // namespace runner
 }  // namespace kvmbed

@@ -25,7 +25,7 @@
 #include "watch/watchdog.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace runner {
 
 namespace {
 
@@ -110,10 +110,10 @@ class SmpSession {
     absl::MutexLock lock(&mu_);
     return live_;
   }
-  // Async-signal-safe: atomic stores (and Machine::RequestStop's).
+  // Async-signal-safe: atomic stores (and vmm::Machine::RequestStop's).
   void RequestStop() {
     stop_.store(true, std::memory_order_relaxed);
-    Machine* m = machine_ptr_.load(std::memory_order_acquire);
+    vmm::Machine* m = machine_ptr_.load(std::memory_order_acquire);
     if (m != nullptr) m->RequestStop();
     // vCPU threads waiting in a host-plane csd_lock_wait (a lost IPI) would
     // otherwise wait until the owner loop gets round to StopSenders().
@@ -125,18 +125,18 @@ class SmpSession {
   void Event(const std::string& type, nlohmann::json fields);
   // "stall" / "stall_cleared" (docs/events.md) for one report printed as `text`.
   void StallEvent(const StallReport& r, const std::string& text, bool lost);
-  absl::StatusOr<bool> OnReport(Vcpu& vcpu, const abi::Message& m);
+  absl::StatusOr<bool> OnReport(vmm::Vcpu& vcpu, const abi::Message& m);
   void OnCsdStall(int waiter, const abi::Message& m);
   void OnCsdUnstuck(int waiter, const abi::Message& m);
   SmpStats ReadStats();
   // Adds vCPU `vcpu`'s latency histogram (a consistent seqcount copy, else
   // its last one) to `h`. Owner thread only.
-  void AddLatency(int vcpu, LatencyHistogram* h);
+  void AddLatency(int vcpu, hostplane::LatencyHistogram* h);
   // The "ipi_latency" event of plane "guest" for `h`.
-  void LatencyEvent(const LatencyHistogram& h);
+  void LatencyEvent(const hostplane::LatencyHistogram& h);
   // Refreshes live_ from `st` and the heartbeat counters; emits "heartbeats".
   void UpdateLive(const SmpStats& st, bool emit_heartbeats);
-  void CheckWatchdog(SoftLockupDetector& det, absl::Time now);
+  void CheckWatchdog(watch::SoftLockupDetector& det, absl::Time now);
   absl::Duration Elapsed() const { return absl::Now() - started_; }
 
   const VmSpec vm_;
@@ -144,16 +144,16 @@ class SmpSession {
   const SmpRunOptions o_;
   // Declared before hooks_ and machine_: the vCPU threads call it until the
   // machine is gone.
-  std::unique_ptr<HostPlane> host_plane_;
-  std::unique_ptr<SnapshotHooks> hooks_;
-  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<hostplane::HostPlane> host_plane_;
+  std::unique_ptr<vmm::SnapshotHooks> hooks_;
+  std::unique_ptr<vmm::Machine> machine_;
   ScratchFile scratch_;
   absl::Time started_ = absl::Now();
   absl::Duration csd_timeout_;
   SmpRunResult result_;  // thresholds from Setup()
   bool ran_ = false;
   std::atomic<bool> stop_{false};
-  std::atomic<Machine*> machine_ptr_{nullptr};
+  std::atomic<vmm::Machine*> machine_ptr_{nullptr};
   uint64_t tsc_khz_ = 0;
   // Last consistent copy of each vCPU's latency record (owner thread only).
   std::vector<abi::CsdWaitLatency> latency_copy_;
@@ -265,7 +265,7 @@ void SmpSession::Emit(const std::string& text) {
   }
 }
 
-absl::StatusOr<bool> SmpSession::OnReport(Vcpu& vcpu, const abi::Message& m) {
+absl::StatusOr<bool> SmpSession::OnReport(vmm::Vcpu& vcpu, const abi::Message& m) {
   const int id = vcpu.id();
   std::string text(m.text, std::min<uint32_t>(m.text_len, abi::kMessageText));
   switch (m.code) {
@@ -323,10 +323,10 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
   const int number = static_cast<int>(a[abi::kCsdArgBugId]);
   const int target = static_cast<int>(a[abi::kCsdArgTarget]);
   const uint64_t csd_gpa = a[abi::kCsdArgCsd];
-  const ElfImage& elf = machine_->elf();
-  GuestMemory& mem = machine_->memory();
+  const vmm::ElfImage& elf = machine_->elf();
+  vmm::GuestMemory& mem = machine_->memory();
 
-  absl::StatusOr<VcpuSnapshot> snap = hooks_->Take(target, waiter, o_.snapshot_timeout);
+  absl::StatusOr<vmm::VcpuSnapshot> snap = hooks_->Take(target, waiter, o_.snapshot_timeout);
 
   StallReport r;
   r.kind = continued ? StallReport::Kind::kContinued : StallReport::Kind::kDetected;
@@ -354,7 +354,7 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
   bool lost_evidence = false;
   std::string why;
   if (snap.ok()) {
-    const VcpuSnapshot& s = *snap;
+    const vmm::VcpuSnapshot& s = *snap;
     // Walk the target's call_single_queue as it was when it stopped.
     uint64_t p = s.smp.queue;
     while (p != 0 && queue_len < 4 * vm_.vcpus + 4) {
@@ -369,7 +369,7 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
     r.facts.push_back(
         {"target vCPU",
          absl::StrCat(s.in_guest_when_asked ? "in guest" : "in the VMM", ", ",
-                      s.Halted() ? "halted" : "running", ", ", SmpWhereName(s.smp.where))});
+                      s.Halted() ? "halted" : "running", ", ", vmm::SmpWhereName(s.smp.where))});
     r.facts.push_back({"call_single_queue",
                        absl::StrCat(queue_len, queue_len == 1 ? " csd" : " csds",
                                     " queued; this csd ", queued ? "is in it" : "is not in it")});
@@ -393,7 +393,7 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
     // The target's registers as "key: value" facts ("RIP: 0008:... sym",
     // "RSP: ... RFLAGS: ...", ...), not as the formatter's trace section.
     for (absl::string_view line :
-         absl::StrSplit(FormatSnapshotRegisters(s, elf, ""), '\n', absl::SkipEmpty())) {
+         absl::StrSplit(vmm::FormatSnapshotRegisters(s, elf, ""), '\n', absl::SkipEmpty())) {
       size_t colon = line.find(": ");
       if (colon == absl::string_view::npos) continue;
       r.facts.push_back({std::string(line.substr(0, colon)), std::string(line.substr(colon + 2))});
@@ -515,7 +515,7 @@ void SmpSession::OnCsdUnstuck(int waiter, const abi::Message& m) {
   Emit(text);
 }
 
-void SmpSession::AddLatency(int vcpu, LatencyHistogram* h) {
+void SmpSession::AddLatency(int vcpu, hostplane::LatencyHistogram* h) {
   static_assert(abi::kLatencyBuckets == std::tuple_size<decltype(h->counts)>::value,
                 "guest and host planes bucket alike");
   if (latency_copy_.size() != static_cast<size_t>(vm_.vcpus)) {
@@ -552,7 +552,7 @@ void SmpSession::AddLatency(int vcpu, LatencyHistogram* h) {
   h->max_ns = std::max(h->max_ns, static_cast<int64_t>(c.max_ns));
 }
 
-void SmpSession::LatencyEvent(const LatencyHistogram& h) {
+void SmpSession::LatencyEvent(const hostplane::LatencyHistogram& h) {
   // idle / spin guests make no smp_call_function calls: no empty plots.
   if (o_.events == nullptr || guest_.workload != "torture") return;
   o_.events->Emit("ipi_latency", LatencyEventFields(h, "guest", vm_.name));
@@ -561,7 +561,7 @@ void SmpSession::LatencyEvent(const LatencyHistogram& h) {
 uint64_t SmpSession::EndWaitPeriod() {
   absl::MutexLock lock(&period_mu_);
   if (!period_open_) return 0;
-  GuestMemory& mem = machine_->memory();
+  vmm::GuestMemory& mem = machine_->memory();
   auto params = mem.TranslateAs<abi::SmpParams>(abi::kSmpParamsGpa);
   if (!params.ok()) return 0;
   // guest/abi.h CsdWaitLatency: bump (a locked RMW: a full fence on x86,
@@ -610,7 +610,7 @@ void SmpSession::UpdateLive(const SmpStats& st, bool emit_heartbeats) {
   for (int i = 0; i < vm_.vcpus; ++i) beats[i] = machine_->StatusOf(i).heartbeat;
   if (emit_heartbeats) Event("heartbeats", {{"counts", beats}});
   hostipi::PlaneStats host;
-  LatencyHistogram host_latency;
+  hostplane::LatencyHistogram host_latency;
   if (host_plane_ != nullptr) {
     host = host_plane_->Stats();
     host_latency = host_plane_->Result().latency;
@@ -632,7 +632,7 @@ void SmpSession::UpdateLive(const SmpStats& st, bool emit_heartbeats) {
   live_.soft_lockups = static_cast<int>(lockups_.size());
 }
 
-void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
+void SmpSession::CheckWatchdog(watch::SoftLockupDetector& det, absl::Time now) {
   std::vector<uint64_t> beats(vm_.vcpus);
   std::vector<bool> watched(vm_.vcpus);
   for (int i = 0; i < vm_.vcpus; ++i) {
@@ -642,13 +642,13 @@ void SmpSession::CheckWatchdog(SoftLockupDetector& det, absl::Time now) {
     // A vCPU blocked in an io exit is in the VMM, not looping in the guest.
     watched[i] = vs.state == abi::kStateOnline && !(st.ok() && st->where == abi::kWhereIoExit);
   }
-  for (const SoftLockup& l : det.Check(now, beats, watched)) {
+  for (const watch::SoftLockup& l : det.Check(now, beats, watched)) {
     // Each report may wait snapshot_timeout for a vCPU that does not exit:
     // a stop must not queue behind dozens of them.
     if (stop_.load(std::memory_order_relaxed)) break;
-    absl::StatusOr<VcpuSnapshot> snap = hooks_->Take(l.vcpu, -1, o_.snapshot_timeout);
+    absl::StatusOr<vmm::VcpuSnapshot> snap = hooks_->Take(l.vcpu, -1, o_.snapshot_timeout);
     std::string text =
-        FormatSoftLockup(l, snap.ok() ? &*snap : nullptr,
+        watch::FormatSoftLockup(l, snap.ok() ? &*snap : nullptr,
                          snap.ok() ? "" : std::string(snap.status().message()), machine_->elf());
     SoftLockupRecord rec;
     rec.vcpu = l.vcpu;
@@ -699,35 +699,35 @@ absl::Status SmpSession::Setup() {
   }
   csd_timeout_ = result.csd_timeout;
 
-  MachineOptions mo;
+  vmm::MachineOptions mo;
   mo.workload = guest_.workload == "idle"   ? abi::kWorkloadIdle
                 : guest_.workload == "spin" ? abi::kWorkloadSpin
                                             : abi::kWorkloadSmp;
   mo.log_console = false;
   mo.hugepages = o_.hugepages;
   mo.mergeable = o_.mergeable;
-  ASSIGN_OR_RETURN(mo.fault, ParseGuestFault(guest_.inject_fault));
+  ASSIGN_OR_RETURN(mo.fault, vmm::ParseGuestFault(guest_.inject_fault));
   mo.fault_vcpu = guest_.inject_fault_vcpu;
-  VcpuHooks* inner = o_.hooks;
+  vmm::VcpuHooks* inner = o_.hooks;
   if (o_.hostipi.enabled) {
     if (o_.hooks != nullptr) {
       return absl::InvalidArgumentError(
           "SmpRunOptions: hooks and hostipi.enabled both set; the host plane is the hooks");
     }
-    absl::StatusOr<HostPlaneOptions> hpo = HostPlaneOptionsFromSpec(o_.hostipi, vm_);
+    absl::StatusOr<hostplane::HostPlaneOptions> hpo = hostplane::HostPlaneOptionsFromSpec(o_.hostipi, vm_);
     if (!hpo.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("VM ", vm_.name, ": ", hpo.status().message()));
     }
     hpo->out = [this](const std::string& text) { Emit(text); };
     hpo->events = o_.events;
-    ASSIGN_OR_RETURN(host_plane_, HostPlane::Create(*hpo));
+    ASSIGN_OR_RETURN(host_plane_, hostplane::HostPlane::Create(*hpo));
     inner = host_plane_.get();
   }
-  hooks_ = std::make_unique<SnapshotHooks>(vm_.vcpus, inner);
+  hooks_ = std::make_unique<vmm::SnapshotHooks>(vm_.vcpus, inner);
   mo.hooks = hooks_.get();
-  mo.on_report = [this](Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
-  ASSIGN_OR_RETURN(machine_, Machine::Create(vm_, mo));
+  mo.on_report = [this](vmm::Vcpu& v, const abi::Message& m) { return OnReport(v, m); };
+  ASSIGN_OR_RETURN(machine_, vmm::Machine::Create(vm_, mo));
   hooks_->Attach(machine_.get());
   if (host_plane_ != nullptr) host_plane_->Attach(machine_.get());
   machine_ptr_.store(machine_.get(), std::memory_order_release);
@@ -749,7 +749,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   ran_ = true;
   SmpRunResult result = result_;
   const bool smp_workload = guest_.workload == "torture";
-  absl::Status pin = PinCurrentThread(vm_.emulator_affinity);
+  absl::Status pin = vmm::PinCurrentThread(vm_.emulator_affinity);
   if (!pin.ok())
     Emit(absl::StrCat("kvmbed: VM ", vm_.name, ": emulatorpin: ", pin.message(), "\n"));
   Emit(absl::StrFormat(
@@ -791,7 +791,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   if (s.ok() && host_plane_ != nullptr && !stop_.load(std::memory_order_relaxed)) {
     s = host_plane_->Start();
     if (s.ok()) {
-      const HostPlaneResult hp = host_plane_->Result();
+      const hostplane::HostPlaneResult hp = host_plane_->Result();
       Emit(absl::StrCat("hostipi: VM ", vm_.name, ": host plane on ", vm_.vcpus,
                         " vCPU threads + ", o_.hostipi.ksmd_threads, " ksmd thread(s), model ",
                         hp.kernel_model, ", csd threshold ", absl::FormatDuration(hp.threshold),
@@ -810,11 +810,11 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   absl::Time next_beats = o_.heartbeat_interval > absl::ZeroDuration() && o_.watchdogs
                               ? started_ + o_.heartbeat_interval
                               : absl::InfiniteFuture();
-  SoftLockupDetector det(vm_.vcpus, result.soft_lockup_threshold);
+  watch::SoftLockupDetector det(vm_.vcpus, result.soft_lockup_threshold);
   absl::Time next_stat = guest_.stat_interval > absl::ZeroDuration()
                              ? started_ + guest_.stat_interval
                              : absl::InfiniteFuture();
-  // Each Machine::Run() call samples every vCPU thread's host CPU from /proc:
+  // Each vmm::Machine::Run() call samples every vCPU thread's host CPU from /proc:
   // poll no faster than needed (that work competes with the vCPUs).
   const absl::Duration poll = std::min(absl::Milliseconds(50), result.soft_lockup_threshold / 4);
   while (s.ok() && !stop_.load(std::memory_order_relaxed)) {
@@ -951,7 +951,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         result.unresolved_stalls, result.soft_lockups.size(),
                         result.io_bytes_synced,
                         static_cast<double>(result.stats.max_csd_wait_ns) / 1e6);
-  const LatencyHistogram& lat = result.stats.latency;
+  const hostplane::LatencyHistogram& lat = result.stats.latency;
   auto ns = [](double v) {
     return absl::FormatDuration(absl::Trunc(absl::Nanoseconds(v), absl::Microseconds(1)));
   };
@@ -978,7 +978,7 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   if (g.workload != "idle" && g.workload != "spin" && g.workload != "torture") {
     return bad(absl::StrCat("workload = \"", g.workload, "\": use idle, spin or torture"));
   }
-  absl::StatusOr<abi::Fault> fault = ParseGuestFault(g.inject_fault);
+  absl::StatusOr<abi::Fault> fault = vmm::ParseGuestFault(g.inject_fault);
   if (!fault.ok()) return bad(absl::StrCat("inject_fault: ", fault.status().message()));
   if (*fault != abi::kFaultNone && (g.inject_fault_vcpu < 0 || g.inject_fault_vcpu >= vm.vcpus)) {
     return bad(absl::StrCat("inject_fault_vcpu = ", g.inject_fault_vcpu, ": use a vCPU 0..",
@@ -1042,7 +1042,7 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
 
 int ResolveRing(int ring) {
   if (ring >= 0) return ring;
-  return DetectKvmHost().flavour == "pvm" ? 3 : 0;
+  return vmm::DetectKvmHost().flavour == "pvm" ? 3 : 0;
 }
 
 abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeout) {
@@ -1100,9 +1100,9 @@ std::string FormatScfStats(const SmpStats& s, bool done) {
       c[abi::kCntIoOps], c[abi::kCntVmPages], c[abi::kCntVmErrors]);
 }
 
-nlohmann::json VmSummaryEventFields(const VmSummary& s) {
+nlohmann::json VmSummaryEventFields(const vmm::VmSummary& s) {
   nlohmann::json vcpus = nlohmann::json::array();
-  for (const VcpuSummary& v : s.vcpu) {
+  for (const vmm::VcpuSummary& v : s.vcpu) {
     vcpus.push_back({{"vcpu", v.id},
                      {"pinned", v.pinned},
                      {"affinity_requested", v.affinity_requested},
@@ -1123,7 +1123,7 @@ nlohmann::json VmSummaryEventFields(const VmSummary& s) {
           {"per_vcpu", vcpus}};
 }
 
-nlohmann::json LatencyEventFields(const LatencyHistogram& h, const std::string& plane,
+nlohmann::json LatencyEventFields(const hostplane::LatencyHistogram& h, const std::string& plane,
                                   const std::string& vm) {
   nlohmann::json buckets = nlohmann::json::array();
   for (size_t b = 0; b < h.counts.size(); ++b) {
@@ -1223,5 +1223,5 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
   return ok;
 }
 
-}  // namespace vmm
+}  // namespace runner
 }  // namespace kvmbed

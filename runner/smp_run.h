@@ -41,7 +41,7 @@
 #include "vmm/machine.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace runner {
 
 struct SmpRunOptions {
   // How long to run; with ops_per_vcpu > 0 the run ends earlier once every
@@ -52,7 +52,7 @@ struct SmpRunOptions {
   // How long a report waits for the target vCPU's snapshot.
   absl::Duration snapshot_timeout = absl::Seconds(1);
   // Host-plane hooks chained behind the snapshot hooks (may be null).
-  VcpuHooks* hooks = nullptr;
+  vmm::VcpuHooks* hooks = nullptr;
   absl::Duration boot_timeout = absl::Seconds(20);
   // Memory bounds for long runs (SmpRunResult::stalls): resolved slow stall
   // records kept, and stall / soft-lockup report texts kept. Counts are
@@ -77,7 +77,7 @@ struct SmpRunOptions {
   bool watchdogs = true;
   // Called on the owner thread at every watch poll while the VM runs (may be
   // null): host-side fault injection in tests, e.g. corrupting guest RAM.
-  std::function<void(Machine&)> on_poll;
+  std::function<void(vmm::Machine&)> on_poll;
   // The modelled POWER host plane on this VM's vCPU threads (hostplane/host_plane.h)
   // when hostipi.enabled: its reports go to `out` and `events`, its counters
   // into SmpRunResult::host, and a LOST host-plane stall fails the run. Its
@@ -123,7 +123,7 @@ struct SmpStats {
   // Guest-plane call latency (guest/abi.h CsdWaitLatency: one sample per
   // smp_call_function_*(wait=1) call with a remote target, entry to the last
   // csd seen unlocked), summed over the vCPUs; count == sum of the buckets.
-  LatencyHistogram latency;
+  hostplane::LatencyHistogram latency;
 };
 
 // What a running SmpRunner has seen so far (SmpRunner::Live()).
@@ -138,7 +138,7 @@ struct SmpLive {
   // The host plane's counters (all zero when it is off).
   hostipi::PlaneStats host;
   // The host plane's round-trip histogram (empty when it is off).
-  LatencyHistogram host_latency;
+  hostplane::LatencyHistogram host_latency;
 };
 
 struct SmpRunResult {
@@ -162,11 +162,11 @@ struct SmpRunResult {
   bool thresholds_calibrated = false;
   IpiLatency calibration;  // when calibrated
   uint64_t io_bytes_synced = 0;
-  VmSummary vm;
+  vmm::VmSummary vm;
   // The host plane (SmpRunOptions::hostipi.enabled): doorbells, csd calls,
   // round-trip histogram, LOST/SLOW stalls and the first reports.
   bool host_plane = false;
-  HostPlaneResult host;
+  hostplane::HostPlaneResult host;
 };
 
 // Checks `guest` against `vm` (errors name the profile field and the fix).
@@ -181,12 +181,12 @@ int ResolveRing(int ring);
 
 // The fields of the docs/events.md "vm_summary" event for `s` (per-vCPU rows
 // included), for EventLog::Emit("vm_summary", ...).
-nlohmann::json VmSummaryEventFields(const VmSummary& s);
+nlohmann::json VmSummaryEventFields(const vmm::VmSummary& s);
 
 // The fields of a docs/events.md "ipi_latency" event for `h` (plane, vm,
 // unit, buckets [[upper_ns, count], ...] of the non-empty buckets, count,
 // sum_ns, max_ns), for EventLog::Emit("ipi_latency", ...).
-nlohmann::json LatencyEventFields(const LatencyHistogram& h, const std::string& plane,
+nlohmann::json LatencyEventFields(const hostplane::LatencyHistogram& h, const std::string& plane,
                                   const std::string& vm);
 
 // scftorture's stat line for `s` ("scf_invoked_count ver: ... ste: ...").
@@ -258,7 +258,7 @@ absl::StatusOr<std::vector<SmpRunResult>> RunGuestWorkloads(
     const SmpRunOptions& base_options = SmpRunOptions(),
     const std::function<void()>& on_finished = nullptr);
 
-}  // namespace vmm
+}  // namespace runner
 }  // namespace kvmbed
 
 #endif  // KVMBED_RUNNER_SMP_RUN_H_

@@ -25,7 +25,7 @@
 #include "vmm/kvm.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace runner {
 namespace {
 
 struct Captured {
@@ -45,7 +45,7 @@ int64_t UpperBound(size_t b) { return int64_t{1} << b; }
 // Checks that `h` could come from real samples: count is the bucket sum, the
 // mean lies inside the non-empty buckets' span, max_ns sits in the highest
 // non-empty bucket (so it is above every non-empty bucket's lower bound).
-void ExpectPlausible(const LatencyHistogram& h) {
+void ExpectPlausible(const hostplane::LatencyHistogram& h) {
   int64_t total = 0;
   size_t lo = h.counts.size(), hi = 0;
   for (size_t b = 0; b < h.counts.size(); ++b) {
@@ -92,7 +92,7 @@ TEST(SmpParamsTest, ScftortureDefaultWeights) {
 }
 
 TEST(SmpParamsTest, BadGuestSpecsNameTheField) {
-  VmSpec vm = PinnedTestVm("smp", 2);
+  VmSpec vm = vmm::PinnedTestVm("smp", 2);
   GuestSpec g;
   g.workload = "torture";
   g.drop_ipi_fraction = 2;
@@ -139,7 +139,7 @@ TEST_P(CleanRunTest, CleanTortureRunSucceedsWithZeroStalls) {
   g.stress_vm_bytes = 256 << 10;
   g.stat_interval = absl::Milliseconds(200);
   Captured out;
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 4), g, out.Options(absl::Seconds(20)));
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 4), g, out.Options(absl::Seconds(20)));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
   EXPECT_EQ(r->exit_code(), 0);
@@ -195,7 +195,7 @@ TEST_F(SmpRunTest, DroppedIpiIsDetectedReportedAndLost) {
   ASSERT_TRUE(log.ok()) << log.status();
   SmpRunOptions options = out.Options(absl::Milliseconds(1500));
   options.events = log->get();
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, options);
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 2), g, options);
   ASSERT_TRUE(r.ok()) << r.status();
   log->reset();
   std::ifstream in(log_path);
@@ -270,7 +270,7 @@ TEST_F(SmpRunTest, ResendUnsticksAndTheStallIsStillLost) {
   g.drop_ipi_fraction = 0.5;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, out.Options(absl::Milliseconds(1500)));
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 2), g, out.Options(absl::Milliseconds(1500)));
   ASSERT_TRUE(r.ok()) << r.status();
   // A stall that cleared only after a re-send is LOST; one that cleared on
   // its own (this host stalls threads for tens of ms) may be SLOW.
@@ -302,7 +302,7 @@ TEST_F(SmpRunTest, SlowHandlerIsSlowNotLost) {
   g.fault_vcpu = 1;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(20)));
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(20)));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_FALSE(r->stalls.empty()) << out.text;
   for (const CsdStall& s : r->stalls) {
@@ -329,7 +329,7 @@ TEST_F(SmpRunTest, HungHandlerFailsAsUnresolved) {
   g.fault_vcpu = 1;
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(1)));
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(1)));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_FALSE(r->stalls.empty()) << out.text;
   EXPECT_EQ(r->lost_stalls, 0) << out.text;
@@ -356,13 +356,13 @@ TEST_F(SmpRunTest, VmWorkerReportsCorruption) {
   Captured out;
   SmpRunOptions o = out.Options(absl::Seconds(2));
   const uint64_t span = abi::SmpHeapBase(2);
-  o.on_poll = [&](Machine& m) {
+  o.on_poll = [&](vmm::Machine& m) {
     uint64_t junk = 0xdeadbeefdeadbeefull;
     for (uint64_t page = 0; page < 16; ++page) {
       ASSERT_TRUE(m.memory().Write(span + page * 4096, &junk, sizeof(junk)).ok());
     }
   };
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, o);
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 2), g, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_GT(r->stats.count[abi::kCntVmErrors], 0u) << out.text;
   EXPECT_FALSE(r->success);
@@ -378,7 +378,7 @@ TEST_F(SmpRunTest, RequestStopEndsTheRunWithAVerdict) {
   g.csd_timeout = absl::Seconds(2);
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto runner = SmpRunner::Create(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(60)));
+  auto runner = SmpRunner::Create(vmm::PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(60)));
   ASSERT_TRUE(runner.ok()) << runner.status();
   std::thread stopper([&] {
     absl::SleepFor(absl::Milliseconds(300));
@@ -406,7 +406,7 @@ TEST_F(SmpRunTest, TwoVmsRunConcurrently) {
   run.guest.csd_timeout = absl::Seconds(2);
   run.guest.stat_interval = absl::ZeroDuration();
   for (const char* name : {"a", "b"}) {
-    VmSpec vm = PinnedTestVm("smp", 2);
+    VmSpec vm = vmm::PinnedTestVm("smp", 2);
     vm.name = name;
     run.vms.push_back(vm);
   }
@@ -439,14 +439,14 @@ TEST_F(SmpRunTest, GuestLatencyHistogramCountsEveryWaitCall) {
   Captured out;
   SmpRunOptions o = out.Options(absl::Seconds(30));
   o.events = log->get();
-  auto r = RunSmpWorkload(PinnedTestVm("lat", 3), g, o);
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("lat", 3), g, o);
   ASSERT_TRUE(r.ok()) << r.status();
   log->reset();
   EXPECT_TRUE(r->success) << r->failure_reason << "\n" << out.text;
   ASSERT_EQ(r->stats.vcpus_finished, 3);
   const auto& i = r->stats.invoked;
   EXPECT_EQ(i[abi::kPrimManyWait] + i[abi::kPrimAllWait], 3u * 60u);
-  const LatencyHistogram& h = r->stats.latency;
+  const hostplane::LatencyHistogram& h = r->stats.latency;
   EXPECT_EQ(h.count, 3 * 60) << "one sample per wait=1 call";
   ExpectPlausible(h);
   // Every csd_lock_wait of these calls lies inside one sample (ns rounding).
@@ -506,7 +506,7 @@ TEST_F(SmpRunTest, SlowStallRecordsAreBoundedButCounted) {
   SmpRunOptions o = out.Options(absl::Seconds(3));
   o.max_stall_records = 4;
   o.kept_report_texts = 2;
-  auto r = RunSmpWorkload(PinnedTestVm("smp", 2), g, o);
+  auto r = RunSmpWorkload(vmm::PinnedTestVm("smp", 2), g, o);
   ASSERT_TRUE(r.ok()) << r.status();
   int detected = 0;
   for (size_t at = 0; (at = out.text.find("csd: Detected non-responsive CSD lock", at)) !=
@@ -536,7 +536,7 @@ TEST_F(SmpRunTest, PerPeriodMaxSeesEachPeriodsLongestWait) {
   g.csd_timeout = absl::Seconds(5);
   g.stat_interval = absl::ZeroDuration();
   Captured out;
-  auto runner = SmpRunner::Create(PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(3)));
+  auto runner = SmpRunner::Create(vmm::PinnedTestVm("smp", 2), g, out.Options(absl::Seconds(3)));
   ASSERT_TRUE(runner.ok()) << runner.status();
   std::atomic<bool> ran{false};
   absl::StatusOr<SmpRunResult> r = absl::UnknownError("not run");
@@ -565,5 +565,5 @@ TEST_F(SmpRunTest, PerPeriodMaxSeesEachPeriodsLongestWait) {
 }
 
 }  // namespace
-}  // namespace vmm
+}  // namespace runner
 }  // namespace kvmbed

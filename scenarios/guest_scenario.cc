@@ -46,7 +46,7 @@ absl::StatusOr<absl::Duration> Threshold(const ScenarioProfile& run, std::string
     *how = "profile";
     return run.reproduce.threshold;
   }
-  ASSIGN_OR_RETURN(vmm::Calibration c, vmm::CalibrateThresholds(run.vms[0]));
+  ASSIGN_OR_RETURN(runner::Calibration c, runner::CalibrateThresholds(run.vms[0]));
   *how = absl::StrFormat("calibrated: IPI round trip p50 %.1f us, max %.1f us",
                          c.latency.Us(c.latency.p50), c.latency.Us(c.latency.max));
   return c.csd_timeout;

@@ -16,7 +16,7 @@ namespace scenarios {
 namespace {
 
 struct PhaseRun {
-  vmm::HostPlaneResult result;
+  hostplane::HostPlaneResult result;
   std::string model;
 };
 
@@ -37,7 +37,7 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   vm.vcpu_affinity = {{o.pin_cpus[1]}};
   vm.vcpu_pinned = {true};
 
-  vmm::HostPlaneOptions po;
+  hostplane::HostPlaneOptions po;
   po.vm_name = vm.name;
   po.num_vcpus = 1;
   ASSIGN_OR_RETURN(po.model, hostipi::KernelModel::Parse(model));
@@ -49,13 +49,13 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   po.stall_threshold = threshold;
   po.stop_on_lost = stop_on_lost;
   po.out = o.out ? o.out : [](const std::string&) {};
-  ASSIGN_OR_RETURN(std::unique_ptr<vmm::HostPlane> plane, vmm::HostPlane::Create(po));
+  ASSIGN_OR_RETURN(std::unique_ptr<hostplane::HostPlane> plane, hostplane::HostPlane::Create(po));
 
   const int burst = std::max(0, o.resched_burst);
   const int jitter = std::max(0, o.align_jitter);
   plane->SetSenderBodyForTest([burst, jitter, max_doorbells](hostipi::HostIpiPlane& p,
                                                                hostipi::CpuMemory& mem,
-                                                               vmm::HostPlane& self) {
+                                                               hostplane::HostPlane& self) {
     hostipi::SplitMix64 rng(0x5eed);
     // Waits (taking interrupts) until the target is out of the guest, i.e.
     // in its exit path for the previous doorbell, then a random pause.
@@ -121,7 +121,7 @@ ReproductionPhase ToPhase(const PhaseRun& p) {
 }
 
 std::string PhaseNote(const char* which, const PhaseRun& p) {
-  const vmm::HostPlaneResult& r = p.result;
+  const hostplane::HostPlaneResult& r = p.result;
   const auto& s = r.stats;
   return absl::StrFormat(
       "%s (%s): %d doorbells in %.2f s (%.0f/s), taken in guest %d, ignored %d, peek saw zero "

@@ -34,14 +34,14 @@ TEST(GuestLatencyTest, GuestIpiLatencyEventsParseAndRender) {
     run.vms.push_back(vm);
   }
   const std::string path = absl::StrCat(::testing::TempDir(), "/guest_latency.jsonl");
-  std::vector<vmm::SmpRunResult> results;
+  std::vector<runner::SmpRunResult> results;
   {
     auto log = EventLog::Open(path);
     ASSERT_TRUE(log.ok()) << log.status();
     (*log)->Emit("run_start", {{"profile", "test"}, {"name", "lat"}, {"duration_s", 1},
                                {"vms", 2}, {"cpus_folded", false}});
     std::string text;
-    auto r = vmm::RunGuestWorkloads(run, [&](const std::string& t) { text += t; }, log->get());
+    auto r = runner::RunGuestWorkloads(run, [&](const std::string& t) { text += t; }, log->get());
     ASSERT_TRUE(r.ok()) << r.status();
     results = *r;
     (*log)->Emit("run_end", {{"exit_code", 0}, {"signal", 0}});
@@ -54,7 +54,7 @@ TEST(GuestLatencyTest, GuestIpiLatencyEventsParseAndRender) {
   EXPECT_TRUE(data->unknown_types.empty());
   for (size_t i = 0; i < results.size(); ++i) {
     const std::string vm = run.vms[i].name;
-    const vmm::LatencyHistogram& want = results[i].stats.latency;
+    const hostplane::LatencyHistogram& want = results[i].stats.latency;
     ASSERT_GT(want.count, 0) << "VM " << vm << " measured no csd wait";
     const report::Histogram* got = nullptr;
     for (const report::Histogram& h : data->histograms) {

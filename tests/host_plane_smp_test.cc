@@ -2,7 +2,7 @@
 // POWER host plane on the VM's vCPU threads alongside the guest workload.
 // vCPU threads handling the guest's IO exits (stress --io) call the other
 // host CPUs and wait, a ksmd thread calls the vCPUs; the counters land in
-// SmpRunResult::host and the events in the log.
+// runner::SmpRunResult::host and the events in the log.
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -44,7 +44,7 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
   auto events = EventLog::Open(path);
   ASSERT_TRUE(events.ok());
   std::string text;
-  SmpRunOptions o;
+  runner::SmpRunOptions o;
   o.duration = absl::Seconds(3);
   o.out = [&](const std::string& t) { text += t; };
   o.events = events->get();
@@ -53,7 +53,7 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
   o.hostipi.ksmd_threads = 1;
   o.hostipi.exit_call_probability = 1;
   o.hostipi.resched_fraction = 0.5;
-  auto r = RunSmpWorkload(PinnedTestVm("hp-smp", 2), IoGuest(), o);
+  auto r = runner::RunSmpWorkload(PinnedTestVm("hp-smp", 2), IoGuest(), o);
   ASSERT_TRUE(r.ok()) << r.status();
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::StartsWith(line, "hostipi:")) std::printf("%s\n", std::string(line).c_str());
@@ -84,7 +84,7 @@ TEST(HostPlaneSmpTest, RunsAlongsideTheGuestWorkloadAndCountsIntoTheResult) {
 TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
   KVMBED_SKIP_WITHOUT_KVM();
   std::string text;
-  SmpRunOptions o;
+  runner::SmpRunOptions o;
   o.duration = absl::Seconds(2);
   o.out = [&](const std::string& t) { text += t; };
   o.hostipi.enabled = true;
@@ -99,7 +99,7 @@ TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
   g.csd_timeout = absl::Seconds(5);
   g.soft_lockup_threshold = absl::Seconds(20);
   g.stat_interval = absl::ZeroDuration();
-  auto r = RunSmpWorkload(PinnedTestVm("hp-smp", 2), g, o);
+  auto r = runner::RunSmpWorkload(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->success) << text;
   EXPECT_EQ(r->exit_code(), 1);
@@ -111,7 +111,7 @@ TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
 
 TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
   KVMBED_SKIP_WITHOUT_KVM();
-  SmpRunOptions o;
+  runner::SmpRunOptions o;
   o.duration = absl::Seconds(2);
   o.out = [](const std::string&) {};
   o.hostipi.enabled = true;
@@ -122,7 +122,7 @@ TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
   g.csd_timeout = absl::Seconds(5);
   g.soft_lockup_threshold = absl::Seconds(20);
   g.stat_interval = absl::ZeroDuration();
-  auto runner = SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
+  auto runner = runner::SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_TRUE(runner.ok()) << runner.status();
   EXPECT_EQ((*runner)->HostPlaneStats().doorbells_sent, 0);  // not started yet
   EXPECT_FALSE((*runner)->Live().done);
@@ -148,8 +148,8 @@ TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
 // 2) loses a host IPI; the fixed model under the very same store buffer
 // does not. Runs of a few seconds with seeds 1, 2, ... until the first
 // LOST, within a budget.
-SmpRunOptions EmulatedPlane(const std::string& model, uint64_t seed, std::string* text) {
-  SmpRunOptions o;
+runner::SmpRunOptions EmulatedPlane(const std::string& model, uint64_t seed, std::string* text) {
+  runner::SmpRunOptions o;
   o.duration = absl::Seconds(6);
   o.out = [text](const std::string& t) { *text += t; };
   o.hostipi.enabled = true;
@@ -170,10 +170,10 @@ TEST(HostPlaneSmpTest, EmulatedPowerOrderingLosesAnIpiWithTheBuggyModel) {
   int runs = 0;
   int64_t lost = 0;
   std::string text;
-  SmpRunResult last;
+  runner::SmpRunResult last;
   for (uint64_t seed = 1; lost == 0 && absl::Now() < deadline; ++seed) {
     text.clear();
-    auto r = RunSmpWorkload(PinnedTestVm("hp-emu", 4), IoGuest(),
+    auto r = runner::RunSmpWorkload(PinnedTestVm("hp-emu", 4), IoGuest(),
                             EmulatedPlane("v5.3,demux=peek", seed, &text));
     ASSERT_TRUE(r.ok()) << r.status();
     ++runs;
@@ -197,9 +197,9 @@ TEST(HostPlaneSmpTest, EmulatedPowerOrderingLosesAnIpiWithTheBuggyModel) {
 TEST(HostPlaneSmpTest, EmulatedPowerOrderingStaysCleanWithTheFixedModel) {
   KVMBED_SKIP_WITHOUT_KVM();
   std::string text;
-  SmpRunOptions o = EmulatedPlane("v5.4,demux=peek", 1, &text);
+  runner::SmpRunOptions o = EmulatedPlane("v5.4,demux=peek", 1, &text);
   o.duration = absl::Seconds(12);
-  auto r = RunSmpWorkload(PinnedTestVm("hp-emu", 4), IoGuest(), o);
+  auto r = runner::RunSmpWorkload(PinnedTestVm("hp-emu", 4), IoGuest(), o);
   ASSERT_TRUE(r.ok()) << r.status();
   std::printf("fixed v5.4,demux=peek: %lld doorbells, %lld ignored, %lld stores buffered\n",
               static_cast<long long>(r->host.stats.doorbells_sent),
@@ -212,12 +212,12 @@ TEST(HostPlaneSmpTest, EmulatedPowerOrderingStaysCleanWithTheFixedModel) {
 }
 
 TEST(HostPlaneSmpTest, UnknownOrderingIsRefusedNamingTheField) {
-  SmpRunOptions o;
+  runner::SmpRunOptions o;
   o.hostipi.enabled = true;
   o.hostipi.ordering = "tso";
   GuestSpec g = IoGuest();
   g.csd_timeout = absl::Seconds(1);
-  auto r = SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
+  auto r = runner::SmpRunner::Create(PinnedTestVm("hp-smp", 2), g, o);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(absl::StrContains(r.status().message(), "hostipi.ordering")) << r.status();
 }

@@ -23,7 +23,7 @@ namespace kvmbed {
 namespace {
 
 int BenchBoot() {
-  vmm::BootBenchOptions opts;
+  bench::BootBenchOptions opts;
   opts.vcpus = absl::GetFlag(FLAGS_vcpus);
   opts.runs = absl::GetFlag(FLAGS_runs);
   if (opts.vcpus < 1 || opts.vcpus > kMaxVcpus) {
@@ -31,9 +31,9 @@ int BenchBoot() {
                                  " (guest/abi.h kMaxVcpus)"));
   }
   if (opts.runs < 1) return BadInput("bench boot: --runs must be at least 1");
-  absl::StatusOr<vmm::BootBenchResult> r = vmm::RunBootBench(opts);
+  absl::StatusOr<bench::BootBenchResult> r = bench::RunBootBench(opts);
   if (!r.ok()) return BadInput(absl::StrCat("bench boot: ", r.status().message()));
-  std::printf("%s\n", vmm::FormatBootBench(*r).c_str());
+  std::printf("%s\n", bench::FormatBootBench(*r).c_str());
   return kExitClean;
 }
 
@@ -51,9 +51,9 @@ int BenchIpi(const std::vector<std::string>& profile) {
   }
   int iterations = absl::GetFlag(FLAGS_iterations);
   if (iterations < 10) return BadInput("bench ipi: --iterations must be at least 10");
-  absl::StatusOr<vmm::IpiBenchReport> r = vmm::RunIpiBenchSuite(spec->vms[0], iterations);
+  absl::StatusOr<runner::IpiBenchReport> r = runner::RunIpiBenchSuite(spec->vms[0], iterations);
   if (!r.ok()) return BadInput(absl::StrCat("bench ipi: ", r.status().message()));
-  std::printf("%s", vmm::FormatIpiBenchReport(*r).c_str());
+  std::printf("%s", runner::FormatIpiBenchReport(*r).c_str());
   return kExitClean;
 }
 

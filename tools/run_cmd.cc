@@ -20,7 +20,7 @@
 namespace kvmbed {
 namespace {
 
-void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
+void StopRunner(void* arg) { static_cast<runner::SmpRunner*>(arg)->RequestStop(); }
 
 }  // namespace
 
@@ -58,18 +58,18 @@ int RunCommand(const std::vector<std::string>& args) {
   AddKvmHostFields(&start);
   events->Emit("run_start", start);
 
-  absl::StatusOr<std::vector<vmm::SmpRunResult>> results = vmm::RunGuestWorkloads(
+  absl::StatusOr<std::vector<runner::SmpRunResult>> results = runner::RunGuestWorkloads(
       *spec, nullptr, events.get(),
-      [](vmm::SmpRunner& r) { OnStopSignal(StopRunner, &r); }, vmm::SmpRunOptions(),
+      [](runner::SmpRunner& r) { OnStopSignal(StopRunner, &r); }, runner::SmpRunOptions(),
       // Unregister before the runners die: a late signal must not reach them.
       [] { ClearStopCallbacks(); });
   ClearStopCallbacks();
   if (!results.ok()) return BadInput(results.status());
 
   bool failed = false;
-  for (const vmm::SmpRunResult& r : *results) {
+  for (const runner::SmpRunResult& r : *results) {
     std::printf("\n%s", vmm::FormatSummary(r.vm).c_str());
-    events->Emit("vm_summary", vmm::VmSummaryEventFields(r.vm));
+    events->Emit("vm_summary", runner::VmSummaryEventFields(r.vm));
     if (!r.success) {
       failed = true;
       std::fprintf(stderr, "\nkvmbed: vm '%s' failed: %s\n", r.vm.name.c_str(),

@@ -141,7 +141,7 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args,
   }
   if (spec->hostipi.enabled) {
     // Flags are checked like the profile's hostipi: section (named fields).
-    absl::Status host = vmm::ValidateHostIpiSpec(spec->hostipi);
+    absl::Status host = hostplane::ValidateHostIpiSpec(spec->hostipi);
     if (!host.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           host.message(), " (from the profile's hostipi: section, --kernel-model, "
@@ -435,10 +435,10 @@ struct Totals {
   std::vector<uint64_t> vm_ipis;
 };
 
-Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
+Totals Sum(const std::vector<runner::SmpRunner*>& runners) {
   Totals t;
-  for (vmm::SmpRunner* r : runners) {
-    vmm::SmpLive l = r->Live();
+  for (runner::SmpRunner* r : runners) {
+    runner::SmpLive l = r->Live();
     t.ipis += l.stats.count[abi::kCntIpisSent];
     t.vm_ipis.push_back(l.stats.count[abi::kCntIpisSent] +
                         static_cast<uint64_t>(l.host.doorbells_sent));
@@ -463,16 +463,16 @@ Totals Sum(const std::vector<vmm::SmpRunner*>& runners) {
 // The longest csd wait of either plane since the previous call, over every
 // VM (each runner closes its periods: SmpRunner::EndWaitPeriod and
 // EndHostWaitPeriod). Exact.
-uint64_t PeriodMaxNs(const std::vector<vmm::SmpRunner*>& runners) {
+uint64_t PeriodMaxNs(const std::vector<runner::SmpRunner*>& runners) {
   uint64_t m = 0;
-  for (vmm::SmpRunner* r : runners) {
+  for (runner::SmpRunner* r : runners) {
     m = std::max({m, r->EndWaitPeriod(), r->EndHostWaitPeriod()});
   }
   return m;
 }
 
 // The stop callbacks of stop_signal.h take (fn, arg).
-void StopRunner(void* arg) { static_cast<vmm::SmpRunner*>(arg)->RequestStop(); }
+void StopRunner(void* arg) { static_cast<runner::SmpRunner*>(arg)->RequestStop(); }
 
 // ---------------------------------------------------------------------------
 // One soak, shared by the command and the benchmarks.
@@ -498,7 +498,7 @@ struct SoakOptions {
 
 struct SoakOutcome {
   int exit_code = kExitBadInput;
-  std::vector<vmm::SmpRunResult> results;
+  std::vector<runner::SmpRunResult> results;
   absl::Duration ran_for;
   uint64_t ipis = 0;
 };
@@ -604,16 +604,16 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   // The VMs: RunGuestWorkloads creates (and calibrates) every runner, then
   // runs them; this thread watches and prints the status meanwhile.
   absl::Mutex mu;
-  std::vector<vmm::SmpRunner*> runners;  // guarded by mu
+  std::vector<runner::SmpRunner*> runners;  // guarded by mu
   std::atomic<bool> finished{false};
   std::atomic<bool> stopping{false};  // a runner created from now on stops at once
-  absl::StatusOr<std::vector<vmm::SmpRunResult>> results = absl::UnknownError("not run");
-  vmm::SmpRunOptions base;
+  absl::StatusOr<std::vector<runner::SmpRunResult>> results = absl::UnknownError("not run");
+  runner::SmpRunOptions base;
   base.watchdogs = so.watchdogs;
   std::thread vm_thread([&]() {
-    results = vmm::RunGuestWorkloads(
+    results = runner::RunGuestWorkloads(
         spec, [&](const std::string& t) { say(t); }, &events,
-        [&](vmm::SmpRunner& r) {
+        [&](runner::SmpRunner& r) {
           absl::MutexLock lock(&mu);
           runners.push_back(&r);
           OnStopSignal(StopRunner, &r);
@@ -632,7 +632,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   auto stop_all = [&]() {
     absl::MutexLock lock(&mu);
     stopping.store(true);
-    for (vmm::SmpRunner* r : runners) r->RequestStop();
+    for (runner::SmpRunner* r : runners) r->RequestStop();
   };
 
   const absl::Time t0 = absl::Now();
@@ -795,9 +795,9 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     c.time = time;
     return c;
   };
-  for (const vmm::SmpRunResult& r : outcome.results) {
+  for (const runner::SmpRunResult& r : outcome.results) {
     const vmm::VmSummary& vm = r.vm;
-    events.Emit("vm_summary", vmm::VmSummaryEventFields(vm));
+    events.Emit("vm_summary", runner::VmSummaryEventFields(vm));
     outcome.ipis += r.stats.count[abi::kCntIpisSent];
     const auto& c = r.stats.count;
     absl::StrAppendFormat(
@@ -840,7 +840,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
       lost.type = "lost_ipi";
       lost.message = absl::StrFormat("%d lost csd stall(s), %d unresolved", r.lost_stalls,
                                      r.unresolved_stalls);
-      for (const vmm::CsdStall& s : r.stalls) {
+      for (const runner::CsdStall& s : r.stalls) {
         if (s.verdict == hostipi::StallVerdict::kLost || !s.unstuck) {
           lost.details = s.first_report;
           break;
@@ -901,7 +901,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   std::string verdict = code == kExitBadInput ? "event log failed"
                         : failed              ? "FAILURE"
                                               : "SUCCESS";
-  for (const vmm::SmpRunResult& r : outcome.results) {
+  for (const runner::SmpRunResult& r : outcome.results) {
     if (r.lost_stalls > 0) verdict = "lost IPI";
     if (r.host_plane && r.host.lost > 0) verdict = "lost host IPI";
   }

@@ -8,7 +8,7 @@
 #include "vmm/vcpu_snapshot.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace watch {
 
 SoftLockupDetector::SoftLockupDetector(int num_vcpus, absl::Duration threshold)
     : threshold_(threshold), state_(num_vcpus) {}
@@ -47,8 +47,8 @@ std::vector<int> SoftLockupDetector::Stuck() const {
   return v;
 }
 
-std::string FormatSoftLockup(const SoftLockup& s, const VcpuSnapshot* snap,
-                             const std::string& snapshot_error, const ElfImage& elf) {
+std::string FormatSoftLockup(const SoftLockup& s, const vmm::VcpuSnapshot* snap,
+                             const std::string& snapshot_error, const vmm::ElfImage& elf) {
   // Whole seconds as the kernel prints them once that is meaningful; our
   // calibrated thresholds are often far below a second.
   double secs = absl::ToDoubleSeconds(s.stuck_for);
@@ -62,15 +62,15 @@ std::string FormatSoftLockup(const SoftLockup& s, const VcpuSnapshot* snap,
     absl::StrAppend(&out, "\tregisters unavailable: ", snapshot_error, "\n");
     return out;
   }
-  absl::StrAppendFormat(&out, "\tguest: %s, %s%s\n", SmpWhereName(snap->smp.where),
+  absl::StrAppendFormat(&out, "\tguest: %s, %s%s\n", vmm::SmpWhereName(snap->smp.where),
                         snap->Halted() ? "halted" : "running",
                         snap->in_guest_when_asked ? ", in guest" : ", in the VMM");
   if (snap->smp.wait_csd != 0) {
     absl::StrAppendFormat(&out, "\twaiting for csd 0x%x\n", snap->smp.wait_csd);
   }
-  absl::StrAppend(&out, FormatSnapshotRegisters(*snap, elf, "\t"));
+  absl::StrAppend(&out, vmm::FormatSnapshotRegisters(*snap, elf, "\t"));
   return out;
 }
 
-}  // namespace vmm
+}  // namespace watch
 }  // namespace kvmbed

@@ -19,9 +19,11 @@
 
 namespace kvmbed {
 namespace vmm {
-
 class ElfImage;
 struct VcpuSnapshot;
+}  // namespace vmm
+
+namespace watch {
 
 struct SoftLockup {
   int vcpu = -1;
@@ -57,10 +59,10 @@ class SoftLockupDetector {
 
 // The kernel-style report: headline, then where the guest says it is, then
 // registers with the RIP symbolized.
-std::string FormatSoftLockup(const SoftLockup& s, const VcpuSnapshot* snap,
-                             const std::string& snapshot_error, const ElfImage& elf);
+std::string FormatSoftLockup(const SoftLockup& s, const vmm::VcpuSnapshot* snap,
+                             const std::string& snapshot_error, const vmm::ElfImage& elf);
 
-}  // namespace vmm
+}  // namespace watch
 }  // namespace kvmbed
 
 #endif  // KVMBED_WATCH_WATCHDOG_H_

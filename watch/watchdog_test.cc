@@ -3,7 +3,7 @@
 #include "gtest/gtest.h"
 
 namespace kvmbed {
-namespace vmm {
+namespace watch {
 namespace {
 
 TEST(SoftLockupDetectorTest, ReportsAStuckVcpuOncePerThreshold) {
@@ -39,5 +39,5 @@ TEST(SoftLockupDetectorTest, UnwatchedVcpusNeverReport) {
 }
 
 }  // namespace
-}  // namespace vmm
+}  // namespace watch
 }  // namespace kvmbed
