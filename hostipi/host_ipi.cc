@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "watch/verdict.h"
 
 namespace kvmbed {
 namespace hostipi {
@@ -712,33 +713,33 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   // csd: the target took its last doorbell in the guest with host_ipi==0
   // while CALL_FUNCTION was set, went back into the guest, and no doorbell
   // or sender is on its way.
-  std::vector<std::string> missing;
-  if (!stable)
-    missing.push_back("the target changed state while being examined");
-  if (r.activity != TargetActivity::kNothing)
-    missing.push_back("it is running csds");
-  if (!s.in_guest)
-    missing.push_back("it is in host mode (it will poll for doorbells)");
-  if (s.latch)
-    missing.push_back("a doorbell is pending that it has not taken yet");
-  if (s.sender >= 0)
-    missing.push_back(
-        absl::StrCat("CPU#", s.sender, " is mid message pass to it"));
-  if (s.host_ipi != 0)
-    missing.push_back("host_ipi is 1, so the next doorbell is handled");
-  if (!(s.messages & cf) && queued)
-    missing.push_back("CALL_FUNCTION is not set although a csd is queued");
-  if (!queued && r.activity == TargetActivity::kNothing)
-    missing.push_back("this request is no longer queued");
-  if (last_t < 0) {
-    missing.push_back("it has taken no doorbell in the guest");
-  } else {
-    if (last_hipi != 0) missing.push_back("its last doorbell saw host_ipi==1");
-    if (!(last_msgs & cf))
-      missing.push_back(
-          "CALL_FUNCTION was not set when it took its last doorbell");
+  watch::WaitEvidence ev;
+  ev.examined = stable;
+  ev.unexamined_why = "the target changed state while being examined";
+  ev.request_queued = queued;
+  ev.target_work = r.activity == TargetActivity::kThisRequest ? watch::TargetWork::kThisRequest
+                   : r.activity == TargetActivity::kNothing   ? watch::TargetWork::kNothing
+                                                              : watch::TargetWork::kOtherRequest;
+  ev.interrupt_pending = s.latch;  // a doorbell it has not taken yet
+  ev.sender_in_flight = s.sender;  // mid message pass to it
+  // The modelled demux loops until no message is set: a target running any
+  // csd will see CALL_FUNCTION again.
+  if (r.activity == TargetActivity::kPriorRequest) ev.other_progress.push_back("it is running csds");
+  if (!s.in_guest) ev.other_progress.push_back("it is in host mode (it will poll for doorbells)");
+  if (s.host_ipi != 0) ev.other_progress.push_back("host_ipi is 1, so the next doorbell is handled");
+  if (!(s.messages & cf) && queued) {
+    ev.other_progress.push_back("CALL_FUNCTION is not set although a csd is queued");
   }
-  if (missing.empty()) {
+  if (last_t < 0) {
+    ev.other_progress.push_back("it has taken no doorbell in the guest");
+  } else {
+    if (last_hipi != 0) ev.other_progress.push_back("its last doorbell saw host_ipi==1");
+    if (!(last_msgs & cf)) {
+      ev.other_progress.push_back("CALL_FUNCTION was not set when it took its last doorbell");
+    }
+  }
+  const watch::Judgement j = watch::Judge(ev);
+  if (j.verdict == watch::Verdict::kLost) {
     r.verdict = StallVerdict::kLost;
     r.verdict_reason = absl::StrCat(
         "CPU#", target,
@@ -748,8 +749,7 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
         "sending one, so nothing will run the queued csd (lost IPI)");
   } else {
     r.verdict = StallVerdict::kSlow;
-    r.verdict_reason = absl::StrCat("no evidence of a lost IPI: ",
-                                    absl::StrJoin(missing, "; "));
+    r.verdict_reason = absl::StrCat("no evidence of a lost IPI: ", j.slow_because);
   }
 
   std::vector<int> involved = {target, self};

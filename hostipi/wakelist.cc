@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "watch/verdict.h"
 #include "hostipi/host_ipi.h"
 
 namespace kvmbed {
@@ -573,13 +574,13 @@ class Sim {
     const bool missed = d.miss.t >= ti.woken_t && (d.miss.list & bit);
     const bool resched_set = (msgs & (1u << kReschedule)) != 0;
 
-    std::vector<std::string> missing;
-    if (!queued) missing.push_back("the entry is no longer on the wake_list");
-    if (d.in_irq) missing.push_back("the target is in its IPI handler");
-    if (latch) missing.push_back("an IPI to the target is pending");
-    if (sender >= 0)
-      missing.push_back(absl::StrCat("CPU#", sender, " is mid wake-up of it"));
-    const bool lost = missing.empty();
+    watch::WaitEvidence ev;
+    ev.request_queued = queued;  // the task's entry on the target's wake_list
+    ev.interrupt_in_service = d.in_irq;
+    ev.interrupt_pending = latch;
+    ev.sender_in_flight = sender;  // mid wake-up of it
+    const watch::Judgement judgement = watch::Judge(ev);
+    const bool lost = judgement.verdict == watch::Verdict::kLost;
     d.ring.Add(self, now, Ev::kStuck, t);
 
     const double wall = absl::ToDoubleSeconds(absl::Now() - ti.woken_wall);
@@ -675,7 +676,7 @@ class Sim {
           "and send none, so nothing will run sched_ttwu_pending() there"));
     } else {
       out.push_back(absl::StrCat("\tverdict: SLOW - ",
-                                 absl::StrJoin(missing, "; ")));
+                                 judgement.slow_because));
     }
     out.push_back("\ttrace:");
     const int64_t since =

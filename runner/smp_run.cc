@@ -22,6 +22,7 @@
 #include "base/status_macros.h"
 #include "vmm/elf.h"
 #include "vmm/vcpu_snapshot.h"
+#include "watch/verdict.h"
 #include "watch/watchdog.h"
 
 namespace kvmbed {
@@ -409,23 +410,24 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
                                                        " queued on the target and has not "
                                                        "written its ICR yet")});
     }
-    lost_evidence = queued && cur != csd_gpa && !pending && !in_service && in_flight_from < 0;
-    if (lost_evidence) {
-      why = absl::StrFormat(
-          "csd still queued on CPU#%02d, which handles %s and has no call-function "
-          "IPI pending or in service: nothing will run the queue",
-          target, cur == 0 ? "nothing" : "another request");
-    } else if (in_flight_from >= 0) {
-      why = absl::StrCat("an IPI to the target is still in flight from CPU#", in_flight_from);
-    } else if (pending || in_service) {
-      why = "the call-function IPI is pending/in service on the target";
-    } else if (cur == csd_gpa) {
-      why = "the target is running this request";
-    } else if (!queued) {
-      why = "the csd is no longer queued (the target took it)";
-    } else {
-      why = "the target is busy";
-    }
+    watch::WaitEvidence ev;
+    ev.request_queued = queued;
+    // A target running another csd took its queue before this one was
+    // added (llist_del_all), so that flush will not run it.
+    ev.target_work = cur == csd_gpa ? watch::TargetWork::kThisRequest
+                     : cur == 0     ? watch::TargetWork::kNothing
+                                    : watch::TargetWork::kOtherRequest;
+    ev.interrupt_pending = pending;
+    ev.interrupt_in_service = in_service;
+    ev.sender_in_flight = in_flight_from;
+    const watch::Judgement j = watch::Judge(ev);
+    lost_evidence = j.verdict == watch::Verdict::kLost;
+    why = lost_evidence
+              ? absl::StrFormat(
+                    "csd still queued on CPU#%02d, which handles %s and has no call-function "
+                    "IPI pending or in service: nothing will run the queue",
+                    target, cur == 0 ? "nothing" : "another request")
+              : j.slow_because;
   } else {
     r.facts.push_back({"target snapshot", std::string(snap.status().message())});
     why = "no snapshot of the target, no evidence of a lost IPI";
