@@ -1,7 +1,5 @@
-// The kvmbed subcommands. Each returns the process exit code:
-//   0  clean: everything ran and nothing was found
-//   1  a stall, lockup or failure was found (what `git bisect run` calls bad)
-//   2  bad input or a setup error (nothing was measured)
+// The kvmbed subcommands. Each returns the process exit code
+// (base/exit_codes.h).
 #ifndef KVMBED_TOOLS_COMMANDS_H_
 #define KVMBED_TOOLS_COMMANDS_H_
 
@@ -9,12 +7,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/exit_codes.h"
 
 namespace kvmbed {
-
-inline constexpr int kExitClean = 0;
-inline constexpr int kExitFound = 1;
-inline constexpr int kExitBadInput = 2;
 
 // `kvmbed run [PROFILE]`
 int RunCommand(const std::vector<std::string>& args);

@@ -19,7 +19,7 @@
 #include "scenarios/scenario.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
-#include "tools/stop_signal.h"
+#include "base/stop_signal.h"
 
 namespace kvmbed {
 namespace {

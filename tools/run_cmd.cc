@@ -13,7 +13,7 @@
 #include "tools/commands.h"
 #include "tools/common.h"
 #include "tools/flags.h"
-#include "tools/stop_signal.h"
+#include "base/stop_signal.h"
 #include "vmm/machine.h"
 #include "runner/smp_run.h"
 

@@ -1,8 +1,8 @@
 // SIGINT/SIGTERM -> an orderly stop. The handler only sets a flag and calls
 // registered async-signal-safe stop callbacks (Machine::RequestStop is one
 // atomic store); the run then ends normally and keeps everything it measured.
-#ifndef KVMBED_TOOLS_STOP_SIGNAL_H_
-#define KVMBED_TOOLS_STOP_SIGNAL_H_
+#ifndef KVMBED_BASE_STOP_SIGNAL_H_
+#define KVMBED_BASE_STOP_SIGNAL_H_
 
 namespace kvmbed {
 
@@ -28,4 +28,4 @@ int StopSignalReceived();
 
 }  // namespace kvmbed
 
-#endif  // KVMBED_TOOLS_STOP_SIGNAL_H_
+#endif  // KVMBED_BASE_STOP_SIGNAL_H_

@@ -1,4 +1,4 @@
-#include "tools/stop_signal.h"
+#include "base/stop_signal.h"
 
 #include <pthread.h>
 #include <signal.h>
