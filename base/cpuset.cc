@@ -1,6 +1,10 @@
 #include "base/cpuset.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <set>
 
 #include "absl/status/status.h"
@@ -225,6 +229,73 @@ std::string FormatCpuset(std::vector<int> cpus) {
     i = j + 1;
   }
   return out;
+}
+
+namespace {
+
+// A dynamically sized cpu_set_t for CPUs 0..kMaxCpuNumber.
+class CpuMask {
+ public:
+  CpuMask() : set_(CPU_ALLOC(kMaxCpuNumber + 1)), size_(CPU_ALLOC_SIZE(kMaxCpuNumber + 1)) {
+    if (set_ != nullptr) CPU_ZERO_S(size_, set_);
+  }
+  ~CpuMask() {
+    if (set_ != nullptr) CPU_FREE(set_);
+  }
+  CpuMask(const CpuMask&) = delete;
+  CpuMask& operator=(const CpuMask&) = delete;
+  bool ok() const { return set_ != nullptr; }
+  cpu_set_t* set() { return set_; }
+  size_t size() const { return size_; }
+  std::vector<int> List() const {
+    std::vector<int> cpus;
+    for (int c = 0; c <= kMaxCpuNumber; ++c) {
+      if (CPU_ISSET_S(c, size_, set_)) cpus.push_back(c);
+    }
+    return cpus;
+  }
+
+ private:
+  cpu_set_t* set_;
+  size_t size_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> ProcessCpus() {
+  CpuMask m;
+  if (!m.ok()) return absl::ResourceExhaustedError("CPU_ALLOC");
+  if (sched_getaffinity(0, m.size(), m.set()) != 0) {
+    return absl::ErrnoToStatus(errno, "sched_getaffinity");
+  }
+  return m.List();
+}
+
+absl::Status PinThisThread(const std::vector<int>& cpus, absl::string_view what) {
+  if (cpus.empty()) return absl::OkStatus();
+  CpuMask m;
+  if (!m.ok()) return absl::ResourceExhaustedError("CPU_ALLOC");
+  for (int c : cpus) {
+    if (c < 0 || c > kMaxCpuNumber) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pin ", what, ": host CPU ", c, " is out of range 0-", kMaxCpuNumber));
+    }
+    CPU_SET_S(c, m.size(), m.set());
+  }
+  int err = pthread_setaffinity_np(pthread_self(), m.size(), m.set());
+  if (err != 0) {
+    return absl::ErrnoToStatus(err,
+                               absl::StrCat("pin ", what, " to host CPUs ", FormatCpuset(cpus)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int>> ThisThreadCpus() {
+  CpuMask m;
+  if (!m.ok()) return absl::ResourceExhaustedError("CPU_ALLOC");
+  int err = pthread_getaffinity_np(pthread_self(), m.size(), m.set());
+  if (err != 0) return absl::ErrnoToStatus(err, "pthread_getaffinity_np");
+  return m.List();
 }
 
 }  // namespace kvmbed

@@ -46,6 +46,18 @@ absl::StatusOr<std::vector<int>> ParseCpuset(absl::string_view text);
 // "a-b" ({0,1,2,3,6} -> "0-3,6"). An empty list formats as "".
 std::string FormatCpuset(std::vector<int> cpus);
 
+// Thread and process CPU affinity: the one place kvmbed calls
+// sched_getaffinity / pthread_{set,get}affinity_np.
+
+// The CPUs this process may run on (its sched_getaffinity mask), sorted.
+absl::StatusOr<std::vector<int>> ProcessCpus();
+// Pins the calling thread to `cpus` (a CPU of them each time it runs); an
+// empty list leaves the affinity as it is. The error names `what` (e.g.
+// "vcpu-3") and the CPUs, e.g. "pin vcpu-3 to host CPUs 7: Invalid argument".
+absl::Status PinThisThread(const std::vector<int>& cpus, absl::string_view what);
+// The calling thread's affinity in force, sorted.
+absl::StatusOr<std::vector<int>> ThisThreadCpus();
+
 }  // namespace kvmbed
 
 #endif  // KVMBED_BASE_CPUSET_H_

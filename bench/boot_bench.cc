@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "vmm/machine.h"
 
@@ -19,14 +20,7 @@ absl::StatusOr<BootBenchResult> RunBootBench(const BootBenchOptions& options) {
   }
   std::vector<int> cpus = options.host_cpus;
   if (cpus.empty()) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
-      return absl::ErrnoToStatus(errno, "sched_getaffinity");
-    }
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    }
+    ASSIGN_OR_RETURN(cpus, ProcessCpus());
   }
   VmSpec spec;
   spec.name = absl::StrCat("bootbench-", options.vcpus);

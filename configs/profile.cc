@@ -1376,25 +1376,6 @@ uint64_t HostRamBytes() {
   return static_cast<uint64_t>(info.totalram) * info.mem_unit;
 }
 
-absl::StatusOr<std::vector<int>> ProcessAffinityCpus() {
-  const int ncpus = kMaxCpuNumber + 1;
-  cpu_set_t* set = CPU_ALLOC(ncpus);
-  if (set == nullptr) return absl::ResourceExhaustedError("CPU_ALLOC");
-  size_t size = CPU_ALLOC_SIZE(ncpus);
-  CPU_ZERO_S(size, set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, size, set) != 0) {
-    int err = errno;
-    CPU_FREE(set);
-    return absl::ErrnoToStatus(err, "sched_getaffinity");
-  }
-  for (int c = 0; c < ncpus; ++c) {
-    if (CPU_ISSET_S(c, size, set)) cpus.push_back(c);
-  }
-  CPU_FREE(set);
-  return cpus;
-}
-
 std::vector<int> FoldCpus(const std::vector<int>& profile_cpus,
                           const std::vector<int>& host_cpus) {
   std::set<int> out;
@@ -1536,7 +1517,7 @@ absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view 
       std::sort(host.begin(), host.end());
       host.erase(std::unique(host.begin(), host.end()), host.end());
     } else {
-      ASSIGN_OR_RETURN(host, ProcessAffinityCpus());
+      ASSIGN_OR_RETURN(host, ProcessCpus());
     }
     if (host.empty()) {
       return absl::InvalidArgumentError(

@@ -69,9 +69,6 @@ struct ProfileOptions {
 // The host's total RAM in bytes (sysinfo(2)); 0 when unknown.
 uint64_t HostRamBytes();
 
-// Reads the CPUs this process may run on (sched_getaffinity), sorted.
-absl::StatusOr<std::vector<int>> ProcessAffinityCpus();
-
 // Folds profile CPUs onto `host_cpus` (sorted, non-empty): c ->
 // host_cpus[c % host_cpus.size()], sorted and deduplicated.
 std::vector<int> FoldCpus(const std::vector<int>& profile_cpus,

@@ -205,7 +205,7 @@ TEST(ShippedProfilesTest, EveryShippedProfileLoadsFolded) {
 }
 
 TEST(ProfileTest, ProcessAffinityIsTheDefaultHostSet) {
-  absl::StatusOr<std::vector<int>> cpus = ProcessAffinityCpus();
+  absl::StatusOr<std::vector<int>> cpus = ProcessCpus();
   ASSERT_TRUE(cpus.ok()) << cpus.status();
   ASSERT_FALSE(cpus->empty());
   absl::StatusOr<RunSpec> spec =

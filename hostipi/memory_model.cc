@@ -22,6 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/cpuset.h"
 #include "hostipi/memory_model_internal.h"
 
 namespace kvmbed {
@@ -322,15 +323,11 @@ class NativeSystem final : public MemorySystem {
     if (options_.pin_cpus.empty()) return absl::OkStatus();
     size_t slot = static_cast<size_t>(i) % options_.pin_cpus.size();
     int host_cpu = options_.pin_cpus[slot];
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(host_cpu, &set);
-    int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-    if (err != 0) {
-      return absl::ErrnoToStatus(
-          err, absl::StrCat("pthread_setaffinity_np: pinning modelled CPU ", i,
-                            " to host CPU ", host_cpu, " (RunOptions.pin_cpus[",
-                            slot, "]); use a CPU this process may run on"));
+    absl::Status pinned = PinThisThread({host_cpu}, absl::StrCat("modelled CPU ", i));
+    if (!pinned.ok()) {
+      return absl::Status(pinned.code(),
+                          absl::StrCat(pinned.message(), " (RunOptions.pin_cpus[", slot,
+                                       "]); use a CPU this process may run on"));
     }
     return absl::OkStatus();
   }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/cpuset.h"
 #include "base/atomic_max.h"
 #include "base/status_macros.h"
 #include "hostipi/stall_report.h"
@@ -316,14 +317,10 @@ absl::Status HostPlane::Start() {
       std::string name = absl::StrCat("ksmd-", options_.vm_name).substr(0, 15);
       pthread_setname_np(pthread_self(), name.c_str());
       if (!options_.ksmd_cpus.empty()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        if (sender_body_) {
-          CPU_SET(options_.ksmd_cpus[k % options_.ksmd_cpus.size()], &set);
-        } else {
-          for (int c : options_.ksmd_cpus) CPU_SET(c, &set);
-        }
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        // Best effort, as the profile's CPUs were checked when it was read.
+        (void)PinThisThread(sender_body_ ? std::vector<int>{options_.ksmd_cpus[k % options_.ksmd_cpus.size()]}
+                                         : options_.ksmd_cpus,
+                            name);
       }
       if (sender_body_) {
         sender_body_(*plane_, *mem_[cpu], *this);

@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "vmm/elf.h"
 #include "vmm/vcpu_snapshot.h"
@@ -751,7 +752,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   ran_ = true;
   SmpRunResult result = result_;
   const bool smp_workload = guest_.workload == "torture";
-  absl::Status pin = vmm::PinCurrentThread(vm_.emulator_affinity);
+  absl::Status pin = PinThisThread(vm_.emulator_affinity, "the VMM thread");
   if (!pin.ok())
     Emit(absl::StrCat("kvmbed: VM ", vm_.name, ": emulatorpin: ", pin.message(), "\n"));
   Emit(absl::StrFormat(

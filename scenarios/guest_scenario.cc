@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "scenarios/guest_scenario_internal.h"
 #include "runner/ipi_latency.h"
@@ -66,7 +67,7 @@ absl::StatusOr<std::unique_ptr<vmm::Machine>> BootReproVm(const VmSpec& vm, abi:
   sp.fault_vcpu = abi::kAllVcpus;
   RETURN_IF_ERROR(m->memory().Write(abi::kSmpParamsGpa, &sp, sizeof(sp)));
   RETURN_IF_ERROR(m->memory().Write(abi::kReproParamsGpa, &params, sizeof(params)));
-  absl::Status pin = vmm::PinCurrentThread(vm.emulator_affinity);
+  absl::Status pin = PinThisThread(vm.emulator_affinity, "the VMM thread");
   (void)pin;  // best effort, as `kvmbed run` (the vCPUs are pinned regardless)
   RETURN_IF_ERROR(m->Start());
   RETURN_IF_ERROR(m->WaitOnline(absl::Seconds(20)));

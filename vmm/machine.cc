@@ -40,24 +40,6 @@ std::string GuestText(const abi::Message& m) {
 
 }  // namespace
 
-absl::Status PinCurrentThread(const std::vector<int>& cpus) {
-  if (cpus.empty()) return absl::OkStatus();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c : cpus) {
-    if (c < 0 || c >= CPU_SETSIZE) {
-      return absl::InvalidArgumentError(absl::StrCat("host CPU ", c, " out of range"));
-    }
-    CPU_SET(c, &set);
-  }
-  int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-  if (err != 0) {
-    return absl::ErrnoToStatus(
-        err, absl::StrCat("pin the VMM thread to host CPUs ", FormatCpuList(cpus)));
-  }
-  return absl::OkStatus();
-}
-
 Machine::Machine(const VmSpec& spec, const MachineOptions& options)
     : spec_(spec), options_(options), create_start_(absl::Now()) {}
 

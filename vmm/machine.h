@@ -200,9 +200,6 @@ absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
 // "divide", "bad-port", "mmio"); the error lists the names.
 absl::StatusOr<abi::Fault> ParseGuestFault(const std::string& name);
 
-// The calling thread's CPU affinity set to `cpus` (e.g. VmSpec's
-// emulator_affinity for the VMM's own thread); no-op when empty.
-absl::Status PinCurrentThread(const std::vector<int>& cpus);
 
 }  // namespace vmm
 }  // namespace kvmbed

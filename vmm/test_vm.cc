@@ -3,19 +3,12 @@
 #include <dirent.h>
 #include <sched.h>
 
+#include "base/cpuset.h"
+
 namespace kvmbed {
 namespace vmm {
 
-std::vector<int> TestHostCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
+std::vector<int> TestHostCpus() { return ProcessCpus().value_or(std::vector<int>{0}); }
 
 int CountDirEntries(const char* dir) {
   DIR* d = opendir(dir);
