@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,24 @@ namespace hostipi {
 
 struct CatalogueRow;
 
+// RunOptions knobs of one share of a test's sampled iterations.
+struct SamplingKnobs {
+  double drain;  // drain_probability
+  double stale;  // stale_load_probability
+  double drop;   // coherence_drop_probability
+  int skew;      // LitmusOptions::start_skew
+};
+// The knob settings the catalogue splits each test's iterations over.
+const std::vector<SamplingKnobs>& CatalogueKnobs();
+
 struct CatalogueOptions {
   std::string dir;
   std::map<std::string, Verdict> expect;  // from ParseHerdAllowed
+  std::set<std::string> seen_on_hardware; // from ParseHerdSeenOnHardware
   int64_t iterations = 10000;             // sampled iterations per test
-  int64_t max_states = 300000;            // explorer states per test
+                                          // (0: explorer only), split over
+                                          // CatalogueKnobs()
+  int64_t max_states = 300000;            // explorer states per test (0: sampled only)
   int limit = 0;                          // tests to run (0 = all), in name order
   uint64_t seed = 1;
   // Called with each row as soon as it is done (streaming output).
@@ -35,6 +49,7 @@ struct CatalogueOptions {
 struct CatalogueRow {
   std::string name;
   Verdict expect = Verdict::kUnknown;
+  bool hardware = false;  // ppc.allowed: observed on POWER hardware
   std::string explorer;   // "allowed" / "forbidden" / "limit"
   int64_t states = 0;
   bool sampled = false;   // the sampled runner could take it
