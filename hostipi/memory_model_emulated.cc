@@ -78,6 +78,10 @@
 //    later load of the same CPU forwarded from it gets `dep` (or its floor)
 //    as its token, not "now": chains through one's own store (rfi) order no
 //    more than POWER.
+//  * A CPU's read of a word carries the largest token (stamp or dependency)
+//    of its earlier reads of that word (an earlier read of a coherence-
+//    earlier value was satisfied first, CoRR), so MP+lwsync+[fr-rf]-addr
+//    and DETOUR0654/0662-like shapes stay forbidden.
 //  * Exchange/FetchOr, fully_ordered (sync; RMW; sync): drain everything,
 //    then read-modify-write the current value at once, load floor = now.
 //    Relaxed: drain only what must precede the write (entries of earlier
@@ -312,6 +316,10 @@ struct WordState {
   // has reached any CPU that read this version (see "Propagation" above).
   uint64_t hist_stamp[kHistory] = {};
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
+  // Per CPU: the largest token (stamp, or what it depended on) of a read of
+  // this word. A later read of the word that returns a coherence-later
+  // value was satisfied after that one, so it carries that token too.
+  std::vector<uint64_t> read_stamp;
   std::vector<int> buffered;           // per CPU: entries buffered to it
 };
 
@@ -434,6 +442,7 @@ class EmulatedSystem final : public MemorySystem {
     uint64_t v = w.value.load(std::memory_order_relaxed);
     for (int i = 0; i < kHistory; ++i) ws->hist_value[i] = v;
     ws->min_version.assign(all_.size(), 0);
+    ws->read_stamp.assign(all_.size(), 0);
     ws->buffered.assign(all_.size(), 0);
     words_.emplace(&w, ws);
     return ws;
@@ -707,13 +716,16 @@ class EmulatedSystem final : public MemorySystem {
       uint64_t ver = first + prng_.Below(ws->version - first + 1);
       v = ws->hist_value[ver % kHistory];
       ws->min_version[c->cpu_] = ver;
-      const uint64_t st = ws->hist_stamp[ver % kHistory];
+      const uint64_t st = std::max(ws->hist_stamp[ver % kHistory], ws->read_stamp[c->cpu_]);
+      ws->read_stamp[c->cpu_] = std::max(floor, st);
       c->acq_ = std::max(c->acq_, st);
       if (token) *token = std::max(floor, st);
     } else {
       v = Current(ws);
       ws->min_version[c->cpu_] = ws->version;
-      const uint64_t st = ws->hist_stamp[ws->version % kHistory];
+      const uint64_t st =
+          std::max(ws->hist_stamp[ws->version % kHistory], ws->read_stamp[c->cpu_]);
+      ws->read_stamp[c->cpu_] = std::max(floor, st);
       c->acq_ = std::max(c->acq_, st);
       if (token) *token = std::max(floor, st);
     }
