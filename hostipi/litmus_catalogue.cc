@@ -123,68 +123,72 @@ std::string FormatCatalogueRow(const CatalogueRow& row) {
                          row.sampled ? absl::StrCat(row.seen, "/", row.iterations) : "-");
 }
 
-std::string RenderCatalogue(const CatalogueResult& r, bool rows) {
-  std::string out = rows ? CatalogueHeader() : "";
-  int agree = 0, disagree = 0, undecided = 0, noexpect = 0;
-  int s_forbidden_seen = 0, s_allowed_seen = 0, s_allowed = 0, s_forbidden = 0, sampled = 0;
-  int s_hw = 0, s_hw_seen = 0;
-  std::vector<std::string> disagreements, sampled_weaker;
-  std::map<std::string, int> missed_families;  // allowed, sampled, never seen
+CatalogueSummary Summarize(const CatalogueResult& r) {
+  CatalogueSummary m;
+  m.files = r.files;
+  m.converted = static_cast<int>(r.rows.size());
+  for (const auto& [reason, n] : r.unsupported) m.unsupported += n;
   for (const CatalogueRow& row : r.rows) {
-    if (rows) absl::StrAppend(&out, FormatCatalogueRow(row));
     if (row.expect == Verdict::kUnknown) {
-      ++noexpect;
+      ++m.no_expectation;
     } else if (row.explorer == "limit") {
-      ++undecided;
+      ++m.undecided;
     } else if (row.explorer == "skipped") {
       // --max-states=0: the explorer did not run.
     } else if (row.explorer == VerdictName(row.expect)) {
-      ++agree;
+      ++m.agree;
     } else {
-      ++disagree;
-      disagreements.push_back(row.name);
+      m.disagreements.push_back(row.name);
     }
     if (row.sampled && row.expect != Verdict::kUnknown) {
-      ++sampled;
+      ++m.sampled;
       if (row.expect == Verdict::kAllowed) {
-        ++s_allowed;
-        if (row.seen > 0) ++s_allowed_seen;
+        ++m.allowed;
+        if (row.seen > 0) ++m.allowed_seen;
         if (row.hardware) {
-          ++s_hw;
-          if (row.seen > 0) ++s_hw_seen;
+          ++m.hardware;
+          if (row.seen > 0) ++m.hardware_seen;
         }
         if (row.seen == 0) {
-          // The family: the name without its trailing digits.
+          m.allowed_unseen.push_back(row.name);
+          // The family: the name up to its first '+', or without its
+          // trailing digits.
           std::string fam = row.name.substr(0, row.name.find('+'));
           if (fam == row.name) {
             while (!fam.empty() && absl::ascii_isdigit(fam.back())) fam.pop_back();
           }
-          ++missed_families[absl::StrCat(fam, row.hardware ? " (seen on hardware)" : "")];
+          ++m.missed_families[absl::StrCat(fam, row.hardware ? " (seen on hardware)" : "")];
         }
       } else {
-        ++s_forbidden;
-        if (row.seen > 0) {
-          ++s_forbidden_seen;
-          sampled_weaker.push_back(row.name);
-        }
+        ++m.forbidden;
+        if (row.seen > 0) m.forbidden_seen.push_back(row.name);
       }
     }
   }
-  int unsupported = 0;
-  for (const auto& [reason, n] : r.unsupported) unsupported += n;
+  return m;
+}
+
+std::string RenderCatalogue(const CatalogueResult& r, bool rows) {
+  std::string out = rows ? CatalogueHeader() : "";
+  if (rows) {
+    for (const CatalogueRow& row : r.rows) absl::StrAppend(&out, FormatCatalogueRow(row));
+  }
+  const CatalogueSummary m = Summarize(r);
   absl::StrAppendFormat(&out,
                         "\nsummary: %d files, %d converted, %d unsupported; explorer vs herd: %d agree, "
                         "%d disagree, %d undecided (state limit), %d without expectation; "
                         "sampled emulated-power: %d tests, allowed seen %d/%d (of them seen on "
                         "hardware: %d/%d), forbidden seen %d/%d; %.1f s\n",
-                        r.files, static_cast<int>(r.rows.size()), unsupported, agree, disagree,
-                        undecided, noexpect, sampled, s_allowed_seen, s_allowed, s_hw_seen, s_hw,
-                        s_forbidden_seen, s_forbidden, absl::ToDoubleSeconds(r.wall_time));
-  for (const std::string& n : disagreements) absl::StrAppend(&out, "  explorer disagrees: ", n, "\n");
-  for (const std::string& n : sampled_weaker) {
+                        m.files, m.converted, m.unsupported, m.agree,
+                        static_cast<int>(m.disagreements.size()), m.undecided, m.no_expectation,
+                        m.sampled, m.allowed_seen, m.allowed, m.hardware_seen, m.hardware,
+                        static_cast<int>(m.forbidden_seen.size()), m.forbidden,
+                        absl::ToDoubleSeconds(r.wall_time));
+  for (const std::string& n : m.disagreements) absl::StrAppend(&out, "  explorer disagrees: ", n, "\n");
+  for (const std::string& n : m.forbidden_seen) {
     absl::StrAppend(&out, "  sampled shows a forbidden outcome: ", n, "\n");
   }
-  for (const auto& [fam, n] : missed_families) {
+  for (const auto& [fam, n] : m.missed_families) {
     absl::StrAppendFormat(&out, "  allowed, never sampled (%d): %s\n", n, fam);
   }
   for (const auto& [reason, n] : r.unsupported) {

@@ -65,6 +65,20 @@ struct CatalogueResult {
 };
 
 absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o);
+
+// The counts RenderCatalogue's summary line prints.
+struct CatalogueSummary {
+  int files = 0, converted = 0, unsupported = 0;
+  // Explorer against the expectation (tests with one, explorer run).
+  int agree = 0, undecided = 0, no_expectation = 0;
+  std::vector<std::string> disagreements;
+  // Sampled emulated-power, tests with an expectation.
+  int sampled = 0, allowed = 0, allowed_seen = 0, hardware = 0, hardware_seen = 0, forbidden = 0;
+  std::vector<std::string> forbidden_seen;  // must stay empty
+  std::vector<std::string> allowed_unseen;
+  std::map<std::string, int> missed_families;
+};
+CatalogueSummary Summarize(const CatalogueResult& r);
 // One line per test (the header, then FormatCatalogueRow), then the
 // summary; rows=false: the summary only.
 std::string RenderCatalogue(const CatalogueResult& r, bool rows = true);
