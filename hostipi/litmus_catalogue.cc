@@ -71,6 +71,11 @@ absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
       power::ExploreOptions eo;
       eo.want_trace = false;
       eo.max_states = o.max_states;
+      // herd's model has no window: make it hold a whole thread, so the
+      // window bound never forbids what POWER allows (long MP+PPO chains).
+      for (const auto& th : t->program.threads) {
+        eo.window = std::max(eo.window, static_cast<int>(th.size()));
+      }
       absl::StatusOr<power::ExploreResult> x = power::Explore(t->program, eo);
       if (!x.ok()) return x.status();
       row.states = x->states;
