@@ -63,6 +63,18 @@ std::map<std::string, Verdict> ParseHerdAllowed(const std::string& text) {
   return out;
 }
 
+std::set<std::string> ParseHerdSeenOnHardware(const std::string& text) {
+  std::set<std::string> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(line, '|');
+    if (parts.size() < 2) continue;
+    const std::string name(absl::StripAsciiWhitespace(parts[0]));
+    std::vector<absl::string_view> cols = absl::StrSplit(parts[1], ' ', absl::SkipEmpty());
+    if (!name.empty() && cols.size() >= 2 && cols[1] == "Ok") out.insert(name);
+  }
+  return out;
+}
+
 absl::StatusOr<ParsedLitmus> ConvertHerdPowerLitmus(const std::string& text) {
   std::vector<std::string> lines = absl::StrSplit(text, '\n');
   ParsedLitmus t;

@@ -15,6 +15,7 @@
 #define KVMBED_HOSTIPI_HERD_LITMUS_H_
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,6 +30,8 @@ absl::StatusOr<ParsedLitmus> ConvertHerdPowerLitmus(const std::string& text);
 // herdtools7's ppc.allowed table ("NAME | Ok|No ..."): the first verdict
 // column (the model's) per test name.
 std::map<std::string, Verdict> ParseHerdAllowed(const std::string& text);
+// The same table's second column: the tests observed on POWER hardware.
+std::set<std::string> ParseHerdSeenOnHardware(const std::string& text);
 
 }  // namespace hostipi
 }  // namespace kvmbed

@@ -26,6 +26,9 @@ std::string LitmusOutcome::ToString() const {
     }
   }
   absl::StrAppend(&out, "x=", mem[0], " y=", mem[1], " z=", mem[2]);
+  for (int i = 3; i < kLitmusWords; ++i) {
+    if (mem[i] != 0) absl::StrAppend(&out, " w", i, "=", mem[i]);
+  }
   return out;
 }
 
@@ -124,18 +127,38 @@ absl::StatusOr<LitmusResult> RunEmulated(const LitmusTest& test,
   words[0].name = "x";
   words[1].name = "y";
   words[2].name = "z";
+  static const char* const kExtra[] = {"w3", "w4", "w5"};
+  static_assert(kLitmusWords == 3 + sizeof(kExtra) / sizeof(kExtra[0]));
+  for (int i = 3; i < kLitmusWords; ++i) words[i].name = kExtra[i - 3];
   const int n = static_cast<int>(test.cpu.size());
   LitmusOutcome out;
   std::vector<CpuBody> bodies;
+  // Per-iteration idle counts (start_skew), from their own splitmix64
+  // stream so the run still replays from (seed, options).
+  int skew[kLitmusMaxCpus] = {};
+  uint64_t skew_state = options.run.seed ^ 0x5eed5ca1e5eedULL;
+  auto next_skew = [&skew_state]() {
+    uint64_t z = (skew_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
   for (int c = 0; c < n; ++c) {
-    bodies.push_back(
-        [&, c](CpuMemory& m) { test.cpu[c](m, words, out.regs[c]); });
+    bodies.push_back([&, c](CpuMemory& m) {
+      for (int i = 0; i < skew[c]; ++i) m.Relax();
+      test.cpu[c](m, words, out.regs[c]);
+    });
   }
   for (int64_t it = 0; it < options.iterations; ++it) {
     if ((it & 255) == 0 && absl::Now() - start > options.time_budget) break;
     for (auto& w : words) w.value.store(0);
     out = LitmusOutcome();
     out.cpus = n;
+    if (options.start_skew > 0) {
+      for (int c = 0; c < n; ++c) {
+        skew[c] = static_cast<int>(next_skew() % (static_cast<uint64_t>(options.start_skew) * c + 1));
+      }
+    }
     absl::Status s = sys->Run(bodies, options.time_budget);
     if (!s.ok()) return s;
     for (int i = 0; i < kLitmusWords; ++i) out.mem[i] = words[i].value.load();
@@ -162,6 +185,9 @@ absl::StatusOr<LitmusResult> RunNative(const LitmusTest& test,
   words[0].name = "x";
   words[1].name = "y";
   words[2].name = "z";
+  static const char* const kExtra[] = {"w3", "w4", "w5"};
+  static_assert(kLitmusWords == 3 + sizeof(kExtra) / sizeof(kExtra[0]));
+  for (int i = 3; i < kLitmusWords; ++i) words[i].name = kExtra[i - 3];
   LitmusOutcome out;
   Arrival arrive[2];
   const absl::Time start = absl::Now();
@@ -235,6 +261,10 @@ absl::StatusOr<LitmusResult> RunLitmus(const LitmusTest& test,
       return absl::InvalidArgumentError(
           absl::StrCat("litmus test ", test.name, " has ", n,
                        " CPUs: emulated-power runs 1 to ", kLitmusMaxCpus));
+    }
+    if (options.start_skew < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LitmusOptions.start_skew = ", options.start_skew, ": must be >= 0"));
     }
     return RunEmulated(test, options);
   }

@@ -1,4 +1,4 @@
-// A small runner for litmus tests (2 CPUs; 3 in emulated-power) over the
+// A small runner for litmus tests (2 CPUs; up to 4 in emulated-power) over the
 // memory-ordering modes.
 //
 // A litmus test is two short bodies over a few shared words (x, y, ...)
@@ -30,16 +30,17 @@
 namespace kvmbed {
 namespace hostipi {
 
-constexpr int kLitmusWords = 3;    // x, y, z
-constexpr int kLitmusRegs = 2;     // per CPU
-constexpr int kLitmusMaxCpus = 3;  // native: exactly 2
+constexpr int kLitmusWords = 6;    // x, y, z, then w3..w5
+constexpr int kLitmusRegs = 4;     // per CPU
+constexpr int kLitmusMaxCpus = 4;  // native: exactly 2
 
 // What one iteration ended with.
 struct LitmusOutcome {
   int cpus = 2;
-  uint64_t mem[kLitmusWords] = {};                // final x, y, z
+  uint64_t mem[kLitmusWords] = {};                // final x, y, z, w3..w5
   uint64_t regs[kLitmusMaxCpus][kLitmusRegs] = {};  // regs[cpu][i]
-  // e.g. "0:r0=0 0:r1=0 1:r0=0 1:r1=0 x=1 y=1 z=0".
+  // e.g. "0:r0=0 0:r1=0 0:r2=0 0:r3=0 1:r0=0 ... x=1 y=1 z=0" (w3..w5
+  // only when one of them is not 0).
   std::string ToString() const;
 };
 
@@ -48,7 +49,7 @@ using LitmusBody =
 
 struct LitmusTest {
   std::string name;   // e.g. "R+lwsync+sync"
-  std::vector<LitmusBody> cpu;  // 2, or 3 (emulated-power only)
+  std::vector<LitmusBody> cpu;  // 2, or up to 4 (emulated-power only)
   // The relaxed outcome the test is about (e.g. SB's r0=0 && r1=0).
   std::function<bool(const LitmusOutcome&)> interesting;
 };
@@ -98,6 +99,11 @@ struct LitmusOptions {
   int64_t stop_after_interesting = 0;
   // Stop early after this much wall time.
   absl::Duration time_budget = absl::Seconds(10);
+  // Emulated only: before its body, CPU c idles (Relax()) a number of
+  // scheduling points drawn each iteration from [0, start_skew * c], so
+  // later CPUs tend to start after earlier ones have run (the chains of
+  // WRC, ISA2, RWC need that when nothing spins). 0: no skew.
+  int start_skew = 0;
 };
 
 struct LitmusResult {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,17 @@
 
 namespace kvmbed {
 namespace hostipi {
+
+const std::vector<SamplingKnobs>& CatalogueKnobs() {
+  // The defaults (what the protocol runs use); stores held long with many
+  // out-of-order loads (MP, SB, R shapes); stores visible fast with loads
+  // that mostly read old values, frequent coherence drops and later CPUs
+  // starting late (shapes whose outcome needs one write to reach CPUs at
+  // different times along a chain: IRIW, WRC, RWC, W+RWC, ISA2).
+  static const auto* k = new std::vector<SamplingKnobs>{
+      {0.25, 0.1, 0.25, 0}, {0.05, 0.5, 0.25, 4}, {0.6, 0.9, 0.5, 12}};
+  return *k;
+}
 
 absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -52,31 +64,51 @@ absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
     row.name = t->name;
     auto it = o.expect.find(t->name);
     if (it != o.expect.end()) row.expect = it->second;
-    power::ExploreOptions eo;
-    eo.want_trace = false;
-    eo.max_states = o.max_states;
-    absl::StatusOr<power::ExploreResult> x = power::Explore(t->program, eo);
-    if (!x.ok()) return x.status();
-    row.states = x->states;
-    if (!x->complete) {
-      row.explorer = "limit";
+    row.hardware = o.seen_on_hardware.count(t->name) > 0;
+    if (o.max_states <= 0) {
+      row.explorer = "skipped";
     } else {
-      bool reach = false;
-      for (const power::Final& fin : x->outcomes) reach |= t->Matches(fin);
-      row.explorer = reach ? "allowed" : "forbidden";
+      power::ExploreOptions eo;
+      eo.want_trace = false;
+      eo.max_states = o.max_states;
+      // herd's model has no window: make it hold a whole thread, so the
+      // window bound never forbids what POWER allows (long MP+PPO chains).
+      for (const auto& th : t->program.threads) {
+        eo.window = std::max(eo.window, static_cast<int>(th.size()));
+      }
+      absl::StatusOr<power::ExploreResult> x = power::Explore(t->program, eo);
+      if (!x.ok()) return x.status();
+      row.states = x->states;
+      if (!x->complete) {
+        row.explorer = "limit";
+      } else {
+        bool reach = false;
+        for (const power::Final& fin : x->outcomes) reach |= t->Matches(fin);
+        row.explorer = reach ? "allowed" : "forbidden";
+      }
     }
     absl::StatusOr<LitmusTest> lt = ToSampledTest(*t);
-    if (lt.ok()) {
-      LitmusOptions lo;
-      lo.run.mode = OrderingMode::kEmulatedPower;
-      lo.run.seed = o.seed;
-      lo.iterations = o.iterations;
-      lo.time_budget = absl::Seconds(10);
-      absl::StatusOr<LitmusResult> r = RunLitmus(*lt, lo);
-      if (!r.ok()) return r.status();
+    if (lt.ok() && o.iterations > 0) {
       row.sampled = true;
-      row.seen = r->interesting;
-      row.iterations = r->iterations;
+      const std::vector<SamplingKnobs>& knobs = CatalogueKnobs();
+      for (size_t k = 0; k < knobs.size(); ++k) {
+        LitmusOptions lo;
+        lo.run.mode = OrderingMode::kEmulatedPower;
+        lo.run.seed = o.seed + k;
+        lo.run.drain_probability = knobs[k].drain;
+        lo.run.stale_load_probability = knobs[k].stale;
+        lo.run.coherence_drop_probability = knobs[k].drop;
+        lo.start_skew = knobs[k].skew;
+        // Split the iterations over the knob settings (the first takes the rest).
+        lo.iterations = o.iterations / static_cast<int64_t>(knobs.size());
+        if (k == 0) lo.iterations += o.iterations % static_cast<int64_t>(knobs.size());
+        if (lo.iterations <= 0) continue;
+        lo.time_budget = absl::Seconds(10);
+        absl::StatusOr<LitmusResult> r = RunLitmus(*lt, lo);
+        if (!r.ok()) return r.status();
+        row.seen += r->interesting;
+        row.iterations += r->iterations;
+      }
     }
     if (o.on_row) o.on_row(row);
     res.rows.push_back(std::move(row));
@@ -96,50 +128,73 @@ std::string FormatCatalogueRow(const CatalogueRow& row) {
                          row.sampled ? absl::StrCat(row.seen, "/", row.iterations) : "-");
 }
 
-std::string RenderCatalogue(const CatalogueResult& r, bool rows) {
-  std::string out = rows ? CatalogueHeader() : "";
-  int agree = 0, disagree = 0, undecided = 0, noexpect = 0;
-  int s_forbidden_seen = 0, s_allowed_seen = 0, s_allowed = 0, s_forbidden = 0, sampled = 0;
-  std::vector<std::string> disagreements, sampled_weaker;
+CatalogueSummary Summarize(const CatalogueResult& r) {
+  CatalogueSummary m;
+  m.files = r.files;
+  m.converted = static_cast<int>(r.rows.size());
+  for (const auto& [reason, n] : r.unsupported) m.unsupported += n;
   for (const CatalogueRow& row : r.rows) {
-    if (rows) absl::StrAppend(&out, FormatCatalogueRow(row));
     if (row.expect == Verdict::kUnknown) {
-      ++noexpect;
+      ++m.no_expectation;
     } else if (row.explorer == "limit") {
-      ++undecided;
+      ++m.undecided;
+    } else if (row.explorer == "skipped") {
+      // --max-states=0: the explorer did not run.
     } else if (row.explorer == VerdictName(row.expect)) {
-      ++agree;
+      ++m.agree;
     } else {
-      ++disagree;
-      disagreements.push_back(row.name);
+      m.disagreements.push_back(row.name);
     }
     if (row.sampled && row.expect != Verdict::kUnknown) {
-      ++sampled;
+      ++m.sampled;
       if (row.expect == Verdict::kAllowed) {
-        ++s_allowed;
-        if (row.seen > 0) ++s_allowed_seen;
-      } else {
-        ++s_forbidden;
-        if (row.seen > 0) {
-          ++s_forbidden_seen;
-          sampled_weaker.push_back(row.name);
+        ++m.allowed;
+        if (row.seen > 0) ++m.allowed_seen;
+        if (row.hardware) {
+          ++m.hardware;
+          if (row.seen > 0) ++m.hardware_seen;
         }
+        if (row.seen == 0) {
+          m.allowed_unseen.push_back(row.name);
+          // The family: the name up to its first '+', or without its
+          // trailing digits.
+          std::string fam = row.name.substr(0, row.name.find('+'));
+          if (fam == row.name) {
+            while (!fam.empty() && absl::ascii_isdigit(fam.back())) fam.pop_back();
+          }
+          ++m.missed_families[absl::StrCat(fam, row.hardware ? " (seen on hardware)" : "")];
+        }
+      } else {
+        ++m.forbidden;
+        if (row.seen > 0) m.forbidden_seen.push_back(row.name);
       }
     }
   }
-  int unsupported = 0;
-  for (const auto& [reason, n] : r.unsupported) unsupported += n;
+  return m;
+}
+
+std::string RenderCatalogue(const CatalogueResult& r, bool rows) {
+  std::string out = rows ? CatalogueHeader() : "";
+  if (rows) {
+    for (const CatalogueRow& row : r.rows) absl::StrAppend(&out, FormatCatalogueRow(row));
+  }
+  const CatalogueSummary m = Summarize(r);
   absl::StrAppendFormat(&out,
                         "\nsummary: %d files, %d converted, %d unsupported; explorer vs herd: %d agree, "
                         "%d disagree, %d undecided (state limit), %d without expectation; "
-                        "sampled emulated-power: %d tests, allowed seen %d/%d, forbidden seen %d/%d; "
-                        "%.1f s\n",
-                        r.files, static_cast<int>(r.rows.size()), unsupported, agree, disagree,
-                        undecided, noexpect, sampled, s_allowed_seen, s_allowed, s_forbidden_seen,
-                        s_forbidden, absl::ToDoubleSeconds(r.wall_time));
-  for (const std::string& n : disagreements) absl::StrAppend(&out, "  explorer disagrees: ", n, "\n");
-  for (const std::string& n : sampled_weaker) {
+                        "sampled emulated-power: %d tests, allowed seen %d/%d (of them seen on "
+                        "hardware: %d/%d), forbidden seen %d/%d; %.1f s\n",
+                        m.files, m.converted, m.unsupported, m.agree,
+                        static_cast<int>(m.disagreements.size()), m.undecided, m.no_expectation,
+                        m.sampled, m.allowed_seen, m.allowed, m.hardware_seen, m.hardware,
+                        static_cast<int>(m.forbidden_seen.size()), m.forbidden,
+                        absl::ToDoubleSeconds(r.wall_time));
+  for (const std::string& n : m.disagreements) absl::StrAppend(&out, "  explorer disagrees: ", n, "\n");
+  for (const std::string& n : m.forbidden_seen) {
     absl::StrAppend(&out, "  sampled shows a forbidden outcome: ", n, "\n");
+  }
+  for (const auto& [fam, n] : m.missed_families) {
+    absl::StrAppendFormat(&out, "  allowed, never sampled (%d): %s\n", n, fam);
   }
   for (const auto& [reason, n] : r.unsupported) {
     absl::StrAppendFormat(&out, "  unsupported (%d): %s\n", n, reason);

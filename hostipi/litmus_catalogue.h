@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,24 @@ namespace hostipi {
 
 struct CatalogueRow;
 
+// RunOptions knobs of one share of a test's sampled iterations.
+struct SamplingKnobs {
+  double drain;  // drain_probability
+  double stale;  // stale_load_probability
+  double drop;   // coherence_drop_probability
+  int skew;      // LitmusOptions::start_skew
+};
+// The knob settings the catalogue splits each test's iterations over.
+const std::vector<SamplingKnobs>& CatalogueKnobs();
+
 struct CatalogueOptions {
   std::string dir;
   std::map<std::string, Verdict> expect;  // from ParseHerdAllowed
+  std::set<std::string> seen_on_hardware; // from ParseHerdSeenOnHardware
   int64_t iterations = 10000;             // sampled iterations per test
-  int64_t max_states = 300000;            // explorer states per test
+                                          // (0: explorer only), split over
+                                          // CatalogueKnobs()
+  int64_t max_states = 300000;            // explorer states per test (0: sampled only)
   int limit = 0;                          // tests to run (0 = all), in name order
   uint64_t seed = 1;
   // Called with each row as soon as it is done (streaming output).
@@ -35,6 +49,7 @@ struct CatalogueOptions {
 struct CatalogueRow {
   std::string name;
   Verdict expect = Verdict::kUnknown;
+  bool hardware = false;  // ppc.allowed: observed on POWER hardware
   std::string explorer;   // "allowed" / "forbidden" / "limit"
   int64_t states = 0;
   bool sampled = false;   // the sampled runner could take it
@@ -50,6 +65,20 @@ struct CatalogueResult {
 };
 
 absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o);
+
+// The counts RenderCatalogue's summary line prints.
+struct CatalogueSummary {
+  int files = 0, converted = 0, unsupported = 0;
+  // Explorer against the expectation (tests with one, explorer run).
+  int agree = 0, undecided = 0, no_expectation = 0;
+  std::vector<std::string> disagreements;
+  // Sampled emulated-power, tests with an expectation.
+  int sampled = 0, allowed = 0, allowed_seen = 0, hardware = 0, hardware_seen = 0, forbidden = 0;
+  std::vector<std::string> forbidden_seen;  // must stay empty
+  std::vector<std::string> allowed_unseen;
+  std::map<std::string, int> missed_families;
+};
+CatalogueSummary Summarize(const CatalogueResult& r);
 // One line per test (the header, then FormatCatalogueRow), then the
 // summary; rows=false: the summary only.
 std::string RenderCatalogue(const CatalogueResult& r, bool rows = true);

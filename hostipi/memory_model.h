@@ -86,6 +86,16 @@ class CpuMemory {
   }
   // Plain store (WRITE_ONCE): may be buffered in kEmulatedPower.
   virtual void Store(SharedWord& w, uint64_t v) = 0;
+  // A store whose data or address depends on the loads whose tokens were
+  // combined into `dep`. It is ordered like Store(); what it changes is a
+  // later load of this CPU that reads it before it is visible (forwarding):
+  // that load's token is `dep`, not "now", so a chain through one's own
+  // store (POWER's rfi) orders no more than POWER does. The default (native,
+  // ThreadStoreBuffers) is a plain Store.
+  virtual void StoreAfter(SharedWord& w, uint64_t v, DepToken dep) {
+    (void)dep;
+    Store(w, v);
+  }
   // Plain store of one byte (bits 8*byte .. 8*byte+7 of the word), e.g.
   // powerpc's `message[msg] = 1` into the muxed ipi_message word: buffered
   // like Store, and concurrent byte stores to different bytes never lose

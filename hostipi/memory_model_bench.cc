@@ -1,6 +1,9 @@
 // Prints how fast each memory-ordering mode runs a doorbell-shaped workload
 // (scheduled operations per second in emulated-power; round trips per
 // second in both). Usage: memory_model_bench [seconds per case, default 2]
+// [runs per case, default 1; with more, each case prints every run and the
+// medians] [emulated: only the emulated-power cases]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -57,8 +60,13 @@ void Receiver(CpuMemory& m, Doorbell& d) {
   }
 }
 
-void RunCase(OrderingMode mode, int pairs, bool trace, absl::Duration secs,
-             std::vector<int> pin = {}) {
+struct Figures {
+  double mops = 0;   // M scheduled operations/s
+  double trips = 0;  // round trips/s
+};
+
+Figures RunCase(OrderingMode mode, int pairs, bool trace, absl::Duration secs,
+                std::vector<int> pin = {}) {
   RunOptions o;
   o.mode = mode;
   o.pin_cpus = pin;
@@ -76,7 +84,7 @@ void RunCase(OrderingMode mode, int pairs, bool trace, absl::Duration secs,
   absl::Status s = sys->Run(bodies, secs);
   if (!s.ok()) {
     std::printf("%s: %s\n", OrderingModeName(mode), s.ToString().c_str());
-    return;
+    return {};
   }
   RunStats st = sys->stats();
   double wall = absl::ToDoubleSeconds(st.wall_time);
@@ -89,6 +97,29 @@ void RunCase(OrderingMode mode, int pairs, bool trace, absl::Duration secs,
               st.ops / wall / 1e6, total / wall,
               static_cast<unsigned long long>(st.ops),
               static_cast<unsigned long long>(total), wall);
+  return {st.ops / wall / 1e6, total / wall};
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void Case(int runs, OrderingMode mode, int pairs, bool trace, absl::Duration secs,
+          std::vector<int> pin = {}) {
+  std::vector<double> mops, trips;
+  for (int i = 0; i < runs; ++i) {
+    Figures f = RunCase(mode, pairs, trace, secs, pin);
+    mops.push_back(f.mops);
+    trips.push_back(f.trips);
+  }
+  if (runs > 1) {
+    std::printf("%-15s cpus=%d trace=%-3s pinned=%-3s median of %d: %8.2f M ops/s  %9.0f "
+                "round trips/s\n",
+                OrderingModeName(mode), 2 * pairs, trace ? "on" : "off",
+                pin.empty() ? "no" : "yes", runs, Median(mops), Median(trips));
+  }
 }
 
 }  // namespace
@@ -98,13 +129,16 @@ void RunCase(OrderingMode mode, int pairs, bool trace, absl::Duration secs,
 int main(int argc, char** argv) {
   using namespace kvmbed::hostipi;
   absl::Duration secs = absl::Seconds(argc > 1 ? std::atof(argv[1]) : 2.0);
-  RunCase(OrderingMode::kEmulatedPower, 1, false, secs);
-  RunCase(OrderingMode::kEmulatedPower, 1, true, secs);
-  RunCase(OrderingMode::kEmulatedPower, 4, false, secs);
-  RunCase(OrderingMode::kEmulatedPower, 28, false, secs);
+  const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
+  const bool emulated_only = argc > 3 && std::string(argv[3]) == "emulated";
+  Case(runs, OrderingMode::kEmulatedPower, 1, false, secs);
+  Case(runs, OrderingMode::kEmulatedPower, 1, true, secs);
+  Case(runs, OrderingMode::kEmulatedPower, 4, false, secs);
+  Case(runs, OrderingMode::kEmulatedPower, 28, false, secs);
+  if (emulated_only) return 0;
   // Native figures depend on what else runs: a spinning thread whose peer
   // is descheduled waits out a time slice.
-  RunCase(OrderingMode::kNative, 1, false, secs);
-  RunCase(OrderingMode::kNative, 1, false, secs, {0, 1});
+  Case(runs, OrderingMode::kNative, 1, false, secs);
+  Case(runs, OrderingMode::kNative, 1, false, secs, {0, 1});
   return 0;
 }

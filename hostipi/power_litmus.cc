@@ -221,6 +221,11 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       }
     }
   }
+  for (int64_t v : t.program.initial) {
+    if (v != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(t.name, ": the sampled runner starts every location at 0"));
+    }
+  }
   for (const ParsedLitmus::Atom& a : t.exists) {
     if (a.thread >= 0 && a.index >= kLitmusRegs) {
       return absl::InvalidArgumentError(absl::StrCat(t.name, ": condition on r", a.index));
@@ -235,6 +240,11 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       // what the branch tested.
       CpuMemory::DepToken tok[16] = {};
       CpuMemory::DepToken ctrl = 0, isync = 0;
+      // Every earlier load's token and store's dependencies: an isync after
+      // a branch waits for all earlier instructions to finish (stores
+      // included, whose address or data may depend on older loads).
+      CpuMemory::DepToken all = 0;
+      bool branched = false;
       for (const power::Instr& in : prog) {
         switch (in.kind) {
           case power::InstrKind::kLoad: {
@@ -244,11 +254,21 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             regs[in.reg] = dep == 0 ? mem.LoadToken(words[in.loc], &got)
                                     : mem.LoadAfter(words[in.loc], dep, &got);
             tok[in.reg] = got;
+            all = std::max(all, got);
             break;
           }
-          case power::InstrKind::kStore:
-            mem.Store(words[in.loc], static_cast<uint64_t>(in.value));
+          case power::InstrKind::kStore: {
+            // The stored value: a constant, or a loaded register's value.
+            const uint64_t v = in.value_reg >= 0 ? regs[in.value_reg]
+                                                 : static_cast<uint64_t>(in.value);
+            CpuMemory::DepToken dep = 0;
+            for (int r : in.addr_deps) dep = std::max(dep, tok[r]);
+            for (int r : in.data_deps) dep = std::max(dep, tok[r]);
+            if (in.value_reg >= 0) dep = std::max(dep, tok[in.value_reg]);
+            mem.StoreAfter(words[in.loc], v, dep);
+            all = std::max(all, dep);
             break;
+          }
           case power::InstrKind::kRmw:
             regs[in.reg] = mem.Exchange(words[in.loc], static_cast<uint64_t>(in.value), false);
             break;
@@ -260,9 +280,10 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             break;
           case power::InstrKind::kBranch:
             ctrl = std::max(ctrl, tok[in.reg]);
+            branched = true;
             break;
           case power::InstrKind::kIsync:
-            isync = std::max(isync, ctrl);
+            isync = std::max(isync, branched ? std::max(ctrl, all) : ctrl);
             break;
           default:
             break;
@@ -287,7 +308,9 @@ bool SampledOutcomeReachable(const ParsedLitmus& t, const power::ExploreResult& 
   for (const power::Final& f : r.outcomes) {
     bool same = true;
     for (int c = 0; c < n && same; ++c) {
-      for (int k = 0; k < kLitmusRegs; ++k) same &= f.regs[c][k] == static_cast<int64_t>(o.regs[c][k]);
+      for (int k = 0; k < kLitmusRegs && k < static_cast<int>(f.regs[c].size()); ++k) {
+        same &= f.regs[c][k] == static_cast<int64_t>(o.regs[c][k]);
+      }
     }
     for (size_t l = 0; l < t.program.locations.size() && same; ++l) {
       same &= f.memory[l] == static_cast<int64_t>(o.mem[l]);

@@ -343,6 +343,17 @@ class Machine {
       if (in.kind != InstrKind::kLoad || !(s.th[t].win[m].flags & kSat)) continue;
       bool dep = false;
       for (int r : in.addr_deps) dep |= SrcSlot(s, t, static_cast<int>(m), r) == k;
+      // A load forwarded from a store whose address or data came from k.
+      const int ws = s.th[t].win[m].wsrc;
+      if (!dep && ws <= -kForwardBase) {
+        const int f = static_cast<int>(m) - (-ws - kForwardBase);
+        if (f > k) {
+          const Instr& st = In(s, t, f);
+          for (int r : st.addr_deps) dep |= SrcSlot(s, t, f, r) == k;
+          for (int r : st.data_deps) dep |= SrcSlot(s, t, f, r) == k;
+          if (st.value_reg >= 0) dep |= SrcSlot(s, t, f, st.value_reg) == k;
+        }
+      }
       if (dep && WritesReg(ink)) Restart(s, t, static_cast<int>(m));
     }
   }
@@ -358,6 +369,10 @@ class Machine {
       const Instr& ij = In(s, t, j);
       if ((ij.kind == InstrKind::kStore || ij.kind == InstrKind::kRmw) && ij.loc == in.loc) fwd = j;
     }
+    // Until the newest earlier store's address is known the load cannot
+    // tell whether it reads from it: it waits (on hardware it would be
+    // satisfied and restarted once the address turned out the same).
+    if (fwd >= 0 && !DepsKnown(s, t, fwd, In(s, t, fwd).addr_deps)) return false;
     int64_t value;
     int16_t wsrc;
     if (fwd >= 0 && !(th.win[fwd].flags & kCommitted)) {

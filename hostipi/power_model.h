@@ -33,11 +33,13 @@
 //  * a load is satisfied once its address is known (it may use values of
 //    loads not yet committed) and no earlier lwsync/isync is uncommitted and
 //    no earlier sync unacknowledged, from the newest earlier uncommitted
-//    store to its location (forwarding) or else from the newest write its
-//    thread has; loads to different locations are satisfied in any order;
+//    store to its location (forwarding; only once that store's address is
+//    known) or else from the newest write its thread has; loads to
+//    different locations are satisfied in any order;
 //    when a load is satisfied from a different write than a later load to the
 //    same location already read, that later load and what depends on it are
-//    restarted (coherence of reads);
+//    restarted (coherence of reads), including loads forwarded from stores
+//    whose address or data came from it;
 //  * a store commits (is accepted by the storage subsystem and seen by its own
 //    thread) once its address and data sources are committed, every earlier
 //    branch is committed, every earlier access has a known address, every

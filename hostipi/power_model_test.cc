@@ -94,7 +94,9 @@ TEST(PowerSuite, SampledOutcomesAreReachable) {
         LitmusOutcome o;
         o.cpus = static_cast<int>(t->program.threads.size());
         for (int c = 0; c < o.cpus; ++c) {
-          for (int k = 0; k < kLitmusRegs; ++k) o.regs[c][k] = static_cast<uint64_t>(f.regs[c][k]);
+          for (int k = 0; k < kLitmusRegs && k < static_cast<int>(f.regs[c].size()); ++k) {
+            o.regs[c][k] = static_cast<uint64_t>(f.regs[c][k]);
+          }
         }
         for (size_t l = 0; l < f.memory.size(); ++l) o.mem[l] = static_cast<uint64_t>(f.memory[l]);
         if (o.ToString() == text) found = true;

@@ -127,6 +127,7 @@ int BenchLitmusCatalogue(const std::vector<std::string>& args) {
     std::stringstream ss;
     ss << in.rdbuf();
     o.expect = hostipi::ParseHerdAllowed(ss.str());
+    o.seen_on_hardware = hostipi::ParseHerdSeenOnHardware(ss.str());
   }
   std::fputs(hostipi::CatalogueHeader().c_str(), stdout);
   o.on_row = [](const hostipi::CatalogueRow& row) {

@@ -1,0 +1,123 @@
+// The catalogue runner against kvmbed's own POWER litmus subset
+// (hostipi/litmus_ppc, herd syntax, written for kvmbed), and, when a copy of
+// herdtools7's POWER campaign is given, against the whole campaign.
+#include "hostipi/litmus_catalogue.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+
+#include "gtest/gtest.h"
+#include "hostipi/herd_litmus.h"
+
+namespace kvmbed {
+namespace hostipi {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+constexpr char kSubset[] = "hostipi/litmus_ppc";
+
+// Every test of the subset: the explorer proves the expected verdict (no
+// state limit hit), the sampled mode never shows a forbidden outcome and
+// shows every allowed one except the shapes it is documented not to
+// produce (load buffering; propagation needing per-write group A).
+TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
+  const std::string table = ReadFile(std::string(kSubset) + "/expected");
+  ASSERT_FALSE(table.empty()) << "cannot read " << kSubset << "/expected";
+  CatalogueOptions o;
+  o.dir = kSubset;
+  o.expect = ParseHerdAllowed(table);
+  o.seen_on_hardware = ParseHerdSeenOnHardware(table);
+  o.iterations = 30000;
+  o.max_states = 2000000;
+  absl::StatusOr<CatalogueResult> r = RunCatalogue(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const CatalogueSummary m = Summarize(*r);
+  EXPECT_EQ(m.files, 20);
+  EXPECT_EQ(m.converted, 20) << RenderCatalogue(*r);
+  EXPECT_EQ(m.unsupported, 0);
+  EXPECT_EQ(m.no_expectation, 0);
+  EXPECT_EQ(m.agree, 20) << RenderCatalogue(*r);
+  EXPECT_EQ(m.undecided, 0);
+  EXPECT_TRUE(m.disagreements.empty()) << RenderCatalogue(*r);
+  EXPECT_EQ(m.sampled, 20);
+  EXPECT_TRUE(m.forbidden_seen.empty()) << RenderCatalogue(*r);
+  // LB needs a store to pass an earlier load, which the sampled mode never
+  // does; WWC and Z6.3+lwsyncs need propagation per write (Z6.3+lwsyncs
+  // shows rarely, through coherence drops: 4 in 30 000 with this seed).
+  const std::set<std::string> may_miss = {"LB", "WWC", "Z6.3+lwsyncs"};
+  for (const std::string& n : m.allowed_unseen) {
+    EXPECT_TRUE(may_miss.count(n)) << n << " is allowed and was never sampled\n" << RenderCatalogue(*r);
+  }
+  EXPECT_GE(m.allowed_seen, 8);
+  // Families the subset must cover, each with an allowed or forbidden row.
+  std::set<std::string> names;
+  for (const CatalogueRow& row : r->rows) names.insert(row.name);
+  for (const char* n : {"IRIW+addrs", "WRC+addrs", "WRC+lwsync+addr", "WWC", "Z6.3+lwsyncs",
+                        "W+RWC+lwsyncs", "RWC+lwsync+sync", "RWC+syncs", "LB", "LB+datas",
+                        "LB+ctrls", "MP+lwsync+addr", "MP+lwsync+ctrl", "MP+lwsync+ctrlisync",
+                        "WRC+data+lwsync"}) {
+    EXPECT_TRUE(names.count(n)) << n;
+  }
+}
+
+// The whole herdtools7 POWER campaign, from a copy outside the repository:
+//   bazel test //hostipi:litmus_catalogue_test --test_env=KVMBED_HERD_PPC=DIR
+// DIR holding ppc.allowed and the unpacked campaign (power-tests/ or
+// campaign/power-tests/). Without it the test is SKIPPED, saying why.
+// Sampled only (the explorer's figures come from the bench, which takes
+// hours on the whole campaign).
+TEST(HerdCampaign, SampledModeMeetsTheTargets) {
+  const char* env = std::getenv("KVMBED_HERD_PPC");
+  if (env == nullptr || *env == '\0') {
+    GTEST_SKIP() << "no herdtools7 POWER campaign given: set KVMBED_HERD_PPC to a directory "
+                    "holding ppc.allowed and power-tests/ (--test_env=KVMBED_HERD_PPC=DIR)";
+  }
+  const std::string base = env;
+  std::string dir = base + "/power-tests";
+  if (!IsDir(dir)) dir = base + "/campaign/power-tests";
+  if (!IsDir(dir) || !IsFile(base + "/ppc.allowed")) {
+    GTEST_SKIP() << "KVMBED_HERD_PPC=" << base
+                 << " has no ppc.allowed and power-tests/ (or campaign/power-tests/)";
+  }
+  const std::string table = ReadFile(base + "/ppc.allowed");
+  CatalogueOptions o;
+  o.dir = dir;
+  o.expect = ParseHerdAllowed(table);
+  o.seen_on_hardware = ParseHerdSeenOnHardware(table);
+  o.iterations = 10000;
+  o.max_states = 0;
+  absl::StatusOr<CatalogueResult> r = RunCatalogue(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const CatalogueSummary m = Summarize(*r);
+  const std::string summary = RenderCatalogue(*r, /*rows=*/false);
+  ASSERT_GT(m.sampled, 1000) << summary;
+  EXPECT_TRUE(m.forbidden_seen.empty()) << summary;
+  // Floors from the measured run (README): they catch regressions; the
+  // 95 % target is not met yet (load buffering and coherence detours).
+  EXPECT_GE(m.allowed_seen * 100, m.allowed * 60) << summary;
+  EXPECT_GE(m.hardware_seen * 100, m.hardware * 75) << summary;
+}
+
+}  // namespace
+}  // namespace hostipi
+}  // namespace kvmbed
