@@ -5,11 +5,12 @@
 # $OUT/artifacts; add each to fuzz/corpus/NAME/ as a regression case (the
 # //fuzz:NAME_fuzzer_replay_test tests replay the corpus with the ordinary
 # toolchain).
-#   fuzz/run.sh [SECONDS] [NAME...]     NAME: profile libvirt report parsers
+# With RUNS=N in the environment, each target also stops after N executions.
+#   fuzz/run.sh [SECONDS] [NAME...]     NAME: profile libvirt report parsers elf
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-60}"; shift || true
-NAMES=("$@"); [ ${#NAMES[@]} -gt 0 ] || NAMES=(profile libvirt report parsers)
+NAMES=("$@"); [ ${#NAMES[@]} -gt 0 ] || NAMES=(profile libvirt report parsers elf)
 OUT="${OUT:-/tmp/kvmbed-fuzz}"
 CXX="${CXX:-clang++-14}"
 mkdir -p "$OUT/artifacts"
@@ -27,6 +28,7 @@ sources() {
                           hostipi/kernel_model.cc base/input.cc "$SHIPPED" ;;
     report) echo report/run_data.cc report/render.cc base/input.cc ;;
     parsers) echo configs/cpuset.cc hostipi/kernel_model.cc ;;
+    elf) echo vmm/elf.cc vmm/guest_memory.cc vmm/kvm.cc ;;
   esac
 }
 
@@ -39,7 +41,7 @@ for name in "${NAMES[@]}"; do
   mkdir -p "$work"
   cp -n "fuzz/corpus/$name"/* "$work"/ 2>/dev/null || true
   echo "== $name: ${SECONDS_EACH}s"
-  "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  "$bin" -max_total_time="$SECONDS_EACH" ${RUNS:+-runs="$RUNS"} -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$OUT/artifacts/${name}-" "$work" 2>"$OUT/$name.log" || {
       echo "$name: the fuzzer stopped on a finding; see $OUT/$name.log and $OUT/artifacts"; }
   grep -E "^stat::number_of_executed_units|Done [0-9]+ runs" "$OUT/$name.log" | tail -2
