@@ -14,6 +14,7 @@
 #include "tools/common.h"
 #include "tools/flags.h"
 #include "base/stop_signal.h"
+#include "vmm/kvm.h"
 #include "vmm/machine.h"
 #include "runner/smp_run.h"
 
@@ -67,11 +68,13 @@ int RunCommand(const std::vector<std::string>& args) {
   if (!results.ok()) return BadInput(results.status());
 
   bool failed = false;
+  bool host_error = false;  // KVM, guest RAM or pinning failed: no stall found
   for (const runner::SmpRunResult& r : *results) {
     std::printf("\n%s", vmm::FormatSummary(r.vm).c_str());
     events->Emit("vm_summary", runner::VmSummaryEventFields(r.vm));
     if (!r.success) {
       failed = true;
+      host_error |= vmm::IsHostError(r.vm.error);
       std::fprintf(stderr, "\nkvmbed: vm '%s' failed: %s\n", r.vm.name.c_str(),
                    r.failure_reason.c_str());
       if (!r.vm.error.ok()) {
@@ -82,13 +85,14 @@ int RunCommand(const std::vector<std::string>& args) {
   int sig = StopSignalReceived();
   if (sig != 0) std::printf("\nstopped early by signal %d; the summary covers the run so far\n", sig);
   int code = failed ? kExitFound : kExitClean;
-  events->Emit("run_end", {{"exit_code", code},
-                           {"signal", sig},
-                           {"verdict", failed ? "FAILURE" : "SUCCESS"}});
+  if (host_error || !events->status().ok()) code = kExitBadInput;  // as soak does
+  const char* verdict = host_error ? "host error" : code == kExitBadInput ? "event log failed"
+                                                  : failed ? "FAILURE" : "SUCCESS";
+  events->Emit("run_end", {{"exit_code", code}, {"signal", sig}, {"verdict", verdict}});
   if (!events->status().ok()) {
     std::fprintf(stderr, "kvmbed: %s\n", std::string(events->status().message()).c_str());
   }
-  std::printf("%s\n", failed ? "run: FAILURE" : "run: SUCCESS");
+  std::printf("run: %s (exit %d)\n", verdict, code);
   return code;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -31,9 +32,14 @@ absl::StatusOr<std::unique_ptr<GuestMemory>> GuestMemory::Create(uint64_t bytes)
     void* p = mmap(nullptr, r.second, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-      return absl::ErrnoToStatus(
-          errno, absl::StrCat("mmap ", r.second, " bytes of guest RAM (gpa 0x",
-                              absl::Hex(r.first), ")"));
+      // `mem` unmaps the regions mapped so far. The host (or its address
+      // space limit, ulimit -v) is what failed: a host error, exit 2.
+      const int err = errno;
+      return MarkHostError(absl::ResourceExhaustedError(absl::StrCat(
+          "cannot allocate ", bytes >> 20, " MiB of guest RAM: mmap of ", r.second >> 20,
+          " MiB at gpa 0x", absl::Hex(r.first), " failed: ", std::strerror(err),
+          " (errno ", err, "); the host's memory or this process's address space limit "
+          "(ulimit -v) is too small: give the VM less memory or raise the limit")));
     }
     mem->regions_.push_back(Region{r.first, r.second, static_cast<uint8_t*>(p)});
   }

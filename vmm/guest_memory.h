@@ -35,7 +35,9 @@ class GuestMemory {
   };
 
   // Maps `bytes` of guest RAM (a multiple of 2 MiB, >= 2 MiB) split around
-  // the 3..4 GiB hole. Nothing is registered with KVM yet.
+  // the 3..4 GiB hole. Nothing is registered with KVM yet. When a mapping
+  // fails (no memory, ulimit -v) nothing stays mapped and the error is a
+  // ResourceExhausted host error (IsHostError, vmm/kvm.h).
   static absl::StatusOr<std::unique_ptr<GuestMemory>> Create(uint64_t bytes);
   ~GuestMemory();
   GuestMemory(const GuestMemory&) = delete;

@@ -7,12 +7,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 
 namespace kvmbed {
@@ -62,9 +68,46 @@ constexpr unsigned long kGetSupportedCpuid =
 constexpr unsigned long kSetCpuid2 =
     _IOC(_IOC_WRITE, KVMIO, 0x90, sizeof(CpuidHeader));
 
-absl::Status Errno(const std::string& what) {
-  return absl::ErrnoToStatus(errno, what);
+// The payload that marks a host error (MarkHostError).
+constexpr char kHostErrorPayload[] = "kvmbed/host-error";
+
+// The armed fault. A std::mutex (not absl::Mutex) so that TSan, which cannot
+// see inside Debian's uninstrumented Abseil, sees the lock.
+std::mutex g_fault_mu;
+IoctlFault g_fault;     // guarded by g_fault_mu
+int64_t g_fault_count;  // guarded by g_fault_mu
+std::atomic<bool> g_fault_armed{false};
+// Set by Ioctl() in the calling thread when it injected the failure.
+thread_local bool t_injected = false;
+
+// ioctl(2) through the fault-injection seam.
+template <typename Arg>
+int Ioctl(const char* name, int fd, unsigned long request, Arg arg) {
+  int err;
+  if (TakeIoctlFault(name, &err)) {
+    t_injected = true;
+    errno = err;
+    return -1;
+  }
+  t_injected = false;
+  return ioctl(fd, request, arg);
 }
+
+absl::Status Errno(const std::string& what) {
+  const int err = errno;
+  absl::Status s = absl::ErrnoToStatus(
+      err, t_injected ? absl::StrCat(what, " (injected by KVMBED_KVM_FAULT)") : what);
+  t_injected = false;
+  return MarkHostError(std::move(s));
+}
+
+struct ErrnoName {
+  const char* name;
+  int value;
+};
+constexpr ErrnoName kFaultErrnos[] = {{"EIO", EIO},       {"EFAULT", EFAULT}, {"EINVAL", EINVAL},
+                                      {"ENOMEM", ENOMEM}, {"ENXIO", ENXIO},   {"EBUSY", EBUSY},
+                                      {"EPERM", EPERM}};
 
 absl::StatusOr<CpuidTable> GetSupportedCpuid(int kvm_fd) {
   // Grow the buffer until KVM stops saying E2BIG.
@@ -86,6 +129,54 @@ absl::StatusOr<CpuidTable> GetSupportedCpuid(int kvm_fd) {
 }
 
 }  // namespace
+
+absl::StatusOr<IoctlFault> ParseIoctlFault(const std::string& spec) {
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "KVMBED_KVM_FAULT=", spec.substr(0, 64), spec.size() > 64 ? "..." : "", ": ", why,
+        "; give IOCTL:NTH:ERRNO, e.g. KVM_RUN:100:EIO"));
+  };
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  if (parts.size() != 3) return bad("expected three fields");
+  IoctlFault f;
+  f.ioctl = parts[0];
+  if (!absl::StartsWith(f.ioctl, "KVM_") || f.ioctl.size() > 32) return bad("not a KVM ioctl name");
+  if (!absl::SimpleAtoi(parts[1], &f.nth) || f.nth < 1) return bad("NTH must be 1 or more");
+  for (const ErrnoName& e : kFaultErrnos) {
+    if (parts[2] == e.name) f.err = e.value;
+  }
+  if (f.err == 0 && (!absl::SimpleAtoi(parts[2], &f.err) || f.err < 1 || f.err > 4095)) {
+    return bad("ERRNO must be a positive errno or one of EIO EFAULT EINVAL ENOMEM ENXIO EBUSY EPERM");
+  }
+  return f;
+}
+
+void SetIoctlFault(const IoctlFault& fault) {
+  std::lock_guard<std::mutex> lock(g_fault_mu);
+  g_fault = fault;
+  g_fault_count = 0;
+  g_fault_armed.store(!fault.ioctl.empty(), std::memory_order_release);
+}
+
+bool TakeIoctlFault(const char* ioctl, int* err) {
+  if (!g_fault_armed.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> lock(g_fault_mu);
+  if (g_fault.ioctl.empty() || g_fault.ioctl != ioctl) return false;
+  if (++g_fault_count != g_fault.nth) return false;
+  *err = g_fault.err;
+  g_fault.ioctl.clear();  // once
+  g_fault_armed.store(false, std::memory_order_release);
+  return true;
+}
+
+absl::Status MarkHostError(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kHostErrorPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsHostError(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kHostErrorPayload).has_value();
+}
 
 std::string KvmHost::Describe() const {
   return nested ? absl::StrCat(flavour, ", nested") : flavour;
@@ -130,6 +221,15 @@ KvmHost DetectKvmHost(const std::string& root) {
 }
 
 absl::StatusOr<std::unique_ptr<Kvm>> Kvm::Open(const std::string& path) {
+  // The fault-injection seam's environment variable, read once per process.
+  static const absl::Status* env_fault = [] {
+    const char* spec = std::getenv("KVMBED_KVM_FAULT");
+    if (spec == nullptr || *spec == '\0') return new absl::Status();
+    absl::StatusOr<IoctlFault> f = ParseIoctlFault(spec);
+    if (f.ok()) SetIoctlFault(*f);
+    return new absl::Status(f.status());
+  }();
+  if (!env_fault->ok()) return *env_fault;
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -185,7 +285,7 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(const Kvm& kvm) {
   std::unique_ptr<Vm> vm(new Vm(&kvm));
   int fd;
   do {
-    fd = ioctl(kvm.fd(), KVM_CREATE_VM, 0);
+    fd = Ioctl("KVM_CREATE_VM", kvm.fd(), KVM_CREATE_VM, 0);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return Errno("KVM_CREATE_VM");
   vm->fd_ = UniqueFd(fd);
@@ -196,7 +296,7 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(const Kvm& kvm) {
       errno != ENOTTY) {
     return Errno("KVM_SET_TSS_ADDR");
   }
-  if (ioctl(fd, KVM_CREATE_IRQCHIP, 0) < 0) return Errno("KVM_CREATE_IRQCHIP");
+  if (Ioctl("KVM_CREATE_IRQCHIP", fd, KVM_CREATE_IRQCHIP, 0) < 0) return Errno("KVM_CREATE_IRQCHIP");
   return vm;
 }
 
@@ -212,7 +312,7 @@ absl::Status Vm::SetUserMemoryRegion(uint32_t slot, uint64_t gpa, uint64_t size,
   r.guest_phys_addr = gpa;
   r.memory_size = size;
   r.userspace_addr = reinterpret_cast<uint64_t>(hva);
-  if (ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+  if (Ioctl("KVM_SET_USER_MEMORY_REGION", fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0) {
     return Errno(absl::StrCat("KVM_SET_USER_MEMORY_REGION slot ", slot, " gpa 0x",
                               absl::Hex(gpa), " size 0x", absl::Hex(size)));
   }
@@ -228,7 +328,7 @@ absl::StatusOr<uint32_t> Vm::TscKhz() const {
 absl::StatusOr<std::unique_ptr<Vcpu>> Vcpu::Create(const Vm& vm, int id,
                                                    int apic_id) {
   if (apic_id < 0) apic_id = id;
-  int fd = ioctl(vm.fd(), KVM_CREATE_VCPU, apic_id);
+  int fd = Ioctl("KVM_CREATE_VCPU", vm.fd(), KVM_CREATE_VCPU, apic_id);
   if (fd < 0) {
     return Errno(absl::StrCat("KVM_CREATE_VCPU vCPU ", id, " (vcpu_id/APIC id ",
                               apic_id, ")"));
@@ -247,36 +347,36 @@ Vcpu::~Vcpu() {
 
 absl::StatusOr<kvm_regs> Vcpu::GetRegs() const {
   kvm_regs r{};
-  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0) return Errno("KVM_GET_REGS");
+  if (Ioctl("KVM_GET_REGS", fd_.get(), KVM_GET_REGS, &r) < 0) return Errno("KVM_GET_REGS");
   return r;
 }
 
 absl::Status Vcpu::SetRegs(const kvm_regs& regs) {
-  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return Errno("KVM_SET_REGS");
+  if (Ioctl("KVM_SET_REGS", fd_.get(), KVM_SET_REGS, &regs) < 0) return Errno("KVM_SET_REGS");
   return absl::OkStatus();
 }
 
 absl::StatusOr<kvm_sregs> Vcpu::GetSregs() const {
   kvm_sregs s{};
-  if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return Errno("KVM_GET_SREGS");
+  if (Ioctl("KVM_GET_SREGS", fd_.get(), KVM_GET_SREGS, &s) < 0) return Errno("KVM_GET_SREGS");
   return s;
 }
 
 absl::Status Vcpu::SetSregs(const kvm_sregs& sregs) {
-  if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return Errno("KVM_SET_SREGS");
+  if (Ioctl("KVM_SET_SREGS", fd_.get(), KVM_SET_SREGS, &sregs) < 0) return Errno("KVM_SET_SREGS");
   return absl::OkStatus();
 }
 
 absl::StatusOr<kvm_mp_state> Vcpu::GetMpState() const {
   kvm_mp_state s{};
-  if (ioctl(fd_.get(), KVM_GET_MP_STATE, &s) < 0) return Errno("KVM_GET_MP_STATE");
+  if (Ioctl("KVM_GET_MP_STATE", fd_.get(), KVM_GET_MP_STATE, &s) < 0) return Errno("KVM_GET_MP_STATE");
   return s;
 }
 
 absl::Status Vcpu::SetMpState(uint32_t mp_state) {
   kvm_mp_state s{};
   s.mp_state = mp_state;
-  if (ioctl(fd_.get(), KVM_SET_MP_STATE, &s) < 0) return Errno("KVM_SET_MP_STATE");
+  if (Ioctl("KVM_SET_MP_STATE", fd_.get(), KVM_SET_MP_STATE, &s) < 0) return Errno("KVM_SET_MP_STATE");
   return absl::OkStatus();
 }
 
@@ -287,7 +387,7 @@ absl::Status Vcpu::SetCpuid(const CpuidTable& cpuid) {
   std::memcpy(buf.data(), &h, sizeof(h));
   std::memcpy(buf.data() + sizeof(CpuidHeader), cpuid.entries.data(),
               cpuid.entries.size() * sizeof(kvm_cpuid_entry2));
-  if (ioctl(fd_.get(), kSetCpuid2, buf.data()) < 0) return Errno("KVM_SET_CPUID2");
+  if (Ioctl("KVM_SET_CPUID2", fd_.get(), kSetCpuid2, buf.data()) < 0) return Errno("KVM_SET_CPUID2");
   return absl::OkStatus();
 }
 
@@ -298,7 +398,7 @@ absl::StatusOr<uint32_t> Vcpu::TscKhz() const {
 }
 
 absl::StatusOr<uint32_t> Vcpu::Run() {
-  if (ioctl(fd_.get(), KVM_RUN, 0) < 0) {
+  if (Ioctl("KVM_RUN", fd_.get(), KVM_RUN, 0) < 0) {
     if (errno == EINTR || errno == EAGAIN) return uint32_t{KVM_EXIT_INTR};
     return Errno(absl::StrCat("KVM_RUN vCPU ", id_));
   }

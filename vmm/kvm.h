@@ -171,6 +171,40 @@ class Vcpu {
   size_t run_size_;
 };
 
+// Fault injection, for tests of how the VMM survives a failing KVM: makes
+// the `nth` (1-based, counted process-wide from the moment it is set) call of
+// one ioctl fail with `err`, once. `ioctl` is its name as in <linux/kvm.h>:
+// KVM_RUN, KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
+// KVM_SET_REGS, KVM_SET_SREGS, KVM_GET_REGS, KVM_GET_SREGS, KVM_SET_CPUID2,
+// KVM_CREATE_IRQCHIP, KVM_GET_MP_STATE, KVM_SET_MP_STATE. The error it gives
+// is the real one with "(injected by KVMBED_KVM_FAULT)" appended, so nobody
+// mistakes it for a host fault.
+//
+// Kvm::Open() reads the environment variable KVMBED_KVM_FAULT=IOCTL:NTH:ERRNO
+// (ERRNO a number or one of EIO EFAULT EINVAL ENOMEM ENXIO EBUSY EPERM), so
+// the command line can be tested too; a malformed value makes Open() fail.
+// Set it before any vCPU thread starts (the count itself is thread-safe).
+struct IoctlFault {
+  std::string ioctl;
+  int64_t nth = 0;
+  int err = 0;
+};
+// Parses "IOCTL:NTH:ERRNO".
+absl::StatusOr<IoctlFault> ParseIoctlFault(const std::string& spec);
+// Arms `fault` (an empty ioctl name disarms) and resets the count.
+void SetIoctlFault(const IoctlFault& fault);
+// True (and `*err` set) when this call of `ioctl` is the one to fail. Called
+// by the wrappers before each ioctl; exposed for tests of the seam itself.
+bool TakeIoctlFault(const char* ioctl, int* err);
+
+// Host errors: a failing KVM ioctl or mmap in this wrapper, guest RAM that
+// cannot be allocated, a vCPU thread that cannot be pinned. They are problems
+// of the host or its environment, not something the guest did, and the
+// command line exits 2 for them, never 1 ("stall found"). The mark is a
+// status payload, so it survives copies of the status.
+absl::Status MarkHostError(absl::Status status);
+bool IsHostError(const absl::Status& status);
+
 // "KVM_EXIT_IO" etc. for an exit reason; "KVM_EXIT_<n>" when unknown.
 std::string ExitReasonName(uint32_t reason);
 

@@ -7,10 +7,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -65,6 +68,53 @@ std::vector<int> CpuSetToList(const cpu_set_t& set) {
 // kick_pending.
 int KickSignal() { return SIGUSR2; }
 
+absl::Status CheckHostCpusUsable(int vcpu, const std::vector<int>& cpus,
+                                 const std::string& online_path) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    return MarkHostError(absl::ErrnoToStatus(errno, "sched_getaffinity"));
+  }
+  // The online CPUs, when the kernel says (a missing file proves nothing).
+  std::vector<int> online;
+  bool know_online = false;
+  {
+    std::ifstream in(online_path);
+    std::stringstream text;
+    if (in && (text << in.rdbuf())) {
+      std::string t = text.str();
+      while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+      CpusetError error;
+      know_online = ParseCpuset(t, &online, &error);
+    }
+  }
+  std::vector<int> offline, outside;
+  for (int c : cpus) {
+    if (c < 0 || c >= CPU_SETSIZE) {
+      outside.push_back(c);
+    } else if (know_online && std::find(online.begin(), online.end(), c) == online.end()) {
+      offline.push_back(c);
+    } else if (!CPU_ISSET(c, &allowed)) {
+      outside.push_back(c);
+    }
+  }
+  if (offline.empty() && outside.empty()) return absl::OkStatus();
+  std::string msg = absl::StrCat("cannot pin vcpu-", vcpu, " to host CPUs ", FormatCpuList(cpus),
+                                 ":");
+  if (!offline.empty()) {
+    absl::StrAppend(&msg, " host CPU(s) ", FormatCpuList(offline), " offline (online: ",
+                    FormatCpuList(online), ");");
+  }
+  if (!outside.empty()) {
+    absl::StrAppend(&msg, " host CPU(s) ", FormatCpuList(outside),
+                    " not in this process's CPU set (", FormatCpuList(CpuSetToList(allowed)),
+                    ": taskset or a cgroup cpuset);");
+  }
+  absl::StrAppend(&msg, " pin the VM's vCPUs to CPUs it may use (vcpu_affinity), or run "
+                        "kvmbed with those CPUs online and allowed");
+  return MarkHostError(absl::FailedPreconditionError(msg));
+}
+
 std::string FormatCpuList(const std::vector<int>& cpus) {
   return cpus.empty() ? "-" : FormatCpuset(cpus);
 }
@@ -94,6 +144,10 @@ absl::Status VcpuThread::Start() {
     return absl::InvalidArgumentError(
         absl::StrCat("vCPU ", id(), ": empty host CPU set (VmSpec.vcpu_affinity)"));
   }
+  // Refuse a CPU that is offline or outside our CPU set with a clear error
+  // (pthread_create would only say EINVAL).
+  absl::Status usable = CheckHostCpusUsable(id(), affinity_);
+  if (!usable.ok()) return usable;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   // Born on its CPU set, so it never runs elsewhere, even before it pins.
@@ -101,8 +155,8 @@ absl::Status VcpuThread::Start() {
   int err = pthread_create(&thread_, &attr, &VcpuThread::ThreadMain, this);
   pthread_attr_destroy(&attr);
   if (err != 0) {
-    return absl::ErrnoToStatus(err, absl::StrCat("pthread_create vcpu-", id(),
-                                                 " on CPUs ", FormatCpuList(affinity_)));
+    return MarkHostError(absl::ErrnoToStatus(
+        err, absl::StrCat("pthread_create vcpu-", id(), " on CPUs ", FormatCpuList(affinity_))));
   }
   started_.store(true, std::memory_order_seq_cst);
   std::string name = absl::StrCat("vcpu-", id());
@@ -293,8 +347,9 @@ void VcpuThread::Loop() {
     }
   }
   if (err != 0) {
-    pin_status_ = absl::ErrnoToStatus(
-        err, absl::StrCat("pin vcpu-", id(), " to host CPUs ", FormatCpuList(affinity_)));
+    // E.g. the CPU went offline (or left the cpuset) after Start() checked.
+    pin_status_ = MarkHostError(absl::ErrnoToStatus(
+        err, absl::StrCat("pin vcpu-", id(), " to host CPUs ", FormatCpuList(affinity_))));
     finished_.store(true, std::memory_order_release);
     pinned_.Notify();
     handler_->OnVcpuStopped(id(), pin_status_);

@@ -155,6 +155,15 @@ class VcpuThread {
   absl::StatusOr<VcpuRegisters> capture_ ABSL_GUARDED_BY(capture_mu_);
 };
 
+// Checks before a vCPU thread is spawned that every host CPU in `cpus` can
+// take it: online (per `online_path`, normally
+// /sys/devices/system/cpu/online) and in the calling thread's allowed set
+// (taskset, a cgroup cpuset). A FailedPrecondition host error (IsHostError)
+// naming the CPUs that cannot, and why, otherwise. VcpuThread::Start() calls
+// it with the default path.
+absl::Status CheckHostCpusUsable(int vcpu, const std::vector<int>& cpus,
+                                 const std::string& online_path = "/sys/devices/system/cpu/online");
+
 // Formats CPU numbers the libvirt way: "0-3,6" (base/cpuset.h), or "-"
 // for none.
 std::string FormatCpuList(const std::vector<int>& cpus);
