@@ -175,6 +175,17 @@ const std::vector<KeySpec>& GuestKeys() {
       {"stat_interval", false, "stat_interval: 5s"},
       {"seed", false, "seed: 42"},
       {"fault", false, "fault: {vcpu: 1, drop_ipi_fraction: 0.01}"},
+      // A Linux guest (read by runner/linux_run.cc; docs/linux-guests.md).
+      {"kernel", false, "kernel: default"},
+      {"initrd", false, "initrd: /var/cache/kvmbed/linux/initramfs.cpio.gz"},
+      {"cmdline", false, "cmdline: \"console=ttyS0 nokaslr\""},
+      {"system_map", false, "system_map: System.map"},
+      {"commands", false, "commands: [\"stress-ng --cpu 4 -t 10s\"]"},
+      {"withhold", false, "withhold: {vcpu: 1, after: 2s, for: 40s}"},
+      {"csd_threshold", false, "csd_threshold: 5s"},
+      {"sample_hz", false, "sample_hz: 20"},
+      {"timeout", false, "timeout: 600s"},
+      {"console_log", false, "console_log: /tmp/console.log"},
   };
   return *keys;
 }
