@@ -618,7 +618,10 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
       vmfd.get(),
       [&](char c) {
         absl::MutexLock l(&console_mu);
-        if (console_file) std::fputc(c, console_file);
+        if (console_file) {
+          std::fputc(c, console_file);
+          if (c == '\n') std::fflush(console_file);
+        }
         watcher.Feed(c);
         if (c == '\n') {
           on_line(line_buf);
