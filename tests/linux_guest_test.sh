@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # End-to-end checks of `kvmbed run` with a real Linux guest (Debian's
 # /boot/vmlinuz-* and tools/linux_initramfs.sh's busybox + stress-ng
-# archive), on 4 vCPUs:
-#   1. boot, stress-ng with IPI-heavy stressors for 10 s: exit 0, init's
+# archive), on 4 vCPUs; the third argument picks the scenario (one boot
+# each, so each is its own test):
+#   1. clean: boot, stress-ng with IPI-heavy stressors for 10 s: exit 0, init's
 #      status 0, the guest powered itself off;
-#   2. echo c > /proc/sysrq-trigger: exit 1 with the panic report;
-#   3. vCPU 2 withheld from KVM_RUN for 35 s under IPI-heavy stress: exit 1
+#   2. panic: echo c > /proc/sysrq-trigger: exit 1 with the panic report;
+#   3. withhold: vCPU 2 withheld from KVM_RUN for 35 s under IPI-heavy stress: exit 1
 #      with a csd (RIP sampling) or lockup report naming vcpu-2.
 set -uo pipefail
 KVMBED="$1"
 INITRAMFS_SH="$2"
+SCENARIO="$3"
 T="${TEST_TMPDIR:-/tmp}"
 fails=0
 pass() { echo "PASS: $1"; }
@@ -42,7 +44,8 @@ $3
 Y
 }
 
-# 1. Clean run.
+case "$SCENARIO" in
+clean)
 profile clean "    - stress-ng --tlb-shootdown 2 --membarrier 1 --cpu 1 --timeout 10s --metrics-brief"
 "$KVMBED" --nested=no run --events="$T/clean.jsonl" "$T/clean.yaml" > "$T/clean.out" 2>&1
 rc=$?
@@ -51,8 +54,8 @@ expect_grep "clean: guest powered off with status 0" "end poweroff, status 0" "$
 expect_grep "clean: init saw 4 CPUs" "kvmbed-init: start 4 cpus" "$T/clean.console"
 expect_grep "clean: stress-ng ran" "tlb-shootdown" "$T/clean.console"
 expect_grep "clean: boot event" '"type":"linux_boot"' "$T/clean.jsonl"
-
-# 2. Panic.
+;;
+panic)
 profile panic "    - echo c > /proc/sysrq-trigger"
 "$KVMBED" --nested=no run --events="$T/panic.jsonl" "$T/panic.yaml" > "$T/panic.out" 2>&1
 rc=$?
@@ -62,8 +65,8 @@ expect_grep "panic: kernel's words" "Kernel panic - not syncing" "$T/panic.out"
 expect_grep "panic: hypervisor facts" "vcpu-3 apic 3: thread .*mp_state" "$T/panic.out"
 expect_grep "panic: stall event" '"plane":"linux"' "$T/panic.jsonl"
 expect_grep "panic: VM reset itself" "end reset" "$T/panic.out"
-
-# 3. A withheld vCPU.
+;;
+withhold)
 profile withhold "    - stress-ng --tlb-shootdown 3 --membarrier 2 --timeout 45s --metrics-brief" \
   "  withhold: {vcpu: 2, after: 3s, for: 35s}
   csd_threshold: 4s"
@@ -73,6 +76,9 @@ expect_rc "withheld vCPU" 1 $rc "$T/withhold.out"
 expect_grep "withhold: a stall report" "kvmbed: linux (csd|soft_lockup|rcu_stall)" "$T/withhold.out"
 expect_grep "withhold: names vcpu-2" "waits for: vcpu-2 \(withheld" "$T/withhold.out"
 expect_grep "withhold: culprit" "culprit vcpu-2" "$T/withhold.out"
+;;
+*) echo "FAIL: unknown scenario '$SCENARIO' (clean, panic, withhold)"; exit 1 ;;
+esac
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]
