@@ -236,19 +236,26 @@ class Symbols {
                                std::make_pair(rip, std::string("\xff")));
     if (it == syms_.begin() || it == syms_.end()) return "";
     --it;
-    // The kallsyms lines come in pairs (wanted symbol, next symbol): only a
-    // symbol whose successor is known bounds a RIP.
+    // From kallsyms only the IPI-wait and idle functions and the symbol
+    // after each are known: a RIP far past a known symbol is unknown, not
+    // that symbol plus a big offset. A full System.map bounds every RIP.
+    if (!full_ && rip - it->first > 0x2000) return "";
     return absl::StrFormat("%s+0x%x", it->second, rip - it->first);
   }
   size_t size() {
     absl::MutexLock l(&mu_);
     return syms_.size();
   }
+  void SetFull() {
+    absl::MutexLock l(&mu_);
+    full_ = true;
+  }
 
  private:
   absl::Mutex mu_;
   std::vector<std::pair<uint64_t, std::string>> syms_ ABSL_GUARDED_BY(mu_);
   bool sorted_ ABSL_GUARDED_BY(mu_) = true;
+  bool full_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 absl::Status LoadSystemMap(const std::string& path, Symbols* syms) {
@@ -270,6 +277,7 @@ absl::Status LoadSystemMap(const std::string& path, Symbols* syms) {
       }
     }
   }
+  syms->SetFull();
   if (n < 100) {
     return Bad("guest.system_map",
                absl::StrCat(path, " has only ", n, " text symbols (Debian's /boot/System.map is a "
@@ -584,7 +592,12 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   std::vector<vmm::Vcpu*> raw;
   for (int i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(auto v, vmm::Vcpu::Create(*vmfd, i, static_cast<int>(apic_ids[i])));
-    RETURN_IF_ERROR(v->SetCpuid(vmm::CpuidForVcpu(base, apic_ids[i], topo)));
+    vmm::CpuidTable cpuid = vmm::CpuidForVcpu(base, apic_ids[i], topo);
+    // No 5-level paging (LA57): in the nested L1 under QEMU TCG the guest
+    // kernel took recursive page faults on per-CPU data in its exception
+    // entry with LA57 on; 4-level paging is what every VMM's default is.
+    if (kvm_cpuid_entry2* l7 = cpuid.Find(7, 0)) l7->ecx &= ~(1u << 16);
+    RETURN_IF_ERROR(v->SetCpuid(cpuid));
     raw.push_back(v.get());
     vcpus.push_back(std::move(v));
   }
