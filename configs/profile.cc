@@ -175,6 +175,17 @@ const std::vector<KeySpec>& GuestKeys() {
       {"stat_interval", false, "stat_interval: 5s"},
       {"seed", false, "seed: 42"},
       {"fault", false, "fault: {vcpu: 1, drop_ipi_fraction: 0.01}"},
+      // A Linux guest (read by runner/linux_run.cc; docs/linux-guests.md).
+      {"kernel", false, "kernel: default"},
+      {"initrd", false, "initrd: /var/cache/kvmbed/linux/initramfs.cpio.gz"},
+      {"cmdline", false, "cmdline: \"console=ttyS0 nokaslr\""},
+      {"system_map", false, "system_map: System.map"},
+      {"commands", false, "commands: [\"stress-ng --cpu 4 -t 10s\"]"},
+      {"withhold", false, "withhold: {vcpu: 1, after: 2s, for: 40s}"},
+      {"csd_threshold", false, "csd_threshold: 5s"},
+      {"sample_hz", false, "sample_hz: 20"},
+      {"timeout", false, "timeout: 600s"},
+      {"console_log", false, "console_log: /tmp/console.log"},
   };
   return *keys;
 }
@@ -846,6 +857,66 @@ absl::StatusOr<bool> ProfileReader::Bool(const YAML::Node& node,
   return Error(node, field, absl::StrCat("expected true or false, got ", KindOf(node)));
 }
 
+namespace {
+
+absl::Status LinuxFieldError(const std::string& source, const std::string& field,
+                             const std::string& what, const std::string& fix) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, ": ", what, "; ", fix));
+}
+
+absl::StatusOr<absl::Duration> LinuxDuration(const YAML::Node& n, const std::string& source,
+                                             const std::string& field) {
+  absl::Duration d;
+  std::string s = n.as<std::string>();
+  if (!absl::ParseDuration(s, &d) || d < absl::ZeroDuration()) {
+    return LinuxFieldError(source, field, absl::StrCat("'", Excerpt(s), "' is not a duration"),
+                           "write e.g. 5s or 500ms");
+  }
+  return d;
+}
+
+// The Linux fields of a `guest:` section (docs/linux-guests.md).
+absl::StatusOr<LinuxGuestSpec> ReadLinuxFields(const YAML::Node& g, const std::string& source) {
+  LinuxGuestSpec l;
+  try {
+    if (g["kernel"]) {
+      l.present = true;
+      l.kernel = g["kernel"].as<std::string>();
+    }
+    if (g["initrd"]) l.initrd = g["initrd"].as<std::string>();
+    if (g["cmdline"]) l.cmdline = g["cmdline"].as<std::string>();
+    if (g["system_map"]) l.system_map = g["system_map"].as<std::string>();
+    if (g["commands"]) {
+      if (!g["commands"].IsSequence()) {
+        return LinuxFieldError(source, "guest.commands", "is not a list", "write commands: [\"stress-ng --cpu 4 -t 10s\"]");
+      }
+      for (const auto& c : g["commands"]) l.commands.push_back(c.as<std::string>());
+    }
+    if (g["console_log"]) l.console_log = g["console_log"].as<std::string>();
+    if (g["timeout"]) { ASSIGN_OR_RETURN(l.timeout, LinuxDuration(g["timeout"], source, "guest.timeout")); }
+    if (g["csd_threshold"]) {
+      ASSIGN_OR_RETURN(l.csd_threshold, LinuxDuration(g["csd_threshold"], source, "guest.csd_threshold"));
+    }
+    if (g["sample_hz"]) l.sample_hz = g["sample_hz"].as<double>();
+    if (g["withhold"]) {
+      YAML::Node w = g["withhold"];
+      if (!w["vcpu"]) return LinuxFieldError(source, "guest.withhold.vcpu", "missing", "write withhold: {vcpu: 1, for: 40s}");
+      l.withhold_vcpu = w["vcpu"].as<int>();
+      if (w["after"]) { ASSIGN_OR_RETURN(l.withhold_after, LinuxDuration(w["after"], source, "guest.withhold.after")); }
+      if (w["for"]) { ASSIGN_OR_RETURN(l.withhold_for, LinuxDuration(w["for"], source, "guest.withhold.for")); }
+    }
+  } catch (const YAML::Exception& e) {
+    return LinuxFieldError(source, "guest", absl::StrCat("a Linux guest field has the wrong type (", e.what(), ")"),
+               "see docs/linux-guests.md for the fields");
+  }
+  if (l.sample_hz <= 0 || l.sample_hz > 1000) {
+    return LinuxFieldError(source, "guest.sample_hz", absl::StrCat(l.sample_hz, " is out of range"), "use 1 to 1000");
+  }
+  return l;
+}
+
+}  // namespace
+
 absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
                                                    const std::string& field) const {
   RETURN_IF_ERROR(CheckMap(g, field, GuestKeys()));
@@ -958,6 +1029,7 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
   spec.stress_io = ScaleCount(spec.stress_io, opts_.scale);
   spec.stress_vm = ScaleCount(spec.stress_vm, opts_.scale);
   spec.stress_vm_bytes = ScaleBytes(spec.stress_vm_bytes, opts_.scale);
+  ASSIGN_OR_RETURN(spec.linux, ReadLinuxFields(g, source_));
   return spec;
 }
 

@@ -17,11 +17,37 @@
 
 namespace kvmbed {
 
+// A Linux guest instead of the built-in one: the Linux fields of a profile's
+// `guest:` section (docs/linux-guests.md), run by runner/linux_run.h.
+struct LinuxGuestSpec {
+  bool present = false;     // guest.kernel given (or --guest-kernel)
+  std::string kernel;       // bzImage; "default" = newest /boot/vmlinuz-*
+  std::string initrd;       // empty = tools/linux_initramfs.sh's cached one
+  std::string cmdline;      // empty = DefaultLinuxCmdline()
+  std::string system_map;   // optional System.map (needs nokaslr)
+  std::vector<std::string> commands;  // shell lines run by init
+  // Hypervisor-side fault: do not enter KVM_RUN for vCPU `withhold_vcpu`
+  // for `withhold_for`, starting `withhold_after` after init starts.
+  int withhold_vcpu = -1;
+  absl::Duration withhold_after = absl::Seconds(2);
+  absl::Duration withhold_for = absl::Seconds(40);
+  // RIP sampling: rate, and how long a vCPU may stay in an IPI-wait
+  // function before it is a csd stall.
+  double sample_hz = 20;
+  absl::Duration csd_threshold = absl::Seconds(5);
+  // The guest must power off within this long (wall time) or the run fails.
+  absl::Duration timeout = absl::Seconds(600);
+  std::string console_log;  // empty = no file
+};
+
 // What the guest runs (the profile's `guest:` section, see configs/README.md):
 // scftorture's smp_call_function mix and stress-like workers, with the
 // csd_lock_wait / soft-lockup thresholds and fault injection. Consumed by
 // runner/smp_run.h.
 struct GuestSpec {
+  // guest.kernel and the other Linux fields; linux.present = false for the
+  // built-in guest.
+  LinuxGuestSpec linux;
   // "idle" (halt, timer heartbeats), "spin" (busy heartbeat loop) or
   // "torture" (the IPI mix + stress workers below).
   std::string workload = "idle";

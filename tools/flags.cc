@@ -40,6 +40,10 @@ ABSL_FLAG(std::string, inject_fault, "",
           "run: make one vCPU commit a deliberate guest fault to check the error "
           "path: triple, ud, gp, page, divide, bad-port, mmio.");
 ABSL_FLAG(int, fault_vcpu, 0, "run: the vCPU that commits --inject-fault.");
+ABSL_FLAG(std::string, guest_kernel, "",
+          "run: boot this Linux bzImage (overrides guest.kernel; \"default\" = /boot/vmlinuz-*).");
+ABSL_FLAG(std::string, system_map, "",
+          "run: the Linux guest kernel's System.map (overrides guest.system_map).");
 ABSL_FLAG(int, iterations, 2000, "bench ipi: round trips per series.");
 
 // kvmbed reproduce / bench reproduce

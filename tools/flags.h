@@ -29,6 +29,8 @@ ABSL_DECLARE_FLAG(bool, verbose);
 ABSL_DECLARE_FLAG(std::string, nested);
 ABSL_DECLARE_FLAG(std::string, inject_fault);
 ABSL_DECLARE_FLAG(int, fault_vcpu);
+ABSL_DECLARE_FLAG(std::string, guest_kernel);
+ABSL_DECLARE_FLAG(std::string, system_map);
 
 ABSL_DECLARE_FLAG(int, scenario);
 ABSL_DECLARE_FLAG(std::string, mode);

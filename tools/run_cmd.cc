@@ -17,17 +17,39 @@
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
 #include "runner/smp_run.h"
+#include "runner/linux_run.h"
 
 namespace kvmbed {
 namespace {
 
 void StopRunner(void* arg) { static_cast<runner::SmpRunner*>(arg)->RequestStop(); }
+void StopLinux(void*) { runner::RequestLinuxRunStop(); }
+
+// A profile with guest.kernel (or --guest-kernel) boots a Linux guest
+// (runner/linux_run.h) instead of the built-in guest.
+int RunLinux(const RunSpec& spec, LinuxGuestSpec linux, std::unique_ptr<EventLog> events) {
+  if (!absl::GetFlag(FLAGS_system_map).empty()) linux.system_map = absl::GetFlag(FLAGS_system_map);
+  std::printf("%s%s", KvmHostLine().c_str(), FormatRunSpec(spec).c_str());
+  std::fflush(stdout);
+  nlohmann::json start = {{"profile", spec.source}, {"name", spec.name}, {"workload", "linux"}};
+  AddKvmHostFields(&start);
+  events->Emit("run_start", start);
+  OnStopSignal(StopLinux, nullptr);
+  absl::StatusOr<runner::LinuxRunResult> r = runner::RunLinuxGuest(spec, linux, events.get());
+  ClearStopCallbacks();
+  if (!r.ok()) return BadInput(r.status());
+  events->Emit("run_end", {{"exit_code", r->exit_code},
+                           {"verdict", r->exit_code == 0 ? "SUCCESS" : "FAILURE"}});
+  std::printf("%s\n", r->exit_code == 0 ? "run: SUCCESS" : "run: FAILURE");
+  return r->exit_code;
+}
 
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args) {
   absl::Status flags =
-      OnlyFlags("run", {"fold_cpus", "duration", "events", "inject_fault", "fault_vcpu"});
+      OnlyFlags("run", {"fold_cpus", "duration", "events", "inject_fault", "fault_vcpu",
+                        "guest_kernel", "system_map"});
   if (!flags.ok()) return BadInput(flags);
   absl::StatusOr<RunSpec> spec = LoadRunSpec(args);
   if (!spec.ok()) return BadInput(spec.status());
@@ -38,6 +60,11 @@ int RunCommand(const std::vector<std::string>& args) {
     guest.inject_fault = spec->guest.inject_fault;
     guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
   }
+  LinuxGuestSpec* linux = &spec->guest.linux;
+  if (!absl::GetFlag(FLAGS_guest_kernel).empty()) {
+    linux->present = true;
+    linux->kernel = absl::GetFlag(FLAGS_guest_kernel);
+  }
 
   // Before the log opens: SIGXFSZ ignored (a file size limit gives EFBIG).
   InstallStopSignalHandler();
@@ -47,6 +74,7 @@ int RunCommand(const std::vector<std::string>& args) {
     if (!log.ok()) return BadInput(log.status());
     events = std::move(*log);
   }
+  if (linux->present) return RunLinux(*spec, *linux, std::move(events));
   std::printf("%s%s", KvmHostLine().c_str(), FormatRunSpec(*spec).c_str());
   std::fflush(stdout);
   nlohmann::json start = {{"profile", spec->source},
