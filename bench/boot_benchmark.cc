@@ -1,5 +1,5 @@
 // Google Benchmark: VM creation -> every vCPU online, for 4 and 56 vCPUs.
-//   bazel run -c opt //vmm:boot_benchmark
+//   bazel run -c opt //bench:boot_benchmark
 // Reports manual time per boot and the peak RSS as a counter.
 #include "benchmark/benchmark.h"
 #include "bench/boot_bench.h"

@@ -318,7 +318,7 @@ enum SmpCounter : u32 {
   kNumCounters,
 };
 
-// Log2 latency buckets, the host plane's rule (vmm/host_plane.h
+// Log2 latency buckets, the host plane's rule (hostplane/host_plane.h
 // LatencyHistogram): bucket 0 holds waits <= 1 ns, bucket b > 0 holds
 // (2^(b-1), 2^b] ns; the last bucket also holds everything longer.
 constexpr u32 kLatencyBuckets = 48;

@@ -16,7 +16,7 @@
 // Barrier sites follow a KernelModel; memory goes through CpuMemory, so the
 // same code runs natively and under the emulated POWER store buffer.
 //
-// Host-CPU interface for a real vCPU thread (vmm/): call EnterGuest() before
+// Host-CPU interface for a real vCPU thread (hostplane/host_plane.h): call EnterGuest() before
 // KVM_RUN, ExitPath() after KVM_RUN returned because of a kick, and
 // InterruptPoint() at points where the host could take an interrupt; set
 // Options::kick so a doorbell kicks the thread out of KVM_RUN. A plain

@@ -1,5 +1,5 @@
 // Kernel-like csd_lock_wait() stall reports, shared by the host plane
-// (hostipi) and later the guest plane (vmm/guest):
+// (hostipi/host_ipi.cc) and the guest plane (runner/smp_run.cc):
 //
 //   csd: Detected non-responsive CSD lock (#N) on CPU#W, waiting T ns for CPU#D
 //   func(info). 	csd: CPU#D is handling this request | a prior request from

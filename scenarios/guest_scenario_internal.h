@@ -1,4 +1,4 @@
-// Internals shared by vmm/repro_pvspinlock.cc and vmm/repro_offline.cc.
+// Internals shared by scenarios/pvspinlock_kick.cc and scenarios/offline_csd_flush.cc.
 #ifndef KVMBED_SCENARIOS_GUEST_SCENARIO_INTERNAL_H_
 #define KVMBED_SCENARIOS_GUEST_SCENARIO_INTERNAL_H_
 

@@ -4,7 +4,7 @@
 // again every further `threshold` while it stays stuck.
 //
 // The logic (SoftLockupDetector) is pure and clocked by the caller, so it is
-// unit-tested without KVM; vmm/smp_run.cc feeds it and formats the reports
+// unit-tested without KVM; runner/smp_run.cc feeds it and formats the reports
 // with a register snapshot of the stuck vCPU.
 //
 // Threading: not thread-safe; one owner thread calls Check().
