@@ -88,5 +88,30 @@ std::string FormatStallReport(const StallReport& r) {
   return out;
 }
 
+StallEventLine StallEvent(const StallReport& r, const std::string& plane,
+                          const std::string& verdict, const std::string& text) {
+  StallEventLine line;
+  line.fields = {{"plane", plane},
+                 {"seq", r.number},
+                 {"waiter", r.waiter_cpu},
+                 {"target", r.target_cpu},
+                 {"wait_ns", r.waited_ns},
+                 {"verdict", verdict},
+                 {"reason", r.verdict_reason}};
+  if (r.kind == StallReport::Kind::kUnstuck) {
+    line.type = "stall_cleared";
+    return line;
+  }
+  line.type = "stall";
+  line.fields["func"] = r.func;
+  line.fields["info"] = absl::StrFormat("0x%x", r.info);  // a string, as the guest's
+  line.fields["continued"] = r.kind == StallReport::Kind::kContinued;
+  line.fields["activity"] = r.activity == TargetActivity::kThisRequest    ? "this_request"
+                            : r.activity == TargetActivity::kPriorRequest ? "prior_request"
+                                                                          : "nothing";
+  line.fields["report"] = text;
+  return line;
+}
+
 }  // namespace hostipi
 }  // namespace kvmbed

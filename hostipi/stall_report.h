@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "nlohmann/json.hpp"
+
 namespace kvmbed {
 namespace hostipi {
 
@@ -58,6 +60,18 @@ std::string FormatStallHeadline(const StallReport& r);
 std::string StallReportToJson(const StallReport& r);
 // The whole report, lines ending in '\n'. Unstuck reports are one line.
 std::string FormatStallReport(const StallReport& r);
+
+// The event log's line for report `r` (docs/events.md, watch/event_schema.h):
+// type "stall", or "stall_cleared" for an unstuck report, with plane, seq,
+// waiter, target, wait_ns and verdict ("lost", "slow" or "pending", as the
+// plane judges it now); a stall also carries func, info (hex), continued,
+// activity, reason and the printed `text`. Planes add their own fields (vm).
+struct StallEventLine {
+  std::string type;
+  nlohmann::json fields;
+};
+StallEventLine StallEvent(const StallReport& r, const std::string& plane,
+                          const std::string& verdict, const std::string& text);
 
 }  // namespace hostipi
 }  // namespace kvmbed

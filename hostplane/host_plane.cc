@@ -469,26 +469,12 @@ StallAction HostPlane::OnStall(const StallReport& report) {
     }
   }
   if (options_.events != nullptr) {
-    const char* verdict = r.verdict == StallVerdict::kLost ? "lost" : "slow";
-    nlohmann::json f = {{"plane", "host"},
-                        {"vm", options_.vm_name},
-                        {"seq", r.number},
-                        {"waiter", r.waiter_cpu},
-                        {"target", r.target_cpu},
-                        {"waiter_kind", r.waiter_cpu < nv ? "vcpu" : "ksmd"},
-                        {"target_kind", r.target_cpu < nv ? "vcpu" : "ksmd"},
-                        {"wait_ns", r.waited_ns}};
-    if (r.kind == StallReport::Kind::kUnstuck) {
-      f["verdict"] = verdict;
-      options_.events->Emit("stall_cleared", std::move(f));
-    } else {
-      f["func"] = r.func;
-      f["info"] = absl::StrFormat("0x%x", r.info);
-      f["verdict"] = verdict;
-      f["continued"] = r.kind == StallReport::Kind::kContinued;
-      f["report"] = text;
-      options_.events->Emit("stall", std::move(f));
-    }
+    hostipi::StallEventLine line = hostipi::StallEvent(
+        r, "host", r.verdict == StallVerdict::kLost ? "lost" : "slow", text);
+    line.fields["vm"] = options_.vm_name;
+    line.fields["waiter_kind"] = r.waiter_cpu < nv ? "vcpu" : "ksmd";
+    line.fields["target_kind"] = r.target_cpu < nv ? "vcpu" : "ksmd";
+    options_.events->Emit(line.type, std::move(line.fields));
   }
   Emit(text);
   if (first_lost && options_.stop_on_lost) {

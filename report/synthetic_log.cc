@@ -75,7 +75,7 @@ absl::Status WriteSyntheticLog(const std::string& path, const SyntheticOptions& 
   w.Emit(0, "run_start",
          {{"profile", "configs/seed-soak.yaml"}, {"name", "seed-soak"}, {"duration_s", D},
           {"vms", o.vms.size()}, {"cpus_folded", true}, {"kernel_model", "buggy-no-host-ipi-mb"},
-          {"mode", "native"}, {"host_cpus", 2}});
+          {"mode", "native"}, {"host_cpus", 2}, {"kvm", "svm"}, {"kvm_nested", false}});
   for (const auto& vm : o.vms) w.Emit(0.05, "vm_online", {{"vm", vm.name}, {"boot_ms", 48.5}});
   w.Emit(0.06, "console", {{"vm", o.vms[0].name}, {"vcpu", 0}, {"text", "kvmbed guest: online"}});
 

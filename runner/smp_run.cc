@@ -210,17 +210,6 @@ nlohmann::json StatsJson(const SmpStats& st) {
   return j;
 }
 
-const char* ActivityName(TargetActivity a) {
-  switch (a) {
-    case TargetActivity::kThisRequest:
-      return "this_request";
-    case TargetActivity::kPriorRequest:
-      return "prior_request";
-    default:
-      return "nothing";
-  }
-}
-
 }  // namespace
 
 void SmpSession::Event(const std::string& type, nlohmann::json fields) {
@@ -231,30 +220,12 @@ void SmpSession::Event(const std::string& type, nlohmann::json fields) {
 
 void SmpSession::StallEvent(const StallReport& r, const std::string& text, bool lost) {
   if (o_.events == nullptr) return;
-  if (r.kind == StallReport::Kind::kUnstuck) {
-    Event("stall_cleared", {{"plane", "guest"},
-                            {"seq", r.number},
-                            {"waiter", r.waiter_cpu},
-                            {"target", r.target_cpu},
-                            {"wait_ns", r.waited_ns},
-                            {"verdict", lost ? "lost" : "slow"},
-                            {"reason", r.verdict_reason}});
-    return;
-  }
-  // docs/events.md: "lost" on evidence; otherwise "pending" until it clears
-  // (then stall_cleared says slow) or the run ends.
-  Event("stall", {{"plane", "guest"},
-                  {"seq", r.number},
-                  {"waiter", r.waiter_cpu},
-                  {"target", r.target_cpu},
-                  {"func", r.func},
-                  {"info", absl::StrFormat("0x%x", r.info)},  // docs/events.md: a string
-                  {"wait_ns", r.waited_ns},
-                  {"verdict", lost ? "lost" : "pending"},
-                  {"continued", r.kind == StallReport::Kind::kContinued},
-                  {"activity", ActivityName(r.activity)},
-                  {"reason", r.verdict_reason},
-                  {"report", text}});
+  // docs/events.md: a stall is "lost" on evidence, otherwise "pending" until
+  // it clears (then stall_cleared says slow) or the run ends.
+  const bool cleared = r.kind == StallReport::Kind::kUnstuck;
+  hostipi::StallEventLine line =
+      hostipi::StallEvent(r, "guest", lost ? "lost" : (cleared ? "slow" : "pending"), text);
+  Event(line.type, std::move(line.fields));
 }
 
 void SmpSession::Emit(const std::string& text) {

@@ -110,7 +110,10 @@ class LostHostIpi : public Scenario {
     if (in.on_stall) {
       auto on_stall = in.on_stall;
       o.on_stall = [on_stall](const hostipi::StallReport& report) {
-        on_stall(nlohmann::json::parse(hostipi::StallReportToJson(report)));
+        hostipi::StallEventLine line = hostipi::StallEvent(
+            report, "host", report.verdict == hostipi::StallVerdict::kLost ? "lost" : "slow",
+            hostipi::FormatStallReport(report));
+        on_stall(line.type, line.fields);
       };
     }
     ASSIGN_OR_RETURN(hostipi::ReproduceResult r, hostipi::Reproduce(o));

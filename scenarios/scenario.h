@@ -51,8 +51,9 @@ struct ScenarioInput {
   // Live progress lines and reports as they happen; null = quiet (the
   // Reproduction carries the reports either way).
   std::function<void(const std::string&)> out;
-  // Each stall report as it is found, as its JSON event; null = none.
-  std::function<void(const nlohmann::json&)> on_stall;
+  // Each stall report as it is found, as its event-log line (type "stall"
+  // or "stall_cleared", docs/events.md); null = none.
+  std::function<void(const std::string& type, const nlohmann::json& fields)> on_stall;
 };
 
 class Scenario {

@@ -84,7 +84,7 @@ expect_rc "scenario 1 natively is refused (x86 keeps stores in order)" 2 "$KVMBE
 expect_rc "lost-host-ipi scenario 1 (emulated): buggy hangs, fixed clean" 0 "$KVMBED" reproduce 3a83f677 --scenario=1 --fixed-doorbells=100000 --events="$T/repro.jsonl"
 expect_grep "the report shows the ignored doorbell" "host_ipi == 0: doorbell taken as the guest's" "$T/out"
 expect_grep "the fixed phase prints the bound" "p < 3/N" "$T/out"
-expect_grep "the event log has the LOST stall" '"verdict":"LOST"' "$T/repro.jsonl"
+expect_grep "the event log has the LOST stall" '"verdict":"lost"' "$T/repro.jsonl"
 printf 'name: r\nvcpus: 2\nmemory: 64M\nreproduce:\n  scenario: lost-host-ipi\n  fixed_operations: 50000\n  lost_host_ipi: {shape: 2}\n' >"$T/lhi.yaml"
 expect_rc "lost-host-ipi from a PROFILE (shape 2, emulated)" 0 "$KVMBED" reproduce lost-host-ipi "$T/lhi.yaml"
 expect_grep "the profile's shape picks scenario 2's buggy model" "buggy kernel model v5.4,mb-after-clear=off,demux=peek" "$T/out"

@@ -147,7 +147,9 @@ int RunScenario(const scenarios::Scenario& s, const std::vector<std::string>& pr
     };
   }
   EventLog* ev = events.get();
-  in.on_stall = [ev](const nlohmann::json& stall) { ev->Emit("stall", stall); };
+  in.on_stall = [ev](const std::string& type, const nlohmann::json& fields) {
+    ev->Emit(type, fields);
+  };
   return FinishReproduction(s.Name(), s.Run(in), *events);
 }
 
