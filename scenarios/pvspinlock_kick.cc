@@ -153,7 +153,6 @@ absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool kick_all,
       phase.operations_to_hang = static_cast<int64_t>(watch[hung_waiter].unlocks_at_poll);
       // The report, from what the guest recorded and the VMM saw.
       const Watch& hw = watch[hung_waiter];
-      const abi::PvCpu& hc = pv.cpu[hung_waiter];
       std::string r = absl::StrFormat(
           "pvspinlock: BUG: vCPU#%d waits for the lock (halted in xen_poll_irq) for %.3fs, "
           "while the lock was released %d times and is %s now: lost unlock kick\n",
