@@ -17,18 +17,7 @@ namespace scenarios {
 namespace repro_internal {
 
 absl::Status CheckRun(const ScenarioProfile& run, const std::string& scenario, int min_vcpus) {
-  if (!run.reproduce.present) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: no `reproduce:` section; use configs/reproduce-%s.yaml or add "
-        "`reproduce: {scenario: %s}`",
-        run.source, scenario, scenario));
-  }
-  if (run.reproduce.scenario != scenario) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: reproduce.scenario is '%s' but this is the %s scenario; use "
-        "configs/reproduce-%s.yaml",
-        run.source, run.reproduce.scenario, scenario, scenario));
-  }
+  RETURN_IF_ERROR(CheckScenarioProfile(run, scenario));
   if (run.vms.size() != 1) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: %s runs one VM, the profile has %d; describe one VM at the top level",
