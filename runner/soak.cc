@@ -114,11 +114,6 @@ std::string FindOnPath(const std::string& name) {
 // One stress-ng child. Threading: owner thread only.
 class HostStress {
  public:
-  static std::vector<std::string> CommandLine(const HostStressSpec& h, absl::Duration duration,
-                                              const std::string& yaml_path) {
-    return HostStressCommandLine(h, duration, yaml_path);
-  }
-
   ~HostStress() { Stop(); }
 
   // Starts stress-ng; its output goes to `log_path`.
@@ -549,7 +544,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   const std::string stress_log = so.events_path + ".stress-ng.log";
   if (want_stress) {
     std::vector<std::string> argv =
-        HostStress::CommandLine(spec.host_stress, spec.duration, stress_yaml);
+        HostStressCommandLine(spec.host_stress, spec.duration, stress_yaml);
     say(absl::StrCat("host stress: ", absl::StrJoin(argv, " "), "\n"));
     events.Emit("host_stress_start", {{"argv", argv}, {"log", stress_log}});
     absl::Status s = stress.Start(argv, stress_log);
