@@ -39,14 +39,6 @@ void InstallKickHandlerOnce() {
   });
 }
 
-std::vector<int> CpuSetToList(const cpu_set_t& set) {
-  std::vector<int> out;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) out.push_back(c);
-  }
-  return out;
-}
-
 }  // namespace
 
 // Why a storm of kicks cannot starve a vCPU thread.
@@ -70,11 +62,8 @@ int KickSignal() { return SIGUSR2; }
 
 absl::Status CheckHostCpusUsable(int vcpu, const std::vector<int>& cpus,
                                  const std::string& online_path) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
-    return MarkHostError(absl::ErrnoToStatus(errno, "sched_getaffinity"));
-  }
+  absl::StatusOr<std::vector<int>> allowed = ProcessCpus();
+  if (!allowed.ok()) return MarkHostError(allowed.status());
   // The online CPUs, when the kernel says (a missing file proves nothing).
   std::vector<int> online;
   bool know_online = false;
@@ -94,7 +83,7 @@ absl::Status CheckHostCpusUsable(int vcpu, const std::vector<int>& cpus,
       outside.push_back(c);
     } else if (know_online && std::find(online.begin(), online.end(), c) == online.end()) {
       offline.push_back(c);
-    } else if (!CPU_ISSET(c, &allowed)) {
+    } else if (std::find(allowed->begin(), allowed->end(), c) == allowed->end()) {
       outside.push_back(c);
     }
   }
@@ -107,7 +96,7 @@ absl::Status CheckHostCpusUsable(int vcpu, const std::vector<int>& cpus,
   }
   if (!outside.empty()) {
     absl::StrAppend(&msg, " host CPU(s) ", FormatCpuList(outside),
-                    " not in this process's CPU set (", FormatCpuList(CpuSetToList(allowed)),
+                    " not in this process's CPU set (", FormatCpuList(*allowed),
                     ": taskset or a cgroup cpuset);");
   }
   absl::StrAppend(&msg, " pin the VM's vCPUs to CPUs it may use (vcpu_affinity), or run "
@@ -131,7 +120,7 @@ VcpuThread::~VcpuThread() {
 absl::Status VcpuThread::Start() {
   if (started_) return absl::FailedPreconditionError("vCPU thread already started");
   InstallKickHandlerOnce();
-  cpu_set_t set;
+  cpu_set_t set;  // the thread is born on it (pthread_attr_setaffinity_np below)
   CPU_ZERO(&set);
   for (int c : affinity_) {
     if (c < 0 || c >= CPU_SETSIZE) {
@@ -333,23 +322,19 @@ void VcpuThread::Loop() {
   sigaddset(&unblock, KickSignal());
   pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
 
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c : affinity_) CPU_SET(c, &set);
-  int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-  if (err == 0) {
-    cpu_set_t back;
-    CPU_ZERO(&back);
-    err = pthread_getaffinity_np(pthread_self(), sizeof(back), &back);
-    if (err == 0) {
+  absl::Status pinned = PinThisThread(affinity_, absl::StrCat("vcpu-", id()));
+  if (pinned.ok()) {
+    absl::StatusOr<std::vector<int>> in_force = ThisThreadCpus();
+    if (in_force.ok()) {
       absl::MutexLock lock(&mu_);
-      affinity_in_force_ = CpuSetToList(back);
+      affinity_in_force_ = *std::move(in_force);
+    } else {
+      pinned = in_force.status();
     }
   }
-  if (err != 0) {
+  if (!pinned.ok()) {
     // E.g. the CPU went offline (or left the cpuset) after Start() checked.
-    pin_status_ = MarkHostError(absl::ErrnoToStatus(
-        err, absl::StrCat("pin vcpu-", id(), " to host CPUs ", FormatCpuList(affinity_))));
+    pin_status_ = MarkHostError(pinned);
     finished_.store(true, std::memory_order_release);
     pinned_.Notify();
     handler_->OnVcpuStopped(id(), pin_status_);
