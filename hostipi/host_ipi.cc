@@ -18,9 +18,6 @@ namespace {
 
 constexpr uint64_t kCsdLock = 1;
 
-const char* const kMessageNames[kNumMessages] = {"CALL_FUNCTION", "RESCHEDULE",
-                                                 "TICK_BROADCAST", "NMI_IPI"};
-
 std::string CpuList(uint64_t mask) {
   std::vector<std::string> parts;
   for (int i = 0; i < kMaxCpus; ++i) {
@@ -30,26 +27,6 @@ std::string CpuList(uint64_t mask) {
 }
 
 }  // namespace
-
-const char* IpiMessageName(int message) {
-  return message >= 0 && message < kNumMessages ? kMessageNames[message] : "?";
-}
-
-uint64_t MessageBits(uint64_t word) {
-  uint64_t bits = 0;
-  for (int m = 0; m < kNumMessages; ++m) {
-    if ((word >> (8 * m)) & 0xff) bits |= uint64_t{1} << m;
-  }
-  return bits;
-}
-
-std::string MessageBitsToString(uint64_t bits) {
-  std::vector<std::string> parts;
-  for (int m = 0; m < kNumMessages; ++m) {
-    if (bits & (uint64_t{1} << m)) parts.push_back(kMessageNames[m]);
-  }
-  return parts.empty() ? "none" : absl::StrJoin(parts, "|");
-}
 
 const char* CsdFuncName(int func) {
   switch (func) {
@@ -155,19 +132,8 @@ std::vector<std::string> HostIpiPlane::AllBufferedStores() const {
   for (size_t i = 0; i < cpus_.size(); ++i) {
     const CpuMemory* m = cpus_[i]->mem;
     if (m == nullptr) continue;
-    for (std::string s : m->BufferedStores()) {
-      // "ipi_message[3].byte0=1" -> "ipi_message[3].CALL_FUNCTION=1".
-      if (absl::StartsWith(s, "ipi_message[")) {
-        const size_t at = s.find(".byte");
-        if (at != std::string::npos && at + 5 < s.size()) {
-          const int byte = s[at + 5] - '0';
-          if (byte >= 0 && byte < kNumMessages) {
-            s = absl::StrCat(s.substr(0, at + 1), kMessageNames[byte],
-                             s.substr(at + 6));
-          }
-        }
-      }
-      out.push_back(absl::StrCat("CPU#", i, " ", s));
+    for (const std::string& s : m->BufferedStores()) {
+      out.push_back(absl::StrCat("CPU#", i, " ", NameMessageStore(s)));
     }
   }
   return out;
@@ -181,12 +147,7 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   const KernelModel& km = options_.model;
   me.sending_to.store(target, std::memory_order_relaxed);
   // smp_muxed_ipi_set_message(): a plain byte store into ipi_message.
-  if (km.message_pass_mb) mem.FullBarrier();
-  mem.StoreByte(t.message, message, 1);
-  bool buffered =
-      Emulated() &&
-      !(MessageBits(t.message.value.load(std::memory_order_relaxed)) &
-        (1u << message));
+  bool buffered = SetMessage(mem, t.message, message, km) && Emulated();
   Trace(mem, TraceKind::kSetMessage, target,
         static_cast<uint64_t>(message) | (buffered ? 0x100 : 0),
         km.message_pass_mb);
@@ -201,8 +162,7 @@ void HostIpiPlane::MessagePass(CpuMemory& mem, int target, IpiMessage message) {
   // ppc_msgsnd_sync() then msgsnd: the doorbell itself is not a store.
   mem.FullBarrier();
   const int64_t seq = me.doorbells_sent.load(std::memory_order_relaxed) + 1;
-  mem.Signal(t.doorbell, (static_cast<uint64_t>(mem.cpu() + 1) << 48) |
-                             static_cast<uint64_t>(seq));
+  mem.Signal(t.doorbell, DoorbellValue(mem.cpu(), static_cast<uint64_t>(seq)));
   Trace(mem, TraceKind::kMsgsnd, target);
   me.doorbells_sent.store(seq, std::memory_order_relaxed);
   me.sending_to.store(-1, std::memory_order_relaxed);
@@ -416,23 +376,14 @@ void HostIpiPlane::DoorbellException(CpuMemory& mem) {
 void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
   Cpu& c = *cpus_[mem.cpu()];
   const DemuxRead demux = options_.model.demux;
-  for (;;) {
-    uint64_t bits = 0;
-    bool peeked_zero = false;
-    if (demux == DemuxRead::kPeek) {
-      // A plain load of the messages; the xchg only if any is set.
-      peeked_zero = mem.Load(c.message) == 0;
-      if (peeked_zero) {
-        c.peek_zero.store(c.peek_zero.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
-      }
+  // doorbell_exception() calls smp_ipi_demux_relaxed(): no mb() first.
+  hostipi::Demux(mem, c.message, options_.model, DemuxEntry::kRelaxed,
+                 [&](const DemuxTake& take) {
+    if (take.peeked_zero) {
+      c.peek_zero.store(c.peek_zero.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
     }
-    if (!peeked_zero) {
-      const bool ordered = demux != DemuxRead::kXchgRelaxed;
-      bits = MessageBits(mem.Exchange(c.message, 0, ordered));
-    }
-    if (trace_clear) {
-      trace_clear = false;
+    if (trace_clear && take.first) {
       const bool buffered =
           Emulated() && c.host_ipi.value.load(std::memory_order_relaxed) != 0;
       Trace(mem, TraceKind::kClearHostIpi, buffered, 0,
@@ -440,17 +391,17 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
       if (buffered) c.pending_host_ipi |= uint64_t{1} << mem.cpu();
     }
     c.last_handled.t.store(Stamp(mem), std::memory_order_relaxed);
-    c.last_handled.messages.store(bits, std::memory_order_relaxed);
+    c.last_handled.messages.store(take.bits, std::memory_order_relaxed);
 
     if (HasStoreBuffers()) {
       std::vector<std::string> buffered = AllBufferedStores();
       absl::MutexLock lock(&c.mu);
       c.buffered_at_clear = std::move(buffered);
     }
-    Trace(mem, TraceKind::kDemux, bits, static_cast<uint64_t>(demux),
-          peeked_zero);
+    Trace(mem, TraceKind::kDemux, take.bits, static_cast<uint64_t>(demux),
+          take.peeked_zero);
     for (int m = 0; m < kNumMessages; ++m) {
-      if (!(bits & (1u << m))) continue;
+      if (!(take.bits & (1u << m))) continue;
       c.handled[m].store(c.handled[m].load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
       if (m == kCallFunction) FlushQueue(mem);
@@ -461,10 +412,7 @@ void HostIpiPlane::Demux(CpuMemory& mem, bool trace_clear) {
       }
       // TICK_BROADCAST/NMI_IPI: nothing to run in the model.
     }
-    if (peeked_zero) return;
-    // while (info->messages): a plain re-read.
-    if (mem.Load(c.message) == 0) return;
-  }
+  });
 }
 
 void HostIpiPlane::FlushQueue(CpuMemory& mem) {

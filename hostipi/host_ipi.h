@@ -53,26 +53,12 @@
 #include "absl/synchronization/mutex.h"
 #include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
+#include "hostipi/muxed_ipi.h"
 #include "hostipi/stall_report.h"
 #include "hostipi/trace.h"
 
 namespace kvmbed {
 namespace hostipi {
-
-// powerpc's muxed IPI messages (PPC_MSG_*), one byte each in ipi_message.
-enum IpiMessage : int {
-  kCallFunction = 0,
-  kReschedule = 1,
-  kTickBroadcast = 2,
-  kNmiIpi = 3,
-};
-constexpr int kNumMessages = 4;
-// "CALL_FUNCTION", ...
-const char* IpiMessageName(int message);
-// The messages set in an ipi_message word (byte m non-zero) as bits (bit m).
-uint64_t MessageBits(uint64_t word);
-// "CALL_FUNCTION|RESCHEDULE" for a bit set (bit m = message m), "none" for 0.
-std::string MessageBitsToString(uint64_t bits);
 
 // Functions a csd may carry (the modelled callers' func pointers).
 enum CsdFunc : int { kDoNothing = 0, kFlushTlb = 1, kNumCsdFuncs = 2 };

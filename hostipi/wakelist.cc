@@ -11,7 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "watch/verdict.h"
-#include "hostipi/host_ipi.h"
+#include "hostipi/muxed_ipi.h"
 
 namespace kvmbed {
 namespace hostipi {
@@ -21,6 +21,8 @@ namespace {
 constexpr uint64_t kTaskSleeping = 0;
 constexpr uint64_t kTaskWaking = 1;
 constexpr uint64_t kTaskRunning = 2;
+
+constexpr int kMaxCpus = 64;  // rq->wake_list is a bitmask of wakers
 
 // Trace events (one ring per CPU; emulated runs are one OS thread, so the
 // rings need no atomics).
@@ -272,17 +274,12 @@ class Sim {
     Cpu& me = *cpus_[mem.cpu()];
     Cpu& tc = *cpus_[t];
     TaskInfo& ti = me.info[t];
-    if (model_.message_pass_mb) mem.FullBarrier();
-    mem.StoreByte(tc.message, kReschedule, 1);
-    const bool buffered =
-        !(MessageBits(tc.message.value.load(std::memory_order_relaxed)) &
-          (1u << kReschedule));
+    const bool buffered = SetMessage(mem, tc.message, kReschedule, model_);
     if (buffered) me.pending.push_back({&tc.message, kReschedule, t, 1});
     ti.message_t = mem.NowNs();
     Trace(mem, t, Ev::kSetMessage, t, buffered, model_.message_pass_mb);
     if (model_.cause_ipi_mb) mem.FullBarrier();
-    mem.Signal(tc.doorbell,
-               (static_cast<uint64_t>(mem.cpu() + 1) << 48) | ++me.sent);
+    mem.Signal(tc.doorbell, DoorbellValue(mem.cpu(), ++me.sent));
     ti.cause_t = mem.NowNs();
     Trace(mem, t, Ev::kCauseIpi, t, 0, model_.cause_ipi_mb);
     ++ipis_;
@@ -295,41 +292,24 @@ class Sim {
     if (v == c.doorbell_taken) return;
     c.doorbell_taken = v;
     c.in_irq = true;
-    c.irq_from = static_cast<int>(v >> 48) - 1;
+    c.irq_from = DoorbellSender(v);
     c.irq_t = mem.NowNs();
     Trace(mem, mem.cpu(), Ev::kIrq, static_cast<uint64_t>(c.irq_from));
     Demux(mem);
     c.in_irq = false;
   }
 
-  // smp_ipi_demux().
+  // The IPI handler of these kernels calls smp_ipi_demux(): mb() first.
   void Demux(CpuMemory& mem) {
     Cpu& c = *cpus_[mem.cpu()];
-    mem.FullBarrier();  // mb(): order any irq clear
-    bool first = true;
-    for (;;) {
-      uint64_t word = 0;
-      switch (model_.demux) {
-        case DemuxRead::kXchg:
-          word = mem.Exchange(c.message, 0, true);
-          break;
-        case DemuxRead::kXchgRelaxed:
-          word = mem.Exchange(c.message, 0, false);  // xchg_local()
-          break;
-        case DemuxRead::kPeek:
-          word = mem.Load(c.message);
-          if (word != 0) word = mem.Exchange(c.message, 0, true);
-          break;
-      }
-      const uint64_t bits = MessageBits(word);
+    hostipi::Demux(mem, c.message, model_, DemuxEntry::kWithMb,
+                   [&](const DemuxTake& take) {
       c.visible_at_demux = VisibleEntries(c);
-      if (first) c.irq_first_read = bits;
-      first = false;
-      Trace(mem, mem.cpu(), Ev::kDemux, bits, static_cast<uint64_t>(model_.demux));
-      if (bits & (1u << kReschedule)) SchedulerIpi(mem, bits);
-      if (mem.Load(c.message) == 0) return;  // while (info->messages)
-      if (mem.StopRequested()) return;
-    }
+      if (take.first) c.irq_first_read = take.bits;
+      Trace(mem, mem.cpu(), Ev::kDemux, take.bits,
+            static_cast<uint64_t>(model_.demux));
+      if (take.bits & (1u << kReschedule)) SchedulerIpi(mem, take.bits);
+    });
   }
 
   // Observer view: the wake_list entries whose plain-load copy is in memory.
@@ -430,10 +410,7 @@ class Sim {
     if (at == std::string::npos || at + 7 > s.size()) return s;
     const int byte = s[at + 5] - '0';
     const std::string value = s.substr(at + 7);
-    if (s.rfind("ipi_message[", 0) == 0 && byte >= 0 && byte < kNumMessages) {
-      return absl::StrCat(s.substr(0, at), ".", IpiMessageName(byte), "=",
-                          value);
-    }
+    if (s.rfind("ipi_message[", 0) == 0) return NameMessageStore(s);
     if (s.rfind("wake_list_seen[", 0) == 0) {
       const size_t close = s.find(']');
       const size_t hash = s.find('#');
