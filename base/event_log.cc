@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/event_schema.h"
 
 namespace kvmbed {
 namespace {
@@ -39,20 +42,40 @@ const char* ErrnoName(int e) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& path,
+                                                         Check check) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("cannot open event log ", path));
   }
-  return std::unique_ptr<EventLog>(new EventLog(fd, path));
+  return std::unique_ptr<EventLog>(new EventLog(fd, path, check));
 }
 
 std::unique_ptr<EventLog> EventLog::Null() {
-  return std::unique_ptr<EventLog>(new EventLog(-1, ""));
+  return std::unique_ptr<EventLog>(new EventLog(-1, "", Check::kNone));
 }
 
-EventLog::EventLog(int fd, std::string path)
-    : fd_(fd), path_(std::move(path)), start_ns_(MonotonicNs()) {}
+EventLog::EventLog(int fd, std::string path, Check check)
+    : fd_(fd), check_(check), path_(std::move(path)), start_ns_(MonotonicNs()) {}
+
+void EventLog::CheckLine(const nlohmann::json& line) {
+  if (check_ == Check::kNone) return;
+  const absl::Status s = CheckEvent(line, Strictness::kStrict);
+  if (s.ok()) return;
+  const char* strict = std::getenv("KVMBED_STRICT_EVENTS");
+  if (strict != nullptr && std::string(strict) == "1") {
+    std::fprintf(stderr, "kvmbed: event log %s: %s (KVMBED_STRICT_EVENTS=1: aborting)\n",
+                 path_.c_str(), std::string(s.message()).c_str());
+    std::abort();
+  }
+  absl::MutexLock lock(&mu_);
+  if (warned_) return;
+  warned_ = true;
+  std::fprintf(stderr,
+               "kvmbed: event log %s: %s; the line was kept, but this is a kvmbed bug "
+               "(docs/events.md lists the schema)\n",
+               path_.c_str(), std::string(s.message()).c_str());
+}
 
 EventLog::~EventLog() {
   if (fd_ >= 0) close(fd_);
@@ -66,6 +89,7 @@ void EventLog::Emit(const std::string& type, nlohmann::json fields) {
   if (fields.is_object()) {
     for (auto& [k, v] : fields.items()) line[k] = std::move(v);
   }
+  CheckLine(line);
   // Invalid UTF-8 from a guest console must not throw: replace it.
   std::string text =
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -25,7 +25,7 @@ std::vector<nlohmann::json> ReadLines(const std::string& path) {
 
 TEST(EventLog, EveryEventIsOneParsableLine) {
   std::string path = std::string(getenv("TEST_TMPDIR")) + "/events.jsonl";
-  auto log = EventLog::Open(path);
+  auto log = EventLog::Open(path, EventLog::Check::kNone);
   ASSERT_TRUE(log.ok()) << log.status();
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -50,7 +50,7 @@ TEST(EventLog, EveryEventIsOneParsableLine) {
 
 TEST(EventLog, FullDiskIsReportedNotFatal) {
   if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full is not available";
-  auto log = EventLog::Open("/dev/full");
+  auto log = EventLog::Open("/dev/full", EventLog::Check::kNone);
   ASSERT_TRUE(log.ok()) << log.status();
   (*log)->Emit("x");
   (*log)->Emit("y");
@@ -67,7 +67,7 @@ TEST(EventLog, FullDiskIsReportedNotFatal) {
 // with a complete line.
 TEST(EventLog, FileSizeLimitMidRunKeepsWholeLines) {
   std::string path = std::string(getenv("TEST_TMPDIR")) + "/limited.jsonl";
-  auto log = EventLog::Open(path);
+  auto log = EventLog::Open(path, EventLog::Check::kNone);
   ASSERT_TRUE(log.ok()) << log.status();
   struct sigaction ign = {}, old_sa = {};
   ign.sa_handler = SIG_IGN;
@@ -109,9 +109,39 @@ TEST(EventLog, FileSizeLimitMidRunKeepsWholeLines) {
 }
 
 TEST(EventLog, OpenFailureNamesThePath) {
-  auto log = EventLog::Open("/nonexistent-dir/x.jsonl");
+  auto log = EventLog::Open("/nonexistent-dir/x.jsonl", EventLog::Check::kNone);
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("/nonexistent-dir/x.jsonl"), std::string::npos);
+}
+
+// The transport tests above open their logs unchecked; a real log holds
+// every line to the schema.
+TEST(EventLog, AnOffSchemaLineIsKeptAndNamedOnce) {
+  unsetenv("KVMBED_STRICT_EVENTS");
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/schema.jsonl";
+  auto log = EventLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  testing::internal::CaptureStderr();
+  (*log)->Emit("vm_online", {{"vm", "a"}, {"boot_ms", 3}});
+  (*log)->Emit("vm_online", {{"vm", "a"}});                    // boot_ms missing
+  (*log)->Emit("vm_online", {{"vm", "a"}, {"boot_s", 3}});     // and again
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("vm_online: field boot_ms is missing"), std::string::npos) << err;
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_EQ(err.find("boot_s"), std::string::npos) << "warned twice: " << err;
+  EXPECT_EQ(ReadLines(path).size(), 3u);
+  EXPECT_TRUE((*log)->status().ok());
+}
+
+TEST(EventLogDeathTest, StrictModeAbortsOnAnOffSchemaLine) {
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/strict.jsonl";
+  EXPECT_DEATH(
+      {
+        setenv("KVMBED_STRICT_EVENTS", "1", 1);
+        auto log = EventLog::Open(path);
+        (*log)->Emit("status", {{"vms_online", 1}});
+      },
+      "status: field .* is missing .*KVMBED_STRICT_EVENTS=1: aborting");
 }
 
 }  // namespace

@@ -61,7 +61,7 @@ std::string StallReportToJson(const StallReport& r);
 // The whole report, lines ending in '\n'. Unstuck reports are one line.
 std::string FormatStallReport(const StallReport& r);
 
-// The event log's line for report `r` (docs/events.md, watch/event_schema.h):
+// The event log's line for report `r` (docs/events.md, base/event_schema.h):
 // type "stall", or "stall_cleared" for an unstuck report, with plane, seq,
 // waiter, target, wait_ns and verdict ("lost", "slow" or "pending", as the
 // plane judges it now); a stall also carries func, info (hex), continued,

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "base/event_schema.h"
 #include "base/input.h"
 #include "base/status_macros.h"
 #include "absl/strings/str_join.h"
@@ -163,17 +163,6 @@ std::string Cap(std::string s, size_t max) {
   return s;
 }
 
-// Event types docs/events.md lists beside the plotted ones (stat snapshots,
-// plane start/end, host stress metrics, reproduce results): known, just not
-// drawn, so the page does not call them unknown.
-bool IsDocumentedExtra(const std::string& type) {
-  static const auto* kExtra = new std::set<std::string>{
-      "smp_start",     "smp_end",          "scf_stats",   "hostipi_start", "hostipi_end",
-      "host_stress",   "host_stress_start", "host_stress_ended", "reproduce",
-      "guest_error",   "stop_requested"};
-  return kExtra->count(type) > 0;
-}
-
 class Reader {
  public:
   Reader(const std::string& path, RunData* d) : path_(path), d_(d) {}
@@ -230,7 +219,7 @@ class Reader {
       d_->console_total[vm]++;
     } else if (type == "vm_summary") {
       return Summary(f);
-    } else if (!IsDocumentedExtra(type)) {
+    } else if (FindEventType(type) == nullptr) {  // types the schema knows are kept, not drawn
       if (d_->unknown_types.count(type) ||
           d_->unknown_types.size() < static_cast<size_t>(kMaxUnknownTypesKept)) {
         d_->unknown_types[type]++;

@@ -38,8 +38,9 @@ TEST(GuestLatencyTest, GuestIpiLatencyEventsParseAndRender) {
   {
     auto log = EventLog::Open(path);
     ASSERT_TRUE(log.ok()) << log.status();
-    (*log)->Emit("run_start", {{"profile", "test"}, {"name", "lat"}, {"duration_s", 1},
-                               {"vms", 2}, {"cpus_folded", false}});
+    (*log)->Emit("run_start", {{"profile", "test"}, {"name", "lat"}, {"kvm", "test"},
+                               {"kvm_nested", false}, {"duration_s", 1}, {"vms", 2},
+                               {"cpus_folded", false}});
     std::string text;
     auto r = runner::RunGuestWorkloads(run, [&](const std::string& t) { text += t; }, log->get());
     ASSERT_TRUE(r.ok()) << r.status();

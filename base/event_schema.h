@@ -2,14 +2,14 @@
 // --events`, `kvmbed soak`, `kvmbed reproduce --events`), with its fields,
 // their JSON kinds and whether every writer sets them. The one definition
 // behind docs/events.md (event_schema_test fails when the doc's tables and
-// this table disagree), the synthetic log the report is tested with, and the
-// checks of the JSON that writers build.
+// this table disagree), the synthetic log the report is tested with, and
+// EventLog::Emit(), which checks every line it writes against it.
 //
 // Rules every line follows besides its type's fields: `t` (number, seconds
 // since the log opened) and `type` (string). Readers ignore fields they do
 // not know; CheckEvent(kStrict) is for kvmbed's own writers and refuses them.
-#ifndef KVMBED_WATCH_EVENT_SCHEMA_H_
-#define KVMBED_WATCH_EVENT_SCHEMA_H_
+#ifndef KVMBED_BASE_EVENT_SCHEMA_H_
+#define KVMBED_BASE_EVENT_SCHEMA_H_
 
 #include <string>
 #include <vector>
@@ -19,7 +19,6 @@
 #include "nlohmann/json.hpp"
 
 namespace kvmbed {
-namespace watch {
 
 enum class FieldKind { kNumber, kString, kBool, kArray, kObject, kAny };
 const char* FieldKindName(FieldKind k);
@@ -57,7 +56,6 @@ absl::Status CheckEvent(const nlohmann::json& event, Strictness strictness);
 // schema order, joined by ", ".
 std::string FieldList(const EventType& type);
 
-}  // namespace watch
 }  // namespace kvmbed
 
-#endif  // KVMBED_WATCH_EVENT_SCHEMA_H_
+#endif  // KVMBED_BASE_EVENT_SCHEMA_H_

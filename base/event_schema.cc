@@ -1,10 +1,9 @@
-#include "watch/event_schema.h"
+#include "base/event_schema.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace kvmbed {
-namespace watch {
 namespace {
 
 constexpr FieldKind N = FieldKind::kNumber;
@@ -154,7 +153,7 @@ absl::Status CheckEvent(const nlohmann::json& event, Strictness strictness) {
   if (def == nullptr) {
     if (strictness == Strictness::kReader) return absl::OkStatus();
     return absl::InvalidArgumentError(
-        absl::StrCat(type, ": not an event type of the schema (watch/event_schema.cc)"));
+        absl::StrCat(type, ": not an event type of the schema (base/event_schema.cc)"));
   }
   if (def->open) return absl::OkStatus();
   for (const EventField& f : def->fields) {
@@ -177,7 +176,7 @@ absl::Status CheckEvent(const nlohmann::json& event, Strictness strictness) {
       for (const EventField& f : def->fields) known |= f.name == it.key();
       if (!known) {
         return absl::InvalidArgumentError(absl::StrCat(
-            type, ": field ", it.key(), " is not in the schema (watch/event_schema.cc)"));
+            type, ": field ", it.key(), " is not in the schema (base/event_schema.cc)"));
       }
     }
   }
@@ -192,5 +191,4 @@ std::string FieldList(const EventType& type) {
   return absl::StrJoin(parts, ", ");
 }
 
-}  // namespace watch
 }  // namespace kvmbed
