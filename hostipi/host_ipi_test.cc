@@ -57,6 +57,25 @@ TEST(TraceRingTest, KeepsTheLastEventsInOrder) {
   EXPECT_EQ(ring.Snapshot(0).size(), static_cast<size_t>(TraceRing::kCapacity));
 }
 
+// A ring that collects events about its owner from other CPUs names each
+// event's writer.
+TEST(TraceRingTest, NamesTheWriterWhenItIsNotTheOwner) {
+  using Ring = EventRing<TraceKind, 8>;
+  Ring ring;
+  ring.Add(1, TraceKind::kMsgsnd, 0, 0, false, /*writer_cpu=*/3);
+  ring.Add(2, TraceKind::kDemux);
+  ring.Add(3, TraceKind::kMsgsnd, 0, 0, true, /*writer_cpu=*/0);
+  ring.Add(4, TraceKind::kMsgsnd, 0, 0, true, Ring::kMaxWriterCpu);
+  std::vector<TraceEvent> ev = ring.Snapshot(/*owner_cpu=*/5);
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[0].cpu, 3);
+  EXPECT_EQ(ev[1].cpu, 5);
+  EXPECT_EQ(ev[2].cpu, 0);
+  EXPECT_TRUE(ev[2].flag);
+  EXPECT_EQ(ev[3].cpu, Ring::kMaxWriterCpu);
+  EXPECT_EQ(ev[3].kind, TraceKind::kMsgsnd);
+}
+
 TEST(HostIpiPlaneOptionsTest, ValidateNamesTheField) {
   HostIpiPlane::Options o;
   EXPECT_TRUE(HostIpiPlane::Validate(o).ok());

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "watch/verdict.h"
 #include "hostipi/muxed_ipi.h"
+#include "hostipi/trace.h"
 
 namespace kvmbed {
 namespace hostipi {
@@ -40,38 +41,10 @@ enum class Ev : uint8_t {
   kStuck,         // a = target
 };
 
-struct Event {
-  int64_t t = 0;
-  uint64_t seq = 0;
-  int cpu = 0;
-  Ev kind = Ev::kWake;
-  bool flag = false;
-  uint64_t a = 0;
-  uint64_t b = 0;
-};
-
-class Ring {
- public:
-  static constexpr size_t kCapacity = 4096;
-  Ring() : slots_(kCapacity) {}
-  void Add(int cpu, int64_t t, Ev kind, uint64_t a = 0, uint64_t b = 0,
-           bool flag = false) {
-    Event& e = slots_[head_ % kCapacity];
-    e = Event{t, head_, cpu, kind, flag, a, b};
-    ++head_;
-  }
-  std::vector<Event> Snapshot() const {
-    std::vector<Event> out;
-    const uint64_t n = std::min<uint64_t>(head_, kCapacity);
-    for (uint64_t i = head_ - n; i < head_; ++i)
-      out.push_back(slots_[i % kCapacity]);
-    return out;
-  }
-
- private:
-  std::vector<Event> slots_;
-  uint64_t head_ = 0;
-};
+using Event = RingEvent<Ev>;
+// Each CPU's ring holds the events about it: its own, and every sender's
+// for it (the writer is named in the event).
+using Ring = EventRing<Ev, 4096>;
 
 std::string TaskName(int waker, int target) {
   return absl::StrCat("wakee/", waker, "->", target);
@@ -217,7 +190,7 @@ class Sim {
   // to the stuck CPU any more, so its ring keeps the history.
   void Trace(CpuMemory& mem, int about, Ev kind, uint64_t a = 0,
              uint64_t b = 0, bool flag = false) {
-    cpus_[about]->ring.Add(mem.cpu(), mem.NowNs(), kind, a, b, flag);
+    cpus_[about]->ring.Add(mem.NowNs(), kind, a, b, flag, mem.cpu());
   }
 
   void Body(CpuMemory& mem) {
@@ -440,8 +413,8 @@ class Sim {
       const Pending& p = c.pending[i];
       if (p.word != e.word) continue;
       if (!dropped && !((e.value >> (8 * p.byte)) & 0xff)) continue;
-      cpus_[p.target]->ring.Add(e.cpu, e.time, Ev::kVisible, p.target, p.what,
-                                dropped);
+      cpus_[p.target]->ring.Add(e.time, Ev::kVisible, p.target, p.what, dropped,
+                                e.cpu);
       c.pending.erase(c.pending.begin() + i);
       return;
     }
@@ -501,7 +474,7 @@ class Sim {
   // from `since` on, merged by time.
   std::vector<std::string> TraceAbout(int t, int64_t since) const {
     std::vector<Event> all;
-    for (const Event& e : cpus_[t]->ring.Snapshot()) {
+    for (const Event& e : cpus_[t]->ring.Snapshot(t)) {
       if (e.t >= since) all.push_back(e);
     }
     std::sort(all.begin(), all.end(), [](const Event& x, const Event& y) {
@@ -558,7 +531,7 @@ class Sim {
     ev.sender_in_flight = sender;  // mid wake-up of it
     const watch::Judgement judgement = watch::Judge(ev);
     const bool lost = judgement.verdict == watch::Verdict::kLost;
-    d.ring.Add(self, now, Ev::kStuck, t);
+    d.ring.Add(now, Ev::kStuck, t, 0, false, self);
 
     const double wall = absl::ToDoubleSeconds(absl::Now() - ti.woken_wall);
     std::vector<std::string> out;
