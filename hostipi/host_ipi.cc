@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "watch/verdict.h"
+#include "base/stall_verdict.h"
 
 namespace kvmbed {
 namespace hostipi {
@@ -661,13 +661,13 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
   // csd: the target took its last doorbell in the guest with host_ipi==0
   // while CALL_FUNCTION was set, went back into the guest, and no doorbell
   // or sender is on its way.
-  watch::WaitEvidence ev;
+  stall::WaitEvidence ev;
   ev.examined = stable;
   ev.unexamined_why = "the target changed state while being examined";
   ev.request_queued = queued;
-  ev.target_work = r.activity == TargetActivity::kThisRequest ? watch::TargetWork::kThisRequest
-                   : r.activity == TargetActivity::kNothing   ? watch::TargetWork::kNothing
-                                                              : watch::TargetWork::kOtherRequest;
+  ev.target_work = r.activity == TargetActivity::kThisRequest ? stall::TargetWork::kThisRequest
+                   : r.activity == TargetActivity::kNothing   ? stall::TargetWork::kNothing
+                                                              : stall::TargetWork::kOtherRequest;
   ev.interrupt_pending = s.latch;  // a doorbell it has not taken yet
   ev.sender_in_flight = s.sender;  // mid message pass to it
   // The modelled demux loops until no message is set: a target running any
@@ -686,8 +686,8 @@ StallReport HostIpiPlane::BuildReport(CpuMemory& mem, int target, CsdFunc func,
       ev.other_progress.push_back("CALL_FUNCTION was not set when it took its last doorbell");
     }
   }
-  const watch::Judgement j = watch::Judge(ev);
-  if (j.verdict == watch::Verdict::kLost) {
+  const stall::Judgement j = stall::Judge(ev);
+  if (j.verdict == stall::Verdict::kLost) {
     r.verdict = StallVerdict::kLost;
     r.verdict_reason = absl::StrCat(
         "CPU#", target,

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "watch/verdict.h"
+#include "base/stall_verdict.h"
 #include "hostipi/muxed_ipi.h"
 #include "hostipi/trace.h"
 
@@ -524,13 +524,13 @@ class Sim {
     const bool missed = d.miss.t >= ti.woken_t && (d.miss.list & bit);
     const bool resched_set = (msgs & (1u << kReschedule)) != 0;
 
-    watch::WaitEvidence ev;
+    stall::WaitEvidence ev;
     ev.request_queued = queued;  // the task's entry on the target's wake_list
     ev.interrupt_in_service = d.in_irq;
     ev.interrupt_pending = latch;
     ev.sender_in_flight = sender;  // mid wake-up of it
-    const watch::Judgement judgement = watch::Judge(ev);
-    const bool lost = judgement.verdict == watch::Verdict::kLost;
+    const stall::Judgement judgement = stall::Judge(ev);
+    const bool lost = judgement.verdict == stall::Verdict::kLost;
     d.ring.Add(now, Ev::kStuck, t, 0, false, self);
 
     const double wall = absl::ToDoubleSeconds(absl::Now() - ti.woken_wall);

@@ -23,7 +23,7 @@
 #include "base/status_macros.h"
 #include "vmm/elf.h"
 #include "vmm/vcpu_snapshot.h"
-#include "watch/verdict.h"
+#include "base/stall_verdict.h"
 #include "watch/watchdog.h"
 
 namespace kvmbed {
@@ -382,18 +382,18 @@ void SmpSession::OnCsdStall(int waiter, const abi::Message& m) {
                                                        " queued on the target and has not "
                                                        "written its ICR yet")});
     }
-    watch::WaitEvidence ev;
+    stall::WaitEvidence ev;
     ev.request_queued = queued;
     // A target running another csd took its queue before this one was
     // added (llist_del_all), so that flush will not run it.
-    ev.target_work = cur == csd_gpa ? watch::TargetWork::kThisRequest
-                     : cur == 0     ? watch::TargetWork::kNothing
-                                    : watch::TargetWork::kOtherRequest;
+    ev.target_work = cur == csd_gpa ? stall::TargetWork::kThisRequest
+                     : cur == 0     ? stall::TargetWork::kNothing
+                                    : stall::TargetWork::kOtherRequest;
     ev.interrupt_pending = pending;
     ev.interrupt_in_service = in_service;
     ev.sender_in_flight = in_flight_from;
-    const watch::Judgement j = watch::Judge(ev);
-    lost_evidence = j.verdict == watch::Verdict::kLost;
+    const stall::Judgement j = stall::Judge(ev);
+    lost_evidence = j.verdict == stall::Verdict::kLost;
     why = lost_evidence
               ? absl::StrFormat(
                     "csd still queued on CPU#%02d, which handles %s and has no call-function "

@@ -1,10 +1,10 @@
-#include "watch/verdict.h"
+#include "base/stall_verdict.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace kvmbed {
-namespace watch {
+namespace stall {
 
 const char* VerdictName(Verdict v) { return v == Verdict::kLost ? "LOST" : "SLOW"; }
 
@@ -36,5 +36,5 @@ Judgement Judge(const WaitEvidence& e) {
   return j;
 }
 
-}  // namespace watch
+}  // namespace stall
 }  // namespace kvmbed

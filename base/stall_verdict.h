@@ -17,14 +17,14 @@
 // Pure functions over a plain evidence struct: each plane gathers the
 // evidence its own way (KVM registers and guest memory, the modelled CPUs'
 // state) and calls Judge(); unit-tested without /dev/kvm.
-#ifndef KVMBED_WATCH_VERDICT_H_
-#define KVMBED_WATCH_VERDICT_H_
+#ifndef KVMBED_BASE_STALL_VERDICT_H_
+#define KVMBED_BASE_STALL_VERDICT_H_
 
 #include <string>
 #include <vector>
 
 namespace kvmbed {
-namespace watch {
+namespace stall {
 
 enum class Verdict { kSlow, kLost };
 const char* VerdictName(Verdict v);  // "SLOW", "LOST"
@@ -68,7 +68,7 @@ struct Judgement {
 
 Judgement Judge(const WaitEvidence& e);
 
-}  // namespace watch
+}  // namespace stall
 }  // namespace kvmbed
 
-#endif  // KVMBED_WATCH_VERDICT_H_
+#endif  // KVMBED_BASE_STALL_VERDICT_H_

@@ -1,10 +1,10 @@
-#include "watch/verdict.h"
+#include "base/stall_verdict.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace kvmbed {
-namespace watch {
+namespace stall {
 namespace {
 
 using ::testing::ElementsAre;
@@ -89,5 +89,5 @@ TEST(VerdictTest, EveryReasonIsListedInOrder) {
 }
 
 }  // namespace
-}  // namespace watch
+}  // namespace stall
 }  // namespace kvmbed
