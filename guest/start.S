@@ -2,8 +2,7 @@
 // Every vCPU enters at _start in long mode with RDI = vCPU id,
 // RSI = BootParams GPA and RSP = top of its own stack.
 
-#define KVMBED_FUNC(name) .globl name; .type name, @function; name:
-#define KVMBED_END(name) .size name, . - name
+#include "asm.h"
 
   .section .text.entry, "ax"
   .code64
@@ -68,21 +67,7 @@ EXC_ERR 30
 EXC_NOERR 31
 
 KVMBED_FUNC(exc_common)
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  SAVE_GPRS
   movq %rsp, %rdi
   call guest_exception
 2:
