@@ -31,6 +31,7 @@
 // Callers (every other vCPU) run in ring 3 (privileged steps trap to
 // smp_emulate_gp); the target runs in ring 0 (it is halted nearly always).
 #include "guest/repro.h"
+#include "guest/x2apic.h"
 
 using namespace kvmbed::abi;
 
@@ -42,9 +43,6 @@ namespace {
 
 HotplugShared* Hp() { return reinterpret_cast<HotplugShared*>(kReproSharedGpa); }
 
-constexpr u32 kMsrLvtTimer = 0x832;
-constexpr u32 kMsrTimerInit = 0x838;
-constexpr u32 kMsrTimerDiv = 0x83e;
 constexpr u32 kLvtPeriodic = 1u << 17;
 
 u32 QueueLength(u32 cpu, u64* funcs, u32 max_funcs) {
@@ -232,9 +230,9 @@ void HotplugWorkload(u32 vcpu, const BootParams* bp) {
   // The target: ring 0, interrupts off except in hlt.
   HotplugShared* hp = Hp();
   u64 ticks = rp->hp_tick_ns ? rp->hp_tick_ns : (bp->heartbeat_ticks ? bp->heartbeat_ticks : 1000000);
-  WrmsrSmp(kMsrTimerDiv, 0xb);  // divide by 1: one tick per ns (guest/abi.h, KVM's 1 GHz bus)
-  WrmsrSmp(kMsrLvtTimer, kVectorHotplugTick | kLvtPeriodic);
-  WrmsrSmp(kMsrTimerInit, ticks);
+  WrmsrSmp(kX2apicTimerDiv, 0xb);  // divide by 1: one tick per ns (guest/abi.h, KVM's 1 GHz bus)
+  WrmsrSmp(kX2apicLvtTimer, kVectorHotplugTick | kLvtPeriodic);
+  WrmsrSmp(kX2apicTimerInit, ticks);
   for (;;) {
     HeartBeat(vcpu);
     if (__atomic_load_n(&hp->request, __ATOMIC_ACQUIRE) == kHpDead) {

@@ -7,11 +7,19 @@
 
 #include "guest/abi.h"
 #include "guest/cpu.h"
+#include "guest/x2apic.h"
 
 using namespace kvmbed::abi;
 using kvmbed::guest::EnterRing3;
 using kvmbed::guest::ReportDec;
 using kvmbed::guest::SetIdtGate;
+using kvmbed::guest::kMsrApicBase;
+using kvmbed::guest::kX2apicEoi;
+using kvmbed::guest::kX2apicId;
+using kvmbed::guest::kX2apicLvtTimer;
+using kvmbed::guest::kX2apicSvr;
+using kvmbed::guest::kX2apicTimerDiv;
+using kvmbed::guest::kX2apicTimerInit;
 
 namespace kvmbed {
 namespace guest {
@@ -70,15 +78,8 @@ inline void Pause() { asm volatile("pause" ::: "memory"); }
   for (;;) asm volatile("cli; hlt" ::: "memory");
 }
 
-constexpr u32 kMsrApicBase = 0x1b;
 constexpr u64 kApicBaseEnable = 1ull << 11;
 constexpr u64 kApicBaseExtd = 1ull << 10;
-constexpr u32 kMsrX2apicId = 0x802;
-constexpr u32 kMsrX2apicEoi = 0x80b;
-constexpr u32 kMsrX2apicSvr = 0x80f;
-constexpr u32 kMsrX2apicLvtTimer = 0x832;
-constexpr u32 kMsrX2apicTimerInit = 0x838;
-constexpr u32 kMsrX2apicTimerDiv = 0x83e;
 constexpr u32 kTimerVector = 32;
 constexpr u32 kSpuriousVector = 255;
 constexpr u32 kLvtTimerPeriodic = 1u << 17;
@@ -194,8 +195,8 @@ void EnableX2apic(u32 vcpu) {
   if (!(c & (1u << 21))) Fatal(vcpu, "CPUID.1:ECX.x2APIC[21] is clear");
   Wrmsr(kMsrApicBase, Rdmsr(kMsrApicBase) | kApicBaseEnable);
   Wrmsr(kMsrApicBase, Rdmsr(kMsrApicBase) | kApicBaseEnable | kApicBaseExtd);
-  Wrmsr(kMsrX2apicSvr, 0x100 | kSpuriousVector);  // software enable
-  StatusOf(vcpu)->apic_id = static_cast<u32>(Rdmsr(kMsrX2apicId));
+  Wrmsr(kX2apicSvr, 0x100 | kSpuriousVector);  // software enable
+  StatusOf(vcpu)->apic_id = static_cast<u32>(Rdmsr(kX2apicId));
 }
 
 // ---- deliberate faults (tests of the VMM's error paths) ----
@@ -256,9 +257,9 @@ typedef void (*WorkloadFn)(u32 vcpu, const BootParams* bp);
 
 void IdleWorkload(u32 vcpu, const BootParams* bp) {
   (void)vcpu;
-  Wrmsr(kMsrX2apicTimerDiv, 0xb);  // divide by 1
-  Wrmsr(kMsrX2apicLvtTimer, kTimerVector | kLvtTimerPeriodic);
-  Wrmsr(kMsrX2apicTimerInit, bp->heartbeat_ticks ? bp->heartbeat_ticks : 10000000);
+  Wrmsr(kX2apicTimerDiv, 0xb);  // divide by 1
+  Wrmsr(kX2apicLvtTimer, kTimerVector | kLvtTimerPeriodic);
+  Wrmsr(kX2apicTimerInit, bp->heartbeat_ticks ? bp->heartbeat_ticks : 10000000);
   for (;;) asm volatile("sti; hlt; cli" ::: "memory");
 }
 
@@ -337,7 +338,7 @@ extern "C" void guest_exception(ExceptionFrame* f) {
 extern "C" void guest_timer_irq() {
   VcpuStatus* s = StatusOf(CurrentVcpu());
   s->heartbeat = s->heartbeat + 1;
-  Wrmsr(kMsrX2apicEoi, 0);
+  Wrmsr(kX2apicEoi, 0);
 }
 
 extern "C" void guest_spurious_irq() {}  // no EOI for spurious interrupts

@@ -9,6 +9,7 @@
 
 #include "guest/cpu.h"
 #include "guest/smp.h"
+#include "guest/x2apic.h"
 
 namespace kvmbed {
 namespace guest {
@@ -17,14 +18,11 @@ inline const abi::ReproParams* Repro() {
   return reinterpret_cast<const abi::ReproParams*>(abi::kReproParamsGpa);
 }
 
-constexpr u32 kMsrIcrRepro = 0x830;
-constexpr u32 kMsrEoiRepro = 0x80b;
-
 // A fixed-vector IPI to `cpu` (a trapped wrmsr when called from ring 3).
 inline void SendVector(u32 cpu, u32 vector) {
-  WrmsrSmp(kMsrIcrRepro, (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | vector);
+  WrmsrSmp(kX2apicIcr, (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | vector);
 }
-inline void Eoi() { WrmsrSmp(kMsrEoiRepro, 0); }
+inline void Eoi() { WrmsrSmp(kX2apicEoi, 0); }
 
 inline void HeartBeat(u32 vcpu) {
   abi::VcpuStatus* s = VcpuStatusOf(vcpu);

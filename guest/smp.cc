@@ -6,6 +6,7 @@
 #include "guest/smp.h"
 
 #include "guest/cpu.h"
+#include "guest/x2apic.h"
 
 using namespace kvmbed::abi;
 
@@ -21,8 +22,6 @@ namespace guest {
 
 namespace {
 
-constexpr u32 kMsrIcr = 0x830;
-constexpr u32 kMsrEoi = 0x80b;
 
 u64 g_rand_state[kMaxVcpus];
 u64 g_csd_seq[kMaxVcpus];
@@ -36,7 +35,7 @@ Csd* CsdOf(u32 sender, u32 target) {
 
 void SendIpi(u32 cpu, u32 vector) {
   u64 icr = (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | vector;
-  WrmsrSmp(kMsrIcr, icr);
+  WrmsrSmp(kX2apicIcr, icr);
   Count(ThisCpu(), kCntIpisSent);
 }
 
@@ -420,7 +419,7 @@ void OnCpu(u32 cpu, SmpFunc func, u64 info) {
   g_on_cpu.func = func;
   g_on_cpu.info = info;
   g_on_cpu.done = 0;
-  WrmsrSmp(kMsrIcr, (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | kVectorOnCpu);
+  WrmsrSmp(kX2apicIcr, (static_cast<u64>(VcpuStatusOf(cpu)->apic_id) << 32) | kVectorOnCpu);
   while (!g_on_cpu.done) asm volatile("" ::: "memory");
 }
 
@@ -455,13 +454,13 @@ extern "C" void guest_call_function_irq() {
   // EOI after the flush, as kvm-unit-tests' on_cpu handler does (signal
   // completion first): the EOI exit stays off the sender's round trip. An
   // IPI arriving meanwhile stays latched in IRR and runs the queue again.
-  WrmsrSmp(kMsrEoi, 0);
+  WrmsrSmp(kX2apicEoi, 0);
 }
 
 extern "C" void guest_on_cpu_irq() {
   g_on_cpu.func(g_on_cpu.info);
   g_on_cpu.done = 1;
-  WrmsrSmp(kMsrEoi, 0);
+  WrmsrSmp(kX2apicEoi, 0);
 }
 
 // The frame smp_gp_stub builds: 15 GPRs, then what the CPU pushed.
@@ -507,5 +506,5 @@ extern "C" u32 smp_emulate_gp(GpFrame* f) {
 extern "C" void guest_reschedule_irq() {
   const u32 self = ThisCpu();
   Count(self, kCntReschedIrqs);
-  WrmsrSmp(kMsrEoi, 0);
+  WrmsrSmp(kX2apicEoi, 0);
 }

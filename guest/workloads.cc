@@ -9,6 +9,7 @@
 #include "guest/smp.h"
 
 #include "guest/cpu.h"
+#include "guest/x2apic.h"
 
 using namespace kvmbed::abi;
 
@@ -17,9 +18,6 @@ namespace guest {
 
 namespace {
 
-constexpr u32 kMsrLvtTimer = 0x832;
-constexpr u32 kMsrTimerInit = 0x838;
-constexpr u32 kMsrTimerDiv = 0x83e;
 constexpr u32 kTimerVector = 32;
 constexpr u32 kLvtPeriodic = 1u << 17;
 
@@ -38,9 +36,9 @@ __attribute__((noinline)) void IdleForever(u32 vcpu) {
   me->where = kWhereIdle;
   __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
   u64 ticks = Boot()->heartbeat_ticks ? Boot()->heartbeat_ticks : 10000000;
-  WrmsrSmp(kMsrTimerDiv, 0xb);
-  WrmsrSmp(kMsrLvtTimer, kTimerVector | kLvtPeriodic);
-  WrmsrSmp(kMsrTimerInit, ticks);
+  WrmsrSmp(kX2apicTimerDiv, 0xb);
+  WrmsrSmp(kX2apicLvtTimer, kTimerVector | kLvtPeriodic);
+  WrmsrSmp(kX2apicTimerInit, ticks);
   for (;;) asm volatile("sti; hlt; cli" ::: "memory");
 }
 
