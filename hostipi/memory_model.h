@@ -126,6 +126,16 @@ class CpuMemory {
   // Monotonic time of this run in ns: wall time in kNative, a virtual clock
   // (one tick per scheduled operation) in kEmulatedPower.
   virtual int64_t NowNs() const = 0;
+  // A choice in [0, n) (n >= 1) for code that models out-of-order issue
+  // itself (power_litmus.cc's instruction bridge lets a store commit before
+  // an earlier independent load is satisfied: load buffering, which code
+  // run in program order through this interface cannot show). kEmulatedPower:
+  // drawn from the run's seeded PRNG, so a run replays; the default
+  // (native, ThreadStoreBuffers): 0, program order, the hardware reorders.
+  virtual uint64_t Pick(uint64_t n) {
+    (void)n;
+    return 0;
+  }
 };
 
 // One modelled CPU's code. It runs until it returns; a body must return

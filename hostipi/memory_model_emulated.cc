@@ -357,6 +357,7 @@ class EmuCpu final : public CpuMemory {
   bool StopRequested() const override;
   std::vector<std::string> BufferedStores() const override;
   int64_t NowNs() const override;
+  uint64_t Pick(uint64_t n) override;
 
  private:
   friend class EmulatedSystem;
@@ -978,6 +979,8 @@ std::vector<std::string> EmuCpu::BufferedStores() const {
 }
 
 int64_t EmuCpu::NowNs() const { return static_cast<int64_t>(sys_->now_); }
+
+uint64_t EmuCpu::Pick(uint64_t n) { return n <= 1 ? 0 : sys_->prng_.Below(n); }
 
 }  // namespace
 

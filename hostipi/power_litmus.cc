@@ -209,6 +209,66 @@ absl::StatusOr<ExploredLitmus> ExploreLitmus(const ParsedLitmus& t, int window) 
   return e;
 }
 
+namespace {
+
+// producer[k][r]: the instruction before k (program order) that last wrote
+// register r, or -1.
+std::vector<std::vector<int>> RegisterProducers(const std::vector<power::Instr>& prog,
+                                               int registers) {
+  std::vector<std::vector<int>> out(prog.size() + 1, std::vector<int>(registers, -1));
+  for (size_t k = 0; k < prog.size(); ++k) {
+    out[k + 1] = out[k];
+    const power::Instr& in = prog[k];
+    const bool writes = in.kind == power::InstrKind::kLoad || in.kind == power::InstrKind::kRmw ||
+                        in.kind == power::InstrKind::kChoose;
+    if (writes && in.reg >= 0 && in.reg < static_cast<int>(out[k + 1].size())) {
+      out[k + 1][in.reg] = static_cast<int>(k);
+    }
+  }
+  return out;
+}
+
+// May the store prog[j] commit while the instructions of [head, j) not yet
+// executed are still pending? POWER (Sarkar et al.'s commit rule for a
+// write; herd's ppo to a write) lets it when every pending one is a plain
+// load, store or isync (no barrier, branch or RMW between: lwsync/sync and
+// control dependencies order later stores), none accesses its location
+// (coherence), every pending access has a known address (its address
+// registers come from executed loads: herd's addr;po), and its own address
+// and data registers come from executed loads (addr/data dependencies).
+bool LaterStoreMayCommit(const std::vector<power::Instr>& prog,
+                         const std::vector<std::vector<int>>& producer,
+                         const std::vector<char>& done, size_t head, size_t j) {
+  auto known = [&](size_t at, int r) {
+    if (r < 0 || r >= static_cast<int>(producer[at].size())) return false;
+    const int p = producer[at][r];
+    return p < 0 || done[p];
+  };
+  const power::Instr& s = prog[j];
+  for (int r : s.addr_deps) {
+    if (!known(j, r)) return false;
+  }
+  for (int r : s.data_deps) {
+    if (!known(j, r)) return false;
+  }
+  if (s.value_reg >= 0 && !known(j, s.value_reg)) return false;
+  for (size_t i = head; i < j; ++i) {
+    if (done[i]) continue;
+    const power::Instr& p = prog[i];
+    // isync alone orders nothing before a store (herd: ctrl+isync is a
+    // load->load order, and ctrl already blocks).
+    if (p.kind == power::InstrKind::kIsync) continue;
+    if (p.kind != power::InstrKind::kLoad && p.kind != power::InstrKind::kStore) return false;
+    if (p.loc == s.loc) return false;
+    for (int r : p.addr_deps) {
+      if (!known(i, r)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
   const int n = static_cast<int>(t.program.threads.size());
   if (n > kLitmusMaxCpus || static_cast<int>(t.program.locations.size()) > kLitmusWords) {
@@ -235,7 +295,8 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
   lt.name = t.name;
   for (int c = 0; c < n; ++c) {
     const std::vector<power::Instr> prog = t.program.threads[c];
-    lt.cpu.push_back([prog](CpuMemory& mem, SharedWord* words, uint64_t* regs) {
+    const std::vector<std::vector<int>> producer = RegisterProducers(prog, t.program.registers);
+    lt.cpu.push_back([prog, producer](CpuMemory& mem, SharedWord* words, uint64_t* regs) {
       // Dependency tokens per register; a load after ctrl+isync depends on
       // what the branch tested.
       CpuMemory::DepToken tok[16] = {};
@@ -245,7 +306,7 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       // included, whose address or data may depend on older loads).
       CpuMemory::DepToken all = 0;
       bool branched = false;
-      for (const power::Instr& in : prog) {
+      auto execute = [&](const power::Instr& in) {
         switch (in.kind) {
           case power::InstrKind::kLoad: {
             CpuMemory::DepToken dep = isync;
@@ -288,6 +349,42 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
           default:
             break;
         }
+      };
+      // Out-of-order issue: the oldest instruction not yet executed, or a
+      // later store that may commit before it (LaterStoreMayCommit), picked
+      // by the mode's seeded choice (native: always the oldest).
+      std::vector<char> done(prog.size(), 0);
+      std::vector<size_t> ready;
+      size_t head = 0;
+      bool passed = false;  // a later store was issued before an earlier instruction
+      while (head < prog.size()) {
+        ready.clear();
+        for (size_t j = head + 1; j < prog.size(); ++j) {
+          if (done[j]) continue;
+          const power::InstrKind k = prog[j].kind;
+          if (k == power::InstrKind::kStore && LaterStoreMayCommit(prog, producer, done, head, j)) {
+            ready.push_back(j);
+          }
+          if (k != power::InstrKind::kLoad && k != power::InstrKind::kStore &&
+              k != power::InstrKind::kIsync) {
+            break;
+          }
+        }
+        size_t pick = head;
+        if (!ready.empty()) {
+          const uint64_t k = mem.Pick(ready.size() + 1);
+          if (k > 0) pick = ready[k - 1];
+        }
+        if (pick == head && passed && prog[head].kind == power::InstrKind::kLoad) {
+          // A load that a later store passed may be satisfied long after
+          // that store became visible (the other side of LB waits for it):
+          // wait a geometric number of scheduling points (mean 7).
+          while (mem.Pick(8) != 0) mem.Relax();
+        }
+        execute(prog[pick]);
+        done[pick] = 1;
+        passed |= pick != head;
+        while (head < prog.size() && done[head]) ++head;
       }
     });
   }
