@@ -228,23 +228,29 @@ std::vector<std::vector<int>> RegisterProducers(const std::vector<power::Instr>&
   return out;
 }
 
-// May the store prog[j] commit while the instructions of [head, j) not yet
-// executed are still pending? POWER (Sarkar et al.'s commit rule for a
-// write; herd's ppo to a write) lets it when every pending one is a plain
-// load, store or isync (no barrier, branch or RMW between: lwsync/sync and
-// control dependencies order later stores), none accesses its location
-// (coherence), every pending access has a known address (its address
-// registers come from executed loads: herd's addr;po), and its own address
-// and data registers come from executed loads (addr/data dependencies).
-bool LaterStoreMayCommit(const std::vector<power::Instr>& prog,
-                         const std::vector<std::vector<int>>& producer,
-                         const std::vector<char>& done, size_t head, size_t j) {
+// May prog[j], a load or a store, be issued while the instructions of
+// [head, j) not yet executed are still pending? As POWER (Sarkar et al.'s
+// rules for satisfying a read and committing a write; herd's ppo) allows:
+//  * its address registers (a store's data registers too) come from
+//    executed instructions (addr/data dependencies);
+//  * every pending one is a plain load or store to another location
+//    (coherence) whose address is known (herd's addr;po; a load whose
+//    address is unknown could alias), or an isync (which alone orders
+//    nothing before a store; a load waits: ctrl+isync), or a branch (loads
+//    are satisfied speculatively past it; a store never commits before
+//    it: ctrl); lwsync, sync and RMWs order both;
+//  * a load: no pending instruction reads or writes its register.
+bool MayIssueEarly(const std::vector<power::Instr>& prog,
+                   const std::vector<std::vector<int>>& producer,
+                   const std::vector<char>& done, size_t head, size_t j) {
   auto known = [&](size_t at, int r) {
     if (r < 0 || r >= static_cast<int>(producer[at].size())) return false;
     const int p = producer[at][r];
     return p < 0 || done[p];
   };
   const power::Instr& s = prog[j];
+  const bool store = s.kind == power::InstrKind::kStore;
+  if (!store && s.kind != power::InstrKind::kLoad) return false;
   for (int r : s.addr_deps) {
     if (!known(j, r)) return false;
   }
@@ -255,10 +261,30 @@ bool LaterStoreMayCommit(const std::vector<power::Instr>& prog,
   for (size_t i = head; i < j; ++i) {
     if (done[i]) continue;
     const power::Instr& p = prog[i];
-    // isync alone orders nothing before a store (herd: ctrl+isync is a
-    // load->load order, and ctrl already blocks).
-    if (p.kind == power::InstrKind::kIsync) continue;
-    if (p.kind != power::InstrKind::kLoad && p.kind != power::InstrKind::kStore) return false;
+    if (!store) {
+      // Register hazards: the pending instruction must see its own inputs.
+      if (p.reg == s.reg) return false;
+      for (int r : p.addr_deps) {
+        if (r == s.reg) return false;
+      }
+      for (int r : p.data_deps) {
+        if (r == s.reg) return false;
+      }
+      if (p.value_reg == s.reg) return false;
+    }
+    switch (p.kind) {
+      case power::InstrKind::kIsync:
+        if (!store) return false;
+        continue;
+      case power::InstrKind::kBranch:
+        if (store) return false;
+        continue;
+      case power::InstrKind::kLoad:
+      case power::InstrKind::kStore:
+        break;
+      default:
+        return false;
+    }
     if (p.loc == s.loc) return false;
     for (int r : p.addr_deps) {
       if (!known(i, r)) return false;
@@ -351,22 +377,21 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
         }
       };
       // Out-of-order issue: the oldest instruction not yet executed, or a
-      // later store that may commit before it (LaterStoreMayCommit), picked
+      // later load or store that may go before it (MayIssueEarly), picked
       // by the mode's seeded choice (native: always the oldest).
       std::vector<char> done(prog.size(), 0);
       std::vector<size_t> ready;
       size_t head = 0;
-      bool passed = false;  // a later store was issued before an earlier instruction
+      bool passed = false;  // a later instruction went before an earlier one
       while (head < prog.size()) {
         ready.clear();
         for (size_t j = head + 1; j < prog.size(); ++j) {
           if (done[j]) continue;
           const power::InstrKind k = prog[j].kind;
-          if (k == power::InstrKind::kStore && LaterStoreMayCommit(prog, producer, done, head, j)) {
-            ready.push_back(j);
-          }
-          if (k != power::InstrKind::kLoad && k != power::InstrKind::kStore &&
-              k != power::InstrKind::kIsync) {
+          if (MayIssueEarly(prog, producer, done, head, j)) ready.push_back(j);
+          // Nothing passes a pending barrier or RMW.
+          if (k == power::InstrKind::kLwsync || k == power::InstrKind::kSync ||
+              k == power::InstrKind::kRmw) {
             break;
           }
         }
@@ -376,8 +401,8 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
           if (k > 0) pick = ready[k - 1];
         }
         if (pick == head && passed && prog[head].kind == power::InstrKind::kLoad) {
-          // A load that a later store passed may be satisfied long after
-          // that store became visible (the other side of LB waits for it):
+          // A load that a later instruction passed may be satisfied long
+          // after a passing store became visible (LB's other side waits):
           // wait a geometric number of scheduling points (mean 7).
           while (mem.Pick(8) != 0) mem.Relax();
         }
