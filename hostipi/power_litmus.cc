@@ -237,8 +237,8 @@ std::vector<std::vector<int>> RegisterProducers(const std::vector<power::Instr>&
 //    (coherence) whose address is known (herd's addr;po; a load whose
 //    address is unknown could alias), or an isync (which alone orders
 //    nothing before a store; a load waits: ctrl+isync), or a branch (loads
-//    are satisfied speculatively past it; a store never commits before
-//    it: ctrl); lwsync, sync and RMWs order both;
+//    are satisfied speculatively past it; a store only once the register
+//    it tests is known: ctrl); lwsync, sync and RMWs order both;
 //  * a load: no pending instruction reads or writes its register.
 bool MayIssueEarly(const std::vector<power::Instr>& prog,
                    const std::vector<std::vector<int>>& producer,
@@ -277,7 +277,9 @@ bool MayIssueEarly(const std::vector<power::Instr>& prog,
         if (!store) return false;
         continue;
       case power::InstrKind::kBranch:
-        if (store) return false;
+        // A branch commits once what it tests is known; a store waits for
+        // that (ctrl), not for unrelated earlier loads.
+        if (store && !known(i, p.reg)) return false;
         continue;
       case power::InstrKind::kLoad:
       case power::InstrKind::kStore:
@@ -400,10 +402,11 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
           const uint64_t k = mem.Pick(ready.size() + 1);
           if (k > 0) pick = ready[k - 1];
         }
-        if (pick == head && passed && prog[head].kind == power::InstrKind::kLoad) {
-          // A load that a later instruction passed may be satisfied long
-          // after a passing store became visible (LB's other side waits):
-          // wait a geometric number of scheduling points (mean 7).
+        if (pick == head && passed) {
+          // An access that a later one passed may be performed long after
+          // (LB's other side waits for the passing store; a passed store
+          // lands after other CPUs' writes): wait a geometric number of
+          // scheduling points (mean 7).
           while (mem.Pick(8) != 0) mem.Relax();
         }
         execute(prog[pick]);
