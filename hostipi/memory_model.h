@@ -189,6 +189,13 @@ struct RunOptions {
   // word's current value by another CPU, so it is never seen by others.
   // This is what makes R with lwsync on the writer observable.
   double coherence_drop_probability = 0.25;
+  // Probability (0..1) that a store is slow to propagate: while its CPU
+  // has other drainable stores those drain first, and when it alone may
+  // drain, a drain attempt takes it only one time in 8. Legal drain orders
+  // only (shapes whose outcome needs one store held while later ones of its
+  // CPU become visible, e.g. herd's DETOUR family). kEmulatedPower only; 0
+  // (the default) draws nothing, so runs replay as before.
+  double slow_store_probability = 0.0;
   // Stack of each coroutine in kEmulatedPower.
   size_t coroutine_stack_bytes = 256 * 1024;
   // Optional: called for every operation, drain and drop, in order

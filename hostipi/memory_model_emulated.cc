@@ -332,6 +332,7 @@ struct Entry {
   uint64_t stamp;           // cumulativity stamp when the store executed
   bool after_barrier;       // a barrier of its CPU precedes it
   uint64_t dep;             // StoreAfter's token (forwarded loads take it)
+  bool slow;                // slow_store_probability: drains after the others
 };
 
 class EmulatedSystem;
@@ -390,6 +391,7 @@ class EmulatedSystem final : public MemorySystem {
         drain_threshold_(Prng::Threshold(options.drain_probability)),
         stale_threshold_(Prng::Threshold(options.stale_load_probability)),
         drop_threshold_(Prng::Threshold(options.coherence_drop_probability)),
+        slow_threshold_(Prng::Threshold(options.slow_store_probability)),
         tracing_(static_cast<bool>(options.trace)) {}
 
   absl::Status Run(const std::vector<CpuBody>& bodies,
@@ -616,11 +618,20 @@ class EmulatedSystem final : public MemorySystem {
         return;
       }
     }
-    size_t eligible = 0;
-    for (size_t i = 0; i < n; ++i) eligible += MayDrain(c, i);
-    uint64_t k = prng_.Below(eligible);  // eligible >= 1: the oldest entry
+    size_t eligible = 0, fast = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (MayDrain(c, i) && k-- == 0) {
+      if (MayDrain(c, i)) {
+        ++eligible;
+        fast += !c->buffer_[i].slow;
+      }
+    }
+    // Slow stores (slow_store_probability) go after the other drainable
+    // ones, and alone only one attempt in 8.
+    const bool skip_slow = fast > 0;
+    if (fast == 0 && prng_.Below(8) != 0) return;
+    uint64_t k = prng_.Below(skip_slow ? fast : eligible);  // >= 1: the oldest entry
+    for (size_t i = 0; i < n; ++i) {
+      if (MayDrain(c, i) && !(skip_slow && c->buffer_[i].slow) && k-- == 0) {
         DrainEntry(c, i);
         return;
       }
@@ -742,7 +753,8 @@ class EmulatedSystem final : public MemorySystem {
     if (c->buffer_.empty()) ++nonempty_buffers_;
     c->buffer_.push_back(Entry{ws, v, mask, c->epoch_, place_counter_,
                                std::max(c->cum_, c->acq_), c->barrier_seen_,
-                               dep == ~0ULL ? place_counter_ : dep});
+                               dep == ~0ULL ? place_counter_ : dep,
+                               slow_threshold_ != 0 && prng_.Chance(slow_threshold_)});
     ++ws->buffered[c->cpu_];
     Trace(c->cpu_, op, &w, v, trace_old);
   }
@@ -752,6 +764,7 @@ class EmulatedSystem final : public MemorySystem {
   const uint64_t drain_threshold_;
   const uint64_t stale_threshold_;
   const uint64_t drop_threshold_;
+  const uint64_t slow_threshold_;
   const bool tracing_;
 
   std::atomic<bool> stop_{false};
