@@ -334,7 +334,13 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       // included, whose address or data may depend on older loads).
       CpuMemory::DepToken all = 0;
       bool branched = false;
-      auto execute = [&](const power::Instr& in) {
+      // Per location, this CPU's last executed store: its value and when it
+      // could commit (its address, data and control sources).
+      bool stored[kLitmusWords] = {};
+      uint64_t stored_value[kLitmusWords] = {};
+      CpuMemory::DepToken stored_dep[kLitmusWords] = {};
+      auto execute = [&](size_t at) {
+        const power::Instr& in = prog[at];
         switch (in.kind) {
           case power::InstrKind::kLoad: {
             CpuMemory::DepToken dep = isync;
@@ -342,6 +348,13 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             CpuMemory::DepToken got = 0;
             regs[in.reg] = dep == 0 ? mem.LoadToken(words[in.loc], &got)
                                     : mem.LoadAfter(words[in.loc], dep, &got);
+            // A coherence detour: after its own store to the location the
+            // CPU read another CPU's coherence-later write, so it was
+            // satisfied after that store committed, i.e. after the store's
+            // sources (herd's detour; DETOUR0658, MP+sync+ctrl-detw-addr).
+            if (stored[in.loc] && regs[in.reg] != stored_value[in.loc]) {
+              got = std::max(got, stored_dep[in.loc]);
+            }
             tok[in.reg] = got;
             all = std::max(all, got);
             break;
@@ -356,6 +369,14 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             if (in.value_reg >= 0) dep = std::max(dep, tok[in.value_reg]);
             mem.StoreAfter(words[in.loc], v, dep);
             all = std::max(all, dep);
+            // It commits only after earlier branches' registers are known.
+            CpuMemory::DepToken commit = dep;
+            for (size_t i = 0; i < at; ++i) {
+              if (prog[i].kind == power::InstrKind::kBranch) commit = std::max(commit, tok[prog[i].reg]);
+            }
+            stored[in.loc] = true;
+            stored_value[in.loc] = v;
+            stored_dep[in.loc] = commit;
             break;
           }
           case power::InstrKind::kRmw:
@@ -409,7 +430,7 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
           // scheduling points (mean 7).
           while (mem.Pick(8) != 0) mem.Relax();
         }
-        execute(prog[pick]);
+        execute(pick);
         done[pick] = 1;
         passed |= pick != head;
         while (head < prog.size() && done[head]) ++head;
