@@ -24,7 +24,10 @@
 //  * An entry may drain when every entry of an earlier epoch has drained
 //    (lwsync: store->store) and no older entry to the same word remains
 //    (coherence). Among such entries the PRNG picks any: stores to
-//    different words in one epoch become visible in any order.
+//    different words in one epoch become visible in any order. A store
+//    drawn slow (slow_store_probability, default 0: no draw) is picked
+//    only when no other entry of its CPU may drain, and then one attempt
+//    in 8 (a legal order that makes long-held stores likely).
 //  * Coherence drop (coherence_drop_probability, when a drain is attempted):
 //    entry E of CPU B, word w, is instead ordered coherence-before the
 //    current value of w and never becomes visible to others (B then reads
@@ -60,7 +63,7 @@
 // placement number S: every write placed at or before S has reached any
 // CPU that reads this value. A store with no barrier before it in its CPU
 // carries the largest stamp its CPU had read when it executed (B-cumulativity
-// through dependencies; stores never pass loads here, so through po too);
+// through dependencies, and through po for what was read before it);
 // one after an lwsync/sync also carries everything placed before that
 // barrier (a superset of the barrier's group A) and its CPU's own earlier
 // stores; Signal and RMWs carry "now" (as before: multi-copy atomic). A
@@ -93,6 +96,8 @@
 //    stores to w, if any); other buffered stores are not drained.
 //  * Relax(): just a scheduling point.
 //  * NowNs(): the number of scheduling points so far in this Run().
+//  * Pick(n): a draw from the run's PRNG, for code that models
+//    out-of-order issue itself (power_litmus.cc's bridge).
 //
 // ## Where it differs from POWER
 //
@@ -109,12 +114,17 @@
 //      W+RWC+lwsync+addr+sync, Z6.3+lwsyncs and Z6.3+lwsync+lwsync+addr
 //      never show; WWC and WWC+addrs need a store to be ordered before a
 //      value its own CPU's chain already read, which drops never do.
-//    - A load is never reordered with a later store (no load buffering): LB,
-//      LB+lwsync+po, LB+data+po, LB+ctrl+po, S+lwsync+po and the ISA2
-//      shapes whose middle CPU has only po between its load and store never
-//      show.
+//    - Operations of one CpuMemory user happen in program order: a load is
+//      satisfied before the next operation starts, so a store never becomes
+//      visible before an earlier load of its CPU (no load buffering in the
+//      protocol code or litmus.h's hand-written shapes). The litmus bridge
+//      (power_litmus.cc, ToSampledTest) issues a program's instructions out
+//      of order itself, with Pick(), where POWER allows a store to commit or
+//      a load to be satisfied before earlier pending instructions: LB,
+//      LB+data+po, S+lwsync+po and DETOUR shapes show there.
 //    - Coherence drops are restricted conservatively (rules 3-4, whole-word
 //      stores only), so some legal coherence orders are never produced.
+//    - Stale loads choose among a word's last 4 values only.
 //    - Stores to one word stay in program order even when they write
 //      different bytes (POWER may reorder those).
 //    - A relaxed RMW becomes visible at once: never passed by later stores.
@@ -124,8 +134,9 @@
 //    the load it depends on read (that load's DepToken). A plain Load()
 //    carries no dependency, so code that relies on one must use
 //    LoadAfter() (the host-IPI protocol relies on none). Data and control
-//    dependencies to stores need nothing for ordering (stores never pass
-//    loads here); StoreAfter() passes them on to forwarded loads.
+//    dependencies to stores need nothing here (a CpuMemory store never
+//    passes an earlier load; the litmus bridge keeps a dependent store
+//    after its source); StoreAfter() passes them on to forwarded loads.
 //  * Weaker: none known (0 forbidden outcomes seen over the catalogue's
 //    forbidden tests that the sampled runner takes). Before LoadAfter()
 //    existed, MP+lwsync+addr, MP+sync+addr and WRC+lwsync+addr showed their
@@ -506,8 +517,9 @@ class EmulatedSystem final : public MemorySystem {
     // A store after a barrier carries the barrier's group A (approximated
     // by everything placed before the barrier) and its CPU's own earlier
     // stores (all placed by now: epochs drain in order); one with no
-    // barrier before it only what its CPU had read (B-cumulativity through
-    // a dependency; stores never pass loads here, so through po too).
+    // barrier before it only what its CPU had read when it executed
+    // (B-cumulativity through a dependency, and through po for loads
+    // executed before it).
     uint64_t stamp = e.stamp;
     if (e.after_barrier) stamp = std::max(stamp, c->last_place_);
     Place(c, e.ws, e.value, e.mask, /*rmw=*/false, stamp);
