@@ -112,10 +112,11 @@ TEST(HerdCampaign, SampledModeMeetsTheTargets) {
   const std::string summary = RenderCatalogue(*r, /*rows=*/false);
   ASSERT_GT(m.sampled, 1000) << summary;
   EXPECT_TRUE(m.forbidden_seen.empty()) << summary;
-  // Floors from the measured run (README): they catch regressions; the
-  // 95 % target is not met yet (load buffering and coherence detours).
-  EXPECT_GE(m.allowed_seen * 100, m.allowed * 60) << summary;
-  EXPECT_GE(m.hardware_seen * 100, m.hardware * 75) << summary;
+  // Floors a little under the measured run (README: 86 % and 91 %): they
+  // catch regressions; the 95 % target is not met yet (rare coherence
+  // detours).
+  EXPECT_GE(m.allowed_seen * 100, m.allowed * 84) << summary;
+  EXPECT_GE(m.hardware_seen * 100, m.hardware * 89) << summary;
 }
 
 }  // namespace
