@@ -26,7 +26,8 @@ const std::vector<SamplingKnobs>& CatalogueKnobs() {
   // starting late (shapes whose outcome needs one write to reach CPUs at
   // different times along a chain: IRIW, WRC, RWC, W+RWC, ISA2).
   static const auto* k = new std::vector<SamplingKnobs>{
-      {0.25, 0.1, 0.25, 0}, {0.05, 0.5, 0.25, 4}, {0.6, 0.9, 0.5, 12}};
+      {0.25, 0.1, 0.25, 0, 0}, {0.05, 0.5, 0.25, 4, 0}, {0.6, 0.9, 0.5, 12, 0},
+      {0.3, 0.5, 0.5, 4, 0.3}};
   return *k;
 }
 
@@ -98,6 +99,7 @@ absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
         lo.run.drain_probability = knobs[k].drain;
         lo.run.stale_load_probability = knobs[k].stale;
         lo.run.coherence_drop_probability = knobs[k].drop;
+        lo.run.slow_store_probability = knobs[k].slow;
         lo.start_skew = knobs[k].skew;
         // Split the iterations over the knob settings (the first takes the rest).
         lo.iterations = o.iterations / static_cast<int64_t>(knobs.size());

@@ -28,6 +28,7 @@ struct SamplingKnobs {
   double stale;  // stale_load_probability
   double drop;   // coherence_drop_probability
   int skew;      // LitmusOptions::start_skew
+  double slow;   // slow_store_probability
 };
 // The knob settings the catalogue splits each test's iterations over.
 const std::vector<SamplingKnobs>& CatalogueKnobs();

@@ -100,6 +100,8 @@ absl::Status ValidateRunOptions(const RunOptions& options) {
   s = CheckProbability(options.coherence_drop_probability,
                        "coherence_drop_probability");
   if (!s.ok()) return s;
+  s = CheckProbability(options.slow_store_probability, "slow_store_probability");
+  if (!s.ok()) return s;
   if (options.mode == OrderingMode::kEmulatedPower &&
       options.drain_probability == 0.0) {
     return absl::InvalidArgumentError(

@@ -126,6 +126,16 @@ class CpuMemory {
   // Monotonic time of this run in ns: wall time in kNative, a virtual clock
   // (one tick per scheduled operation) in kEmulatedPower.
   virtual int64_t NowNs() const = 0;
+  // A choice in [0, n) (n >= 1) for code that models out-of-order issue
+  // itself (power_litmus.cc's instruction bridge lets a store commit before
+  // an earlier independent load is satisfied: load buffering, which code
+  // run in program order through this interface cannot show). kEmulatedPower:
+  // drawn from the run's seeded PRNG, so a run replays; the default
+  // (native, ThreadStoreBuffers): 0, program order, the hardware reorders.
+  virtual uint64_t Pick(uint64_t n) {
+    (void)n;
+    return 0;
+  }
 };
 
 // One modelled CPU's code. It runs until it returns; a body must return
@@ -179,6 +189,13 @@ struct RunOptions {
   // word's current value by another CPU, so it is never seen by others.
   // This is what makes R with lwsync on the writer observable.
   double coherence_drop_probability = 0.25;
+  // Probability (0..1) that a store is slow to propagate: while its CPU
+  // has other drainable stores those drain first, and when it alone may
+  // drain, a drain attempt takes it only one time in 8. Legal drain orders
+  // only (shapes whose outcome needs one store held while later ones of its
+  // CPU become visible, e.g. herd's DETOUR family). kEmulatedPower only; 0
+  // (the default) draws nothing, so runs replay as before.
+  double slow_store_probability = 0.0;
   // Stack of each coroutine in kEmulatedPower.
   size_t coroutine_stack_bytes = 256 * 1024;
   // Optional: called for every operation, drain and drop, in order

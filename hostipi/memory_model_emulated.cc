@@ -24,7 +24,10 @@
 //  * An entry may drain when every entry of an earlier epoch has drained
 //    (lwsync: store->store) and no older entry to the same word remains
 //    (coherence). Among such entries the PRNG picks any: stores to
-//    different words in one epoch become visible in any order.
+//    different words in one epoch become visible in any order. A store
+//    drawn slow (slow_store_probability, default 0: no draw) is picked
+//    only when no other entry of its CPU may drain, and then one attempt
+//    in 8 (a legal order that makes long-held stores likely).
 //  * Coherence drop (coherence_drop_probability, when a drain is attempted):
 //    entry E of CPU B, word w, is instead ordered coherence-before the
 //    current value of w and never becomes visible to others (B then reads
@@ -60,7 +63,7 @@
 // placement number S: every write placed at or before S has reached any
 // CPU that reads this value. A store with no barrier before it in its CPU
 // carries the largest stamp its CPU had read when it executed (B-cumulativity
-// through dependencies; stores never pass loads here, so through po too);
+// through dependencies, and through po for what was read before it);
 // one after an lwsync/sync also carries everything placed before that
 // barrier (a superset of the barrier's group A) and its CPU's own earlier
 // stores; Signal and RMWs carry "now" (as before: multi-copy atomic). A
@@ -93,6 +96,8 @@
 //    stores to w, if any); other buffered stores are not drained.
 //  * Relax(): just a scheduling point.
 //  * NowNs(): the number of scheduling points so far in this Run().
+//  * Pick(n): a draw from the run's PRNG, for code that models
+//    out-of-order issue itself (power_litmus.cc's bridge).
 //
 // ## Where it differs from POWER
 //
@@ -109,12 +114,17 @@
 //      W+RWC+lwsync+addr+sync, Z6.3+lwsyncs and Z6.3+lwsync+lwsync+addr
 //      never show; WWC and WWC+addrs need a store to be ordered before a
 //      value its own CPU's chain already read, which drops never do.
-//    - A load is never reordered with a later store (no load buffering): LB,
-//      LB+lwsync+po, LB+data+po, LB+ctrl+po, S+lwsync+po and the ISA2
-//      shapes whose middle CPU has only po between its load and store never
-//      show.
+//    - Operations of one CpuMemory user happen in program order: a load is
+//      satisfied before the next operation starts, so a store never becomes
+//      visible before an earlier load of its CPU (no load buffering in the
+//      protocol code or litmus.h's hand-written shapes). The litmus bridge
+//      (power_litmus.cc, ToSampledTest) issues a program's instructions out
+//      of order itself, with Pick(), where POWER allows a store to commit or
+//      a load to be satisfied before earlier pending instructions: LB,
+//      LB+data+po, S+lwsync+po and DETOUR shapes show there.
 //    - Coherence drops are restricted conservatively (rules 3-4, whole-word
 //      stores only), so some legal coherence orders are never produced.
+//    - Stale loads choose among a word's last 4 values only.
 //    - Stores to one word stay in program order even when they write
 //      different bytes (POWER may reorder those).
 //    - A relaxed RMW becomes visible at once: never passed by later stores.
@@ -124,8 +134,9 @@
 //    the load it depends on read (that load's DepToken). A plain Load()
 //    carries no dependency, so code that relies on one must use
 //    LoadAfter() (the host-IPI protocol relies on none). Data and control
-//    dependencies to stores need nothing for ordering (stores never pass
-//    loads here); StoreAfter() passes them on to forwarded loads.
+//    dependencies to stores need nothing here (a CpuMemory store never
+//    passes an earlier load; the litmus bridge keeps a dependent store
+//    after its source); StoreAfter() passes them on to forwarded loads.
 //  * Weaker: none known (0 forbidden outcomes seen over the catalogue's
 //    forbidden tests that the sampled runner takes). Before LoadAfter()
 //    existed, MP+lwsync+addr, MP+sync+addr and WRC+lwsync+addr showed their
@@ -332,6 +343,7 @@ struct Entry {
   uint64_t stamp;           // cumulativity stamp when the store executed
   bool after_barrier;       // a barrier of its CPU precedes it
   uint64_t dep;             // StoreAfter's token (forwarded loads take it)
+  bool slow;                // slow_store_probability: drains after the others
 };
 
 class EmulatedSystem;
@@ -357,6 +369,7 @@ class EmuCpu final : public CpuMemory {
   bool StopRequested() const override;
   std::vector<std::string> BufferedStores() const override;
   int64_t NowNs() const override;
+  uint64_t Pick(uint64_t n) override;
 
  private:
   friend class EmulatedSystem;
@@ -389,6 +402,7 @@ class EmulatedSystem final : public MemorySystem {
         drain_threshold_(Prng::Threshold(options.drain_probability)),
         stale_threshold_(Prng::Threshold(options.stale_load_probability)),
         drop_threshold_(Prng::Threshold(options.coherence_drop_probability)),
+        slow_threshold_(Prng::Threshold(options.slow_store_probability)),
         tracing_(static_cast<bool>(options.trace)) {}
 
   absl::Status Run(const std::vector<CpuBody>& bodies,
@@ -503,8 +517,9 @@ class EmulatedSystem final : public MemorySystem {
     // A store after a barrier carries the barrier's group A (approximated
     // by everything placed before the barrier) and its CPU's own earlier
     // stores (all placed by now: epochs drain in order); one with no
-    // barrier before it only what its CPU had read (B-cumulativity through
-    // a dependency; stores never pass loads here, so through po too).
+    // barrier before it only what its CPU had read when it executed
+    // (B-cumulativity through a dependency, and through po for loads
+    // executed before it).
     uint64_t stamp = e.stamp;
     if (e.after_barrier) stamp = std::max(stamp, c->last_place_);
     Place(c, e.ws, e.value, e.mask, /*rmw=*/false, stamp);
@@ -615,11 +630,20 @@ class EmulatedSystem final : public MemorySystem {
         return;
       }
     }
-    size_t eligible = 0;
-    for (size_t i = 0; i < n; ++i) eligible += MayDrain(c, i);
-    uint64_t k = prng_.Below(eligible);  // eligible >= 1: the oldest entry
+    size_t eligible = 0, fast = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (MayDrain(c, i) && k-- == 0) {
+      if (MayDrain(c, i)) {
+        ++eligible;
+        fast += !c->buffer_[i].slow;
+      }
+    }
+    // Slow stores (slow_store_probability) go after the other drainable
+    // ones, and alone only one attempt in 8.
+    const bool skip_slow = fast > 0;
+    if (fast == 0 && prng_.Below(8) != 0) return;
+    uint64_t k = prng_.Below(skip_slow ? fast : eligible);  // >= 1: the oldest entry
+    for (size_t i = 0; i < n; ++i) {
+      if (MayDrain(c, i) && !(skip_slow && c->buffer_[i].slow) && k-- == 0) {
         DrainEntry(c, i);
         return;
       }
@@ -741,7 +765,8 @@ class EmulatedSystem final : public MemorySystem {
     if (c->buffer_.empty()) ++nonempty_buffers_;
     c->buffer_.push_back(Entry{ws, v, mask, c->epoch_, place_counter_,
                                std::max(c->cum_, c->acq_), c->barrier_seen_,
-                               dep == ~0ULL ? place_counter_ : dep});
+                               dep == ~0ULL ? place_counter_ : dep,
+                               slow_threshold_ != 0 && prng_.Chance(slow_threshold_)});
     ++ws->buffered[c->cpu_];
     Trace(c->cpu_, op, &w, v, trace_old);
   }
@@ -751,6 +776,7 @@ class EmulatedSystem final : public MemorySystem {
   const uint64_t drain_threshold_;
   const uint64_t stale_threshold_;
   const uint64_t drop_threshold_;
+  const uint64_t slow_threshold_;
   const bool tracing_;
 
   std::atomic<bool> stop_{false};
@@ -978,6 +1004,8 @@ std::vector<std::string> EmuCpu::BufferedStores() const {
 }
 
 int64_t EmuCpu::NowNs() const { return static_cast<int64_t>(sys_->now_); }
+
+uint64_t EmuCpu::Pick(uint64_t n) { return n <= 1 ? 0 : sys_->prng_.Below(n); }
 
 }  // namespace
 

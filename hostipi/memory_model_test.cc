@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +46,10 @@ TEST(RunOptionsTest, RejectsBadFieldsByName) {
   o.drain_probability = 1.5;
   EXPECT_THAT(std::string(ValidateRunOptions(o).message()),
               HasSubstr("RunOptions.drain_probability"));
+  o = RunOptions();
+  o.slow_store_probability = -0.1;
+  EXPECT_THAT(std::string(ValidateRunOptions(o).message()),
+              HasSubstr("RunOptions.slow_store_probability"));
   o = RunOptions();
   o.pin_cpus = {0, -3};
   EXPECT_THAT(std::string(ValidateRunOptions(o).message()),
@@ -339,6 +344,31 @@ TEST(EmulatedTest, ReplaysAcrossManyRunsOfOneSystem) {
   };
   EXPECT_EQ(run_many(99), run_many(99));
   EXPECT_NE(run_many(99), run_many(100));
+}
+
+// Pick() is the run's seeded PRNG when emulated (in range, replayed by the
+// seed, not constant) and program order (0) natively.
+TEST(PickTest, EmulatedReplaysFromTheSeedNativeIsProgramOrder) {
+  auto picks = [](const RunOptions& o) {
+    std::vector<uint64_t> out;
+    auto sys = MemorySystem::Create(o);
+    EXPECT_TRUE(sys->Run({[&](CpuMemory& m) {
+                           for (int i = 0; i < 64; ++i) out.push_back(m.Pick(5));
+                           out.push_back(m.Pick(1));
+                         }},
+                         absl::Seconds(30))
+                    .ok());
+    return out;
+  };
+  const std::vector<uint64_t> a = picks(Emulated(7));
+  ASSERT_EQ(a.size(), 65u);
+  EXPECT_EQ(a, picks(Emulated(7)));
+  EXPECT_NE(a, picks(Emulated(8)));
+  std::set<uint64_t> distinct(a.begin(), a.end() - 1);
+  EXPECT_EQ(distinct.size(), 5u);
+  EXPECT_LT(*distinct.rbegin(), 5u);
+  EXPECT_EQ(a.back(), 0u);
+  for (uint64_t v : picks(RunOptions())) EXPECT_EQ(v, 0u);
 }
 
 TEST(StoreByteTest, NativeWritesOnlyItsByte) {

@@ -209,6 +209,94 @@ absl::StatusOr<ExploredLitmus> ExploreLitmus(const ParsedLitmus& t, int window) 
   return e;
 }
 
+namespace {
+
+// producer[k][r]: the instruction before k (program order) that last wrote
+// register r, or -1.
+std::vector<std::vector<int>> RegisterProducers(const std::vector<power::Instr>& prog,
+                                               int registers) {
+  std::vector<std::vector<int>> out(prog.size() + 1, std::vector<int>(registers, -1));
+  for (size_t k = 0; k < prog.size(); ++k) {
+    out[k + 1] = out[k];
+    const power::Instr& in = prog[k];
+    const bool writes = in.kind == power::InstrKind::kLoad || in.kind == power::InstrKind::kRmw ||
+                        in.kind == power::InstrKind::kChoose;
+    if (writes && in.reg >= 0 && in.reg < static_cast<int>(out[k + 1].size())) {
+      out[k + 1][in.reg] = static_cast<int>(k);
+    }
+  }
+  return out;
+}
+
+// May prog[j], a load or a store, be issued while the instructions of
+// [head, j) not yet executed are still pending? As POWER (Sarkar et al.'s
+// rules for satisfying a read and committing a write; herd's ppo) allows:
+//  * its address registers (a store's data registers too) come from
+//    executed instructions (addr/data dependencies);
+//  * every pending one is a plain load or store to another location
+//    (coherence) whose address is known (herd's addr;po; a load whose
+//    address is unknown could alias), or an isync (which alone orders
+//    nothing before a store; a load waits: ctrl+isync), or a branch (loads
+//    are satisfied speculatively past it; a store only once the register
+//    it tests is known: ctrl); lwsync, sync and RMWs order both;
+//  * a load: no pending instruction reads or writes its register.
+bool MayIssueEarly(const std::vector<power::Instr>& prog,
+                   const std::vector<std::vector<int>>& producer,
+                   const std::vector<char>& done, size_t head, size_t j) {
+  auto known = [&](size_t at, int r) {
+    if (r < 0 || r >= static_cast<int>(producer[at].size())) return false;
+    const int p = producer[at][r];
+    return p < 0 || done[p];
+  };
+  const power::Instr& s = prog[j];
+  const bool store = s.kind == power::InstrKind::kStore;
+  if (!store && s.kind != power::InstrKind::kLoad) return false;
+  for (int r : s.addr_deps) {
+    if (!known(j, r)) return false;
+  }
+  for (int r : s.data_deps) {
+    if (!known(j, r)) return false;
+  }
+  if (s.value_reg >= 0 && !known(j, s.value_reg)) return false;
+  for (size_t i = head; i < j; ++i) {
+    if (done[i]) continue;
+    const power::Instr& p = prog[i];
+    if (!store) {
+      // Register hazards: the pending instruction must see its own inputs.
+      if (p.reg == s.reg) return false;
+      for (int r : p.addr_deps) {
+        if (r == s.reg) return false;
+      }
+      for (int r : p.data_deps) {
+        if (r == s.reg) return false;
+      }
+      if (p.value_reg == s.reg) return false;
+    }
+    switch (p.kind) {
+      case power::InstrKind::kIsync:
+        if (!store) return false;
+        continue;
+      case power::InstrKind::kBranch:
+        // A branch commits once what it tests is known; a store waits for
+        // that (ctrl), not for unrelated earlier loads.
+        if (store && !known(i, p.reg)) return false;
+        continue;
+      case power::InstrKind::kLoad:
+      case power::InstrKind::kStore:
+        break;
+      default:
+        return false;
+    }
+    if (p.loc == s.loc) return false;
+    for (int r : p.addr_deps) {
+      if (!known(i, r)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
   const int n = static_cast<int>(t.program.threads.size());
   if (n > kLitmusMaxCpus || static_cast<int>(t.program.locations.size()) > kLitmusWords) {
@@ -235,7 +323,8 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
   lt.name = t.name;
   for (int c = 0; c < n; ++c) {
     const std::vector<power::Instr> prog = t.program.threads[c];
-    lt.cpu.push_back([prog](CpuMemory& mem, SharedWord* words, uint64_t* regs) {
+    const std::vector<std::vector<int>> producer = RegisterProducers(prog, t.program.registers);
+    lt.cpu.push_back([prog, producer](CpuMemory& mem, SharedWord* words, uint64_t* regs) {
       // Dependency tokens per register; a load after ctrl+isync depends on
       // what the branch tested.
       CpuMemory::DepToken tok[16] = {};
@@ -245,7 +334,13 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       // included, whose address or data may depend on older loads).
       CpuMemory::DepToken all = 0;
       bool branched = false;
-      for (const power::Instr& in : prog) {
+      // Per location, this CPU's last executed store: its value and when it
+      // could commit (its address, data and control sources).
+      bool stored[kLitmusWords] = {};
+      uint64_t stored_value[kLitmusWords] = {};
+      CpuMemory::DepToken stored_dep[kLitmusWords] = {};
+      auto execute = [&](size_t at) {
+        const power::Instr& in = prog[at];
         switch (in.kind) {
           case power::InstrKind::kLoad: {
             CpuMemory::DepToken dep = isync;
@@ -253,6 +348,13 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             CpuMemory::DepToken got = 0;
             regs[in.reg] = dep == 0 ? mem.LoadToken(words[in.loc], &got)
                                     : mem.LoadAfter(words[in.loc], dep, &got);
+            // A coherence detour: after its own store to the location the
+            // CPU read another CPU's coherence-later write, so it was
+            // satisfied after that store committed, i.e. after the store's
+            // sources (herd's detour; DETOUR0658, MP+sync+ctrl-detw-addr).
+            if (stored[in.loc] && regs[in.reg] != stored_value[in.loc]) {
+              got = std::max(got, stored_dep[in.loc]);
+            }
             tok[in.reg] = got;
             all = std::max(all, got);
             break;
@@ -267,6 +369,14 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             if (in.value_reg >= 0) dep = std::max(dep, tok[in.value_reg]);
             mem.StoreAfter(words[in.loc], v, dep);
             all = std::max(all, dep);
+            // It commits only after earlier branches' registers are known.
+            CpuMemory::DepToken commit = dep;
+            for (size_t i = 0; i < at; ++i) {
+              if (prog[i].kind == power::InstrKind::kBranch) commit = std::max(commit, tok[prog[i].reg]);
+            }
+            stored[in.loc] = true;
+            stored_value[in.loc] = v;
+            stored_dep[in.loc] = commit;
             break;
           }
           case power::InstrKind::kRmw:
@@ -288,6 +398,42 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
           default:
             break;
         }
+      };
+      // Out-of-order issue: the oldest instruction not yet executed, or a
+      // later load or store that may go before it (MayIssueEarly), picked
+      // by the mode's seeded choice (native: always the oldest).
+      std::vector<char> done(prog.size(), 0);
+      std::vector<size_t> ready;
+      size_t head = 0;
+      bool passed = false;  // a later instruction went before an earlier one
+      while (head < prog.size()) {
+        ready.clear();
+        for (size_t j = head + 1; j < prog.size(); ++j) {
+          if (done[j]) continue;
+          const power::InstrKind k = prog[j].kind;
+          if (MayIssueEarly(prog, producer, done, head, j)) ready.push_back(j);
+          // Nothing passes a pending barrier or RMW.
+          if (k == power::InstrKind::kLwsync || k == power::InstrKind::kSync ||
+              k == power::InstrKind::kRmw) {
+            break;
+          }
+        }
+        size_t pick = head;
+        if (!ready.empty()) {
+          const uint64_t k = mem.Pick(ready.size() + 1);
+          if (k > 0) pick = ready[k - 1];
+        }
+        if (pick == head && passed) {
+          // An access that a later one passed may be performed long after
+          // (LB's other side waits for the passing store; a passed store
+          // lands after other CPUs' writes): wait a geometric number of
+          // scheduling points (mean 7).
+          while (mem.Pick(8) != 0) mem.Relax();
+        }
+        execute(pick);
+        done[pick] = 1;
+        passed |= pick != head;
+        while (head < prog.size() && done[head]) ++head;
       }
     });
   }

@@ -68,10 +68,13 @@ struct ExploredLitmus {
 };
 absl::StatusOr<ExploredLitmus> ExploreLitmus(const ParsedLitmus& t, int window = 8);
 
-// The same test for the sampled runner (litmus.h): at most 3 CPUs, 3
-// locations and 2 registers per CPU. Address dependencies and ctrl+isync
-// become CpuMemory::LoadAfter(); data and control dependencies to stores
-// need nothing there (the sampled mode never lets a store pass a load).
+// The same test for the sampled runner (litmus.h): at most 4 CPUs, 6
+// locations and 4 registers per CPU. Address dependencies and ctrl+isync
+// become CpuMemory::LoadAfter(). Instructions are issued out of order where
+// POWER allows (a later load or store before earlier pending ones, chosen
+// by CpuMemory::Pick(): load buffering), never past a barrier, a
+// same-location access, an unknown address or its own addr/data sources;
+// a store never passes a branch whose register is unknown (ctrl).
 absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t);
 
 // The final state of the explorer that corresponds to a sampled outcome.
