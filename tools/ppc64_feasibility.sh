@@ -6,7 +6,13 @@
 #
 #   tools/ppc64_feasibility.sh [--machine powernv9|pseries|pseries-nested]
 #                              [--smp N] [--vcpus N] [--hcalls N]
+#                              [--parallel] [--append KERNEL_ARGS]
 #                              [--timeout SECONDS] [WORKDIR]
+#
+# --parallel runs the probe's vCPUs in threads at once and kicks them with
+# signals (host IPIs to the CPUs running them); --append adds host kernel
+# arguments, e.g. "xive=off" to make a powernv9 host use OPAL's XICS
+# emulation (icp-opal) instead of XIVE.
 #
 # Machines:
 #   powernv9        bare-metal POWER9 with skiboot (OPAL); the kernel is the
@@ -34,6 +40,8 @@ smp=1
 vcpus=2
 hcalls=1000
 timeout_s=1800
+how=seq
+extra=
 work=/var/tmp/kvmbed-ppc64
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,7 +50,9 @@ while [ $# -gt 0 ]; do
     --vcpus) vcpus=$2; shift 2 ;;
     --hcalls) hcalls=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --parallel) how=par; shift ;;
+    --append) extra=$2; shift 2 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     -*) echo "ppc64-feasibility: unknown option $1" >&2; exit 2 ;;
     *) work=$1; shift ;;
   esac
@@ -121,7 +131,7 @@ grep -q '^CONFIG_KVM_BOOK3S_64_PR=' "$config" \
 # --- probe and initramfs ----------------------------------------------------
 probe="$work/kvm_probe"
 if [ ! -x "$probe" ] || [ "$here/ppc64/kvm_probe.c" -nt "$probe" ]; then
-  powerpc64le-linux-gnu-gcc -static -O2 -Wall -Wextra -o "$probe" \
+  powerpc64le-linux-gnu-gcc -static -O2 -Wall -Wextra -pthread -o "$probe" \
     "$here/ppc64/kvm_probe.c"
 fi
 
@@ -145,18 +155,18 @@ for mod in kvm-hv kvm-pr; do
     echo "ppc64-init: insmod $mod failed: $out"
   fi
 done
-dmesg | grep -iE 'kvm|hv mode|hypervisor' | sed 's/^/ppc64-dmesg: /'
+dmesg -c | grep -iE 'kvm|hv mode|hypervisor|xive|xics|icp' | sed 's/^/ppc64-dmesg: /'
 echo "ppc64-init: modules loaded:${loaded:- none} uptime $(cut -d' ' -f1 /proc/uptime)"
 ls -l /dev/kvm 2>&1 | sed 's/^/ppc64-init: /'
 rc=1
 if [ -c /dev/kvm ]; then
   for mode in ${probe_modes:-default}; do
     echo "ppc64-init: probe $mode start uptime $(cut -d' ' -f1 /proc/uptime)"
-    /kvm_probe $mode ${probe_vcpus:-2} ${probe_hcalls:-1000}
+    /kvm_probe $mode ${probe_vcpus:-2} ${probe_hcalls:-1000} ${probe_how:-seq}
     r=$?
     echo "ppc64-init: probe $mode exit $r uptime $(cut -d' ' -f1 /proc/uptime)"
     [ $r = 0 ] && rc=0
-    dmesg | tail -n 15 | sed 's/^/ppc64-dmesg-tail: /'
+    dmesg -c | tail -n 20 | sed 's/^/ppc64-dmesg-after: /'
   done
 fi
 echo "ppc64-init: done rc=$rc uptime $(cut -d' ' -f1 /proc/uptime)"
@@ -180,7 +190,7 @@ if [ ! -s "$initrd" ] || [ "$(cat "$initrd.key" 2>/dev/null)" != "$key" ]; then
 fi
 
 # --- boot -------------------------------------------------------------------
-append="console=hvc0 panic=-1 probe_vcpus=$vcpus probe_hcalls=$hcalls"
+append="console=hvc0 panic=-1 $extra probe_vcpus=$vcpus probe_hcalls=$hcalls probe_how=$how"
 case "$machine" in
   powernv9)
     qemu_args=(-M powernv9 -cpu power9 -m 2G)
@@ -193,7 +203,8 @@ case "$machine" in
     append="$append probe_modes=\"default hv\"" ;;
 esac
 log="$work/boot-$machine.log"
-say "booting $machine (-smp $smp, TCG), log $log"
+say "booting $machine (-smp $smp, TCG), probe $how, kernel args: $append"
+say "log $log"
 start=${EPOCHREALTIME/./}
 stamp() {  # seconds since $start, two decimals
   local us=$(( ${EPOCHREALTIME/./} - start ))
@@ -210,7 +221,7 @@ qrc=${PIPESTATUS[0]}
 set -e
 elapsed=$(stamp)
 say "qemu exited $qrc after ${elapsed%.*} s"
-grep -E 'ppc64-init|ppc64-dmesg|kvm_probe|Kernel panic|Oops|OPAL|Linux version' "$log" | sed 's/^/  /' | head -200
+grep -E 'ppc64-init|ppc64-dmesg|kvm_probe|Kernel panic|Oops|OPAL v|Linux version|xive|XICS|icp|BUG|WARNING|lockup|stall' "$log" | sed 's/^/  /' | head -200
 
 first() { grep -m1 -E "$1" "$log" | sed -E 's/^\[ *([0-9.]+)\].*/\1/'; }
 t_kernel=$(first 'Linux version' || true)
