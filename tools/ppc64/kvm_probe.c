@@ -209,8 +209,10 @@ int main(int argc, char **argv) {
   printf("kvm_probe: create_vm ok type %lu (%s)\n", vm_type, mode);
 
   // A radix host that cannot run hash (HPT) guests next to radix ones
-  // (POWER9 before DD2.2) only runs radix guests. In real mode a radix guest
-  // needs no process table, only the partition-scoped tree KVM keeps.
+  // (POWER9 before DD2.2) only runs radix guests; kvm-hv then makes new VMs
+  // radix itself, and saying so here keeps the probe explicit. In real mode
+  // a radix guest needs no process table, only the partition-scoped tree
+  // KVM keeps.
   int can_radix = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_PPC_MMU_RADIX);
   int can_hash = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_PPC_MMU_HASH_V3);
   if (can_radix > 0 && can_hash <= 0) {
