@@ -118,8 +118,10 @@ say "qemu $(qemu-system-ppc64 --version | head -1)"
 say "firmware $(dpkg -S /usr/share/qemu/skiboot.lid 2>/dev/null | cut -d: -f1) ships /usr/share/qemu/skiboot.lid and slof.bin"
 
 kroot="$work/kernel"
-if [ ! -d "$kroot/boot" ] || [ "$kdeb" -nt "$kroot/boot" ]; then
+# Unpacked files keep the package's dates, so a stamp names what is there.
+if [ "$(cat "$kroot.stamp" 2>/dev/null)" != "$(basename "$kdeb")" ]; then
   rm -rf "$kroot"; mkdir -p "$kroot"; dpkg-deb -x "$kdeb" "$kroot"
+  basename "$kdeb" > "$kroot.stamp"
 fi
 vmlinux=$(ls "$kroot"/boot/vmlinux-* | head -1)
 kver=${vmlinux##*/vmlinux-}
