@@ -5,7 +5,7 @@
 //
 // The guest is a few hand-encoded little-endian instructions in real mode:
 // each vCPU puts its id in r4, then loops: spin kSpin times on CTR, load the
-// loop hcall number into r3 and issue "sc 1" (a hypercall, which KVM returns
+// loop hcall number into r3 and execute "sc 1" (a hypercall, which KVM returns
 // to userspace as KVM_EXIT_PAPR_HCALL because no kernel handler knows the
 // number). Every interrupt vector from 0x100 to 0x1ff0 holds a stub that
 // reports the vector with a second hcall number, so a guest that takes an
