@@ -552,7 +552,6 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   // The machine.
   ASSIGN_OR_RETURN(std::unique_ptr<vmm::Kvm> kvm, vmm::Kvm::Open());
   ASSIGN_OR_RETURN(std::unique_ptr<vmm::Vm> vmfd, vmm::Vm::Create(*kvm));
-  RETURN_IF_ERROR(vmm::SetLinuxIrqRouting(*vmfd));
   RETURN_IF_ERROR(vmm::CreateLinuxPit(*vmfd));
   ASSIGN_OR_RETURN(std::unique_ptr<vmm::GuestMemory> mem,
                    vmm::GuestMemory::Create(vm.memory_bytes));

@@ -75,10 +75,7 @@ absl::Status WriteMpTable(GuestMemory& mem, uint64_t gpa,
   ++entries;
   for (uint8_t irq = 0; irq < 16; ++irq) {
     if (irq == 2) continue;  // the cascade
-    const uint8_t pin = irq == 0 ? kTimerIoApicPin : irq;
-    // Type 3 (I/O interrupt), INT, flags 0 (conforms to the ISA bus: edge,
-    // active high), bus 0, source IRQ, IOAPIC id, pin.
-    std::vector<uint8_t> e = {3, 0, 0, 0, 0, irq, ioapic_id, pin};
+    std::vector<uint8_t> e = {3, 0, 0, 0, 0, irq, ioapic_id, irq};
     t.insert(t.end(), e.begin(), e.end());
     ++entries;
   }
@@ -104,49 +101,6 @@ absl::Status WriteMpTable(GuestMemory& mem, uint64_t gpa,
   fp[10] = Checksum(fp.data(), fp.size());
   RETURN_IF_ERROR(mem.Write(gpa, fp.data(), fp.size()));
   return mem.Write(gpa + 16, t.data(), t.size());
-}
-
-// <linux/kvm.h> declares kvm_irq_routing::entries with __DECLARE_FLEX_ARRAY,
-// which in C++ adds a 1-byte empty struct: the entries would start at 16,
-// not the kernel's 8, and the ioctl number (it encodes the header's size)
-// would be one the kernel does not know (ENOTTY). Spell the C layout out.
-namespace {
-struct GsiRoutingHeader {
-  uint32_t nr;
-  uint32_t flags;
-};
-static_assert(sizeof(GsiRoutingHeader) == 8, "kernel struct kvm_irq_routing header");
-constexpr unsigned long kSetGsiRouting =
-    _IOC(_IOC_WRITE, KVMIO, 0x6a, sizeof(GsiRoutingHeader));
-}  // namespace
-
-absl::Status SetLinuxIrqRouting(Vm& vm) {
-  std::vector<kvm_irq_routing_entry> r;
-  auto add = [&](uint32_t gsi, uint32_t chip, uint32_t pin) {
-    kvm_irq_routing_entry e{};
-    e.gsi = gsi;
-    e.type = KVM_IRQ_ROUTING_IRQCHIP;
-    e.u.irqchip.irqchip = chip;
-    e.u.irqchip.pin = pin;
-    r.push_back(e);
-  };
-  // GSI 0 does not reach the 8259: see the header.
-  for (uint32_t gsi = 1; gsi < 16; ++gsi) {
-    if (gsi == 2) continue;
-    add(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
-  }
-  add(0, KVM_IRQCHIP_IOAPIC, kTimerIoApicPin);
-  for (uint32_t gsi = 1; gsi < 24; ++gsi) {
-    if (gsi != kTimerIoApicPin) add(gsi, KVM_IRQCHIP_IOAPIC, gsi);
-  }
-  std::vector<uint8_t> buf(sizeof(GsiRoutingHeader) + r.size() * sizeof(kvm_irq_routing_entry));
-  const GsiRoutingHeader h{static_cast<uint32_t>(r.size()), 0};
-  std::memcpy(buf.data(), &h, sizeof(h));
-  std::memcpy(buf.data() + sizeof(h), r.data(), r.size() * sizeof(kvm_irq_routing_entry));
-  if (ioctl(vm.fd(), kSetGsiRouting, buf.data()) < 0) {
-    return absl::ErrnoToStatus(errno, "KVM_SET_GSI_ROUTING (the PIT's GSI 0 to IOAPIC pin 2 only)");
-  }
-  return absl::OkStatus();
 }
 
 std::string DescribeIrqChips(const Vm& vm) {

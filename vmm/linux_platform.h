@@ -23,34 +23,12 @@ class Vm;
 // `printf '\ooo' | dd of=/dev/port bs=1 seek=1264 count=1`).
 constexpr uint16_t kPowerOffPort = 0x4f0;
 
-// The IOAPIC pin the timer (ISA IRQ 0, the PIT) is wired to, as on a PC:
-// IRQ 0 arrives on pin 2 (ACPI's interrupt source override 0 -> 2; here the
-// MP table's I/O interrupt entry). SetLinuxIrqRouting() wires KVM's GSI 0,
-// the in-kernel PIT's output, to that pin.
-constexpr uint8_t kTimerIoApicPin = 2;
-
 // Writes an MP floating pointer and configuration table (spec 1.4) at
 // `gpa`: one processor entry per APIC id (the first is the boot CPU), an
-// ISA bus, the IOAPIC at 0xfec00000, ISA IRQ 0 on IOAPIC pin 2 and ISA IRQs
-// 1 and 3-15 on their own pins, LINT0 ExtINT and LINT1 NMI.
+// ISA bus, the IOAPIC at 0xfec00000 and ISA IRQs 0-15 on IOAPIC pins 0-15
+// (KVM's default routing), LINT0 ExtINT and LINT1 NMI.
 absl::Status WriteMpTable(GuestMemory& mem, uint64_t gpa,
                           const std::vector<uint32_t>& apic_ids);
-
-// Replaces KVM's default GSI routing, which sends GSI 0 (the in-kernel
-// PIT's output) to both the 8259's IRQ 0 and IOAPIC pin 0, with: GSI 0 to
-// IOAPIC pin 2 only; GSIs 1 and 3-15 to the 8259s and to their own IOAPIC
-// pins; GSIs 16-23 to their pins.
-//
-// Why the 8259 gets no timer: Linux programs the 8259 and the IOAPIC with
-// the same vector for IRQ 0 (0x30) and, while it moves IRQ 0 from the 8259
-// to the IOAPIC at boot, both paths can be open. With each PIT tick on both,
-// the boot vCPU took vector 0x30 a second time, through the 8259 (ExtINT),
-// inside the handler of the first, at the point where that handler held IRQ
-// 0's descriptor lock: it spun on that lock for ever, with 0x30 in service
-// and pending in its LAPIC (the early boot hang of docs/linux-guests.md).
-// Linux needs no PIT tick through the 8259: with the MP table it waits for
-// no tick before IRQ 0 is on the IOAPIC (and kvmclock/TSC keep time).
-absl::Status SetLinuxIrqRouting(Vm& vm);
 
 // Creates the in-kernel PIT (KVM_CREATE_PIT2); the irqchip already exists.
 absl::Status CreateLinuxPit(Vm& vm);
