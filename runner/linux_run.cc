@@ -233,6 +233,7 @@ bool IsIpiWait(const std::string& sym) {
 struct VcpuFacts {
   bool answered = false;
   kvm_regs regs{};
+  uint64_t cr3 = 0;
   uint32_t mp_state = 0;
   std::vector<int> irr, isr;
   std::deque<std::string> last_exits;
@@ -266,6 +267,44 @@ std::string VecList(const std::vector<int>& v) {
   std::vector<std::string> s;
   for (int x : v) s.push_back(absl::StrFormat("0x%02x", x));
   return s.empty() ? "-" : absl::StrJoin(s, ",");
+}
+
+// Guest-virtual to guest-physical through the guest's 4-level page tables
+// (guests run without LA57), for reading a stuck vCPU's kernel stack.
+absl::StatusOr<uint64_t> GuestVirtToPhys(const vmm::GuestMemory& mem, uint64_t cr3,
+                                         uint64_t va) {
+  uint64_t table = cr3 & 0x000ffffffffff000ull;
+  for (int level = 3; level >= 0; --level) {
+    const uint64_t index = (va >> (12 + 9 * level)) & 0x1ff;
+    ASSIGN_OR_RETURN(uint64_t e, mem.ReadAs<uint64_t>(table + index * 8));
+    if (!(e & 1)) return absl::NotFoundError(absl::StrFormat("0x%x not mapped", va));
+    const uint64_t addr = e & 0x000ffffffffff000ull;
+    if (level > 0 && level < 3 && (e & 0x80)) {  // 1 GiB or 2 MiB page
+      const uint64_t size = 1ull << (12 + 9 * level);
+      return (addr & ~(size - 1)) | (va & (size - 1));
+    }
+    if (level == 0) return addr | (va & 0xfff);
+    table = addr;
+  }
+  return absl::InternalError("unreachable");
+}
+
+// The words on a vCPU's stack (from RSP, up to `bytes`) that point into the
+// kernel image (the top 1 GiB less the modules area); with the kernel's
+// System.map, or /proc/kallsyms of the same kernel booted with nokaslr,
+// they are its backtrace.
+std::string KernelStackWords(const vmm::GuestMemory& mem, const VcpuFacts& f, size_t bytes) {
+  std::vector<std::string> words;
+  for (size_t off = 0; off < bytes; off += 8) {
+    absl::StatusOr<uint64_t> pa = GuestVirtToPhys(mem, f.cr3, f.regs.rsp + off);
+    if (!pa.ok()) break;
+    absl::StatusOr<uint64_t> w = mem.ReadAs<uint64_t>(*pa);
+    if (!w.ok()) break;
+    if (*w >= 0xffffffff80000000ull && *w < 0xffffffffc0000000ull) {
+      words.push_back(absl::StrFormat("%x", *w));
+    }
+  }
+  return words.empty() ? "-" : absl::StrJoin(words, " ");
 }
 
 // The per-vCPU hooks: answer snapshot requests in the vCPU's own thread
@@ -333,6 +372,7 @@ class LinuxHooks : public vmm::VcpuHooks {
     vmm::Vcpu* v = vcpus_[vcpu];
     VcpuFacts f;
     if (auto r = v->GetRegs(); r.ok()) f.regs = *r;
+    if (auto sr = v->GetSregs(); sr.ok()) f.cr3 = sr->cr3;
     if (auto m = v->GetMpState(); m.ok()) f.mp_state = m->mp_state;
     kvm_lapic_state lapic{};
     if (ioctl(v->fd(), KVM_GET_LAPIC, &lapic) == 0) {
@@ -634,7 +674,7 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     }
     return s;
   };
-  auto facts_text = [&](const Snapshot& s) {
+  auto facts_text = [&](const Snapshot& s, bool stacks) {
     std::string out = "hypervisor facts at report time:\n";
     for (int i = 0; i < n; ++i) {
       const VcpuFacts& f = s.facts[i];
@@ -656,7 +696,12 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
           f.answered ? absl::StrFormat("0x%x", f.regs.rip) : "?",
           s.sym[i].empty() ? "" : " ", s.sym[i], VecList(f.irr), VecList(f.isr),
           f.last_exits.empty() ? "-" : absl::StrJoin(f.last_exits, ","));
+      if (stacks && f.answered && f.mp_state != KVM_MP_STATE_HALTED) {
+        absl::StrAppendFormat(&out, "    vcpu-%d RSP 0x%x, kernel addresses on its stack: %s\n", i,
+                              f.regs.rsp, KernelStackWords(*mem, f, 1024));
+      }
     }
+    absl::StrAppend(&out, vmm::DescribeIrqChips(*vmfd));
     return out;
   };
   // The vCPU a stuck one waits for: withheld, or with a call-function IPI
@@ -689,7 +734,7 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
                       "\n");
       if (result.culprit.empty()) result.culprit = absl::StrCat("vcpu-", target);
     }
-    absl::StrAppend(&text, facts_text(s));
+    absl::StrAppend(&text, facts_text(s, kind == "hang"));
     std::fprintf(stdout, "%s", text.c_str());
     std::fflush(stdout);
     nlohmann::json vcpu_facts = nlohmann::json::array();

@@ -5,8 +5,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
@@ -99,6 +101,43 @@ absl::Status WriteMpTable(GuestMemory& mem, uint64_t gpa,
   fp[10] = Checksum(fp.data(), fp.size());
   RETURN_IF_ERROR(mem.Write(gpa, fp.data(), fp.size()));
   return mem.Write(gpa + 16, t.data(), t.size());
+}
+
+std::string DescribeIrqChips(const Vm& vm) {
+  std::string out;
+  const char* names[] = {"8259 master", "8259 slave"};
+  for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_PIC_SLAVE; ++chip) {
+    kvm_irqchip c{};
+    c.chip_id = chip;
+    if (ioctl(vm.fd(), KVM_GET_IRQCHIP, &c) < 0) {
+      absl::StrAppend(&out, "  ", names[chip], ": KVM_GET_IRQCHIP failed: ", std::strerror(errno),
+                      "\n");
+      continue;
+    }
+    const kvm_pic_state& p = c.chip.pic;
+    absl::StrAppendFormat(&out, "  %s: vector base 0x%02x, IMR 0x%02x, IRR 0x%02x, ISR 0x%02x%s\n",
+                          names[chip], p.irq_base, p.imr, p.irr, p.isr,
+                          p.auto_eoi ? ", auto-EOI" : "");
+  }
+  kvm_irqchip c{};
+  c.chip_id = KVM_IRQCHIP_IOAPIC;
+  if (ioctl(vm.fd(), KVM_GET_IRQCHIP, &c) < 0) {
+    absl::StrAppend(&out, "  IOAPIC: KVM_GET_IRQCHIP failed: ", std::strerror(errno), "\n");
+    return out;
+  }
+  const kvm_ioapic_state& io = c.chip.ioapic;
+  std::string pins;
+  for (int pin = 0; pin < KVM_IOAPIC_NUM_PINS; ++pin) {
+    const auto& f = io.redirtbl[pin].fields;
+    const bool irr = (io.irr >> pin) & 1;
+    if (f.mask && !irr) continue;
+    absl::StrAppendFormat(&pins, "; pin %d: vector 0x%02x %s%s%s dest 0x%02x%s", pin, f.vector,
+                          f.trig_mode ? "level" : "edge", f.mask ? " masked" : "",
+                          f.delivery_mode == 7 ? " ExtINT" : "", f.dest_id,
+                          irr ? " IRR" : (f.remote_irr ? " remote-IRR" : ""));
+  }
+  absl::StrAppend(&out, "  IOAPIC: ", pins.empty() ? "every pin masked" : pins.substr(2), "\n");
+  return out;
 }
 
 absl::Status CreateLinuxPit(Vm& vm) {

@@ -33,6 +33,12 @@ absl::Status WriteMpTable(GuestMemory& mem, uint64_t gpa,
 // Creates the in-kernel PIT (KVM_CREATE_PIT2); the irqchip already exists.
 absl::Status CreateLinuxPit(Vm& vm);
 
+// The in-kernel 8259s' and IOAPIC's state (KVM_GET_IRQCHIP), for reports:
+// each PIC's IMR, IRR, ISR and vector base; each IOAPIC pin that is unmasked
+// or has its IRR set, with vector, trigger and destination. A VM ioctl: safe
+// from any thread.
+std::string DescribeIrqChips(const Vm& vm);
+
 // How the guest ended.
 enum class GuestEnd { kRunning, kPowerOff, kReset, kShutdown };
 
