@@ -1,4 +1,5 @@
 #include "configs/profile.h"
+#include "configs/profile_yaml.h"
 
 #include <sched.h>
 #include <sys/stat.h>
@@ -6,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -25,7 +27,6 @@
 #include "base/status_macros.h"
 #include "base/cpuset.h"
 #include "hostipi/kernel_model.h"
-#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvmbed {
@@ -414,16 +415,21 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
     if (known == keys.end()) {
       std::vector<std::string> names;
       const KeySpec* best = nullptr;
-      int best_distance = 1 << 20;
+      const int limit = std::max<int>(2, static_cast<int>(name.size()) / 3);
+      int best_distance = limit + 1;
       for (const KeySpec& k : keys) {
         names.push_back(k.key);
+        // The distance is at least the length difference: a key that far
+        // off cannot be suggested, so its O(n*m) distance is not computed
+        // (a pasted paragraph as a key costs no more than a typo).
+        const int gap = std::abs(static_cast<int>(name.size()) -
+                                 static_cast<int>(std::strlen(k.key)));
+        if (gap >= best_distance) continue;
         int d = Levenshtein(name, k.key);
         if (d < best_distance) best_distance = d, best = &k;
       }
       std::string hint;
-      if (best != nullptr &&
-          best_distance <=
-              std::max<int>(2, static_cast<int>(name.size()) / 3)) {
+      if (best != nullptr) {
         hint = absl::StrCat("did you mean '", best->key, "'? ");
       }
       return Error(key, Join(path, Excerpt(name)),
@@ -1422,24 +1428,6 @@ absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) cons
   return spec;
 }
 
-// Records where the latest YAML document starts.
-class DocumentMarks : public YAML::EventHandler {
- public:
-  YAML::Mark last = YAML::Mark::null_mark();
-  void OnDocumentStart(const YAML::Mark& mark) override { last = mark; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
 }  // namespace
 
 uint64_t HostRamBytes() {
@@ -1579,9 +1567,9 @@ std::string FormatRunSpec(const RunSpec& spec) {
   return out;
 }
 
-absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view text,
-                                              const std::string& source_name,
-                                              const ProfileOptions& opts) {
+absl::StatusOr<ScenarioProfile> ReadScenarioProfile(const YAML::Node& root,
+                                                    const std::string& source_name,
+                                                    const ProfileOptions& opts) {
   std::vector<int> host;
   if (opts.check_host_cpus) {
     if (opts.host_cpus.has_value()) {
@@ -1598,32 +1586,6 @@ absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view 
                        "least one CPU in its affinity mask"));
     }
   }
-  if (text.size() > kMaxProfileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source_name, ": the profile is larger than ", FormatByteCap(kMaxProfileBytes),
-        ", kvmbed's limit for a profile; give the right file (shipped profiles are under 4 KiB)"));
-  }
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-    // Whatever follows the first document would be silently ignored: refuse
-    // it. (yaml-cpp's LoadAll never returns on some broken input, e.g. a
-    // stray ',' at the start of a line; two bounded steps of the parser do.)
-    std::istringstream in{std::string(text)};
-    YAML::Parser parser(in);
-    DocumentMarks marks;
-    if (parser.HandleNextDocument(marks) && parser.HandleNextDocument(marks)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s:%d:%d: profile: a second YAML document (a '---' line, or a stray ',' "
-          "or ']' that ends the first); a profile is one document: remove it, or split "
-          "the file in two",
-          source_name, marks.last.line + 1, marks.last.column + 1));
-    }
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s:%d:%d: YAML syntax error: %s; fix the YAML at that spot",
-        source_name, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
   ProfileReader reader(source_name, opts, std::move(host));
   try {
     return reader.ReadRun(root);
@@ -1633,6 +1595,13 @@ absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view 
         absl::StrFormat("%s:%d:%d: cannot read the profile: %s", source_name,
                         e.mark.line + 1, e.mark.column + 1, e.msg));
   }
+}
+
+absl::StatusOr<ScenarioProfile> LoadScenarioProfileFromString(absl::string_view text,
+                                                              const std::string& source_name,
+                                                              const ProfileOptions& opts) {
+  ASSIGN_OR_RETURN(YAML::Node root, ParseProfileYaml(text, source_name));
+  return ReadScenarioProfile(root, source_name, opts);
 }
 
 namespace {
