@@ -21,6 +21,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 ProfileOptions TwoCpuHost(bool fold = false) {
@@ -733,6 +734,7 @@ TEST(SoakSectionsTest, BadHostStressAndScale) {
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("--scale 0 is out of range"));
 }
 
+
 }  // namespace
 }  // namespace kvmbed
 
@@ -869,6 +871,50 @@ TEST(ProfileContractTest, StrayCommaAfterTheDocumentEndsWithAnError) {
   // yaml-cpp's LoadAll never returns on this; the loader must.
   EXPECT_THAT(ErrorOf(std::string(kSmall) + ",# stray\n"), StartsWith("t.yaml:4:1: "));
   EXPECT_THAT(ErrorOf("# c\n,# stray\n" + std::string(kSmall)), StartsWith("t.yaml:"));
+}
+
+TEST(ProfileContractTest, LinuxGuestFieldErrorsArePositioned) {
+  const std::string head = std::string(kSmall) + "guest:\n  kernel: default\n";
+  EXPECT_THAT(ErrorOf(head + "  csd_threshold: soon\n"),
+              StartsWith("t.yaml:6:18: guest.csd_threshold: expected a duration with a unit, "
+                         "got 'soon'; write e.g. 5s or 500ms"));
+  EXPECT_THAT(ErrorOf(head + "  sample_hz: 5000\n"),
+              StartsWith("t.yaml:6:14: guest.sample_hz: expected a rate in Hz above 0, at "
+                         "most 1000, got '5000'"));
+  EXPECT_THAT(ErrorOf(head + "  commands: ls\n"),
+              StartsWith("t.yaml:6:13: guest.commands: expected a list of shell lines"));
+  EXPECT_THAT(ErrorOf(head + "  commands: [ls, {a: 1}]\n"),
+              StartsWith("t.yaml:6:18: guest.commands[1]: expected a text value, got a map"));
+  EXPECT_THAT(ErrorOf(head + "  withhold: {after: 2s}\n"),
+              StartsWith("t.yaml:6:13: guest.withhold.vcpu: missing required field"));
+  EXPECT_THAT(ErrorOf(head + "  withhold: {vcpu: 1, fro: 40s}\n"),
+              StartsWith("t.yaml:6:23: guest.withhold.fro: unknown key; did you mean 'for'?"));
+  EXPECT_THAT(ErrorOf(head + "  withhold: {vcpu: one}\n"),
+              StartsWith("t.yaml:6:20: guest.withhold.vcpu: expected a whole number"));
+  EXPECT_THAT(ErrorOf(head + "  kernel: [a]\n"), HasSubstr("guest.kernel: duplicate key"));
+  // In a VM's own guest section the field names the VM entry.
+  EXPECT_THAT(ErrorOf("name: r\nvms:\n  - name: a\n    vcpus: 2\n    memory: 64M\n"
+                      "    guest: {kernel: default, timeout: -1s}\n"),
+              StartsWith("t.yaml:6:39: vms[0].guest.timeout: expected a duration"));
+
+  absl::StatusOr<RunSpec> ok = LoadProfileFromString(
+      head + "  commands: [\"echo hi\"]\n  withhold: {vcpu: 1, after: 0s, for: 3s}\n"
+             "  sample_hz: 50\n",
+      "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->guest.linux.present);
+  EXPECT_EQ(ok->guest.linux.commands, std::vector<std::string>{"echo hi"});
+  EXPECT_EQ(ok->guest.linux.withhold_vcpu, 1);
+  EXPECT_EQ(ok->guest.linux.withhold_after, absl::ZeroDuration());
+  EXPECT_EQ(ok->guest.linux.withhold_for, absl::Seconds(3));
+  EXPECT_EQ(ok->guest.linux.sample_hz, 50);
+}
+
+TEST(ProfileContractTest, AKeyFarLongerThanAnyKnownOneGetsNoSuggestion) {
+  EXPECT_THAT(ErrorOf(std::string(kSmall) + "vcpuss: 1\n"), HasSubstr("did you mean 'vcpus'?"));
+  const std::string e = ErrorOf(std::string(kSmall) + std::string(300, 'v') + ": 1\n");
+  EXPECT_THAT(e, HasSubstr("unknown key; known keys here:"));
+  EXPECT_THAT(e, Not(HasSubstr("did you mean")));
 }
 
 }  // namespace
