@@ -1,4 +1,5 @@
 #include "configs/profile.h"
+#include "configs/profile_yaml.h"
 
 #include <dirent.h>
 
@@ -871,6 +872,34 @@ TEST(ProfileContractTest, StrayCommaAfterTheDocumentEndsWithAnError) {
   // yaml-cpp's LoadAll never returns on this; the loader must.
   EXPECT_THAT(ErrorOf(std::string(kSmall) + ",# stray\n"), StartsWith("t.yaml:4:1: "));
   EXPECT_THAT(ErrorOf("# c\n,# stray\n" + std::string(kSmall)), StartsWith("t.yaml:"));
+}
+
+TEST(ProfileContractTest, OneParseReadsLikeALoadUnderEachOptionSet) {
+  const std::string text = "name: r\nvcpus: 4\nmemory: 64M\nvcpupin:\n"
+                           "  - {vcpu: \"0-3\", cpuset: \"2-3\"}\n";
+  absl::StatusOr<YAML::Node> root = ParseProfileYaml(text, "t.yaml");
+  ASSERT_TRUE(root.ok()) << root.status();
+  ProfileOptions fold = TwoCpuHost();
+  fold.fold_cpus = true;
+  ProfileOptions no_host;
+  no_host.check_host_cpus = false;
+  for (const ProfileOptions& opts : {TwoCpuHost(), fold, no_host}) {
+    absl::StatusOr<RunSpec> loaded = LoadProfileFromString(text, "t.yaml", opts);
+    absl::StatusOr<ScenarioProfile> read = ReadScenarioProfile(*root, "t.yaml", opts);
+    ASSERT_EQ(loaded.ok(), read.ok());
+    if (!loaded.ok()) {
+      EXPECT_EQ(loaded.status(), read.status());
+      continue;
+    }
+    EXPECT_EQ(FormatRunSpec(*loaded), FormatRunSpec(*read));
+  }
+  // CPUs 2-3 are not on a two-CPU host unless folded.
+  EXPECT_FALSE(ReadScenarioProfile(*root, "t.yaml", TwoCpuHost()).ok());
+  EXPECT_TRUE(ReadScenarioProfile(*root, "t.yaml", fold).ok());
+  EXPECT_THAT(std::string(ParseProfileYaml("a: [1\n", "t.yaml").status().message()),
+              StartsWith("t.yaml:2:1: YAML syntax error"));
+  EXPECT_THAT(std::string(ParseProfileYaml(text + "---\nname: s\n", "t.yaml").status().message()),
+              StartsWith("t.yaml:6:1: profile: a second YAML document"));
 }
 
 TEST(ProfileContractTest, LinuxGuestFieldErrorsArePositioned) {
