@@ -1,4 +1,5 @@
 #include "configs/profile.h"
+#include "configs/profile_yaml.h"
 
 #include <dirent.h>
 
@@ -21,6 +22,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 ProfileOptions TwoCpuHost(bool fold = false) {
@@ -733,6 +735,7 @@ TEST(SoakSectionsTest, BadHostStressAndScale) {
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("--scale 0 is out of range"));
 }
 
+
 }  // namespace
 }  // namespace kvmbed
 
@@ -869,6 +872,78 @@ TEST(ProfileContractTest, StrayCommaAfterTheDocumentEndsWithAnError) {
   // yaml-cpp's LoadAll never returns on this; the loader must.
   EXPECT_THAT(ErrorOf(std::string(kSmall) + ",# stray\n"), StartsWith("t.yaml:4:1: "));
   EXPECT_THAT(ErrorOf("# c\n,# stray\n" + std::string(kSmall)), StartsWith("t.yaml:"));
+}
+
+TEST(ProfileContractTest, OneParseReadsLikeALoadUnderEachOptionSet) {
+  const std::string text = "name: r\nvcpus: 4\nmemory: 64M\nvcpupin:\n"
+                           "  - {vcpu: \"0-3\", cpuset: \"2-3\"}\n";
+  absl::StatusOr<YAML::Node> root = ParseProfileYaml(text, "t.yaml");
+  ASSERT_TRUE(root.ok()) << root.status();
+  ProfileOptions fold = TwoCpuHost();
+  fold.fold_cpus = true;
+  ProfileOptions no_host;
+  no_host.check_host_cpus = false;
+  for (const ProfileOptions& opts : {TwoCpuHost(), fold, no_host}) {
+    absl::StatusOr<RunSpec> loaded = LoadProfileFromString(text, "t.yaml", opts);
+    absl::StatusOr<ScenarioProfile> read = ReadScenarioProfile(*root, "t.yaml", opts);
+    ASSERT_EQ(loaded.ok(), read.ok());
+    if (!loaded.ok()) {
+      EXPECT_EQ(loaded.status(), read.status());
+      continue;
+    }
+    EXPECT_EQ(FormatRunSpec(*loaded), FormatRunSpec(*read));
+  }
+  // CPUs 2-3 are not on a two-CPU host unless folded.
+  EXPECT_FALSE(ReadScenarioProfile(*root, "t.yaml", TwoCpuHost()).ok());
+  EXPECT_TRUE(ReadScenarioProfile(*root, "t.yaml", fold).ok());
+  EXPECT_THAT(std::string(ParseProfileYaml("a: [1\n", "t.yaml").status().message()),
+              StartsWith("t.yaml:2:1: YAML syntax error"));
+  EXPECT_THAT(std::string(ParseProfileYaml(text + "---\nname: s\n", "t.yaml").status().message()),
+              StartsWith("t.yaml:6:1: profile: a second YAML document"));
+}
+
+TEST(ProfileContractTest, LinuxGuestFieldErrorsArePositioned) {
+  const std::string head = std::string(kSmall) + "guest:\n  kernel: default\n";
+  EXPECT_THAT(ErrorOf(head + "  csd_threshold: soon\n"),
+              StartsWith("t.yaml:6:18: guest.csd_threshold: expected a duration with a unit, "
+                         "got 'soon'; write e.g. 5s or 500ms"));
+  EXPECT_THAT(ErrorOf(head + "  sample_hz: 5000\n"),
+              StartsWith("t.yaml:6:14: guest.sample_hz: expected a rate in Hz above 0, at "
+                         "most 1000, got '5000'"));
+  EXPECT_THAT(ErrorOf(head + "  commands: ls\n"),
+              StartsWith("t.yaml:6:13: guest.commands: expected a list of shell lines"));
+  EXPECT_THAT(ErrorOf(head + "  commands: [ls, {a: 1}]\n"),
+              StartsWith("t.yaml:6:18: guest.commands[1]: expected a text value, got a map"));
+  EXPECT_THAT(ErrorOf(head + "  withhold: {after: 2s}\n"),
+              StartsWith("t.yaml:6:13: guest.withhold.vcpu: missing required field"));
+  EXPECT_THAT(ErrorOf(head + "  withhold: {vcpu: 1, fro: 40s}\n"),
+              StartsWith("t.yaml:6:23: guest.withhold.fro: unknown key; did you mean 'for'?"));
+  EXPECT_THAT(ErrorOf(head + "  withhold: {vcpu: one}\n"),
+              StartsWith("t.yaml:6:20: guest.withhold.vcpu: expected a whole number"));
+  EXPECT_THAT(ErrorOf(head + "  kernel: [a]\n"), HasSubstr("guest.kernel: duplicate key"));
+  // In a VM's own guest section the field names the VM entry.
+  EXPECT_THAT(ErrorOf("name: r\nvms:\n  - name: a\n    vcpus: 2\n    memory: 64M\n"
+                      "    guest: {kernel: default, timeout: -1s}\n"),
+              StartsWith("t.yaml:6:39: vms[0].guest.timeout: expected a duration"));
+
+  absl::StatusOr<RunSpec> ok = LoadProfileFromString(
+      head + "  commands: [\"echo hi\"]\n  withhold: {vcpu: 1, after: 0s, for: 3s}\n"
+             "  sample_hz: 50\n",
+      "t.yaml", TwoCpuHost());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->guest.linux.present);
+  EXPECT_EQ(ok->guest.linux.commands, std::vector<std::string>{"echo hi"});
+  EXPECT_EQ(ok->guest.linux.withhold_vcpu, 1);
+  EXPECT_EQ(ok->guest.linux.withhold_after, absl::ZeroDuration());
+  EXPECT_EQ(ok->guest.linux.withhold_for, absl::Seconds(3));
+  EXPECT_EQ(ok->guest.linux.sample_hz, 50);
+}
+
+TEST(ProfileContractTest, AKeyFarLongerThanAnyKnownOneGetsNoSuggestion) {
+  EXPECT_THAT(ErrorOf(std::string(kSmall) + "vcpuss: 1\n"), HasSubstr("did you mean 'vcpus'?"));
+  const std::string e = ErrorOf(std::string(kSmall) + std::string(300, 'v') + ": 1\n");
+  EXPECT_THAT(e, HasSubstr("unknown key; known keys here:"));
+  EXPECT_THAT(e, Not(HasSubstr("did you mean")));
 }
 
 }  // namespace

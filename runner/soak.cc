@@ -37,6 +37,7 @@
 #include "base/exit_codes.h"
 #include "base/stop_signal.h"
 #include "guest/abi.h"
+#include "vmm/kvm.h"
 #include "vmm/machine.h"
 #include "yaml-cpp/yaml.h"
 
@@ -201,6 +202,13 @@ class HostStress {
     return started() && !ended_early_ && !killed_ && WIFEXITED(status_) &&
            WEXITSTATUS(status_) == 0;
   }
+  // stress-ng never stressed: it ended by itself with 127 (its exec failed in
+  // the child) or 1 (stress-ng's "error": bad options or a harness set-up
+  // failure), as opposed to a stressor failing under load (2, 3, ...).
+  bool could_not_start() const {
+    return started() && ended_early_ && WIFEXITED(status_) &&
+           (WEXITSTATUS(status_) == 127 || WEXITSTATUS(status_) == 1);
+  }
   std::string Describe() const {
     if (!started()) return "not run";
     std::string s = WIFEXITED(status_)     ? absl::StrCat("exit status ", WEXITSTATUS(status_))
@@ -343,6 +351,7 @@ SoakSummary SummarizeSoak(const SoakFacts& f) {
   std::string& summary = out.text;
   JUnitReport& junit = out.junit;
   bool failed = false;
+  std::vector<std::string> host_errors;  // exit 2: the host, not the guest, failed
   JUnitSuite& suite = junit.AddSuite(absl::StrCat("kvmbed.soak.", f.spec->name));
   suite.timestamp = f.started;
   suite.time = f.wall;
@@ -385,7 +394,14 @@ SoakSummary SummarizeSoak(const SoakFacts& f) {
 
     JUnitCase& boot = add_case(absl::StrCat("vm ", vm.name), vm.run_time);
     boot.system_out = vmm::FormatSummary(vm);
-    if (!vm.error.ok() || !vm.all_online) {
+    if (vmm::IsHostError(vm.error)) {
+      // The host failed this VM (KVM, guest RAM, pinning): nothing was found.
+      host_errors.push_back(absl::StrCat("vm ", vm.name, ": ", vm.error.message()));
+      boot.result = JUnitCase::Result::kError;
+      boot.type = "host_error";
+      boot.message = std::string(vm.error.message());
+      boot.details = boot.message;
+    } else if (!vm.error.ok() || !vm.all_online) {
       boot.result = JUnitCase::Result::kFailed;
       boot.type = "vm_error";
       boot.message = vm.error.ok() ? "not every vCPU came online" : std::string(vm.error.message());
@@ -434,7 +450,12 @@ SoakSummary SummarizeSoak(const SoakFacts& f) {
     hs.message = f.spec->host_stress.enabled ? "--host-stress=false" : "no host_stress: section";
   } else {
     hs.system_out = f.stress_metrics.dump(2);
-    if (!f.stress_problem.empty()) {
+    if (f.stress_host_error) {
+      host_errors.push_back(absl::StrCat("host stress: ", f.stress_problem));
+      hs.result = JUnitCase::Result::kError;
+      hs.type = "host_error";
+      hs.message = f.stress_problem;
+    } else if (!f.stress_problem.empty()) {
       failed = true;
       hs.result = JUnitCase::Result::kFailed;
       hs.type = "host_stress";
@@ -460,12 +481,17 @@ SoakSummary SummarizeSoak(const SoakFacts& f) {
     logc.message = f.event_log_error;
   }
 
+  for (const std::string& e : host_errors) {
+    absl::StrAppend(&summary, "\nkvmbed: host error: ", e, "\n");
+  }
   int code = failed ? kExitFound : kExitClean;
-  if (!f.event_log_ok) code = kExitBadInput;
-  std::string verdict = code == kExitBadInput ? "event log failed"
-                        : failed              ? "FAILURE"
-                                              : "SUCCESS";
+  if (!f.event_log_ok || !host_errors.empty()) code = kExitBadInput;
+  std::string verdict = !f.event_log_ok        ? "event log failed"
+                        : !host_errors.empty() ? "host error"
+                        : failed               ? "FAILURE"
+                                               : "SUCCESS";
   for (const SmpRunResult& r : *f.results) {
+    if (!host_errors.empty()) break;  // what was found does not outrank a host error
     if (r.lost_stalls > 0) verdict = "lost IPI";
     if (r.host_plane && r.host.lost > 0) verdict = "lost host IPI";
   }
@@ -699,6 +725,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   // Host stress: stop it, collect its own metrics.
   nlohmann::json stress_metrics = nlohmann::json::array();
   std::string stress_problem;
+  bool stress_host_error = false;
   if (want_stress) {
     stress.Stop();
     absl::StatusOr<nlohmann::json> m = ReadStressNgMetrics(stress_yaml);
@@ -707,7 +734,11 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
     } else {
       stress_problem = std::string(m.status().message());
     }
-    if (!stress.ok() && stress_problem.empty()) {
+    if (stress.could_not_start()) {
+      stress_host_error = true;
+      stress_problem = absl::StrCat("stress-ng could not start: ", stress.Describe(), " (log ",
+                                    stress_log, ")");
+    } else if (!stress.ok() && stress_problem.empty()) {
       stress_problem = absl::StrCat("stress-ng: ", stress.Describe(), " (log ", stress_log, ")");
     } else if (!stress.ok()) {
       stress_problem = absl::StrCat(stress_problem, "; stress-ng: ", stress.Describe());
@@ -739,6 +770,7 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
   facts.host_stress_ran = want_stress;
   facts.stress_metrics = stress_metrics;
   facts.stress_problem = stress_problem;
+  facts.stress_host_error = stress_host_error;
   facts.event_log_ok = !log_failed && events.status().ok();
   facts.event_log_error = std::string(events.status().message());
   for (const SmpRunResult& r : outcome.results) {

@@ -5,9 +5,12 @@
 // exit code is the contract of base/exit_codes.h:
 //   0  clean: the run ended (or was stopped) and nothing was found
 //   1  a lost IPI, an unresolved stall, a soft lockup, a guest workload error,
-//      a guest/VMM error or a failed host stress
-//   2  setup error, or the event log could not be written (the run stops in
-//      order, keeps what it measured and says so)
+//      a guest error or a failed host stress (a stressor failed under load)
+//   2  setup error, or a host error: the event log could not be written (the
+//      run stops in order, keeps what it measured and says so), a VM failed
+//      on the host's side (a KVM ioctl, guest RAM, vCPU pinning:
+//      vmm::IsHostError), or stress-ng could not start. A host error wins
+//      over anything found: the run did not measure what it was asked to.
 //
 // `kvmbed soak` (tools/soak_cmd.cc) and the soak benchmarks (bench/) call
 // RunSoak; SummarizeSoak is its verdict, a pure function of what was
@@ -98,6 +101,9 @@ struct SoakFacts {
   bool host_stress_ran = false;
   nlohmann::json stress_metrics = nlohmann::json::array();
   std::string stress_problem;  // empty = stress-ng ran and reported
+  // stress-ng never stressed: its exec failed (exit 127) or it refused its
+  // options or harness set-up (exit 1). A host error; stress_problem says why.
+  bool stress_host_error = false;
   bool event_log_ok = true;
   std::string event_log_error;
 };
@@ -106,7 +112,8 @@ struct SoakSummary {
   std::string text;  // per VM, per vCPU and the host stress
   JUnitReport junit{"kvmbed"};
   int exit_code = 0;
-  // "SUCCESS", "FAILURE", "lost IPI", "lost host IPI" or "event log failed".
+  // "SUCCESS", "FAILURE", "lost IPI", "lost host IPI" (exit 0 or 1), or
+  // "event log failed" or "host error" (exit 2).
   std::string verdict;
   uint64_t ipis = 0;  // guest IPIs sent, every VM
 };

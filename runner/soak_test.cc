@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "vmm/kvm.h"
 
 namespace kvmbed {
 namespace runner {
@@ -135,6 +136,49 @@ TEST(SoakSummaryTest, AFailedEventLogIsExitTwoEvenWhenAStallWasFound) {
   const JUnitCase* c = Case(s, "event log complete");
   EXPECT_EQ(c->result, JUnitCase::Result::kError);
   EXPECT_EQ(c->message, f.event_log_error);
+}
+
+TEST(SoakSummaryTest, AVmFailedByTheHostIsExitTwoNotAFinding) {
+  RunSpec spec = Spec();
+  std::vector<SmpRunResult> results = {Clean("a"), Clean("b")};
+  results[1].success = false;
+  results[1].failure_reason = "vCPU 1 stopped";
+  results[1].vm.all_online = false;
+  results[1].vm.error =
+      vmm::MarkHostError(absl::InternalError("KVM_CREATE_VCPU: Cannot allocate memory"));
+  // Even a lost IPI in the other VM does not make the run a finding.
+  results[0].success = false;
+  results[0].lost_stalls = 1;
+  SoakSummary s = SummarizeSoak(Facts(spec, results));
+  EXPECT_EQ(s.exit_code, 2);
+  EXPECT_EQ(s.verdict, "host error");
+  const JUnitCase* c = Case(s, "vm b");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->result, JUnitCase::Result::kError);
+  EXPECT_EQ(c->type, "host_error");
+  EXPECT_NE(s.text.find("host error: vm b: KVM_CREATE_VCPU"), std::string::npos) << s.text;
+
+  // The same VM failing on the guest's side is a finding.
+  results[1].vm.error = absl::InternalError("guest triple fault");
+  SoakSummary guest = SummarizeSoak(Facts(spec, results));
+  EXPECT_EQ(guest.exit_code, 1);
+  EXPECT_EQ(guest.verdict, "lost IPI");
+  EXPECT_EQ(Case(guest, "vm b")->result, JUnitCase::Result::kFailed);
+}
+
+TEST(SoakSummaryTest, StressNgThatCouldNotStartIsExitTwo) {
+  RunSpec spec = Spec();
+  std::vector<SmpRunResult> results = {Clean("a")};
+  SoakFacts f = Facts(spec, results);
+  f.stress_problem = "stress-ng could not start: exit status 127, ended before the run did";
+  f.stress_host_error = true;
+  SoakSummary s = SummarizeSoak(f);
+  EXPECT_EQ(s.exit_code, 2);
+  EXPECT_EQ(s.verdict, "host error");
+  const JUnitCase* c = Case(s, "host stress ok");
+  EXPECT_EQ(c->result, JUnitCase::Result::kError);
+  EXPECT_EQ(c->type, "host_error");
+  EXPECT_EQ(c->message, f.stress_problem);
 }
 
 TEST(SoakSummaryTest, ASoftLockupFailsItsCase) {

@@ -6,18 +6,7 @@ set -uo pipefail
 KVMBED="$1"
 CONFIGS="$(dirname "$2")"
 T="${TEST_TMPDIR:-/tmp}"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect_rc() {  # name want cmd...
-  local name=$1 want=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  if [ "$rc" -eq "$want" ]; then pass "$name (exit $rc)"; else
-    fail "$name: exit $rc, want $want"; sed 's/^/  | /' "$T/err" | head -20; fi
-}
-expect_grep() {  # name pattern file
-  if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1: /$2/ not in $3"; sed 's/^/  | /' "$3" | head -20; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 expect_rc "bad profile path" 2 "$KVMBED" run /nonexistent.yaml
 expect_grep "missing file is named" "/nonexistent.yaml" "$T/err"
@@ -101,5 +90,4 @@ printf '<domain><name>x</name><vcpu>2</vcpu>' >"$T/broken.xml"
 expect_rc "broken XML" 2 "$KVMBED" profile import "$T/broken.xml"
 expect_grep "broken XML named" "broken.xml" "$T/err"
 
-echo "cli_test: $fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

@@ -7,28 +7,8 @@ set -uo pipefail
 KVMBED="$1"
 CONFIGS="$(dirname "$2")"
 T="${TEST_TMPDIR:-$(mktemp -d)}"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-# run NAME WANT_RC CMD...: runs CMD (60 s at most: a hang is a failure).
-expect_rc() {
-  local name=$1 want=$2; shift 2
-  timeout 60 "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  if [ "$rc" -eq "$want" ]; then pass "$name (exit $rc)"; else
-    fail "$name: exit $rc, want $want"; head -c 2000 "$T/err" | sed 's/^/  | /'; fi
-}
-expect_grep() {  # name pattern file
-  if grep -qE -- "$2" "$3"; then pass "$1"; else
-    fail "$1: /$2/ not in $3"; head -c 2000 "$3" | sed 's/^/  | /'; fi
-}
-expect_no_grep() {  # name pattern file
-  if grep -qE -- "$2" "$3"; then fail "$1: /$2/ found in $3"; grep -E -- "$2" "$3" | head -3; else
-    pass "$1"; fi
-}
-expect_small() {  # name file max_bytes
-  local n; n=$(wc -c <"$2")
-  if [ "$n" -le "$3" ]; then pass "$1 ($n bytes)"; else fail "$1: $n bytes > $3"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CMD_TIMEOUT=60  # no input may be read forever: a hang is a failure
 
 # ---- flags: 2 for a bad flag, 0 for help ----
 expect_rc "unknown flag" 2 "$KVMBED" run --frobnicate
@@ -142,5 +122,4 @@ printf '{"t":0,"type":"status",%s}\n{"t":1e300,"type":"status",%s}\n' "$s" "$s" 
 expect_rc "a huge t renders (no hang)" 0 "$KVMBED" report "$T/hugetime.jsonl" --output="$T/hugetime.html"
 expect_small "a huge t gives a small page" "$T/hugetime.html" 2000000
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

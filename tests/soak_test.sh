@@ -12,16 +12,7 @@ set -uo pipefail
 KVMBED="$1"
 PROFILE="$2"
 T="${TEST_TMPDIR:-/tmp}"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect_rc() {  # name want rc
-  if [ "$3" -eq "$2" ]; then pass "$1 (exit $3)"; else
-    fail "$1: exit $3, want $2"; sed 's/^/  | /' "$T/err" | tail -20; tail -20 "$T/out" | sed 's/^/  | /'; fi
-}
-expect_grep() {  # name pattern file
-  if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1: /$2/ not in $3"; tail -20 "$3" | sed 's/^/  | /'; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Every line of $1 parses as JSON with t and type; with $2=cut the last may not.
 log_parses() {
   python3 - "$1" "${2:-whole}" <<'PY'
@@ -45,10 +36,10 @@ PY
 SOAK=("$KVMBED" soak "$PROFILE" --fold-cpus --scale=0.05 --csd-timeout=2s --soft-lockup=10s)
 
 # Bad input: exit 2, nothing run.
-"${SOAK[@]}" --duration=1s --scale=0 >"$T/out" 2>"$T/err"; expect_rc "bad --scale" 2 $?
+"${SOAK[@]}" --duration=1s --scale=0 >"$T/out" 2>"$T/err"; expect_exit "bad --scale" 2 $?
 expect_grep "bad --scale is named" "scale" "$T/err"
-"$KVMBED" soak /nonexistent.yaml >"$T/out" 2>"$T/err"; expect_rc "missing profile" 2 $?
-"$KVMBED" soak "$PROFILE" --fold-cpus --duration=1s >"$T/out" 2>"$T/err"; expect_rc "seed at scale 1 does not fit" 2 $?
+"$KVMBED" soak /nonexistent.yaml >"$T/out" 2>"$T/err"; expect_exit "missing profile" 2 $?
+"$KVMBED" soak "$PROFILE" --fold-cpus --duration=1s >"$T/out" 2>"$T/err"; expect_exit "seed at scale 1 does not fit" 2 $?
 expect_grep "error says how to fit (--scale)" "vms\[0\]\.guest\.stress: .*--scale" "$T/err"
 
 # Bazel runs this test through tools/kvm_test.sh, which finds real KVM (here
@@ -61,7 +52,7 @@ fi
 
 # 1. Clean short soak: exit 0, log parses and renders, JUnit passes.
 "${SOAK[@]}" --duration=5s --events="$T/clean.jsonl" --junit="$T/clean.xml" >"$T/out" 2>"$T/err"
-expect_rc "clean soak" 0 $?
+expect_exit "clean soak" 0 $?
 expect_grep "summary per VM" "^== VM guest-a: clean ==" "$T/out"
 expect_grep "summary per vCPU" "^ +55 yes +0-1" "$T/out"
 expect_grep "host stress ran and reported" "^== host stress: ok ==" "$T/out"
@@ -76,21 +67,32 @@ expect_grep "guest ipi_latency event per VM" '"plane":"guest".*"type":"ipi_laten
 expect_grep "guest ipi_latency event has buckets" '"buckets":\[\[[0-9]+,[0-9]+\].*"plane":"guest"' "$T/clean.jsonl"
 expect_grep "JUnit: 10 cases, no failure" 'testsuites name="kvmbed" tests="10" failures="0" errors="0"' "$T/clean.xml"
 "$KVMBED" report "$T/clean.jsonl" --output="$T/clean.html" >"$T/out" 2>"$T/err"
-expect_rc "report renders the clean soak" 0 $?
+expect_exit "report renders the clean soak" 0 $?
 expect_grep "page names both VMs" "guest-b" "$T/clean.html"
 expect_grep "page holds the guest latency plot" '<h3>guest plane, vm guest-a</h3><svg class="plot" id="lat[0-9]+" data-kind="latency"' "$T/clean.html"
+
+# 1b. A stress-ng that cannot start (it refuses its options: exit 1) is a
+# host error: exit 2, never "stall found".
+mkdir -p "$T/badbin"
+printf '#!/bin/sh\necho "stress-ng: error: refusing to run" >&2\nexit 1\n' >"$T/badbin/stress-ng"
+chmod +x "$T/badbin/stress-ng"
+PATH="$T/badbin:$PATH" "${SOAK[@]}" --duration=3s --events="$T/nostress.jsonl" >"$T/out" 2>"$T/err"
+expect_exit "stress-ng that cannot start" 2 $?
+expect_grep "its verdict is a host error" "^soak: host error \(exit 2\)" "$T/out"
+expect_grep "the summary says why" "host error: host stress: stress-ng could not start: exit status 1" "$T/out"
+expect_grep "run_end exit 2" '"exit_code":2.*"type":"run_end"|"type":"run_end".*"exit_code":2' "$T/nostress.jsonl"
 
 # 2. Stall found (fault injection): exit 1, a lost stall in the log and JUnit.
 "${SOAK[@]}" --duration=6s --fault-vcpu=1 --drop-ipi-fraction=1 --events="$T/lost.jsonl" \
   --junit="$T/lost.xml" >"$T/out" 2>"$T/err"
-expect_rc "soak with dropped IPIs finds the stall" 1 $?
+expect_exit "soak with dropped IPIs finds the stall" 1 $?
 expect_grep "stall event with verdict lost" '"type":"stall".*"verdict":"lost"|"verdict":"lost".*"type":"stall"' "$T/lost.jsonl"
 expect_grep "kernel-style report printed" "csd: Detected non-responsive CSD lock" "$T/out"
 expect_grep "run_end says lost IPI" '"verdict":"lost IPI"' "$T/lost.jsonl"
 expect_grep "JUnit failure of type lost_ipi" 'failure .*type="lost_ipi"' "$T/lost.xml"
 if log_parses "$T/lost.jsonl"; then pass "stall log parses"; else fail "stall log parses"; fi
 "$KVMBED" report "$T/lost.jsonl" --output="$T/lost.html" >"$T/out" 2>"$T/err"
-expect_rc "report renders the stall log" 0 $?
+expect_exit "report renders the stall log" 0 $?
 expect_grep "page holds the stall report" "Detected non-responsive CSD lock" "$T/lost.html"
 
 # 2b. The host plane (the profile's hostipi: section, emulated-power store
@@ -101,7 +103,7 @@ expect_grep "page holds the stall report" "Detected non-responsive CSD lock" "$T
 # model runs clean.
 "${SOAK[@]}" --duration=150s --kernel-model=v5.3,demux=peek --stop-on-lost --events="$T/hb.jsonl" \
   --junit="$T/hb.xml" >"$T/out" 2>"$T/err"
-expect_rc "buggy host kernel model loses an IPI" 1 $?
+expect_exit "buggy host kernel model loses an IPI" 1 $?
 expect_grep "host-plane stall with verdict lost" '"plane":"host".*"type":"stall".*"verdict":"lost"' "$T/hb.jsonl"
 expect_grep "the report says why: doorbell taken with host_ipi==0" "took its last doorbell in the guest with host_ipi==0" "$T/out"
 expect_grep "stopped at the first lost stall" '"reason":"stop_on_lost".*"type":"stop_requested"' "$T/hb.jsonl"
@@ -109,13 +111,13 @@ expect_grep "run_end says lost host IPI" '"verdict":"lost host IPI"' "$T/hb.json
 expect_grep "JUnit failure for the host plane" 'failure .*type="lost_host_ipi"' "$T/hb.xml"
 if log_parses "$T/hb.jsonl"; then pass "buggy host-plane log parses"; else fail "buggy host-plane log parses"; fi
 "${SOAK[@]}" --duration=8s --kernel-model=v5.4,demux=peek --events="$T/hp.jsonl" >"$T/out" 2>"$T/err"
-expect_rc "fixed host kernel model runs clean" 0 $?
+expect_exit "fixed host kernel model runs clean" 0 $?
 expect_grep "host plane started with the model" '"kernel_model":"v5.4,demux=peek".*"mode":"emulated-power".*"type":"hostipi_start"' "$T/hp.jsonl"
 expect_grep "fixed model buffered stores too" '"stores_buffered":[1-9]' "$T/hp.jsonl"
 expect_grep "host-plane latency histogram for the report" '"plane":"host".*"type":"ipi_latency"' "$T/hp.jsonl"
 expect_grep "run_start names the kernel model" '"kernel_model":"v5.4,demux=peek".*"type":"run_start"' "$T/hp.jsonl"
 "${SOAK[@]}" --duration=5s --kernel-model=v9.9 --host-stress=false >"$T/out" 2>"$T/err"
-expect_rc "unknown kernel model is bad input" 2 $?
+expect_exit "unknown kernel model is bad input" 2 $?
 expect_grep "unknown model named" "v9.9" "$T/err"
 
 # 3. SIGINT: orderly stop, summary, run_end with the signal, exit 0 (clean so far).
@@ -124,7 +126,7 @@ pid=$!
 for _ in $(seq 1 300); do grep -q '"type":"status".*"vms_online":2' "$T/int.jsonl" 2>/dev/null && break; sleep 0.1; done
 sleep 1
 kill -INT "$pid"
-wait "$pid"; expect_rc "SIGINT stops in order, clean so far" 0 $?
+wait "$pid"; expect_exit "SIGINT stops in order, clean so far" 0 $?
 expect_grep "summary after SIGINT" "^stopped by signal 2 after" "$T/out"
 expect_grep "per-VM summary after SIGINT" "^== VM guest-b" "$T/out"
 expect_grep "run_end with signal 2" '"signal":2' "$T/int.jsonl"
@@ -144,7 +146,7 @@ if pgrep -f "$T/k9.jsonl.stress-ng.yaml" >/dev/null; then fail "stress-ng outliv
 
 # 5. Event log write error (a full disk: /dev/full): stop in order, say so, exit 2.
 "${SOAK[@]}" --duration=1m --host-stress=false --events=/dev/full --junit="$T/full.xml" >"$T/out" 2>"$T/err"
-expect_rc "full disk stops the run" 2 $?
+expect_exit "full disk stops the run" 2 $?
 expect_grep "says the log failed and the run stopped" "event log .*No space left on device.*stopped in order" "$T/err"
 expect_grep "summary still printed" "^== VM guest-a" "$T/out"
 expect_grep "JUnit records the log error" 'error .*type="event_log"' "$T/full.xml"
@@ -207,7 +209,7 @@ SECONDS=0
 rc=${PIPESTATUS[0]}
 took=$SECONDS
 cp "$T/out" "$T/err"
-expect_rc "file size limit mid-run stops the run (not SIGXFSZ, 153)" 2 "$rc"
+expect_exit "file size limit mid-run stops the run (not SIGXFSZ, 153)" 2 "$rc"
 check_log_failed_midrun "ulimit -f" "$T/fsz.jsonl" "$T/fsz.xml" EFBIG "$T/out"
 expect_grep "ulimit -f: the partial line was cut off" "partial last line was cut off" "$T/out"
 if [ "$(stat -c %s "$T/fsz.jsonl")" -le 12288 ]; then pass "ulimit -f: log within the limit"; else
@@ -239,7 +241,7 @@ else
   cp "$MNT/full.jsonl" "$T/enospc.jsonl"
   unmount_tiny && trap - EXIT
   cat "$T/err" >>"$T/out"
-  expect_rc "full tmpfs mid-run stops the run" 2 "$rc"
+  expect_exit "full tmpfs mid-run stops the run" 2 "$rc"
   # The log was at $MNT/full.jsonl; the messages name that path.
   sed -i "s#$MNT/full.jsonl#$T/enospc.jsonl#g" "$T/out"
   check_log_failed_midrun "tmpfs ENOSPC" "$T/enospc.jsonl" "$T/enospc.xml" ENOSPC "$T/out"
@@ -247,5 +249,4 @@ else
     fail "tmpfs ENOSPC: ran ${took}s, the 2m run did not stop on the log failure"; fi
 fi
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

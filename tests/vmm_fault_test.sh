@@ -15,16 +15,7 @@ set -uo pipefail
 KVMBED="$1"
 DEFAULT="$2"
 T="${TEST_TMPDIR:-/tmp}"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect_rc() {  # name want got
-  if [ "$3" -eq "$2" ]; then pass "$1 (exit $3)"; else
-    fail "$1: exit $3, want $2"; sed 's/^/  err| /' "$T/err" | tail -20; tail -20 "$T/out" | sed 's/^/  out| /'; fi
-}
-expect_grep() {  # name pattern file
-  if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1: /$2/ not in $3"; sed 's/^/  | /' "$3" | tail -20; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # The error, for the record.
 show() { grep -m 3 '^kvmbed: ' "$T/err" | cut -c 1-400 | sed 's/^/  stderr| /'; }
 # Every line of the log is one complete JSON object with a type; the types
@@ -54,14 +45,14 @@ RUN=("$KVMBED" run --duration=1s)
 # address-space limit.
 sed 's/^memory: .*/memory: 2G/' "$DEFAULT" >"$T/big.yaml"
 ( ulimit -v 1048576 && exec "${RUN[@]}" "$T/big.yaml" --events="$T/ram.jsonl" ) >"$T/out" 2>"$T/err"
-expect_rc "guest RAM allocation fails" 2 $?
+expect_exit "guest RAM allocation fails" 2 $?
 show
 expect_grep "RAM: says what and how to fix" "cannot allocate 2048 MiB of guest RAM: .*Cannot allocate memory.*ulimit -v" "$T/err"
 expect_log "RAM" "$T/ram.jsonl" run_start
 
 # 2a. A KVM ioctl fails at set-up: the third vCPU cannot be created.
 KVMBED_KVM_FAULT=KVM_CREATE_VCPU:3:ENOMEM "${RUN[@]}" --events="$T/vcpu.jsonl" >"$T/out" 2>"$T/err"
-expect_rc "KVM_CREATE_VCPU fails" 2 $?
+expect_exit "KVM_CREATE_VCPU fails" 2 $?
 expect_grep "KVM_CREATE_VCPU: named, injected" "KVM_CREATE_VCPU vCPU [0-9]+ .*\(injected by KVMBED_KVM_FAULT\): Cannot allocate memory" "$T/err"
 show
 expect_log "KVM_CREATE_VCPU" "$T/vcpu.jsonl" run_start
@@ -73,7 +64,7 @@ expect_log "KVM_CREATE_VCPU" "$T/vcpu.jsonl" run_start
 # comes after the VM is online.
 cp "$DEFAULT" "$T/io.yaml" && echo "  stress: {io: 1}" >>"$T/io.yaml"
 KVMBED_KVM_FAULT=KVM_RUN:60:EIO "${RUN[@]}" "$T/io.yaml" --events="$T/run.jsonl" >"$T/out" 2>"$T/err"
-expect_rc "KVM_RUN fails mid-run" 2 $?
+expect_exit "KVM_RUN fails mid-run" 2 $?
 expect_grep "KVM_RUN: named, injected" "KVM_RUN vCPU [0-3] \(injected by KVMBED_KVM_FAULT\): Input/output error" "$T/err"
 expect_grep "KVM_RUN: summary kept" "^VM default: 4 vCPUs" "$T/out"
 expect_grep "KVM_RUN: verdict" "^run: host error \(exit 2\)" "$T/out"
@@ -85,7 +76,7 @@ show
 # 3a. A vCPU's host CPU is outside the CPU set: the default profile pins
 # vCPUs 2-3 to CPU 1.
 taskset -c 0 "${RUN[@]}" --events="$T/pin.jsonl" >"$T/out" 2>"$T/err"
-expect_rc "vCPU CPU outside the CPU set" 2 $?
+expect_exit "vCPU CPU outside the CPU set" 2 $?
 show
 expect_grep "pin: names the CPU and the fix" "CPU 1 is not on this host.*--fold-cpus|host CPU\(s\) 1 not in this process's CPU set" "$T/err"
 
@@ -94,7 +85,7 @@ online=/sys/devices/system/cpu/cpu1/online
 if [ -w "$online" ] && echo 0 >"$online" 2>/dev/null; then
   "${RUN[@]}" --events="$T/off.jsonl" >"$T/out" 2>"$T/err"; rc=$?
   echo 1 >"$online"
-  expect_rc "vCPU CPU offline" 2 $rc
+  expect_exit "vCPU CPU offline" 2 $rc
   show
   expect_grep "offline: names the CPU" "CPU 1 is not on this host|host CPU\(s\) 1 offline" "$T/err"
 else
@@ -103,7 +94,7 @@ fi
 
 # 4a. The log's disk is full from the start (/dev/full).
 "${RUN[@]}" --events=/dev/full >"$T/out" 2>"$T/err"
-expect_rc "event log on a full disk" 2 $?
+expect_exit "event log on a full disk" 2 $?
 show
 expect_grep "full: ENOSPC named" "writing event log /dev/full: No space left on device \(ENOSPC, errno 28\)" "$T/err"
 expect_grep "full: summary kept" "^VM default: 4 vCPUs" "$T/out"
@@ -113,7 +104,7 @@ expect_grep "full: verdict" "^run: event log failed \(exit 2\)" "$T/out"
 # write() fails with EFBIG (SIGXFSZ is ignored). stdout goes through a pipe,
 # which the limit does not touch.
 ( ulimit -f 2 && exec "${RUN[@]}" --events="$T/fsz.jsonl" 2>"$T/err" ) | cat >"$T/out"
-expect_rc "event log fills mid-run" 2 "${PIPESTATUS[0]}"
+expect_exit "event log fills mid-run" 2 "${PIPESTATUS[0]}"
 show
 expect_grep "fills: EFBIG named" "writing event log .*fsz.jsonl: File too large \(EFBIG, errno 27\) after [0-9]+ events" "$T/err"
 expect_grep "fills: summary kept" "^VM default: 4 vCPUs" "$T/out"
@@ -121,5 +112,4 @@ expect_log "fills" "$T/fsz.jsonl" run_start
 if [ "$(stat -c %s "$T/fsz.jsonl")" -le 2048 ]; then pass "fills: log within the limit"; else
   fail "fills: log larger than the limit"; fi
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish
