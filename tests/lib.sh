@@ -16,10 +16,14 @@ fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
 # The last lines of file $1, each prefixed with $2.
 show_tail() { tail -n 20 "$1" 2>/dev/null | cut -c 1-400 | sed "s/^/$2/"; }
 
-# expect_exit NAME WANT GOT: GOT (an exit status already taken) is WANT.
+# expect_exit NAME WANT GOT [FILE]: GOT (an exit status already taken) is
+# WANT; a failure shows FILE, or $T/err and $T/out.
 expect_exit() {
   if [ "$3" -eq "$2" ]; then pass "$1 (exit $3)"; else
-    fail "$1: exit $3, want $2"; show_tail "$T/err" '  err| '; show_tail "$T/out" '  out| '; fi
+    fail "$1: exit $3, want $2"
+    if [ -n "${4:-}" ]; then show_tail "$4" '  | '; else
+      show_tail "$T/err" '  err| '; show_tail "$T/out" '  out| '; fi
+  fi
 }
 
 # expect_rc NAME WANT CMD...: runs CMD (stdout to $T/out, stderr to $T/err)

@@ -16,16 +16,7 @@ KVMBED="$1"
 INITRAMFS_SH="$2"
 SCENARIO="$3"
 T="${TEST_TMPDIR:-/tmp}"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect_rc() {  # name want rc out
-  if [ "$3" -eq "$2" ]; then pass "$1 (exit $3)"; else
-    fail "$1: exit $3, want $2"; tail -40 "$4" | sed 's/^/  | /'; fi
-}
-expect_grep() {  # name pattern file
-  if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1: /$2/ not in $3"; tail -30 "$3" | sed 's/^/  | /'; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 INITRD=$(KVMBED_LINUX_CACHE="$T/cache" "$INITRAMFS_SH")
 if [ ! -s "$INITRD" ]; then echo "FAIL: tools/linux_initramfs.sh gave no archive"; exit 1; fi
@@ -61,7 +52,7 @@ case "$SCENARIO" in
 clean)
 profile clean 2 "    - stress-ng --tlb-shootdown 1 --membarrier 1 --cpu 1 --timeout 5s --metrics-brief"
 timed_run clean
-expect_rc "clean run" 0 $rc "$T/clean.out"
+expect_exit "clean run" 0 $rc "$T/clean.out"
 expect_grep "clean: guest powered off with status 0" "end poweroff, status 0" "$T/clean.out"
 expect_grep "clean: no report" "^run: SUCCESS" "$T/clean.out"
 expect_grep "clean: init saw 2 CPUs" "kvmbed-init: start 2 cpus" "$T/clean.console"
@@ -75,7 +66,7 @@ if grep -q '"type":"stall"' "$T/clean.jsonl"; then fail "clean: a stall event in
 panic)
 profile panic 2 "    - echo c > /proc/sysrq-trigger"
 timed_run panic
-expect_rc "sysrq crash" 1 $rc "$T/panic.out"
+expect_exit "sysrq crash" 1 $rc "$T/panic.out"
 expect_grep "panic: report" "kvmbed: linux panic \(console\)" "$T/panic.out"
 expect_grep "panic: kernel's words" "Kernel panic - not syncing: sysrq triggered crash" "$T/panic.out"
 expect_grep "panic: hypervisor facts" "vcpu-1 apic 1: thread .*mp_state" "$T/panic.out"
@@ -88,7 +79,7 @@ profile withhold 3 "    - stress-ng --tlb-shootdown 2 --membarrier 1 --timeout 2
   "  withhold: {vcpu: 2, after: 2s, for: 25s}
   csd_threshold: 4s"
 timed_run withhold
-expect_rc "withheld vCPU" 1 $rc "$T/withhold.out"
+expect_exit "withheld vCPU" 1 $rc "$T/withhold.out"
 expect_grep "withhold: a stall report" "kvmbed: linux (csd|soft_lockup|rcu_stall)" "$T/withhold.out"
 expect_grep "withhold: names vcpu-2" "waits for: vcpu-2 \(withheld" "$T/withhold.out"
 expect_grep "withhold: vcpu-2 shown withheld" "vcpu-2 apic 2: thread withheld" "$T/withhold.out"
@@ -97,5 +88,4 @@ expect_grep "withhold: culprit" "culprit vcpu-2" "$T/withhold.out"
 *) echo "FAIL: unknown scenario '$SCENARIO' (clean, panic, withhold)"; exit 1 ;;
 esac
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -4,9 +4,7 @@
 set -uo pipefail
 KVMBED="$1"
 T="${TEST_TMPDIR:-/tmp}"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check() {  # name guest-lines pattern...
   local name="$1" lines="$2"; shift 2
   cat > "$T/$name.yaml" <<Y
@@ -47,5 +45,4 @@ check bad_duration "  kernel: default
 "$KVMBED" --nested=no run --guest-kernel="$T/garbage.bin" "$T/bad_cmdline.yaml" > "$T/flag.out" 2>&1
 rc=$?
 if [ $rc -eq 2 ] && grep -q "garbage.bin" "$T/flag.out"; then pass "--guest-kernel overrides (exit 2)"; else fail "--guest-kernel: exit $rc"; cat "$T/flag.out"; fi
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish
