@@ -25,8 +25,7 @@ constexpr uint64_t kTaskRunning = 2;
 
 constexpr int kMaxCpus = 64;  // rq->wake_list is a bitmask of wakers
 
-// Trace events (one ring per CPU; emulated runs are one OS thread, so the
-// rings need no atomics).
+// Trace events, kept in one EventRing per CPU (hostipi/trace.h).
 enum class Ev : uint8_t {
   kWake,          // a = target: p->state = TASK_WAKING
   kQueue,         // a = target, b = list before (bit w); flag = still buffered
@@ -379,11 +378,11 @@ class Sim {
   // (llist_add's stwcx.)"; "ipi_message[3].byte1=1" ->
   // "ipi_message[3].RESCHEDULE=1".
   static std::string Readable(const std::string& s) {
+    if (s.rfind("ipi_message[", 0) == 0) return NameMessageStore(s);
     const size_t at = s.find(".byte");
     if (at == std::string::npos || at + 7 > s.size()) return s;
     const int byte = s[at + 5] - '0';
     const std::string value = s.substr(at + 7);
-    if (s.rfind("ipi_message[", 0) == 0) return NameMessageStore(s);
     if (s.rfind("wake_list_seen[", 0) == 0) {
       const size_t close = s.find(']');
       const size_t hash = s.find('#');

@@ -490,10 +490,11 @@ SoakSummary SummarizeSoak(const SoakFacts& f) {
                         : !host_errors.empty() ? "host error"
                         : failed               ? "FAILURE"
                                                : "SUCCESS";
-  for (const SmpRunResult& r : *f.results) {
-    if (!host_errors.empty()) break;  // what was found does not outrank a host error
-    if (r.lost_stalls > 0) verdict = "lost IPI";
-    if (r.host_plane && r.host.lost > 0) verdict = "lost host IPI";
+  if (host_errors.empty()) {  // what was found does not outrank a host error
+    for (const SmpRunResult& r : *f.results) {
+      if (r.lost_stalls > 0) verdict = "lost IPI";
+      if (r.host_plane && r.host.lost > 0) verdict = "lost host IPI";
+    }
   }
   out.exit_code = code;
   out.verdict = verdict;
