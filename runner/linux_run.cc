@@ -562,15 +562,13 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   for (int i = 0; i < n; ++i) apic_ids.push_back(topo.ApicId(i));
   RETURN_IF_ERROR(vmm::WriteMpTable(*mem, vmm::kLinuxMpTableGpa, apic_ids));
   ASSIGN_OR_RETURN(vmm::CpuidTable base, vmm::BaseGuestCpuid(*kvm));
+  const bool tsc_deadline = kvm->CheckExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   std::vector<std::unique_ptr<vmm::Vcpu>> vcpus;
   std::vector<vmm::Vcpu*> raw;
   for (int i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(auto v, vmm::Vcpu::Create(*vmfd, i, static_cast<int>(apic_ids[i])));
     vmm::CpuidTable cpuid = vmm::CpuidForVcpu(base, apic_ids[i], topo);
-    // No 5-level paging (LA57): in the nested L1 under QEMU TCG the guest
-    // kernel took recursive page faults on per-CPU data in its exception
-    // entry with LA57 on; 4-level paging is what every VMM's default is.
-    if (kvm_cpuid_entry2* l7 = cpuid.Find(7, 0)) l7->ecx &= ~(1u << 16);
+    vmm::FitCpuidForLinux(cpuid, tsc_deadline);
     RETURN_IF_ERROR(v->SetCpuid(cpuid));
     raw.push_back(v.get());
     vcpus.push_back(std::move(v));

@@ -156,6 +156,18 @@ absl::Status CreateLinuxPit(Vm& vm) {
   return absl::OkStatus();
 }
 
+void FitCpuidForLinux(CpuidTable& cpuid, bool tsc_deadline) {
+  if (kvm_cpuid_entry2* l1 = cpuid.Find(1)) {
+    l1->ecx |= 1u << 31;
+    if (tsc_deadline) l1->ecx |= 1u << 24;
+  }
+  if (kvm_cpuid_entry2* l7 = cpuid.Find(7, 0)) l7->ecx &= ~(1u << 16);
+  // KVM_FEATURE_CLOCKSOURCE (0), NOP_IO_DELAY (1), CLOCKSOURCE2 (3),
+  // CLOCKSOURCE_STABLE_BIT (24).
+  constexpr uint32_t kKvmclockOnly = (1u << 0) | (1u << 1) | (1u << 3) | (1u << 24);
+  if (kvm_cpuid_entry2* pv = cpuid.Find(0x40000001)) pv->eax &= kKvmclockOnly;
+}
+
 LinuxPlatform::LinuxPlatform(Vm* vm, std::function<void(char)> console,
                              std::function<void(GuestEnd, int)> end)
     : vm_(vm), console_(std::move(console)), end_(std::move(end)) {}

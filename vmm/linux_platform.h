@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "vmm/kvm.h"
 
 namespace kvmbed {
 namespace vmm {
@@ -32,6 +33,27 @@ absl::Status WriteMpTable(GuestMemory& mem, uint64_t gpa,
 
 // Creates the in-kernel PIT (KVM_CREATE_PIT2); the irqchip already exists.
 absl::Status CreateLinuxPit(Vm& vm);
+
+// Fits one vCPU's CPUID table (vmm::CpuidForVcpu's) to a Linux guest, as
+// other VMMs' default CPU models do; KVM_GET_SUPPORTED_CPUID leaves these to
+// the VMM:
+//  - the hypervisor bit (leaf 1 ECX[31]), without which Linux ignores KVM's
+//    leaves 0x40000000-1: no kvmclock, so it calibrates the TSC against the
+//    PIT, which fails when the guest runs slowly (nested, loaded host), marks
+//    the TSC unstable and keeps time with jiffies from PIT ticks;
+//  - the TSC-deadline LAPIC timer (leaf 1 ECX[24]) when KVM emulates it
+//    (KVM_CAP_TSC_DEADLINE_TIMER: `tsc_deadline`).
+//  With both, ARAT (leaf 6, which KVM reports) and the TSC rate from kvmclock,
+//  Linux needs no PIT: it stops it at boot and never takes IRQ 0.
+//  - of KVM's paravirtual features (leaf 0x40000001 EAX) only kvmclock
+//    (CLOCKSOURCE, CLOCKSOURCE2, CLOCKSOURCE_STABLE_BIT) and NOP_IO_DELAY:
+//    IPIs, TLB shootdowns, spinlocks and EOIs take the native paths, through
+//    the LAPIC, that the kernels kvmbed reproduces lockups of use on bare
+//    metal (no PV send-IPI hypercall, no PV TLB flush that skips preempted
+//    vCPUs, no PV spinlock halt/kick, no PV EOI, no async page faults);
+//  - no 5-level paging (leaf 7 ECX[16], LA57): 4 levels.
+// The PIT matters in the nested L1 under QEMU's TCG (docs/linux-guests.md).
+void FitCpuidForLinux(CpuidTable& cpuid, bool tsc_deadline);
 
 // The in-kernel 8259s' and IOAPIC's state (KVM_GET_IRQCHIP), for reports:
 // each PIC's IMR, IRR, ISR and vector base; each IOAPIC pin that is unmasked

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "vmm/guest_memory.h"
+#include "vmm/kvm.h"
 
 namespace kvmbed {
 namespace vmm {
@@ -79,6 +80,32 @@ TEST(MpTable, RefusesApicIdsThatDoNotFit) {
   absl::Status s = WriteMpTable(**mem, 0xf0000, {0, 255});
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("APIC id 255"), std::string::npos) << s;
+}
+
+TEST(LinuxCpuid, HypervisorBitKvmclockOnlyTscDeadlineWhenEmulatedNoLa57) {
+  CpuidTable t;
+  kvm_cpuid_entry2 l1{};
+  l1.function = 1;
+  l1.ecx = 1u << 21;  // x2APIC, kept
+  kvm_cpuid_entry2 l7{};
+  l7.function = 7;
+  l7.ecx = (1u << 16) | 1u;  // LA57 dropped, the rest kept
+  kvm_cpuid_entry2 pv{};
+  pv.function = 0x40000001;
+  pv.eax = 0x01fffbffu;  // every KVM paravirtual feature up to bit 24
+  t.entries = {l1, l7, pv};
+
+  CpuidTable with = t;
+  FitCpuidForLinux(with, /*tsc_deadline=*/true);
+  EXPECT_EQ(with.Find(1)->ecx, (1u << 21) | (1u << 24) | (1u << 31));
+  EXPECT_EQ(with.Find(7, 0)->ecx, 1u);
+  // kvmclock and NOP_IO_DELAY only: no PV IPIs, TLB flush, spinlocks, EOI.
+  EXPECT_EQ(with.Find(0x40000001)->eax, (1u << 0) | (1u << 1) | (1u << 3) | (1u << 24));
+
+  CpuidTable without = t;
+  FitCpuidForLinux(without, /*tsc_deadline=*/false);
+  EXPECT_EQ(without.Find(1)->ecx, (1u << 21) | (1u << 31));
+  EXPECT_EQ(without.Find(7, 0)->ecx, 1u);
 }
 
 }  // namespace
