@@ -15,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "tools/commands.h"
+#include "tools/common.h"
 #include "tools/flags.h"
 #include "scenarios/scenario.h"
 #include "vmm/kvm.h"
@@ -64,6 +65,13 @@ std::string DirName(const std::string& path) {
 }
 
 }  // namespace
+
+bool RunsLinuxGuest(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "run") return false;
+  if (!absl::GetFlag(FLAGS_guest_kernel).empty()) return true;
+  absl::StatusOr<RunSpec> spec = LoadRunSpec({args.begin() + 1, args.end()});
+  return spec.ok() && spec->guest.linux.present;
+}
 
 bool CommandNeedsKvm(const std::vector<std::string>& args) {
   if (args.empty()) return true;  // the main job: run the default profile
@@ -128,15 +136,31 @@ int MaybeRunNested(int argc, char** argv, const std::vector<std::string>& args) 
     cmd.push_back("--rw");
     cmd.push_back(d);
   }
+  // A Linux guest gets an L1 of one CPU. QEMU's TCG can deliver an
+  // interrupt that the L1's KVM injects a second time when it switches
+  // between L1 CPUs at the wrong instant; a stock kernel's entry code does
+  // not survive that (docs/linux-guests.md). One L1 CPU costs nothing under
+  // single-threaded TCG; the profile's vcpupin is folded onto it.
+  const bool linux_guest = RunsLinuxGuest(args);
+  if (linux_guest) {
+    cmd.push_back("--cpus");
+    cmd.push_back("1");
+  }
   cmd.push_back("--");
   cmd.push_back(SelfExe());
   cmd.push_back("--nested=no");
+  if (linux_guest && !absl::GetFlag(FLAGS_fold_cpus)) cmd.push_back("--fold-cpus");
   for (int i = 1; i < argc; ++i) cmd.push_back(argv[i]);
 
   std::fprintf(stderr,
                "kvmbed: no /dev/kvm here: running in a nested L1 (real SVM KVM under QEMU "
                "TCG; timings there are functional only, not performance; --nested=no "
                "turns this off)\n");
+  if (linux_guest) {
+    std::fprintf(stderr,
+                 "kvmbed: a Linux guest runs on one L1 CPU there, its vcpupin folded onto it "
+                 "(docs/linux-guests.md)\n");
+  }
   std::fflush(stderr);
   std::vector<char*> cargv;
   for (std::string& s : cmd) cargv.push_back(s.data());

@@ -14,6 +14,12 @@ namespace kvmbed {
 // and bench reproduce, and reproduce --plane=kvm.
 bool CommandNeedsKvm(const std::vector<std::string>& args);
 
+// True for `kvmbed run` of a profile with a Linux guest (guest.kernel, or
+// --guest-kernel). Such a run gets an L1 of one CPU, its vcpupin folded
+// (docs/linux-guests.md). A profile that does not load is not one: the run
+// inside the L1 reports it.
+bool RunsLinuxGuest(const std::vector<std::string>& args);
+
 // The directories a run in the L1 must be able to write: the working
 // directory and those of --events, --junit and --output (absolute, unique).
 std::vector<std::string> NestedWritableDirs(const std::string& cwd);

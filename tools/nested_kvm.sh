@@ -14,7 +14,10 @@
 #   tools/nested_kvm.sh [options] -- COMMAND [ARG...]
 #
 #   --timeout SECONDS   kill the L1 after this long: exit 124 (default 1800)
-#   --cpus N            L1 vCPUs (default: this host's CPU count, at most 8)
+#   --cpus N            L1 vCPUs (default: $KVMBED_NESTED_CPUS, else this
+#                       host's CPU count, at most 8). Give 1 for Linux guests:
+#                       QEMU TCG's round robin between L1 CPUs can deliver an
+#                       interrupt the L1 injected twice (docs/linux-guests.md)
 #   --mem SIZE          L1 memory, QEMU syntax (default 4G)
 #   --rw DIR            share DIR read-write at the same path (repeatable)
 #   --console FILE      keep the L1 kernel's console log here
@@ -39,6 +42,7 @@ set -euo pipefail
 
 timeout_s=1800
 cpus=$(nproc); [ "$cpus" -gt 8 ] && cpus=8
+cpus=${KVMBED_NESTED_CPUS:-$cpus}
 mem=4G
 rw_dirs=()
 console_log=""

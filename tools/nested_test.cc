@@ -2,6 +2,7 @@
 // and which directories the L1 must be able to write.
 #include "tools/nested.h"
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,24 @@ TEST(CommandNeedsKvm, VmCommandsDoModelCommandsDoNot) {
 
   absl::SetFlag(&FLAGS_plane, "kvm");
   EXPECT_TRUE(CommandNeedsKvm({"reproduce", "lost-host-ipi"}));
+}
+
+TEST(RunsLinuxGuest, OnlyRunOfALinuxProfileOrWithGuestKernel) {
+  absl::FlagSaver saver;
+  const std::string tmp = getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
+  const std::string linux_profile = tmp + "/linux.yaml";
+  std::ofstream(linux_profile) << "name: l\nvcpus: 2\nmemory: 512M\nguest:\n  kernel: "
+                               << linux_profile << "\n";
+  const std::string mini = tmp + "/mini.yaml";
+  std::ofstream(mini) << "name: m\nvcpus: 2\n";
+
+  EXPECT_TRUE(RunsLinuxGuest({"run", linux_profile}));
+  EXPECT_FALSE(RunsLinuxGuest({"run", mini}));
+  EXPECT_FALSE(RunsLinuxGuest({"run"}));  // the built-in default
+  EXPECT_FALSE(RunsLinuxGuest({"soak", linux_profile}));
+  EXPECT_FALSE(RunsLinuxGuest({"run", tmp + "/absent.yaml"}));
+  absl::SetFlag(&FLAGS_guest_kernel, "/boot/vmlinuz");
+  EXPECT_TRUE(RunsLinuxGuest({"run", mini}));
 }
 
 TEST(NestedWritableDirs, WorkingDirAndOutputDirsOnceEach) {
