@@ -123,6 +123,21 @@ absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
         row.seen += r->interesting;
         row.iterations += r->iterations;
       }
+      // A test herd allows that these did not show: a longer swarm run.
+      if (o.rare_iterations > 0 && row.seen == 0 && row.expect == Verdict::kAllowed) {
+        LitmusOptions lo;
+        lo.run.mode = OrderingMode::kEmulatedPower;
+        lo.run.seed = o.seed + knobs.size();
+        lo.swarm = true;
+        lo.iterations = o.rare_iterations;
+        lo.stop_after_interesting = 1;
+        lo.time_budget = absl::Seconds(30);
+        absl::StatusOr<LitmusResult> r = RunLitmus(*lt, lo);
+        if (!r.ok()) return r.status();
+        row.seen += r->interesting;
+        row.iterations += r->iterations;
+        row.rare = true;
+      }
     }
     if (o.on_row) o.on_row(row);
     res.rows.push_back(std::move(row));
