@@ -451,7 +451,8 @@ class EmulatedSystem final : public MemorySystem {
   }
 
   // One of `cands` (non-empty), with probability proportional to its weight.
-  EmuCpu* PickWeighted(const std::vector<uint32_t>& weights, const std::vector<EmuCpu*>& cands) {
+  __attribute__((noinline)) EmuCpu* PickWeighted(const std::vector<uint32_t>& weights,
+                                                 const std::vector<EmuCpu*>& cands) {
     uint64_t total = 0;
     for (const EmuCpu* c : cands) total += WeightOf(weights, c);
     uint64_t k = prng_.Below(total);
@@ -484,8 +485,9 @@ class EmulatedSystem final : public MemorySystem {
     }
   }
 
-  // Schedule()'s pick with pauses (pause_probability > 0).
-  void SchedulePaused(EmuCpu* cur) {
+  // Schedule()'s pick with pauses (pause_probability > 0). Out of line:
+  // Schedule() runs before every operation and must stay small.
+  __attribute__((noinline)) void SchedulePaused(EmuCpu* cur) {
     if (cur != nullptr && prng_.Chance(pause_threshold_)) {
       cur->paused_until_ = now_ + 1 + prng_.Below(2 * static_cast<uint64_t>(pause_ticks_));
     }
