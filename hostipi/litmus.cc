@@ -117,6 +117,42 @@ inline void WaitUntil(uint64_t t) {
 
 constexpr uint64_t kStartLead = 3000;  // ticks from "go" to the start line
 
+}  // namespace
+
+SwarmDraw SwarmKnobs(const std::function<uint64_t()>& r, int cpus) {
+  // Each knob from a short menu; the extremes matter most (a store held
+  // for hundreds of scheduling points, a CPU that runs ten times as often
+  // as the others, loads that nearly always read an older value).
+  static constexpr double kDrain[] = {0.02, 0.05, 0.1, 0.25, 0.5, 0.9};
+  static constexpr double kStale[] = {0.0, 0.1, 0.3, 0.6, 0.9};
+  static constexpr double kDrop[] = {0.0, 0.25, 0.5, 0.9};
+  static constexpr double kSlow[] = {0.0, 0.0, 0.2, 0.5};
+  static constexpr int kSkew[] = {0, 2, 6, 16};
+  static constexpr uint32_t kCpuWeight[] = {1, 1, 3, 10};
+  static constexpr uint32_t kDrainWeight[] = {1, 1, 4, 30};
+  static constexpr double kPause[] = {0.0, 0.0, 0.05, 0.2};
+  static constexpr uint32_t kPauseTicks[] = {4, 16, 64};
+  auto pick = [&r](const auto& menu) {
+    return menu[r() % (sizeof(menu) / sizeof(menu[0]))];
+  };
+  SwarmDraw d;
+  d.run.mode = OrderingMode::kEmulatedPower;
+  d.run.drain_probability = pick(kDrain);
+  d.run.stale_load_probability = pick(kStale);
+  d.run.coherence_drop_probability = pick(kDrop);
+  d.run.slow_store_probability = pick(kSlow);
+  d.start_skew = pick(kSkew);
+  d.run.pause_probability = pick(kPause);
+  d.run.pause_ticks = pick(kPauseTicks);
+  for (int c = 0; c < cpus; ++c) {
+    d.run.cpu_weight.push_back(pick(kCpuWeight));
+    d.run.drain_weight.push_back(pick(kDrainWeight));
+  }
+  return d;
+}
+
+namespace {
+
 absl::StatusOr<LitmusResult> RunEmulated(const LitmusTest& test,
                                          const LitmusOptions& options) {
   LitmusResult result;
@@ -154,9 +190,16 @@ absl::StatusOr<LitmusResult> RunEmulated(const LitmusTest& test,
     for (auto& w : words) w.value.store(0);
     out = LitmusOutcome();
     out.cpus = n;
-    if (options.start_skew > 0) {
+    int start_skew = options.start_skew;
+    if (options.swarm) {
+      const SwarmDraw d = SwarmKnobs(next_skew, n);
+      absl::Status s = sys->Retune(d.run);
+      if (!s.ok()) return s;
+      start_skew = d.start_skew;
+    }
+    if (start_skew > 0) {
       for (int c = 0; c < n; ++c) {
-        skew[c] = static_cast<int>(next_skew() % (static_cast<uint64_t>(options.start_skew) * c + 1));
+        skew[c] = static_cast<int>(next_skew() % (static_cast<uint64_t>(start_skew) * c + 1));
       }
     }
     absl::Status s = sys->Run(bodies, options.time_budget);

@@ -104,7 +104,24 @@ struct LitmusOptions {
   // later CPUs tend to start after earlier ones have run (the chains of
   // WRC, ISA2, RWC need that when nothing spins). 0: no skew.
   int start_skew = 0;
+  // Emulated only: every iteration draws its own knobs (SwarmKnobs(): the
+  // four probabilities of `run`, start_skew, per-CPU scheduling and drain
+  // weights) from a fixed menu, from the same seeded stream as the skew, so
+  // the run still replays from (seed, options). Spreads the iterations over
+  // many corners of the legal behaviours (a CPU that runs far ahead, one
+  // whose stores stay buffered while others' propagate, loads that read old
+  // values late) instead of one setting's average. run's probabilities
+  // and start_skew are then ignored.
+  bool swarm = false;
 };
+
+// The knobs iteration draws of a swarm run: r is a source of 64-bit
+// random numbers; `cpus` is the test's CPU count.
+struct SwarmDraw {
+  RunOptions run;  // the probabilities, cpu_weight, drain_weight, pause_ticks
+  int start_skew = 0;
+};
+SwarmDraw SwarmKnobs(const std::function<uint64_t()>& r, int cpus);
 
 struct LitmusResult {
   std::string name;

@@ -24,10 +24,15 @@ const std::vector<SamplingKnobs>& CatalogueKnobs() {
   // out-of-order loads (MP, SB, R shapes); stores visible fast with loads
   // that mostly read old values, frequent coherence drops and later CPUs
   // starting late (shapes whose outcome needs one write to reach CPUs at
-  // different times along a chain: IRIW, WRC, RWC, W+RWC, ISA2).
+  // different times along a chain: IRIW, WRC, RWC, W+RWC, ISA2); slow
+  // stores (DETOUR); then half the iterations swarm (LitmusOptions::swarm:
+  // every iteration its own knobs, CPU weights and pauses), which is what
+  // reaches the rarer coherence detours. The four swarm shares differ only
+  // in their seed.
   static const auto* k = new std::vector<SamplingKnobs>{
       {0.25, 0.1, 0.25, 0, 0}, {0.05, 0.5, 0.25, 4, 0}, {0.6, 0.9, 0.5, 12, 0},
-      {0.3, 0.5, 0.5, 4, 0.3}};
+      {0.3, 0.5, 0.5, 4, 0.3}, {0.25, 0.1, 0.25, 0, 0, true}, {0.25, 0.1, 0.25, 0, 0, true},
+      {0.25, 0.1, 0.25, 0, 0, true}, {0.25, 0.1, 0.25, 0, 0, true}};
   return *k;
 }
 
@@ -101,15 +106,37 @@ absl::StatusOr<CatalogueResult> RunCatalogue(const CatalogueOptions& o) {
         lo.run.coherence_drop_probability = knobs[k].drop;
         lo.run.slow_store_probability = knobs[k].slow;
         lo.start_skew = knobs[k].skew;
+        lo.swarm = knobs[k].swarm;
         // Split the iterations over the knob settings (the first takes the rest).
         lo.iterations = o.iterations / static_cast<int64_t>(knobs.size());
         if (k == 0) lo.iterations += o.iterations % static_cast<int64_t>(knobs.size());
         if (lo.iterations <= 0) continue;
         lo.time_budget = absl::Seconds(10);
+        // Seen or not is what the catalogue reports: stop at the first
+        // (forbidden tests, never seen, run every iteration).
+        if (o.stop_when_seen) {
+          if (row.seen > 0) break;
+          lo.stop_after_interesting = 1;
+        }
         absl::StatusOr<LitmusResult> r = RunLitmus(*lt, lo);
         if (!r.ok()) return r.status();
         row.seen += r->interesting;
         row.iterations += r->iterations;
+      }
+      // A test herd allows that these did not show: a longer swarm run.
+      if (o.rare_iterations > 0 && row.seen == 0 && row.expect == Verdict::kAllowed) {
+        LitmusOptions lo;
+        lo.run.mode = OrderingMode::kEmulatedPower;
+        lo.run.seed = o.seed + knobs.size();
+        lo.swarm = true;
+        lo.iterations = o.rare_iterations;
+        lo.stop_after_interesting = 1;
+        lo.time_budget = absl::Seconds(30);
+        absl::StatusOr<LitmusResult> r = RunLitmus(*lt, lo);
+        if (!r.ok()) return r.status();
+        row.seen += r->interesting;
+        row.iterations += r->iterations;
+        row.rare = true;
       }
     }
     if (o.on_row) o.on_row(row);

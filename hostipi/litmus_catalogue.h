@@ -29,6 +29,7 @@ struct SamplingKnobs {
   double drop;   // coherence_drop_probability
   int skew;      // LitmusOptions::start_skew
   double slow;   // slow_store_probability
+  bool swarm = false;  // LitmusOptions::swarm: the fields above are ignored
 };
 // The knob settings the catalogue splits each test's iterations over.
 const std::vector<SamplingKnobs>& CatalogueKnobs();
@@ -43,6 +44,15 @@ struct CatalogueOptions {
   int64_t max_states = 300000;            // explorer states per test (0: sampled only)
   int limit = 0;                          // tests to run (0 = all), in name order
   uint64_t seed = 1;
+  // Stop a test's sampling at its first interesting outcome: only seen or
+  // not matters, so the budget goes to the tests not seen yet (and to the
+  // forbidden ones, which must never be seen and always run in full).
+  bool stop_when_seen = true;
+  // Tests with an `allowed` expectation that `iterations` did not show get
+  // this many more swarm iterations (seed + the number of knob settings),
+  // stopping at the first sighting: the budget goes where the rare
+  // allowed outcomes are. The forbidden tests get `iterations` only. 0: none.
+  int64_t rare_iterations = 60000;
   // Called with each row as soon as it is done (streaming output).
   std::function<void(const CatalogueRow&)> on_row;
 };
@@ -56,6 +66,7 @@ struct CatalogueRow {
   bool sampled = false;   // the sampled runner could take it
   int64_t seen = 0;       // sampled: times the condition held
   int64_t iterations = 0;
+  bool rare = false;      // took the rare_iterations run too
 };
 
 struct CatalogueResult {

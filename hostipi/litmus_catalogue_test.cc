@@ -104,7 +104,7 @@ TEST(HerdCampaign, SampledModeMeetsTheTargets) {
   o.dir = dir;
   o.expect = ParseHerdAllowed(table);
   o.seen_on_hardware = ParseHerdSeenOnHardware(table);
-  o.iterations = 10000;
+  o.iterations = 20000;  // plus the default rare_iterations for allowed tests not seen
   o.max_states = 0;
   absl::StatusOr<CatalogueResult> r = RunCatalogue(o);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -112,11 +112,12 @@ TEST(HerdCampaign, SampledModeMeetsTheTargets) {
   const std::string summary = RenderCatalogue(*r, /*rows=*/false);
   ASSERT_GT(m.sampled, 1000) << summary;
   EXPECT_TRUE(m.forbidden_seen.empty()) << summary;
-  // Floors a little under the measured run (README: 86 % and 91 %): they
-  // catch regressions; the 95 % target is not met yet (rare coherence
-  // detours).
-  EXPECT_GE(m.allowed_seen * 100, m.allowed * 84) << summary;
-  EXPECT_GE(m.hardware_seen * 100, m.hardware * 89) << summary;
+  // Floors a little under the measured run (README: 91.9 % and 94.7 %):
+  // they catch regressions; the 95 % target is not met yet (coherence
+  // detours the storage model cannot order, README "The herdtools7
+  // catalogue").
+  EXPECT_GE(m.allowed_seen * 100, m.allowed * 91) << summary;
+  EXPECT_GE(m.hardware_seen * 100, m.hardware * 94) << summary;
 }
 
 }  // namespace

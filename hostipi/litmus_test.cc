@@ -210,6 +210,103 @@ TEST(EmulatedPowerLitmus, ForbiddenShapesStayForbiddenAcrossKnobs) {
   EXPECT_GT(r_lwsync_sync_seen, 0);
 }
 
+// Swarm sampling (every iteration its own knobs, CPU weights, pauses)
+// only changes the odds of legal choices: the forbidden shapes stay at 0,
+// the allowed ones still show.
+TEST(EmulatedPowerLitmus, SwarmKeepsForbiddenShapesForbidden) {
+  const std::vector<LitmusTest> forbidden = {
+      StoreBuffering(Fence::kSync, Fence::kSync),
+      MessagePassing(Fence::kLwsync, Fence::kLwsync),
+      MessageByteThenHostIpi(Fence::kLwsync, Fence::kLwsync),
+      RShape(Fence::kSync, Fence::kSync),
+      TwoPlusTwoW(Fence::kLwsync, Fence::kLwsync),
+      CoRR(),
+      CoWR(),
+      StoreVsExchange(),
+      SShape(Fence::kLwsync, Fence::kLwsync),
+      Wrc(Fence::kLwsync, Fence::kLwsync),
+      Isa2(Fence::kLwsync, Fence::kLwsync, Fence::kLwsync),
+  };
+  LitmusOptions o;
+  o.run.mode = OrderingMode::kEmulatedPower;
+  o.run.seed = 31;
+  o.swarm = true;
+  o.iterations = kEmulatedIterations / 2;
+  o.time_budget = absl::Seconds(20);
+  for (const LitmusTest& t : forbidden) {
+    auto r = RunLitmus(t, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->iterations, o.iterations) << t.name;
+    EXPECT_EQ(r->interesting, 0) << t.name << ": " << r->Summary(o.run.mode);
+  }
+  for (const LitmusTest& t : {StoreBuffering(Fence::kNone, Fence::kNone),
+                              MessagePassing(Fence::kNone, Fence::kNone),
+                              RShape(Fence::kLwsync, Fence::kSync),
+                              Wrc(Fence::kNone, Fence::kNone)}) {
+    auto r = RunLitmus(t, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GT(r->interesting, 0) << t.name << ": " << r->Summary(o.run.mode);
+  }
+}
+
+TEST(EmulatedPowerLitmus, SwarmReplaysFromTheSeedAndDiffersFromPlainSampling) {
+  LitmusOptions o;
+  o.run.mode = OrderingMode::kEmulatedPower;
+  o.run.seed = 5;
+  o.iterations = 5000;
+  o.swarm = true;
+  auto a = RunLitmus(MessagePassing(Fence::kNone, Fence::kNone), o);
+  auto b = RunLitmus(MessagePassing(Fence::kNone, Fence::kNone), o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->outcomes, b->outcomes);
+  o.swarm = false;
+  auto c = RunLitmus(MessagePassing(Fence::kNone, Fence::kNone), o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->outcomes, c->outcomes);
+}
+
+TEST(EmulatedPowerLitmus, SwarmKnobsComeFromTheMenuAndAreValid) {
+  uint64_t x = 1;
+  auto r = [&x]() { return x = x * 6364136223846793005ULL + 1442695040888963407ULL; };
+  bool paused = false, weighted = false;
+  for (int i = 0; i < 200; ++i) {
+    SwarmDraw d = SwarmKnobs(r, 3);
+    EXPECT_TRUE(ValidateRunOptions(d.run).ok()) << ValidateRunOptions(d.run);
+    EXPECT_EQ(d.run.cpu_weight.size(), 3u);
+    EXPECT_EQ(d.run.drain_weight.size(), 3u);
+    EXPECT_GE(d.start_skew, 0);
+    paused |= d.run.pause_probability > 0;
+    for (uint32_t w : d.run.cpu_weight) weighted |= w > 1;
+  }
+  EXPECT_TRUE(paused);
+  EXPECT_TRUE(weighted);
+}
+
+TEST(EmulatedPowerLitmus, BadWeightsAndPausesAreRejected) {
+  RunOptions o;
+  o.mode = OrderingMode::kEmulatedPower;
+  o.cpu_weight = {1, 0};
+  EXPECT_FALSE(ValidateRunOptions(o).ok());
+  o.cpu_weight = {};
+  o.drain_weight = {2u << 20};
+  EXPECT_FALSE(ValidateRunOptions(o).ok());
+  o.drain_weight = {};
+  o.pause_probability = 1.5;
+  EXPECT_FALSE(ValidateRunOptions(o).ok());
+  o.pause_probability = 0.1;
+  o.pause_ticks = 0;
+  EXPECT_FALSE(ValidateRunOptions(o).ok());
+  o.pause_ticks = 16;
+  EXPECT_TRUE(ValidateRunOptions(o).ok());
+  RunOptions n;
+  n.mode = OrderingMode::kNative;
+  EXPECT_FALSE(MemorySystem::Create(n)->Retune(o).ok());
+  auto emu = MemorySystem::Create(o);
+  EXPECT_TRUE(emu->Retune(o).ok());
+  o.cpu_weight = {0};
+  EXPECT_FALSE(emu->Retune(o).ok());
+}
+
 TEST(EmulatedPowerLitmus, CountsReplayFromTheSeed) {
   LitmusResult a = RunEmulated(RShape(Fence::kLwsync, Fence::kSync), 77);
   LitmusResult b = RunEmulated(RShape(Fence::kLwsync, Fence::kSync), 77);

@@ -102,6 +102,22 @@ absl::Status ValidateRunOptions(const RunOptions& options) {
   if (!s.ok()) return s;
   s = CheckProbability(options.slow_store_probability, "slow_store_probability");
   if (!s.ok()) return s;
+  s = CheckProbability(options.pause_probability, "pause_probability");
+  if (!s.ok()) return s;
+  if (options.pause_ticks == 0 || options.pause_ticks > (1u << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RunOptions.pause_ticks = ", options.pause_ticks, ": must be in [1, 2^20]"));
+  }
+  for (const auto* weights : {&options.cpu_weight, &options.drain_weight}) {
+    const char* name = weights == &options.cpu_weight ? "cpu_weight" : "drain_weight";
+    for (size_t i = 0; i < weights->size(); ++i) {
+      if ((*weights)[i] == 0 || (*weights)[i] > (1u << 20)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("RunOptions.", name, "[", i, "] = ", (*weights)[i],
+                         ": must be in [1, 2^20] (leave the vector empty for uniform)"));
+      }
+    }
+  }
   if (options.mode == OrderingMode::kEmulatedPower &&
       options.drain_probability == 0.0) {
     return absl::InvalidArgumentError(
@@ -315,6 +331,11 @@ class NativeSystem final : public MemorySystem {
   void RequestStop() override { stop_.store(true); }
 
   RunStats stats() const override { return stats_; }
+
+  absl::Status Retune(const RunOptions&) override {
+    return absl::FailedPreconditionError(
+        "MemorySystem::Retune: native mode has no emulation knobs (the hardware decides)");
+  }
 
  private:
   // Names the calling thread hcpu-<i> and pins it per options_.pin_cpus.

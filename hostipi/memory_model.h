@@ -196,6 +196,24 @@ struct RunOptions {
   // CPU become visible, e.g. herd's DETOUR family). kEmulatedPower only; 0
   // (the default) draws nothing, so runs replay as before.
   double slow_store_probability = 0.0;
+  // kEmulatedPower: relative weights of the modelled CPUs (CPU i has
+  // cpu_weight[i % size], each >= 1) when a scheduling point picks which CPU
+  // runs next, and when a drain picks whose buffered store leaves next
+  // (drain_weight). Empty (the default): uniform, drawn exactly as before,
+  // so runs replay unchanged. Both only bias choices the rules already
+  // allow: a slow CPU's reads are satisfied late, a CPU with a small drain
+  // weight holds its stores while other CPUs' writes propagate.
+  std::vector<uint32_t> cpu_weight;
+  std::vector<uint32_t> drain_weight;
+  // kEmulatedPower: probability (0..1) that at a scheduling point the CPU
+  // that just ran pauses: it is not picked again for a number of
+  // scheduling points drawn uniformly from [1, 2 * pause_ticks]; when every
+  // live CPU is paused, time still passes (buffered stores drain) until one
+  // resumes. A CPU that stops between two instructions while other CPUs'
+  // writes propagate (the coherence detours). 0 (the default) draws
+  // nothing: runs replay unchanged.
+  double pause_probability = 0.0;
+  uint32_t pause_ticks = 16;
   // Stack of each coroutine in kEmulatedPower.
   size_t coroutine_stack_bytes = 256 * 1024;
   // Optional: called for every operation, drain and drop, in order
@@ -314,6 +332,12 @@ class MemorySystem {
 
   // Figures of the last completed Run().
   virtual RunStats stats() const = 0;
+
+  // kEmulatedPower: takes the emulation knobs of `options` (the five
+  // probabilities, cpu_weight, drain_weight, pause_ticks) for the next Run(); the PRNG
+  // carries on, so a sequence of retuned runs still replays from the seed.
+  // Other fields are ignored. kNative: an error (it has no knobs).
+  virtual absl::Status Retune(const RunOptions& options) = 0;
 };
 
 }  // namespace hostipi

@@ -8,6 +8,12 @@
 // then with drain_probability one buffered store of a randomly chosen CPU
 // (among CPUs with a non-empty buffer) leaves its buffer, then the PRNG picks
 // which CPU performs the next operation (uniformly among live CPUs).
+// Optional biases (RunOptions; off by default, and then nothing extra is
+// drawn): cpu_weight / drain_weight make those two choices weighted per CPU,
+// and pause_probability lets the CPU that just ran pause for a drawn number
+// of scheduling points (when every live CPU pauses, time passes and stores
+// drain with nobody running). They change only the odds of choices the rules
+// below already allow, never what is allowed.
 //
 // Coherence order is one global order per word: SharedWord::value holds the
 // newest value, and a store that drains takes its place in that order at
@@ -391,6 +397,7 @@ class EmuCpu final : public CpuMemory {
   uint64_t acq_ = 0;         // the largest stamp of a write this CPU read
   uint64_t cum_ = 0;         // placement number at this CPU's last barrier
   bool barrier_seen_ = false;
+  uint64_t paused_until_ = 0;  // pause_probability: not picked before this tick
 };
 
 // Threading: Run() from one thread at a time; RequestStop() from any thread.
@@ -399,19 +406,63 @@ class EmulatedSystem final : public MemorySystem {
   explicit EmulatedSystem(const RunOptions& options)
       : options_(options),
         prng_(options.seed),
-        drain_threshold_(Prng::Threshold(options.drain_probability)),
-        stale_threshold_(Prng::Threshold(options.stale_load_probability)),
-        drop_threshold_(Prng::Threshold(options.coherence_drop_probability)),
-        slow_threshold_(Prng::Threshold(options.slow_store_probability)),
-        tracing_(static_cast<bool>(options.trace)) {}
+        tracing_(static_cast<bool>(options.trace)) {
+    SetKnobs(options);
+  }
 
   absl::Status Run(const std::vector<CpuBody>& bodies,
                    absl::Duration deadline) override;
   void RequestStop() override { stop_.store(true, std::memory_order_relaxed); }
   RunStats stats() const override { return stats_; }
 
+  absl::Status Retune(const RunOptions& options) override {
+    RunOptions o = options_;
+    o.drain_probability = options.drain_probability;
+    o.stale_load_probability = options.stale_load_probability;
+    o.coherence_drop_probability = options.coherence_drop_probability;
+    o.slow_store_probability = options.slow_store_probability;
+    o.cpu_weight = options.cpu_weight;
+    o.drain_weight = options.drain_weight;
+    o.pause_probability = options.pause_probability;
+    o.pause_ticks = options.pause_ticks;
+    absl::Status valid = ValidateRunOptions(o);
+    if (!valid.ok()) return valid;
+    SetKnobs(o);
+    return absl::OkStatus();
+  }
+
  private:
   friend class EmuCpu;
+
+  void SetKnobs(const RunOptions& o) {
+    drain_threshold_ = Prng::Threshold(o.drain_probability);
+    stale_threshold_ = Prng::Threshold(o.stale_load_probability);
+    drop_threshold_ = Prng::Threshold(o.coherence_drop_probability);
+    slow_threshold_ = Prng::Threshold(o.slow_store_probability);
+    cpu_weight_ = o.cpu_weight;
+    drain_weight_ = o.drain_weight;
+    pause_threshold_ = Prng::Threshold(o.pause_probability);
+    pause_ticks_ = o.pause_ticks;
+  }
+
+  // Weight of CPU c in `weights` (non-empty).
+  static uint64_t WeightOf(const std::vector<uint32_t>& weights, const EmuCpu* c) {
+    return weights[static_cast<size_t>(c->cpu_) % weights.size()];
+  }
+
+  // One of `cands` (non-empty), with probability proportional to its weight.
+  __attribute__((noinline)) EmuCpu* PickWeighted(const std::vector<uint32_t>& weights,
+                                                 const std::vector<EmuCpu*>& cands) {
+    uint64_t total = 0;
+    for (const EmuCpu* c : cands) total += WeightOf(weights, c);
+    uint64_t k = prng_.Below(total);
+    for (EmuCpu* c : cands) {
+      const uint64_t w = WeightOf(weights, c);
+      if (k < w) return c;
+      k -= w;
+    }
+    return cands.back();
+  }
 
   // --- scheduling ---
   void Schedule(EmuCpu* cur) {
@@ -423,10 +474,37 @@ class EmulatedSystem final : public MemorySystem {
     if (nonempty_buffers_ > 0 && prng_.Chance(drain_threshold_)) {
       DrainSomething();
     }
+    if (pause_threshold_ != 0) {
+      SchedulePaused(cur);
+      return;
+    }
     if (live_.size() > 1) {
-      EmuCpu* next = live_[prng_.Below(live_.size())];
+      EmuCpu* next = cpu_weight_.empty() ? live_[prng_.Below(live_.size())]
+                                         : PickWeighted(cpu_weight_, live_);
       if (next != cur) SwitchTo(cur, next);
     }
+  }
+
+  // Schedule()'s pick with pauses (pause_probability > 0). Out of line:
+  // Schedule() runs before every operation and must stay small.
+  __attribute__((noinline)) void SchedulePaused(EmuCpu* cur) {
+    if (cur != nullptr && prng_.Chance(pause_threshold_)) {
+      cur->paused_until_ = now_ + 1 + prng_.Below(2 * static_cast<uint64_t>(pause_ticks_));
+    }
+    for (;;) {
+      awake_.clear();
+      for (EmuCpu* c : live_) {
+        if (c->paused_until_ <= now_) awake_.push_back(c);
+      }
+      if (!awake_.empty()) break;
+      // Everyone pauses: time passes, stores drain, nobody runs.
+      ++now_;
+      if (nonempty_buffers_ > 0 && prng_.Chance(drain_threshold_)) DrainSomething();
+    }
+    EmuCpu* next = awake_.size() == 1 ? awake_[0]
+                   : cpu_weight_.empty() ? awake_[prng_.Below(awake_.size())]
+                                         : PickWeighted(cpu_weight_, awake_);
+    if (next != cur) SwitchTo(cur, next);
   }
 
   void SwitchTo(EmuCpu* from, EmuCpu* to) {
@@ -610,13 +688,21 @@ class EmulatedSystem final : public MemorySystem {
 
   void DrainSomething() {
     // Pick a CPU with buffered stores.
-    uint64_t k = prng_.Below(static_cast<uint64_t>(nonempty_buffers_));
     EmuCpu* c = nullptr;
-    for (EmuCpu* x : all_) {
-      if (!x->buffer_.empty() && k-- == 0) {
-        c = x;
-        break;
+    if (drain_weight_.empty()) {
+      uint64_t k = prng_.Below(static_cast<uint64_t>(nonempty_buffers_));
+      for (EmuCpu* x : all_) {
+        if (!x->buffer_.empty() && k-- == 0) {
+          c = x;
+          break;
+        }
       }
+    } else {
+      drain_cands_.clear();
+      for (EmuCpu* x : all_) {
+        if (!x->buffer_.empty()) drain_cands_.push_back(x);
+      }
+      c = PickWeighted(drain_weight_, drain_cands_);
     }
     DrainOne(c);
   }
@@ -773,10 +859,16 @@ class EmulatedSystem final : public MemorySystem {
 
   const RunOptions options_;
   Prng prng_;
-  const uint64_t drain_threshold_;
-  const uint64_t stale_threshold_;
-  const uint64_t drop_threshold_;
-  const uint64_t slow_threshold_;
+  uint64_t drain_threshold_ = 0;
+  uint64_t stale_threshold_ = 0;
+  uint64_t drop_threshold_ = 0;
+  uint64_t slow_threshold_ = 0;
+  std::vector<uint32_t> cpu_weight_;    // empty: uniform
+  std::vector<uint32_t> drain_weight_;  // empty: uniform
+  std::vector<EmuCpu*> drain_cands_;    // scratch of DrainSomething()
+  uint64_t pause_threshold_ = 0;
+  uint32_t pause_ticks_ = 16;
+  std::vector<EmuCpu*> awake_;          // scratch of SchedulePaused()
   const bool tracing_;
 
   std::atomic<bool> stop_{false};
@@ -896,6 +988,7 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
     c->acq_ = 0;
     c->cum_ = 0;
     c->barrier_seen_ = false;
+    c->paused_until_ = 0;
     c->live_ = true;
     absl::Status s = PrepareCoroutine(c);
     if (!s.ok()) return s;

@@ -406,6 +406,13 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       std::vector<size_t> ready;
       size_t head = 0;
       bool passed = false;  // a later instruction went before an earlier one
+      // One run in four is eager: a later instruction that may go first
+      // does so 7 times in 8, and what it passed waits longer (mean 63
+      // scheduling points), so shapes that need several instructions to go
+      // early while the passed one waits for other CPUs (herd's LB-like
+      // DETOURs) are sampled often enough. Same legal choices, other odds.
+      const bool eager = mem.Pick(4) == 1;  // native: Pick() is 0, never eager
+      const uint64_t stay = eager ? 64 : 8;
       while (head < prog.size()) {
         ready.clear();
         for (size_t j = head + 1; j < prog.size(); ++j) {
@@ -420,15 +427,19 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
         }
         size_t pick = head;
         if (!ready.empty()) {
-          const uint64_t k = mem.Pick(ready.size() + 1);
-          if (k > 0) pick = ready[k - 1];
+          if (eager) {
+            if (mem.Pick(8) != 0) pick = ready[mem.Pick(ready.size())];
+          } else {
+            const uint64_t k = mem.Pick(ready.size() + 1);
+            if (k > 0) pick = ready[k - 1];
+          }
         }
         if (pick == head && passed) {
           // An access that a later one passed may be performed long after
           // (LB's other side waits for the passing store; a passed store
           // lands after other CPUs' writes): wait a geometric number of
-          // scheduling points (mean 7).
-          while (mem.Pick(8) != 0) mem.Relax();
+          // scheduling points (mean 7, eager 63).
+          while (mem.Pick(stay) != 0) mem.Relax();
         }
         execute(pick);
         done[pick] = 1;
