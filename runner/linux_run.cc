@@ -581,6 +581,11 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   absl::Mutex qmu;
   std::vector<watch::LinuxConsoleEvent> pending;  // guarded by qmu
   std::atomic<int64_t> init_start_ns{0};
+  // Console reports that have begun (their title line seen). A report is
+  // complete only at its end marker, the next report or its 60th line, but
+  // its hypervisor facts are those of the watch loop's first snapshot after
+  // its title: what the vCPUs were doing when the kernel spoke.
+  std::atomic<int> titles_seen{0};
   watch::LinuxConsoleWatcher watcher([&](const watch::LinuxConsoleEvent& e) {
     absl::MutexLock l(&qmu);
     pending.push_back(e);
@@ -594,6 +599,7 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     if (absl::StrContains(line, "kvmbed-init: start") && init_start_ns.load() == 0) {
       init_start_ns.store(absl::ToUnixNanos(absl::Now()));
     }
+    if (!watch::ClassifyLinuxLine(line).kind.empty()) titles_seen.fetch_add(1);
   };
   absl::Notification ended;
   vmm::GuestEnd end_how = vmm::GuestEnd::kRunning;
@@ -718,8 +724,9 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   };
   int found = 0;
   auto report = [&](const std::string& kind, const std::string& source, int cpu,
-                    const std::vector<std::string>& lines, bool fatal) {
-    Snapshot s = take(absl::Milliseconds(300));
+                    const std::vector<std::string>& lines, bool fatal,
+                    const Snapshot* at = nullptr) {
+    Snapshot s = at != nullptr ? *at : take(absl::Milliseconds(300));
     int target = -1;
     if (cpu >= 0 && cpu < n) target = waits_for(s, cpu);
     if (target < 0) target = waits_for(s, -1);
@@ -764,6 +771,19 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   const absl::Duration period = absl::Seconds(1.0 / lg.sample_hz);
   std::vector<absl::Time> in_wait_since(n, absl::InfiniteFuture());
   std::vector<bool> reported(n, false);
+  // Snapshots taken at the start of console reports, oldest first; reports
+  // complete in the order they begin.
+  std::deque<Snapshot> title_snaps;
+  int titles_snapped = 0;
+  auto console_report = [&](const watch::LinuxConsoleEvent& e) {
+    if (title_snaps.empty()) {
+      report(e.kind, "console", e.cpu, e.lines, e.fatal);
+      return;
+    }
+    Snapshot at = std::move(title_snaps.front());
+    title_snaps.pop_front();
+    report(e.kind, "console", e.cpu, e.lines, e.fatal, &at);
+  };
   absl::Time deadline = t0 + lg.timeout;
   bool timed_out = false;
   while (!ended.WaitForNotificationWithTimeout(period)) {
@@ -787,10 +807,13 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
       absl::MutexLock l(&qmu);
       evs.swap(pending);
     }
-    for (const auto& e : evs) report(e.kind, "console", e.cpu, e.lines, e.fatal);
+    for (const auto& e : evs) console_report(e);
     // RIP sampling.
     Snapshot s = take(std::min(period, absl::Milliseconds(100)));
     ++result.rip_samples;
+    for (const int seen = titles_seen.load(); titles_snapped < seen; ++titles_snapped) {
+      title_snaps.push_back(s);
+    }
     absl::Time now = absl::Now();
     for (int i = 0; i < n; ++i) {
       if (!s.facts[i].answered || !IsIpiWait(s.sym[i])) {
@@ -826,7 +849,7 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     absl::MutexLock l(&qmu);
     evs.swap(pending);
   }
-  for (const auto& e : evs) report(e.kind, "console", e.cpu, e.lines, e.fatal);
+  for (const auto& e : evs) console_report(e);
   if (timed_out) {
     report("hang", "timeout", -1,
            {absl::StrCat("the guest did not power off within ", absl::FormatDuration(lg.timeout))},
