@@ -30,7 +30,8 @@ sources() {
   case "$1" in
     # Every library file of configs/ (the profile loader is several files).
     profile|libvirt) echo $(ls configs/*.cc | grep -v '_test\.cc$') base/cpuset.cc \
-                          hostipi/kernel_model.cc base/input.cc "$SHIPPED" ;;
+                          hostipi/kernel_model.cc hostipi/ordering_mode.cc \
+                          base/input.cc "$SHIPPED" ;;
     report) echo report/run_data.cc report/render.cc base/input.cc base/event_schema.cc ;;
     parsers) echo base/cpuset.cc hostipi/kernel_model.cc ;;
     elf) echo vmm/elf.cc vmm/guest_memory.cc vmm/kvm.cc ;;

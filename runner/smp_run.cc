@@ -771,7 +771,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         hp.kernel_model, ", csd threshold ", absl::FormatDuration(hp.threshold),
                         " (", hp.threshold_source, ")\n"));
       Event("hostipi_start", {{"kernel_model", hp.kernel_model},
-                              {"mode", hp.ordering},
+                              {"mode", hostipi::OrderingModeName(hp.ordering)},
                               {"store_hold_ns", absl::ToInt64Nanoseconds(hp.store_hold)},
                               {"threshold_ns", absl::ToInt64Nanoseconds(hp.threshold)},
                               {"calibrated", hp.threshold_calibrated},
