@@ -30,7 +30,7 @@ sources() {
   case "$1" in
     # Every library file of configs/ (the profile loader is several files).
     profile|libvirt) echo $(ls configs/*.cc | grep -v '_test\.cc$') base/cpuset.cc \
-                          hostipi/kernel_model.cc hostipi/ordering_mode.cc \
+                          hostipi/kernel_model.cc hostipi/ordering_mode.cc runner/guest_workload.cc \
                           base/input.cc "$SHIPPED" ;;
     report) echo report/run_data.cc report/render.cc base/input.cc base/event_schema.cc ;;
     parsers) echo base/cpuset.cc hostipi/kernel_model.cc ;;

@@ -29,7 +29,7 @@ namespace {
 
 GuestSpec IoGuest() {
   GuestSpec g;
-  g.workload = "torture";
+  g.workload = GuestWorkload::kTorture;
   g.weights = {1, 0, 1, 0, 0, 0, 0};  // a little guest-plane traffic too
   g.stress_io = 2;                    // IO exits: the "page faults"
   g.csd_timeout = absl::Seconds(5);
@@ -96,7 +96,7 @@ TEST(HostPlaneSmpTest, LostHostIpiFailsTheRun) {
   o.hostipi.stall_threshold = absl::Milliseconds(200);
   o.hostipi.drop_host_ipi_vcpu = 0;
   GuestSpec g;
-  g.workload = "spin";
+  g.workload = GuestWorkload::kSpin;
   g.csd_timeout = absl::Seconds(5);
   g.soft_lockup_threshold = absl::Seconds(20);
   g.stat_interval = absl::ZeroDuration();
@@ -119,7 +119,7 @@ TEST(HostPlaneSmpTest, LiveCountersFromTheRunner) {
   o.hostipi.vcpu_exit_calls = false;
   o.hostipi.stall_threshold = absl::Seconds(2);
   GuestSpec g;
-  g.workload = "spin";
+  g.workload = GuestWorkload::kSpin;
   g.csd_timeout = absl::Seconds(5);
   g.soft_lockup_threshold = absl::Seconds(20);
   g.stat_interval = absl::ZeroDuration();
