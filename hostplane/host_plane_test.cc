@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "base/reproduction.h"
 #include "vmm/machine.h"
 
@@ -53,6 +54,7 @@ HostPlaneResult RunWith(HostPlane& plane, const VmSpec& vm, absl::Duration budge
                         const std::function<bool()>& done = nullptr,
                         const std::function<void()>& after_start = nullptr) {
   vmm::MachineOptions mo;
+  mo.guest_elf = guest::Image();
   mo.workload = abi::kWorkloadSpin;
   mo.log_console = false;
   mo.hooks = &plane;

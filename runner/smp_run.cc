@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "guest/image.h"
 #include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "vmm/elf.h"
@@ -674,6 +675,7 @@ absl::Status SmpSession::Setup() {
   csd_timeout_ = result.csd_timeout;
 
   vmm::MachineOptions mo;
+  mo.guest_elf = guest::Image();
   mo.workload = guest_.workload == GuestWorkload::kIdle   ? abi::kWorkloadIdle
                 : guest_.workload == GuestWorkload::kSpin ? abi::kWorkloadSpin
                                                           : abi::kWorkloadSmp;
