@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "guest/image.h"
 #include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "vmm/machine.h"
@@ -31,6 +32,7 @@ absl::StatusOr<BootBenchResult> RunBootBench(const BootBenchOptions& options) {
   spec.vcpu_pinned.assign(options.vcpus, false);
 
   vmm::MachineOptions mopts;
+  mopts.guest_elf = guest::Image();
   mopts.log_console = false;
   BootBenchResult result;
   result.vcpus = options.vcpus;

@@ -81,12 +81,12 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
   RETURN_IF_ERROR(CheckMap(g, field, GuestKeys()));
   GuestSpec spec;
   if (g["workload"]) {
-    ASSIGN_OR_RETURN(spec.workload, String(g["workload"], field + ".workload"));
-    if (spec.workload != "idle" && spec.workload != "spin" && spec.workload != "torture") {
-      return Error(g["workload"], field + ".workload",
-                   absl::StrCat("'", Excerpt(spec.workload),
-                                "' is not a workload; use idle, spin or torture"));
+    ASSIGN_OR_RETURN(std::string text, String(g["workload"], field + ".workload"));
+    absl::StatusOr<GuestWorkload> workload = ParseGuestWorkload(text);
+    if (!workload.ok()) {
+      return Error(g["workload"], field + ".workload", std::string(workload.status().message()));
     }
+    spec.workload = *workload;
   }
   if (g["ops_per_vcpu"]) {
     ASSIGN_OR_RETURN(int ops, Int(g["ops_per_vcpu"], field + ".ops_per_vcpu", 0, 1000000000));
@@ -218,7 +218,7 @@ absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
                        static_cast<uint64_t>(vm.vcpus) * vm.vcpus * 64;
     csd_end = (csd_end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
     uint64_t need = csd_end + static_cast<uint64_t>(g.stress_vm) * g.stress_vm_bytes;
-    if (g.workload == "torture" && need > std::min<uint64_t>(vm.memory_bytes, 3ull << 30)) {
+    if (g.workload == GuestWorkload::kTorture && need > std::min<uint64_t>(vm.memory_bytes, 3ull << 30)) {
       return Error(gnode, gfield + ".stress",
                    absl::StrFormat("VM %s needs %d MiB of RAM below 3 GiB for this guest "
                                    "workload but has %d MiB; raise its memory or lower "

@@ -9,6 +9,7 @@
 #include "base/input.h"
 #include "base/status_macros.h"
 #include "hostipi/kernel_model.h"
+#include "hostipi/ordering_mode.h"
 
 namespace kvmbed {
 namespace profile_internal {
@@ -53,16 +54,19 @@ const std::vector<KeySpec>& HostIpiSenderKeys() {
 
 }  // namespace
 
-absl::StatusOr<std::string> ProfileReader::OrderingMode(const YAML::Node& n,
-                                                        const std::string& field) const {
-  ASSIGN_OR_RETURN(std::string mode, String(n, field));
-  if (mode != "native" && mode != "emulated-power") {
+absl::StatusOr<hostipi::OrderingMode> ProfileReader::OrderingMode(
+    const YAML::Node& n, const std::string& field) const {
+  ASSIGN_OR_RETURN(std::string text, String(n, field));
+  // Profiles take only the canonical spellings; the parser also accepts
+  // other cases and "emulated_power" (command-line flags).
+  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(text);
+  if (!mode.ok() || text != hostipi::OrderingModeName(*mode)) {
     return Error(n, field,
-                 absl::StrCat("'", Excerpt(mode),
+                 absl::StrCat("'", Excerpt(text),
                               "' is not a mode; use emulated-power (a seeded POWER store "
                               "buffer) or native (this machine's own ordering)"));
   }
-  return mode;
+  return *mode;
 }
 
 absl::StatusOr<std::string> ProfileReader::KernelModelText(const YAML::Node& n,
@@ -117,11 +121,12 @@ absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) cons
     ASSIGN_OR_RETURN(spec.enabled, Bool(h["enabled"], "hostipi.enabled"));
   }
   if (h["kernel_model"]) {
-    ASSIGN_OR_RETURN(spec.kernel_model, String(h["kernel_model"], "hostipi.kernel_model"));
-    absl::StatusOr<hostipi::KernelModel> km = hostipi::KernelModel::Parse(spec.kernel_model);
+    ASSIGN_OR_RETURN(std::string text, String(h["kernel_model"], "hostipi.kernel_model"));
+    absl::StatusOr<hostipi::KernelModel> km = hostipi::KernelModel::Parse(text);
     if (!km.ok()) {
       return Error(h["kernel_model"], "hostipi.kernel_model", std::string(km.status().message()));
     }
+    spec.kernel_model = *km;
   }
   if (h["ordering"]) {
     ASSIGN_OR_RETURN(spec.ordering, OrderingMode(h["ordering"], "hostipi.ordering"));
@@ -133,7 +138,7 @@ absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) cons
                    "longer than 1s; a store buffer holds a store for microseconds to "
                    "milliseconds, e.g. store_hold: 1ms");
     }
-    if (spec.ordering != "emulated-power") {
+    if (spec.ordering != hostipi::OrderingMode::kEmulatedPower) {
       return Error(h["store_hold"], "hostipi.store_hold",
                    "only means something with ordering: emulated-power; add it or drop "
                    "store_hold");

@@ -35,8 +35,10 @@ TEST(HostIpiProfileTest, FullSection) {
   ASSERT_TRUE(r.ok()) << r.status();
   const HostIpiSpec& h = r->hostipi;
   EXPECT_TRUE(h.enabled);  // a section without `enabled:` asks for the plane
-  EXPECT_EQ(h.kernel_model, "v5.4,mb-after-clear=off,demux=peek");
-  EXPECT_EQ(h.ordering, "emulated-power");
+  EXPECT_EQ(h.kernel_model.ToString(), "v5.4,mb-after-clear=off,demux=peek");
+  EXPECT_FALSE(h.kernel_model.mb_after_clear);
+  EXPECT_EQ(h.kernel_model.demux, hostipi::DemuxRead::kPeek);
+  EXPECT_EQ(h.ordering, hostipi::OrderingMode::kEmulatedPower);
   EXPECT_EQ(h.store_hold, absl::Milliseconds(50));
   EXPECT_EQ(h.ksmd_threads, 2);
   EXPECT_EQ(h.ksmd_cpus, (std::vector<int>{0, 1}));
@@ -66,6 +68,10 @@ void ExpectError(const std::string& section, const std::string& where,
 TEST(HostIpiProfileTest, ErrorsNameFileLineFieldAndFix) {
   ExpectError("hostipi:\n  ordering: tso\n", "hp.yaml:5:", "hostipi.ordering",
               "emulated-power");
+  // Profiles take the canonical spellings only (flags also take other cases).
+  ExpectError("hostipi:\n  ordering: emulated_power\n", "hp.yaml:5:", "hostipi.ordering",
+              "emulated-power");
+  ExpectError("hostipi:\n  ordering: Native\n", "hp.yaml:5:", "hostipi.ordering", "native");
   ExpectError("hostipi:\n  ordering: emulated-power\n  store_hold: 5s\n", "hp.yaml:6:",
               "hostipi.store_hold", "1ms");
   ExpectError("hostipi:\n  store_hold: 1ms\n", "hp.yaml:5:", "hostipi.store_hold",

@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "configs/profile.h"
+#include "hostipi/ordering_mode.h"
 #include "runner/run_spec.h"
 #include "scenarios/reproduce_spec.h"
 #include "yaml-cpp/yaml.h"
@@ -128,8 +129,9 @@ class ProfileReader {
   // host_fields.cc
   absl::Status ReadHostStress(const YAML::Node& node, RunSpec* spec) const;
   absl::StatusOr<HostIpiSpec> ReadHostIpi(const YAML::Node& node) const;
-  // A hostipi ordering mode ("native" / "emulated-power") at `field`.
-  absl::StatusOr<std::string> OrderingMode(const YAML::Node& n, const std::string& field) const;
+  // A hostipi ordering mode at `field`, spelled "native" or "emulated-power".
+  absl::StatusOr<hostipi::OrderingMode> OrderingMode(const YAML::Node& n,
+                                                     const std::string& field) const;
   // A hostipi KernelModel string at `field`, checked by its parser.
   absl::StatusOr<std::string> KernelModelText(const YAML::Node& n,
                                               const std::string& field) const;

@@ -577,7 +577,7 @@ TEST(ProfileRobustnessTest, MutatedProfilesGiveASpecOrAnError) {
 TEST(GuestSectionTest, DefaultsWhenAbsent) {
   auto spec = LoadProfileFromString(kSmall, "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->guest.workload, "idle");
+  EXPECT_EQ(spec->guest.workload, GuestWorkload::kIdle);
   EXPECT_EQ(spec->guest.csd_timeout, absl::ZeroDuration());  // calibrate
   EXPECT_EQ(spec->guest.weights, std::vector<int>(7, -1));
 }
@@ -616,7 +616,7 @@ TEST(GuestSectionTest, ReadsEveryField) {
       "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   const GuestSpec& g = spec->guest;
-  EXPECT_EQ(g.workload, "torture");
+  EXPECT_EQ(g.workload, GuestWorkload::kTorture);
   EXPECT_EQ(g.ops_per_vcpu, 5000u);
   EXPECT_EQ(g.nthreads, 1);
   EXPECT_EQ(g.ring, 0);
@@ -668,9 +668,9 @@ TEST(GuestSectionTest, PerVmSectionReplacesTheRunWideOne) {
       "  - {name: b, vcpus: 2, memory: 64M}\n",
       "t.yaml", opts);
   ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->GuestFor("a").workload, "torture");
+  EXPECT_EQ(spec->GuestFor("a").workload, GuestWorkload::kTorture);
   EXPECT_EQ(spec->GuestFor("a").stress_cpu, 3);
-  EXPECT_EQ(spec->GuestFor("b").workload, "spin");
+  EXPECT_EQ(spec->GuestFor("b").workload, GuestWorkload::kSpin);
   EXPECT_THAT(ErrorOf("name: r\n"
                       "vms:\n"
                       "  - {name: a, vcpus: 2, memory: 64M, guest: {workload: nope}}\n"),

@@ -38,7 +38,7 @@ TEST(WakelistProfileTest, ShippedProfileLoads) {
   EXPECT_EQ(r.fixed_budget, absl::Seconds(20));
   EXPECT_EQ(r.fixed_operations, 1000000);
   EXPECT_EQ(r.seed, 1u);
-  EXPECT_EQ(r.wakelist.mode, "emulated-power");
+  EXPECT_EQ(r.wakelist.mode, hostipi::OrderingMode::kEmulatedPower);
   EXPECT_EQ(r.wakelist.cpus, 4);
   EXPECT_EQ(r.wakelist.buggy_model, "pre-9fb1b36");
   EXPECT_EQ(r.wakelist.fixed_model, "9fb1b36");
@@ -100,7 +100,7 @@ TEST(LostHostIpiProfileTest, ShippedProfileLoads) {
   const ReproduceSpec& r = spec->reproduce;
   EXPECT_EQ(r.scenario, "lost-host-ipi");
   EXPECT_EQ(r.lost_host_ipi.shape, 1);
-  EXPECT_EQ(r.lost_host_ipi.mode, "emulated-power");
+  EXPECT_EQ(r.lost_host_ipi.mode, hostipi::OrderingMode::kEmulatedPower);
   EXPECT_EQ(r.fixed_operations, 1000000);
   EXPECT_EQ(r.lost_host_ipi.buggy_model, "");  // the shape's default
 }
@@ -114,7 +114,7 @@ TEST(LostHostIpiProfileTest, EveryKeyIsRead) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   const ReproduceSpec& r = spec->reproduce;
   EXPECT_EQ(r.lost_host_ipi.shape, 2);
-  EXPECT_EQ(r.lost_host_ipi.mode, "native");
+  EXPECT_EQ(r.lost_host_ipi.mode, hostipi::OrderingMode::kNative);
   EXPECT_EQ(r.lost_host_ipi.cpus, 3);
   EXPECT_EQ(r.lost_host_ipi.buggy_model, "v5.3");
   EXPECT_EQ(r.lost_host_ipi.fixed_model, "v5.4,demux=peek");

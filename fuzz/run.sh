@@ -10,38 +10,77 @@
 # a failed case, with the fuzzer's report), and the script exits 1 when any
 # target found something.
 #   fuzz/run.sh [SECONDS] [NAME...]     NAME: profile libvirt report parsers elf
+#                                       (default: every fuzzer of fuzz/BUILD)
+#   fuzz/run.sh --list [NAME...]        prints each fuzzer's sources, as Bazel has them
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_EACH="${1:-60}"; shift || true
-NAMES=("$@"); [ ${#NAMES[@]} -gt 0 ] || NAMES=(profile libvirt report parsers elf)
+LIST=0
+if [ "${1:-}" = "--list" ]; then LIST=1; shift; else SECONDS_EACH="${1:-60}"; shift || true; fi
+NAMES=("$@")
+if [ ${#NAMES[@]} -eq 0 ]; then
+  # Every fuzzer fuzz/BUILD defines (FUZZERS).
+  mapfile -t NAMES < <(bazel query --noshow_progress 'tests(//fuzz:all)' 2>/dev/null |
+                       sed -n 's|^//fuzz:\(.*\)_fuzzer_replay_test$|\1|p')
+  [ ${#NAMES[@]} -gt 0 ] || { echo "fuzz/run.sh: bazel query finds no //fuzz:*_fuzzer_replay_test" >&2; exit 2; }
+fi
 OUT="${OUT:-/tmp/kvmbed-fuzz}"
 CXX="${CXX:-clang++-14}"
-mkdir -p "$OUT/artifacts"
 found=0
 
-# The generated list of shipped profiles comes from its Bazel rule.
-bazel build //configs:shipped_profiles >/dev/null 2>&1
-SHIPPED="$(bazel info output_path 2>/dev/null)/k8-fastbuild/bin/configs/shipped_profiles.cc"
+mkdir -p "$OUT/artifacts"
 
 # System libraries: the link list of //third_party:system.BUILD.
 LIBS=$(grep -oE '"-l[^"]+"' third_party/system.BUILD | tr -d '"' | grep -v -E 'gtest|gmock|benchmark' | sort -u)
 
+# The sources of fuzzer NAME are what Bazel links into //fuzz:NAME_fuzzer_replay_test:
+# every .cc of this repository in its deps (no toolchain), less fuzz/'s own files
+# (the entry point is fuzz/NAME_fuzzer.cc; replay_main.cc is the replay's main).
+# Generated sources (genrule outputs such as the shipped-profile list) are built
+# and taken from bazel-bin.
+# Nothing is listed by hand, so a library that gains a .cc cannot be left out; a
+# target Bazel does not know, or a listed file that is absent, stops the script
+# (exit 2) naming the target.
+BIN="$(bazel info bazel-bin 2>/dev/null)" || { echo "fuzz/run.sh: bazel info bazel-bin failed" >&2; exit 2; }
 sources() {
-  case "$1" in
-    # Every library file of configs/ (the profile loader is several files).
-    profile|libvirt) echo $(ls configs/*.cc | grep -v '_test\.cc$') base/cpuset.cc \
-                          hostipi/kernel_model.cc base/input.cc "$SHIPPED" ;;
-    report) echo report/run_data.cc report/render.cc base/input.cc base/event_schema.cc ;;
-    parsers) echo base/cpuset.cc hostipi/kernel_model.cc ;;
-    elf) echo vmm/elf.cc vmm/guest_memory.cc vmm/kvm.cc ;;
-  esac
+  local target="//fuzz:$1_fuzzer_replay_test" labels generated label path
+  labels=$(bazel query --noshow_progress --noimplicit_deps \
+             "kind('source file', deps($target)) except //fuzz:*" 2>/dev/null) &&
+  generated=$(bazel query --noshow_progress --noimplicit_deps \
+                "labels(outs, kind(genrule, deps($target)) except //fuzz:*)" 2>/dev/null) || {
+    echo "fuzz/run.sh: $1: bazel query of $target failed (is '$1' a key of FUZZERS in fuzz/BUILD?)" >&2
+    return 2
+  }
+  generated=$(echo "$generated" | grep -E '^//[^:]*:[^:]*\.cc$' || true)
+  if [ -n "$generated" ]; then
+    # shellcheck disable=SC2086
+    bazel build --noshow_progress $generated >/dev/null 2>&1 ||
+      { echo "fuzz/run.sh: $1: building the generated sources of $target failed:" $generated >&2; return 2; }
+  fi
+  local out=()
+  for label in $(echo "$labels" | grep -E '^//[^:]*:[^:]*\.(cc|c)$') $generated; do
+    path="${label#//}"; path="${path/://}"; path="${path#/}"
+    if echo "$generated" | grep -qxF "$label"; then path="$BIN/$path"; fi
+    [ -f "$path" ] || { echo "fuzz/run.sh: $1: $path, a source of $target, is missing" >&2; return 2; }
+    out+=("$path")
+  done
+  [ ${#out[@]} -gt 0 ] || { echo "fuzz/run.sh: $1: Bazel lists no sources for $target" >&2; return 2; }
+  echo "${out[@]}"
 }
+
+if [ "$LIST" = 1 ]; then
+  for name in "${NAMES[@]}"; do
+    srcs=$(sources "$name") || exit 2
+    echo "$name: fuzz/${name}_fuzzer.cc $srcs"
+  done
+  exit 0
+fi
 
 for name in "${NAMES[@]}"; do
   bin="$OUT/${name}_fuzzer"
-  # shellcheck disable=SC2046
+  srcs=$(sources "$name") || exit 2
+  # shellcheck disable=SC2086
   "$CXX" -std=c++17 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    "fuzz/${name}_fuzzer.cc" $(sources "$name") $LIBS -o "$bin"
+    "fuzz/${name}_fuzzer.cc" $srcs $LIBS -o "$bin"
   work="$OUT/corpus-$name"
   mkdir -p "$work"
   cp -n "fuzz/corpus/$name"/* "$work"/ 2>/dev/null || true

@@ -35,15 +35,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "hostipi/ordering_mode.h"
 
 namespace kvmbed {
 namespace hostipi {
-
-enum class OrderingMode { kNative, kEmulatedPower };
-
-// "native" / "emulated-power".
-const char* OrderingModeName(OrderingMode mode);
-absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text);
 
 // One word of modelled shared memory (host_ipi, ipi_message, a csd flag...).
 // Cache-line aligned so native runs measure ordering, not false sharing.

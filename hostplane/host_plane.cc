@@ -111,10 +111,6 @@ int64_t LatencyHistogram::ApproxQuantile(double q) const {
 
 absl::Status ValidateHostIpiSpec(const HostIpiSpec& s) {
   auto bad = [](const std::string& m) { return absl::InvalidArgumentError("hostipi." + m); };
-  absl::StatusOr<hostipi::KernelModel> km = hostipi::KernelModel::Parse(s.kernel_model);
-  if (!km.ok()) return bad(absl::StrCat("kernel_model: ", km.status().message()));
-  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(s.ordering);
-  if (!mode.ok()) return bad(absl::StrCat("ordering: ", mode.status().message()));
   if (s.store_hold <= absl::ZeroDuration() || s.store_hold > absl::Seconds(1)) {
     return bad(absl::StrCat("store_hold = ", absl::FormatDuration(s.store_hold),
                             ": use a hold in (0, 1s], e.g. 1ms"));
@@ -149,8 +145,8 @@ absl::StatusOr<HostPlaneOptions> HostPlaneOptionsFromSpec(const HostIpiSpec& s, 
         " ksmd thread(s); the host plane models at most ", hostipi::kMaxCpus,
         " CPUs per VM (lower hostipi.senders.ksmd_threads or the VM's vcpus)"));
   }
-  ASSIGN_OR_RETURN(o.model, hostipi::KernelModel::Parse(s.kernel_model));
-  ASSIGN_OR_RETURN(o.ordering, hostipi::ParseOrderingMode(s.ordering));
+  o.model = s.kernel_model;
+  o.ordering = s.ordering;
   o.store_hold = s.store_hold;
   o.ksmd_threads = s.ksmd_threads;
   o.ksmd_cpus = !s.ksmd_cpus.empty() ? s.ksmd_cpus : vm.emulator_affinity;
@@ -554,7 +550,7 @@ HostPlaneResult HostPlane::Result() const {
   r.kick_p50_ns = kick_p50_ns_;
   r.kick_p99_ns = kick_p99_ns_;
   r.kick_max_ns = kick_max_ns_;
-  r.ordering = hostipi::OrderingModeName(options_.ordering);
+  r.ordering = options_.ordering;
   if (buffers_) {
     r.store_hold = options_.store_hold;
     r.store_buffers = buffers_->GetStats();

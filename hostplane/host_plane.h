@@ -93,7 +93,8 @@ struct HostPlaneOptions {
 // Builds options from the profile's section (errors name the field and fix).
 absl::StatusOr<HostPlaneOptions> HostPlaneOptionsFromSpec(const HostIpiSpec& spec,
                                                           const VmSpec& vm);
-// Checks a HostIpiSpec alone: kernel model, ordering, store hold, ranges.
+// Checks a HostIpiSpec alone: store hold, ranges, senders (the kernel model
+// and ordering are typed, parsed where the profile or flag was read).
 absl::Status ValidateHostIpiSpec(const HostIpiSpec& spec);
 
 // A log2 histogram of csd round trips (ns), bucket b holds (2^(b-1), 2^b].
@@ -127,9 +128,8 @@ struct HostPlaneResult {
   int64_t kick_p50_ns = 0;
   int64_t kick_p99_ns = 0;
   int64_t kick_max_ns = 0;
-  // Memory ordering ("native" / "emulated-power") and, when emulated, the
-  // store buffers' counters.
-  std::string ordering;
+  // Memory ordering and, when emulated, the store buffers' counters.
+  hostipi::OrderingMode ordering = hostipi::OrderingMode::kNative;
   absl::Duration store_hold;
   hostipi::ThreadStoreBuffers::Stats store_buffers;
 };

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "hostipi/kernel_model.h"
+#include "hostipi/ordering_mode.h"
 
 namespace kvmbed {
 
@@ -18,14 +20,14 @@ namespace kvmbed {
 // hostipi protocol. One plane per VM (hostipi models at most 64 CPUs).
 struct HostIpiSpec {
   bool enabled = false;
-  // hostipi KernelModel string: preset[,site=value]..., e.g. "v5.3" or
-  // "v5.4,mb-after-clear=off,demux=peek".
-  std::string kernel_model = "v5.4";
-  // Memory ordering of the vCPU-thread CPUs: "native" (this machine's own)
-  // or "emulated-power" (a seeded software store buffer per thread that
+  // The modelled kernel, parsed from preset[,site=value]..., e.g. "v5.3" or
+  // "v5.4,mb-after-clear=off,demux=peek"; the default is the v5.4 preset.
+  hostipi::KernelModel kernel_model;
+  // Memory ordering of the vCPU-thread CPUs: native (this machine's own)
+  // or emulated-power (a seeded software store buffer per thread that
   // holds each unfenced store up to store_hold; hostipi/memory_model.h
   // ThreadStoreBuffers).
-  std::string ordering = "native";
+  hostipi::OrderingMode ordering = hostipi::OrderingMode::kNative;
   absl::Duration store_hold = absl::Milliseconds(1);
   // ksmd-like host stress threads per VM (smp_call_function_many on the
   // VM's vCPU-thread CPUs), pinned to ksmd_cpus (empty = the VM's

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "base/reproduction.h"
 #include "vmm/machine.h"
 
@@ -53,6 +54,7 @@ HostPlaneResult RunWith(HostPlane& plane, const VmSpec& vm, absl::Duration budge
                         const std::function<bool()>& done = nullptr,
                         const std::function<void()>& after_start = nullptr) {
   vmm::MachineOptions mo;
+  mo.guest_elf = guest::Image();
   mo.workload = abi::kWorkloadSpin;
   mo.log_console = false;
   mo.hooks = &plane;
@@ -166,22 +168,13 @@ TEST(HostPlaneTest, SpecValidation) {
   HostIpiSpec s;
   s.enabled = true;
   EXPECT_TRUE(ValidateHostIpiSpec(s).ok());
-  s.ordering = "emulated-power";
+  s.ordering = hostipi::OrderingMode::kEmulatedPower;
   EXPECT_TRUE(ValidateHostIpiSpec(s).ok());
-  s.ordering = "tso";
-  absl::Status st = ValidateHostIpiSpec(s);
-  EXPECT_FALSE(st.ok());
-  EXPECT_TRUE(absl::StrContains(st.message(), "hostipi.ordering")) << st;
-  EXPECT_TRUE(absl::StrContains(st.message(), "native")) << st;
   s = HostIpiSpec();
-  s.ordering = "emulated-power";
+  s.ordering = hostipi::OrderingMode::kEmulatedPower;
   s.store_hold = absl::Seconds(5);
-  st = ValidateHostIpiSpec(s);
+  absl::Status st = ValidateHostIpiSpec(s);
   EXPECT_TRUE(absl::StrContains(st.message(), "hostipi.store_hold")) << st;
-  s = HostIpiSpec();
-  s.kernel_model = "v5.3,demux=fast";
-  st = ValidateHostIpiSpec(s);
-  EXPECT_TRUE(absl::StrContains(st.message(), "hostipi.kernel_model")) << st;
   s = HostIpiSpec();
   s.ksmd_threads = 0;
   s.vcpu_exit_calls = false;
@@ -190,6 +183,20 @@ TEST(HostPlaneTest, SpecValidation) {
   big.vcpus = 64;
   s = HostIpiSpec();
   EXPECT_FALSE(HostPlaneOptionsFromSpec(s, big).ok());
+}
+
+// The spec's kernel model and ordering reach the plane's options as given.
+TEST(HostPlaneTest, OptionsCarryTheTypedModelAndOrdering) {
+  HostIpiSpec s;
+  EXPECT_EQ(s.kernel_model.ToString(), "v5.4");  // the documented default
+  absl::StatusOr<hostipi::KernelModel> km = hostipi::KernelModel::Parse("v5.3,demux=peek");
+  ASSERT_TRUE(km.ok()) << km.status();
+  s.kernel_model = *km;
+  s.ordering = hostipi::OrderingMode::kEmulatedPower;
+  absl::StatusOr<HostPlaneOptions> o = HostPlaneOptionsFromSpec(s, SmallVm(2));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->model.ToString(), "v5.3,demux=peek");
+  EXPECT_EQ(o->ordering, hostipi::OrderingMode::kEmulatedPower);
 }
 
 }  // namespace

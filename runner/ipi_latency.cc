@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "vmm/machine.h"
 
 namespace kvmbed {
@@ -80,6 +81,7 @@ absl::StatusOr<IpiLatency> RunIpiBench(const VmSpec& vm, const IpiBenchOptions& 
                                                    " MiB (raise memory or lower iterations)"));
   }
   vmm::MachineOptions mo;
+  mo.guest_elf = guest::Image();
   mo.workload = abi::kWorkloadIpiBench;
   mo.log_console = false;
   // Keep the VMM's own thread quiet while the guest measures: every Run()

@@ -29,6 +29,7 @@
 #include "base/event_log.h"
 #include "base/status_macros.h"
 #include "vmm/guest_memory.h"
+#include "vmm/guest_page_walk.h"
 #include "vmm/kvm.h"
 #include "vmm/linux_boot.h"
 #include "vmm/linux_platform.h"
@@ -269,26 +270,6 @@ std::string VecList(const std::vector<int>& v) {
   return s.empty() ? "-" : absl::StrJoin(s, ",");
 }
 
-// Guest-virtual to guest-physical through the guest's 4-level page tables
-// (guests run without LA57), for reading a stuck vCPU's kernel stack.
-absl::StatusOr<uint64_t> GuestVirtToPhys(const vmm::GuestMemory& mem, uint64_t cr3,
-                                         uint64_t va) {
-  uint64_t table = cr3 & 0x000ffffffffff000ull;
-  for (int level = 3; level >= 0; --level) {
-    const uint64_t index = (va >> (12 + 9 * level)) & 0x1ff;
-    ASSIGN_OR_RETURN(uint64_t e, mem.ReadAs<uint64_t>(table + index * 8));
-    if (!(e & 1)) return absl::NotFoundError(absl::StrFormat("0x%x not mapped", va));
-    const uint64_t addr = e & 0x000ffffffffff000ull;
-    if (level > 0 && level < 3 && (e & 0x80)) {  // 1 GiB or 2 MiB page
-      const uint64_t size = 1ull << (12 + 9 * level);
-      return (addr & ~(size - 1)) | (va & (size - 1));
-    }
-    if (level == 0) return addr | (va & 0xfff);
-    table = addr;
-  }
-  return absl::InternalError("unreachable");
-}
-
 // The words on a vCPU's stack (from RSP, up to `bytes`) that point into the
 // kernel image (the top 1 GiB less the modules area); with the kernel's
 // System.map, or /proc/kallsyms of the same kernel booted with nokaslr,
@@ -296,7 +277,7 @@ absl::StatusOr<uint64_t> GuestVirtToPhys(const vmm::GuestMemory& mem, uint64_t c
 std::string KernelStackWords(const vmm::GuestMemory& mem, const VcpuFacts& f, size_t bytes) {
   std::vector<std::string> words;
   for (size_t off = 0; off < bytes; off += 8) {
-    absl::StatusOr<uint64_t> pa = GuestVirtToPhys(mem, f.cr3, f.regs.rsp + off);
+    absl::StatusOr<uint64_t> pa = vmm::GuestVirtToPhys(mem, f.cr3, f.regs.rsp + off);
     if (!pa.ok()) break;
     absl::StatusOr<uint64_t> w = mem.ReadAs<uint64_t>(*pa);
     if (!w.ok()) break;

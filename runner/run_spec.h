@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "hostplane/host_plane_spec.h"
+#include "runner/guest_workload.h"
 #include "vmm/vm_spec.h"
 
 namespace kvmbed {
@@ -48,9 +49,9 @@ struct GuestSpec {
   // guest.kernel and the other Linux fields; linux.present = false for the
   // built-in guest.
   LinuxGuestSpec linux;
-  // "idle" (halt, timer heartbeats), "spin" (busy heartbeat loop) or
-  // "torture" (the IPI mix + stress workers below).
-  std::string workload = "idle";
+  // idle (halt, timer heartbeats), spin (busy heartbeat loop) or torture
+  // (the IPI mix + stress workers below).
+  GuestWorkload workload = GuestWorkload::kIdle;
   // Torture ops per vCPU; 0 = until the run's duration ends.
   uint64_t ops_per_vcpu = 0;
   // Run the torture op loop in ring 3 (3), ring 0 (0), or choose by the

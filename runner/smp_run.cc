@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "guest/image.h"
 #include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "vmm/elf.h"
@@ -528,7 +529,7 @@ void SmpSession::AddLatency(int vcpu, hostplane::LatencyHistogram* h) {
 
 void SmpSession::LatencyEvent(const hostplane::LatencyHistogram& h) {
   // idle / spin guests make no smp_call_function calls: no empty plots.
-  if (o_.events == nullptr || guest_.workload != "torture") return;
+  if (o_.events == nullptr || guest_.workload != GuestWorkload::kTorture) return;
   o_.events->Emit("ipi_latency", LatencyEventFields(h, "guest", vm_.name));
 }
 
@@ -674,9 +675,10 @@ absl::Status SmpSession::Setup() {
   csd_timeout_ = result.csd_timeout;
 
   vmm::MachineOptions mo;
-  mo.workload = guest_.workload == "idle"   ? abi::kWorkloadIdle
-                : guest_.workload == "spin" ? abi::kWorkloadSpin
-                                            : abi::kWorkloadSmp;
+  mo.guest_elf = guest::Image();
+  mo.workload = guest_.workload == GuestWorkload::kIdle   ? abi::kWorkloadIdle
+                : guest_.workload == GuestWorkload::kSpin ? abi::kWorkloadSpin
+                                                          : abi::kWorkloadSmp;
   mo.log_console = false;
   mo.hugepages = o_.hugepages;
   mo.mergeable = o_.mergeable;
@@ -722,14 +724,14 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
   }
   ran_ = true;
   SmpRunResult result = result_;
-  const bool smp_workload = guest_.workload == "torture";
+  const bool smp_workload = guest_.workload == GuestWorkload::kTorture;
   absl::Status pin = PinThisThread(vm_.emulator_affinity, "the VMM thread");
   if (!pin.ok())
     Emit(absl::StrCat("kvmbed: VM ", vm_.name, ": emulatorpin: ", pin.message(), "\n"));
   Emit(absl::StrFormat(
       "kvmbed: VM %s: %d vCPUs, workload %s, %d ops/vCPU%s, stress cpu %d io %d vm %d x %d "
       "bytes, csd timeout %s, soft lockup %s%s%s\n",
-      vm_.name, vm_.vcpus, guest_.workload, guest_.ops_per_vcpu,
+      vm_.name, vm_.vcpus, GuestWorkloadName(guest_.workload), guest_.ops_per_vcpu,
       guest_.ops_per_vcpu == 0 ? " (until the end)" : "", guest_.stress_cpu, guest_.stress_io,
       guest_.stress_vm, guest_.stress_vm_bytes, absl::FormatDuration(result.csd_timeout),
       absl::FormatDuration(result.soft_lockup_threshold),
@@ -741,7 +743,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
           : ""));
 
   Event("smp_start", {{"vcpus", vm_.vcpus},
-                      {"workload", guest_.workload},
+                      {"workload", GuestWorkloadName(guest_.workload)},
                       {"csd_timeout_ns", absl::ToInt64Nanoseconds(result.csd_timeout)},
                       {"soft_lockup_ns", absl::ToInt64Nanoseconds(result.soft_lockup_threshold)},
                       {"calibrated", result.thresholds_calibrated},
@@ -771,7 +773,7 @@ absl::StatusOr<SmpRunResult> SmpSession::Run() {
                         hp.kernel_model, ", csd threshold ", absl::FormatDuration(hp.threshold),
                         " (", hp.threshold_source, ")\n"));
       Event("hostipi_start", {{"kernel_model", hp.kernel_model},
-                              {"mode", hp.ordering},
+                              {"mode", hostipi::OrderingModeName(hp.ordering)},
                               {"store_hold_ns", absl::ToInt64Nanoseconds(hp.store_hold)},
                               {"threshold_ns", absl::ToInt64Nanoseconds(hp.threshold)},
                               {"calibrated", hp.threshold_calibrated},
@@ -949,9 +951,6 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   auto bad = [&](const std::string& msg) {
     return absl::InvalidArgumentError(absl::StrCat("VM ", vm.name, ": guest.", msg));
   };
-  if (g.workload != "idle" && g.workload != "spin" && g.workload != "torture") {
-    return bad(absl::StrCat("workload = \"", g.workload, "\": use idle, spin or torture"));
-  }
   absl::StatusOr<abi::Fault> fault = vmm::ParseGuestFault(g.inject_fault);
   if (!fault.ok()) return bad(absl::StrCat("inject_fault: ", fault.status().message()));
   if (*fault != abi::kFaultNone && (g.inject_fault_vcpu < 0 || g.inject_fault_vcpu >= vm.vcpus)) {
@@ -987,7 +986,7 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
     int per_vcpu = (g.stress_cpu + g.stress_io + g.stress_vm + vm.vcpus - 1) / vm.vcpus;
     if (per_vcpu > 8) return bad("stress: at most 8 vm workers per vCPU");
   }
-  if (abi::SmpHeapBase(vm.vcpus) > vm.memory_bytes && g.workload == "torture") {
+  if (abi::SmpHeapBase(vm.vcpus) > vm.memory_bytes && g.workload == GuestWorkload::kTorture) {
     return bad(absl::StrCat("workload torture on ", vm.vcpus, " vCPUs needs ",
                             abi::SmpHeapBase(vm.vcpus) >> 20, " MiB of RAM for its csds"));
   }
@@ -1034,7 +1033,7 @@ abi::SmpParams MakeSmpParams(const GuestSpec& g, int n, absl::Duration csd_timeo
       p.weights[i] = w < 0 ? 0 : static_cast<uint32_t>(w);
     }
   }
-  if (g.workload != "torture") {
+  if (g.workload != GuestWorkload::kTorture) {
     for (auto& w : p.weights) w = 0;
   }
   p.ops_per_vcpu = g.ops_per_vcpu;

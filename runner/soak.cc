@@ -533,9 +533,9 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                    "  guest memory: THP ", spec.thp ? "on" : "off", ", KSM ",
                    spec.ksm ? "on" : "off", mem_note, "\n", "  host plane (hostipi): ",
                    spec.hostipi.enabled
-                       ? absl::StrCat("kernel model ", spec.hostipi.kernel_model, ", ",
-                                      spec.hostipi.ordering, " ordering",
-                                      spec.hostipi.ordering == "emulated-power"
+                       ? absl::StrCat("kernel model ", spec.hostipi.kernel_model.ToString(), ", ",
+                                      hostipi::OrderingModeName(spec.hostipi.ordering), " ordering",
+                                      spec.hostipi.ordering == hostipi::OrderingMode::kEmulatedPower
                                           ? absl::StrCat(" (store hold up to ",
                                                          absl::FormatDuration(
                                                              spec.hostipi.store_hold),
@@ -557,9 +557,9 @@ SoakOutcome RunSoak(const RunSpec& spec, const SoakOptions& so) {
                           {"watchdogs", so.watchdogs},
                           {"host_ksm_run", ksm_run},
                           {"host_thp", thp_mode},
-                          {"kernel_model", spec.hostipi.enabled ? spec.hostipi.kernel_model : ""},
-                          {"mode", spec.hostipi.enabled ? spec.hostipi.ordering : ""},
-                          {"store_hold_ns", spec.hostipi.enabled && spec.hostipi.ordering == "emulated-power" ? absl::ToInt64Nanoseconds(spec.hostipi.store_hold) : 0},
+                          {"kernel_model", spec.hostipi.enabled ? spec.hostipi.kernel_model.ToString() : ""},
+                          {"mode", spec.hostipi.enabled ? hostipi::OrderingModeName(spec.hostipi.ordering) : ""},
+                          {"store_hold_ns", spec.hostipi.enabled && spec.hostipi.ordering == hostipi::OrderingMode::kEmulatedPower ? absl::ToInt64Nanoseconds(spec.hostipi.store_hold) : 0},
                           {"command", "soak"}};
   for (const auto& [key, value] : so.run_start_fields.items()) start[key] = value;
   events.Emit("run_start", start);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "guest/image.h"
 #include "base/cpuset.h"
 #include "base/status_macros.h"
 #include "scenarios/guest_scenario_internal.h"
@@ -46,6 +47,7 @@ absl::StatusOr<std::unique_ptr<vmm::Machine>> BootReproVm(const VmSpec& vm, abi:
                                                      const abi::ReproParams& params,
                                                      absl::Duration csd_timeout, uint64_t seed,
                                                      vmm::MachineOptions options) {
+  options.guest_elf = guest::Image();
   options.workload = workload;
   options.log_console = false;
   ASSIGN_OR_RETURN(std::unique_ptr<vmm::Machine> m, vmm::Machine::Create(vm, options));

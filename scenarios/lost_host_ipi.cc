@@ -94,10 +94,12 @@ class LostHostIpi : public Scenario {
     const Overrides& f = in.overrides;
     hostipi::ReproduceOptions o;
     o.scenario = f.shape.value_or(p.lost_host_ipi.shape);
-    absl::StatusOr<hostipi::OrderingMode> mode =
-        hostipi::ParseOrderingMode(f.mode.value_or(p.lost_host_ipi.mode));
-    if (!mode.ok()) return absl::InvalidArgumentError(absl::StrCat("--mode: ", mode.status().message()));
-    o.mode = *mode;
+    o.mode = p.lost_host_ipi.mode;
+    if (f.mode.has_value()) {
+      absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(*f.mode);
+      if (!mode.ok()) return absl::InvalidArgumentError(absl::StrCat("--mode: ", mode.status().message()));
+      o.mode = *mode;
+    }
     o.num_cpus = f.cpus.value_or(p.lost_host_ipi.cpus);
     o.seed = f.seed.value_or(p.seed);
     o.buggy_budget = f.buggy_budget.value_or(p.buggy_budget);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "hostipi/workload.h"
 #include "hostplane/host_plane.h"
 #include "scenarios/lost_host_ipi_kvm.h"
@@ -82,6 +83,7 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   });
 
   vmm::MachineOptions mo;
+  mo.guest_elf = guest::Image();
   mo.workload = abi::kWorkloadSpin;
   mo.log_console = false;
   mo.hooks = plane.get();

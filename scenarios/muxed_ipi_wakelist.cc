@@ -11,12 +11,7 @@ absl::StatusOr<hostipi::WakelistOptions> WakelistOptionsFromProfile(
   RETURN_IF_ERROR(CheckScenarioProfile(profile, "muxed-ipi-wakelist"));
   const ReproduceSpec& r = profile.reproduce;
   hostipi::WakelistOptions o;
-  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(r.wakelist.mode);
-  if (!mode.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        profile.source, ": reproduce.wakelist.mode: ", mode.status().message()));
-  }
-  o.mode = *mode;
+  o.mode = r.wakelist.mode;
   o.num_cpus = r.wakelist.cpus;
   o.seed = r.seed;
   o.buggy_budget = r.buggy_budget;

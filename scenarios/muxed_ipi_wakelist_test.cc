@@ -35,7 +35,7 @@ TEST(MuxedIpiWakelistTest, OptionsFromTheShippedProfile) {
   EXPECT_THAT(std::string(WakelistOptionsFromProfile(other).status().message()),
               HasSubstr("this profile is not for muxed-ipi-wakelist"));
   ScenarioProfile native = *p;
-  native.reproduce.wakelist.mode = "native";
+  native.reproduce.wakelist.mode = hostipi::OrderingMode::kNative;
   EXPECT_THAT(std::string(WakelistOptionsFromProfile(native).status().message()),
               HasSubstr("reproduce-muxed-ipi-wakelist.yaml: muxed-ipi-wakelist: "
                         "mode=native cannot show this bug on x86"));

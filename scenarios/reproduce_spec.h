@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "hostipi/ordering_mode.h"
 #include "runner/run_spec.h"
 
 namespace kvmbed {
@@ -39,7 +40,8 @@ struct OfflineSpec {
 // VM; hostipi/wakelist.h WakelistOptions). The section's `threshold` does
 // not apply: its hung-task threshold counts virtual ticks.
 struct WakelistSpec {
-  std::string mode = "emulated-power";      // native is refused by the scenario
+  // native is refused by the scenario
+  hostipi::OrderingMode mode = hostipi::OrderingMode::kEmulatedPower;
   int cpus = 4;                             // modelled CPUs, 2..64
   std::string buggy_model = "pre-9fb1b36";  // hostipi KernelModel strings
   std::string fixed_model = "9fb1b36";
@@ -51,7 +53,8 @@ struct WakelistSpec {
 // fixed_operations (doorbells) come from the section's shared keys.
 struct LostHostIpiSpec {
   int shape = 1;  // 1 = the sender's stores reordered, 2 = the receiver's clear
-  std::string mode = "emulated-power";  // or native (shape 2 only)
+  // or native (shape 2 only)
+  hostipi::OrderingMode mode = hostipi::OrderingMode::kEmulatedPower;
   int cpus = 0;                         // 0 = default (emulated 4, native 2)
   std::string buggy_model;              // empty = the shape's default
   std::string fixed_model;

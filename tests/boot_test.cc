@@ -13,12 +13,20 @@
 #include "gtest/gtest.h"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
 
 namespace kvmbed {
 namespace vmm {
 namespace {
+
+// Options that boot the embedded guest (the VMM core embeds none).
+MachineOptions GuestOptions() {
+  MachineOptions o;
+  o.guest_elf = guest::Image();
+  return o;
+}
 
 class BootTest : public ::testing::Test {
  protected:
@@ -49,7 +57,7 @@ TEST_F(BootTest, FourVcpusComeOnlineAndHeartbeat) {
   VmSpec spec = PinnedTestVm("boot4", 4);
   int threads_before = CountDirEntries("/proc/self/task");
   int fds_before = CountDirEntries("/proc/self/fd");
-  MachineOptions opts;
+  MachineOptions opts = GuestOptions();
   opts.heartbeat_period = absl::Milliseconds(5);
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(300), opts);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -84,7 +92,7 @@ TEST_F(BootTest, FiftySixVcpusComeOnline) {
     spec.vcpu_pinned.push_back(true);
   }
   int threads_before = CountDirEntries("/proc/self/task");
-  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200));
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), GuestOptions());
   ASSERT_TRUE(s.ok()) << s.status();
   std::printf("%s", FormatSummary(*s).c_str());
   ExpectBootedAndPinned(spec, *s);
@@ -96,7 +104,7 @@ TEST_F(BootTest, TopologyWithGapsGivesHardwareApicIds) {
   // starts at APIC id 8 and ids 6, 7 are unused.
   VmSpec spec = PinnedTestVm("topo", 12);
   spec.topology = Topology{2, 3, 2};
-  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(50));
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(50), GuestOptions());
   ASSERT_TRUE(s.ok()) << s.status();
   ExpectBootedAndPinned(spec, *s);
   const uint32_t want[12] = {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13};
@@ -107,14 +115,14 @@ TEST_F(BootTest, MultiCpuAffinityIsReadBack) {
   std::vector<int> cpus = TestHostCpus();
   VmSpec spec = PinnedTestVm("multi", 2);
   for (auto& a : spec.vcpu_affinity) a = cpus;  // unpinned: the whole host set
-  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100));
+  absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100), GuestOptions());
   ASSERT_TRUE(s.ok()) << s.status();
   ExpectBootedAndPinned(spec, *s);
 }
 
 TEST_F(BootTest, SpinWorkloadHeartbeatsWithoutExits) {
   VmSpec spec = PinnedTestVm("spin", 2);
-  MachineOptions opts;
+  MachineOptions opts = GuestOptions();
   opts.workload = abi::kWorkloadSpin;
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -131,7 +139,7 @@ TEST_F(BootTest, Ring3SpinWorkloadRuns) {
   // On kvm_pvm hosts ring-3 guest code runs natively (ring 0 is emulated);
   // the rates are printed for the record, not asserted.
   VmSpec spec = PinnedTestVm("userspin", 2);
-  MachineOptions opts;
+  MachineOptions opts = GuestOptions();
   opts.workload = abi::kWorkloadUserSpin;
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(200), opts);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -146,7 +154,7 @@ TEST_F(BootTest, Ring3SpinWorkloadRuns) {
 
 TEST_F(BootTest, PerVcpuWorkloads) {
   VmSpec spec = PinnedTestVm("mixed", 3);
-  MachineOptions opts;
+  MachineOptions opts = GuestOptions();
   opts.workload = abi::kWorkloadIdle;
   opts.heartbeat_period = absl::Milliseconds(50);
   opts.vcpu_workload = {abi::kWorkloadUserSpin, abi::kWorkloadDefault};
@@ -162,7 +170,7 @@ TEST_F(BootTest, PerVcpuWorkloads) {
 TEST_F(BootTest, DescribeVcpuSymbolizesWhereEachVcpuIs) {
   // vCPU 0 spins in ring 3, vCPU 1 idles in ring 0 (halted between beats).
   VmSpec spec = PinnedTestVm("describe", 2);
-  MachineOptions opts;
+  MachineOptions opts = GuestOptions();
   opts.vcpu_workload = {abi::kWorkloadUserSpin, abi::kWorkloadIdle};
   opts.log_console = false;
   absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec, opts);
@@ -190,7 +198,7 @@ TEST_F(BootTest, DescribeVcpuSymbolizesWhereEachVcpuIs) {
 
 TEST_F(BootTest, RequestStopEndsRunEarly) {
   VmSpec spec = PinnedTestVm("stop", 2);
-  absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec);
+  absl::StatusOr<std::unique_ptr<Machine>> m = Machine::Create(spec, GuestOptions());
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_TRUE((*m)->Start().ok());
   ASSERT_TRUE((*m)->WaitOnline(absl::Seconds(10)).ok());
@@ -207,7 +215,7 @@ TEST_F(BootTest, LargeSparseMemoryBoots) {
   // touched pages cost host memory.
   VmSpec spec = PinnedTestVm("bigmem", 2);
   spec.memory_bytes = 6ull << 30;
-  MachineOptions opts;
+  MachineOptions opts = GuestOptions();
   opts.hugepages = true;
   opts.mergeable = true;
   absl::StatusOr<VmSummary> s = RunVm(spec, absl::Milliseconds(100), opts);
@@ -218,32 +226,39 @@ TEST_F(BootTest, LargeSparseMemoryBoots) {
 TEST_F(BootTest, BadSpecsAreRejectedWithTheField) {
   VmSpec spec = PinnedTestVm("bad", 2);
   spec.vcpu_affinity.pop_back();
-  auto m = Machine::Create(spec);
+  auto m = Machine::Create(spec, GuestOptions());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.vcpu_affinity"), std::string::npos) << m.status();
 
   spec = PinnedTestVm("bad", 2);
   spec.memory_bytes = (64ull << 20) + 4096;
-  m = Machine::Create(spec);
+  m = Machine::Create(spec, GuestOptions());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.memory_bytes"), std::string::npos) << m.status();
 
   spec = PinnedTestVm("bad", 4);
   spec.topology = Topology{1, 3, 1};
-  m = Machine::Create(spec);
+  m = Machine::Create(spec, GuestOptions());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.topology"), std::string::npos) << m.status();
 
   spec = PinnedTestVm("bad", 2);
   spec.vcpu_affinity[1] = {0, 4000};
-  m = Machine::Create(spec);
+  m = Machine::Create(spec, GuestOptions());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.vcpu_affinity[1] names host CPU 4000"),
             std::string::npos) << m.status();
 
+  // The VMM embeds no guest: a caller that passes none is told which field.
+  spec = PinnedTestVm("bad", 2);
+  m = Machine::Create(spec, MachineOptions());
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("MachineOptions.guest_elf is empty"), std::string::npos)
+      << m.status();
+
   spec = PinnedTestVm("bad", 2);
   spec.vcpus = abi::kMaxVcpus + 1;
-  m = Machine::Create(spec);
+  m = Machine::Create(spec, GuestOptions());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("VmSpec.vcpus"), std::string::npos) << m.status();
 }

@@ -34,6 +34,12 @@ expect_rc "--mode on muxed-ipi-wakelist" 2 "$KVMBED" reproduce muxed-ipi-wakelis
 expect_grep "refused flag named with what applies" "--mode does not apply to reproduce muxed-ipi-wakelist.*--cpus" "$T/err"
 expect_rc "--host-ordering without a host plane" 2 "$KVMBED" soak "$CONFIGS/default.yaml" --host-ordering=native
 expect_grep "host-plane flag refused, fix named" "--host-ordering does not apply.*no host plane.*--kernel-model" "$T/err"
+# An unknown ordering or kernel model from a flag is refused naming the field (the
+# option is typed from there on, so this is the only place it can be refused).
+expect_rc "unknown --host-ordering" 2 "$KVMBED" soak "$CONFIGS/default.yaml" --kernel-model=v5.4 --host-ordering=tso
+expect_grep "unknown ordering named with field and fix" 'hostipi.ordering: unknown memory-ordering mode "tso": use "native" or "emulated-power".*--host-ordering' "$T/err"
+expect_rc "unknown --kernel-model site" 2 "$KVMBED" soak "$CONFIGS/default.yaml" --kernel-model=v5.3,demux=fast
+expect_grep "unknown model site named with field and fix" "hostipi.kernel_model: .*demux=xchg" "$T/err"
 expect_rc "--store-hold on the model plane" 2 "$KVMBED" reproduce lost-host-ipi --store-hold=1ms
 expect_rc "--libvirt on profile check" 2 "$KVMBED" profile check "$CONFIGS/default.yaml" --libvirt
 expect_rc "--events on report" 2 "$KVMBED" report "$T/none.jsonl" --events="$T/e.jsonl"

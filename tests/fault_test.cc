@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
 
@@ -38,6 +39,7 @@ TEST_P(FaultTest, GivesCleanErrorAndStopsEverything) {
   int threads_before = CountDirEntries("/proc/self/task");
   int fds_before = CountDirEntries("/proc/self/fd");
   MachineOptions opts;
+  opts.guest_elf = guest::Image();
   opts.fault = c.fault;
   opts.fault_vcpu = 1;
   opts.log_console = false;

@@ -24,7 +24,7 @@ TEST(GuestLatencyTest, GuestIpiLatencyEventsParseAndRender) {
   RunSpec run;
   run.name = "lat";
   run.duration = absl::Seconds(1);
-  run.guest.workload = "torture";
+  run.guest.workload = GuestWorkload::kTorture;
   run.guest.ops_per_vcpu = 0;  // until the run ends
   run.guest.csd_timeout = absl::Seconds(5);
   run.guest.stat_interval = absl::Milliseconds(200);  // periodic events too

@@ -83,7 +83,7 @@ int RunCommand(const std::vector<std::string>& args) {
                           {"vms", spec->vms.size()},
                           {"host_cpus", spec->host_cpus},
                           {"cpus_folded", spec->cpus_folded},
-                          {"workload", spec->guest.workload}};
+                          {"workload", GuestWorkloadName(spec->guest.workload)}};
   AddKvmHostFields(&start);
   events->Emit("run_start", start);
 

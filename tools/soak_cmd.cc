@@ -25,6 +25,8 @@
 #include "base/status_macros.h"
 #include "bench/soak_bench.h"
 #include "configs/profile.h"
+#include "hostipi/kernel_model.h"
+#include "hostipi/ordering_mode.h"
 #include "runner/soak.h"
 #include "tools/commands.h"
 #include "tools/common.h"
@@ -62,10 +64,29 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args,
     // kernel_model.h: preset[,site=value]..., e.g. v5.3 or v5.4), overriding
     // the profile's hostipi.kernel_model and turning the plane on.
     spec->hostipi.enabled = true;
-    spec->hostipi.kernel_model = absl::GetFlag(FLAGS_kernel_model);
+  }
+  // The host plane's flags are parsed here; a bad one is reported below,
+  // after the check of which flags apply, as the profile's fields are.
+  absl::Status host_flags;
+  if (!absl::GetFlag(FLAGS_kernel_model).empty()) {
+    absl::StatusOr<hostipi::KernelModel> model =
+        hostipi::KernelModel::Parse(absl::GetFlag(FLAGS_kernel_model));
+    if (model.ok()) {
+      spec->hostipi.kernel_model = *model;
+    } else {
+      host_flags = absl::InvalidArgumentError(
+          absl::StrCat("hostipi.kernel_model: ", model.status().message()));
+    }
   }
   if (!absl::GetFlag(FLAGS_host_ordering).empty()) {
-    spec->hostipi.ordering = absl::GetFlag(FLAGS_host_ordering);
+    absl::StatusOr<hostipi::OrderingMode> mode =
+        hostipi::ParseOrderingMode(absl::GetFlag(FLAGS_host_ordering));
+    if (mode.ok()) {
+      spec->hostipi.ordering = *mode;
+    } else if (host_flags.ok()) {
+      host_flags = absl::InvalidArgumentError(
+          absl::StrCat("hostipi.ordering: ", mode.status().message()));
+    }
   }
   if (absl::GetFlag(FLAGS_store_hold) != absl::ZeroDuration()) {
     spec->hostipi.store_hold = absl::GetFlag(FLAGS_store_hold);
@@ -90,7 +111,8 @@ absl::StatusOr<RunSpec> LoadSoakSpec(const std::vector<std::string>& args,
   }
   if (spec->hostipi.enabled) {
     // Flags are checked like the profile's hostipi: section (named fields).
-    absl::Status host = hostplane::ValidateHostIpiSpec(spec->hostipi);
+    absl::Status host =
+        host_flags.ok() ? hostplane::ValidateHostIpiSpec(spec->hostipi) : host_flags;
     if (!host.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           host.message(), " (from the profile's hostipi: section, --kernel-model, "

@@ -13,7 +13,6 @@
 #include "absl/strings/strip.h"
 #include "base/log.h"
 #include "base/status_macros.h"
-#include "guest/image.h"
 #include "vmm/x86_setup.h"
 
 namespace kvmbed {
@@ -95,6 +94,10 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(
   }
   absl::StatusOr<ApicTopology> topo = MakeApicTopology(spec.topology, spec.vcpus);
   if (!topo.ok()) return bad(std::string(topo.status().message()));
+  if (options.guest_elf.empty()) {
+    return bad("MachineOptions.guest_elf is empty: pass the guest ELF (runner/ and scenarios/ "
+               "pass //guest:image's guest::Image())");
+  }
   std::unique_ptr<Machine> m(new Machine(spec, options));
   RETURN_IF_ERROR(m->Build());
   m->created_at_ = absl::Now();
@@ -122,9 +125,7 @@ absl::Status Machine::Build() {
   ASSIGN_OR_RETURN(vm_, Vm::Create(*kvm_));
   RETURN_IF_ERROR(memory_->Register(*vm_));
 
-  absl::Span<const uint8_t> image =
-      options_.guest_elf.empty() ? guest::Image() : options_.guest_elf;
-  ASSIGN_OR_RETURN(ElfImage elf, ElfImage::Parse(image, "guest ELF"));
+  ASSIGN_OR_RETURN(ElfImage elf, ElfImage::Parse(options_.guest_elf, "guest ELF"));
   elf_ = std::make_unique<ElfImage>(std::move(elf));
   RETURN_IF_ERROR(elf_->Load(*memory_, abi::kImageBase, abi::kImageLimit));
   RETURN_IF_ERROR(WriteBootTables(*memory_, spec_.vcpus));

@@ -1,4 +1,4 @@
-// Machine: one VM built from a VmSpec with the embedded guest ELF, its vCPU
+// Machine: one VM built from a VmSpec and the caller's guest ELF, its vCPU
 // threads, the guest<->VMM channel, and an orderly shutdown that leaves no fd
 // or thread behind. RunVm() is the one-call form the CLI uses.
 //
@@ -60,7 +60,8 @@ struct MachineOptions {
   bool log_console = true;
   // Host-plane hooks called in every vCPU thread (may be null).
   VcpuHooks* hooks = nullptr;
-  // The guest ELF; empty means the embedded //guest:kernel image.
+  // The guest ELF, required: the VMM embeds no guest. Callers pass
+  // //guest:image's guest::Image() (the bytes must outlive the Machine).
   absl::Span<const uint8_t> guest_elf;
   // When set, every kMsgReport is handed to it (in the sending vCPU's
   // thread) instead of being logged as console text; returns like

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "vmm/test_vm.h"
 #include "guest/abi.h"
+#include "guest/image.h"
 #include "vmm/elf.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
@@ -23,6 +24,7 @@ TEST(VcpuSnapshotTest, SpinningAndIdleVcpusAreDescribed) {
   for (abi::Workload w : {abi::kWorkloadSpin, abi::kWorkloadIdle}) {
     SnapshotHooks hooks(2, nullptr);
     MachineOptions mo;
+    mo.guest_elf = guest::Image();
     mo.workload = w;
     mo.hooks = &hooks;
     mo.log_console = false;
