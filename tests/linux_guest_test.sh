@@ -75,7 +75,13 @@ expect_grep "panic: stall event" '"plane":"linux".*"kind":"panic"|"kind":"panic"
 expect_grep "panic: VM reset itself" "end reset" "$T/panic.out"
 ;;
 withhold)
-profile withhold 3 "    - stress-ng --tlb-shootdown 2 --membarrier 1 --timeout 20s --metrics-brief" \
+# Besides the stress, a 35 s loop that flips a static key (schedstats): each flip
+# patches kernel text, and the patching waits in smp_call_function_many for
+# every online CPU, the withheld one included, so vCPU 2 owes an IPI while it
+# is out whatever the guest scheduled on it.
+profile withhold 3 "    - (end=\$((\$(date +%s) + 35)); while [ \$(date +%s) -lt \$end ]; do echo 1 > /proc/sys/kernel/sched_schedstats; echo 0 > /proc/sys/kernel/sched_schedstats; done) &
+    - stress-ng --tlb-shootdown 2 --membarrier 1 --timeout 20s --metrics-brief
+    - wait" \
   "  withhold: {vcpu: 2, after: 2s, for: 25s}
   csd_threshold: 4s"
 timed_run withhold
