@@ -752,16 +752,20 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   const absl::Duration period = absl::Seconds(1.0 / lg.sample_hz);
   std::vector<absl::Time> in_wait_since(n, absl::InfiniteFuture());
   std::vector<bool> reported(n, false);
-  // Snapshots taken at the start of console reports, oldest first; reports
-  // complete in the order they begin.
-  std::deque<Snapshot> title_snaps;
+  // Snapshots taken at the start of console reports, keyed by the report's
+  // number (reports complete in the order they begin). A report that
+  // completes before the loop's next snapshot takes its own.
+  std::deque<std::pair<int, Snapshot>> title_snaps;
   int titles_snapped = 0;
+  int console_reports = 0;
   auto console_report = [&](const watch::LinuxConsoleEvent& e) {
-    if (title_snaps.empty()) {
+    const int number = console_reports++;
+    while (!title_snaps.empty() && title_snaps.front().first < number) title_snaps.pop_front();
+    if (title_snaps.empty() || title_snaps.front().first != number) {
       report(e.kind, "console", e.cpu, e.lines, e.fatal);
       return;
     }
-    Snapshot at = std::move(title_snaps.front());
+    Snapshot at = std::move(title_snaps.front().second);
     title_snaps.pop_front();
     report(e.kind, "console", e.cpu, e.lines, e.fatal, &at);
   };
@@ -793,7 +797,7 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     Snapshot s = take(std::min(period, absl::Milliseconds(100)));
     ++result.rip_samples;
     for (const int seen = titles_seen.load(); titles_snapped < seen; ++titles_snapped) {
-      title_snaps.push_back(s);
+      if (titles_snapped >= console_reports) title_snaps.emplace_back(titles_snapped, s);
     }
     absl::Time now = absl::Now();
     for (int i = 0; i < n; ++i) {
