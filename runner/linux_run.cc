@@ -18,6 +18,7 @@
 #include <memory>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,6 +38,7 @@
 #include "vmm/vcpu_thread.h"
 #include "vmm/x86_setup.h"
 #include "watch/linux_console.h"
+#include "watch/linux_ipi_wait.h"
 
 namespace kvmbed {
 namespace runner {
@@ -689,36 +691,54 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     absl::StrAppend(&out, vmm::DescribeIrqChips(*vmfd));
     return out;
   };
-  // The vCPU a stuck one waits for: withheld, or with a call-function IPI
-  // (0xfb/0xfc) pending in its IRR and not serviced.
-  auto waits_for = [&](const Snapshot& s, int self) {
-    for (int i = 0; i < n; ++i) {
-      if (i != self && s.facts[i].withheld) return i;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (i == self) continue;
-      for (int v : s.facts[i].irr) {
-        if (v == 0xfb || v == 0xfc) return i;
-      }
-    }
-    return -1;
-  };
+  // The vCPU-level csd watch over the RIP samples (watch/linux_ipi_wait.h).
+  const absl::Duration period = absl::Seconds(1.0 / lg.sample_hz);
+  watch::IpiWaitOptions wait_opts;
+  wait_opts.threshold = lg.csd_threshold;
+  wait_opts.grace = std::max(absl::Seconds(1), 3 * period);
+  wait_opts.owed_after = std::max(absl::Seconds(1), 3 * period);
+  watch::IpiWaitTracker ipi_wait(n, wait_opts);
   int found = 0;
+  // `cpu`: the vCPU that reports or waits (-1: unknown); `named`: the CPUs
+  // the kernel's own report names as the ones waited for (an RCU stall's
+  // stalled CPUs).
   auto report = [&](const std::string& kind, const std::string& source, int cpu,
                     const std::vector<std::string>& lines, bool fatal,
-                    const Snapshot* at = nullptr) {
+                    const Snapshot* at = nullptr, const std::vector<int>& named = {},
+                    double waited_s = -1) {
     Snapshot s = at != nullptr ? *at : take(absl::Milliseconds(300));
+    // Whom it waits for: a vCPU withheld in this snapshot, else one the
+    // kernel names, else one the sampling watch says owes an answer.
     int target = -1;
-    if (cpu >= 0 && cpu < n) target = waits_for(s, cpu);
-    if (target < 0) target = waits_for(s, -1);
+    std::string why;
+    for (int i = 0; i < n && target < 0; ++i) {
+      const bool is_named = named.empty() || std::find(named.begin(), named.end(), i) != named.end();
+      if (i != cpu && s.facts[i].withheld && is_named) {
+        target = i;
+        why = "withheld from KVM_RUN";
+      }
+    }
+    for (int i : named) {
+      if (target >= 0 || i < 0 || i >= n) continue;
+      target = i;
+      const absl::Time last = ipi_wait.LastWithheld(i);
+      why = last == absl::InfinitePast()
+                ? "the kernel's report names it"
+                : absl::StrFormat("withheld from KVM_RUN until %.1f s before this report; the kernel's "
+                                  "report names it",
+                                  absl::ToDoubleSeconds(absl::Now() - last));
+    }
+    if (target < 0) {
+      const watch::IpiOwer owed = ipi_wait.Owing(cpu);
+      target = owed.vcpu;
+      why = owed.Why();
+    }
     std::string text = absl::StrCat("kvmbed: linux ", kind, " (", source, ")",
                                     cpu >= 0 ? absl::StrCat(" on vcpu-", cpu) : "", "\n");
     for (const std::string& l : lines) absl::StrAppend(&text, "  | ", l, "\n");
     if (target >= 0) {
-      absl::StrAppend(&text, "  waits for: vcpu-", target,
-                      s.facts[target].withheld ? " (withheld from KVM_RUN)" : " (call-function IPI pending)",
-                      "\n");
-      if (result.culprit.empty()) result.culprit = absl::StrCat("vcpu-", target);
+      absl::StrAppend(&text, "  waits for: vcpu-", target, " (", why, ")\n");
+      if (fatal && result.culprit.empty()) result.culprit = absl::StrCat("vcpu-", target);
     }
     absl::StrAppend(&text, facts_text(s, kind == "hang"));
     std::fprintf(stdout, "%s", text.c_str());
@@ -734,14 +754,17 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
                             {"irr", s.facts[i].irr},
                             {"isr", s.facts[i].isr}});
     }
-    events->Emit("stall", {{"plane", "linux"},
-                           {"kind", kind},
-                           {"source", source},
-                           {"waiter", cpu},
-                           {"target", target},
-                           {"fatal", fatal},
-                           {"vcpus", vcpu_facts},
-                           {"report", text}});
+    nlohmann::json stall = {{"plane", "linux"},
+                            {"kind", kind},
+                            {"source", source},
+                            {"waiter", cpu},
+                            {"target", target},
+                            {"reason", target >= 0 ? why : std::string()},
+                            {"fatal", fatal},
+                            {"vcpus", vcpu_facts},
+                            {"report", text}};
+    if (waited_s >= 0) stall["wait_ns"] = static_cast<int64_t>(waited_s * 1e9);
+    events->Emit("stall", stall);
     if (fatal) {
       ++found;
       result.stall_kinds.push_back(kind);
@@ -749,9 +772,6 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   };
 
   // The watch loop: console reports, RIP sampling, the end.
-  const absl::Duration period = absl::Seconds(1.0 / lg.sample_hz);
-  std::vector<absl::Time> in_wait_since(n, absl::InfiniteFuture());
-  std::vector<bool> reported(n, false);
   // Snapshots taken at the start of console reports, keyed by the report's
   // number (reports complete in the order they begin). A report that
   // completes before the loop's next snapshot takes its own.
@@ -762,12 +782,12 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     const int number = console_reports++;
     while (!title_snaps.empty() && title_snaps.front().first < number) title_snaps.pop_front();
     if (title_snaps.empty() || title_snaps.front().first != number) {
-      report(e.kind, "console", e.cpu, e.lines, e.fatal);
+      report(e.kind, "console", e.cpu, e.lines, e.fatal, nullptr, watch::RcuStalledCpus(e));
       return;
     }
     Snapshot at = std::move(title_snaps.front().second);
     title_snaps.pop_front();
-    report(e.kind, "console", e.cpu, e.lines, e.fatal, &at);
+    report(e.kind, "console", e.cpu, e.lines, e.fatal, &at, watch::RcuStalledCpus(e));
   };
   absl::Time deadline = t0 + lg.timeout;
   bool timed_out = false;
@@ -799,27 +819,23 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
     for (const int seen = titles_seen.load(); titles_snapped < seen; ++titles_snapped) {
       if (titles_snapped >= console_reports) title_snaps.emplace_back(titles_snapped, s);
     }
-    absl::Time now = absl::Now();
+    std::vector<watch::VcpuIpiSample> samples(n);
     for (int i = 0; i < n; ++i) {
-      if (!s.facts[i].answered || !IsIpiWait(s.sym[i])) {
-        in_wait_since[i] = absl::InfiniteFuture();
-        reported[i] = false;
-        continue;
-      }
-      if (in_wait_since[i] == absl::InfiniteFuture()) in_wait_since[i] = now;
-      if (!reported[i] && now - in_wait_since[i] >= lg.csd_threshold) {
-        reported[i] = true;
-        // A csd stall when some vCPU owes the answer: withheld from
-        // KVM_RUN, or a call-function IPI pending in its IRR. A vCPU that
-        // merely sends IPIs back to back is sampled there too: that is
-        // reported, but does not fail the run.
-        const bool owed = waits_for(s, i) >= 0;
-        report(owed ? "csd" : "ipi_wait_long", "rip-sampling", i,
-               {absl::StrFormat("vcpu-%d has been in %s for %.1f s (RIP sampled at %.0f Hz)", i,
-                                s.sym[i], absl::ToDoubleSeconds(now - in_wait_since[i]),
-                                lg.sample_hz)},
-               owed);
-      }
+      const VcpuFacts& f = s.facts[i];
+      samples[i].answered = f.answered;
+      samples[i].in_ipi_wait = f.answered && IsIpiWait(s.sym[i]);
+      samples[i].withheld = f.withheld;
+      samples[i].call_function_pending = absl::c_any_of(f.irr, [](int v) { return v == 0xfb || v == 0xfc; });
+      samples[i].where = s.sym[i];
+    }
+    for (const watch::IpiWaitVerdict& v : ipi_wait.Feed(absl::Now(), samples)) {
+      // A csd stall when some vCPU owes the answer. A vCPU that merely
+      // sends IPIs back to back is sampled in the wait too: that is
+      // reported, but does not fail the run.
+      report(v.kind, "rip-sampling", v.waiter,
+             {absl::StrFormat("vcpu-%d has been in %s for %.1f s (RIP sampled at %.0f Hz)", v.waiter,
+                              v.where, v.waited_s, lg.sample_hz)},
+             v.fatal, &s, {}, v.waited_s);
     }
   }
   // Let the console's last lines arrive, then stop every vCPU.

@@ -90,6 +90,8 @@ expect_grep "withhold: a stall report" "kvmbed: linux (csd|soft_lockup|rcu_stall
 expect_grep "withhold: names vcpu-2" "waits for: vcpu-2 \(withheld" "$T/withhold.out"
 expect_grep "withhold: vcpu-2 shown withheld" "vcpu-2 apic 2: thread withheld" "$T/withhold.out"
 expect_grep "withhold: culprit" "culprit vcpu-2" "$T/withhold.out"
+# The reports' first lines, for whoever reads the log of a passing run too.
+grep -E "^kvmbed: linux|^  waits for:|^linux guest: end" "$T/withhold.out" | sed 's/^/  | /'
 ;;
 *) echo "FAIL: unknown scenario '$SCENARIO' (clean, panic, withhold)"; exit 1 ;;
 esac

@@ -1,5 +1,7 @@
 #include "watch/linux_console.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <regex>
 
@@ -74,6 +76,21 @@ LinuxConsoleEvent ClassifyLinuxLine(const std::string& line) {
     e.lines.push_back(std::string(b));
   }
   return e;
+}
+
+std::vector<int> RcuStalledCpus(const LinuxConsoleEvent& e) {
+  std::vector<int> cpus;
+  if (e.kind != "rcu_stall") return cpus;
+  // print_cpu_stall_info(): "\t%d-%c%c%c%c: (...)" under pr_fmt "rcu: ".
+  static const std::regex kCpu(R"(^rcu:\s+(\d+)-\S{4}: \()");
+  std::smatch m;
+  for (const std::string& line : e.lines) {
+    const std::string b(Body(line));
+    if (!std::regex_search(b, m, kCpu)) continue;
+    const int cpu = std::atoi(m[1].str().c_str());
+    if (std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) cpus.push_back(cpu);
+  }
+  return cpus;
 }
 
 bool ParseSymbolLine(const std::string& line, uint64_t* addr, std::string* name) {

@@ -34,6 +34,11 @@ struct LinuxConsoleEvent {
 // Classifies one console line: the event it starts (kind empty if none).
 LinuxConsoleEvent ClassifyLinuxLine(const std::string& line);
 
+// The CPUs an RCU stall report names as stalled, in its order: the lines
+// "rcu: \t2-...!: (0 ticks this GP) ..." after its title. Empty for other
+// kinds.
+std::vector<int> RcuStalledCpus(const LinuxConsoleEvent& e);
+
 // A symbol line from init: true and fills addr/name for "kvmbed-sym: ...".
 bool ParseSymbolLine(const std::string& line, uint64_t* addr, std::string* name);
 

@@ -47,6 +47,25 @@ TEST(LinuxConsole, Kinds) {
   EXPECT_EQ(ClassifyLinuxLine("kvmbed: BUG: soft lockups are watched").kind, "");
 }
 
+TEST(LinuxConsole, RcuStallNamesTheStalledCpus) {
+  auto ev = Watch(
+      "[   52.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\n"
+      "[   52.0] rcu: \t2-...!: (0 ticks this GP) idle=8ec/0/0x0 softirq=900/900 fqs=0\n"
+      "[   52.0] rcu: \t0-....: (5249 ticks this GP) idle=b2c/1/0x4000000000000000 softirq=1/1 fqs=2\n"
+      "[   52.0] rcu: \t2-...!: (0 ticks this GP) repeated\n"
+      "[   52.0] \t(detected by 1, t=5252 jiffies, g=2457, q=12 ncpus=3)\n"
+      "[   52.1] Sending NMI from CPU 1 to CPUs 2:\n");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, "rcu_stall");
+  EXPECT_EQ(RcuStalledCpus(ev[0]), (std::vector<int>{2, 0}));
+  // Other kinds name none, whatever their lines say.
+  LinuxConsoleEvent soft = ev[0];
+  soft.kind = "soft_lockup";
+  EXPECT_TRUE(RcuStalledCpus(soft).empty());
+  // A report cut before its CPU lines names none.
+  EXPECT_TRUE(RcuStalledCpus(Watch("[ 9.9] rcu: INFO: rcu_sched detected stalls on CPUs/tasks:\n")[0]).empty());
+}
+
 TEST(LinuxConsole, SysrqCrashGivesOopsThenPanic) {
   auto ev = Watch(
       "[ 5.0] sysrq: Trigger a crash\n"
