@@ -261,13 +261,22 @@ void LinuxPlatform::HandleIo(uint16_t port, bool in, uint8_t size, uint8_t* data
     End(GuestEnd::kPowerOff, data[0]);
     return;
   }
-  if (port == 0x64 && !in && data[0] == 0xfe) {  // i8042: pulse the reset line
-    End(GuestEnd::kReset, -1);
+  if ((port == I8042::kDataPort || port == I8042::kCommandPort) && size == 1) {
+    bool reset = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (in) {
+        data[0] = i8042_.Read(port);
+      } else {
+        reset = i8042_.Write(port, data[0]);
+      }
+    }
+    if (reset) End(GuestEnd::kReset, -1);  // reboot=k
     return;
   }
   if (in) {
-    // i8042 status/data and the CMOS read as 0 (nothing pending, no update in
-    // progress); every other absent device floats high.
+    // The CMOS reads as 0 (no update in progress); every other absent
+    // device floats high.
     uint8_t fill = (port == 0x60 || port == 0x64 || port == 0x71) ? 0x00 : 0xff;
     std::memset(data, fill, size);
   }

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "vmm/i8042.h"
 #include "vmm/kvm.h"
 
 namespace kvmbed {
@@ -95,6 +96,7 @@ class LinuxPlatform {
   bool thre_pending_ ABSL_GUARDED_BY(mu_) = true;
   int irq_level_ ABSL_GUARDED_BY(mu_) = -1;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  I8042 i8042_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vmm
