@@ -1,15 +1,20 @@
 // `kvmbed bench boot|...`: benchmarks that print their figures (medians and
 // ranges from one run; these machines are shared and noisy).
+#include <stdlib.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "tools/commands.h"
 #include "tools/flags.h"
 #include "tools/common.h"
 #include "bench/boot_bench.h"
+#include "bench/linux_boot_bench.h"
 #include "runner/ipi_latency.h"
 #include "scenarios/guest_scenario.h"
 #include "hostipi/herd_litmus.h"
@@ -140,6 +145,62 @@ int BenchLitmusCatalogue(const std::vector<std::string>& args) {
   return kExitClean;
 }
 
+// The same Linux guest under kvmbed, QEMU -M pc and QEMU -M microvm, in
+// alternating rounds; the profile (optional) gives the kernel, initramfs,
+// command line, vCPUs and memory, its commands are left out.
+int BenchLinuxBoot(const std::vector<std::string>& profile) {
+  bench::LinuxBootBenchOptions o;
+  o.kvmbed = "/proc/self/exe";
+  o.runs = absl::GetFlag(FLAGS_runs);
+  if (o.runs < 1) return BadInput("bench linux-boot: --runs must be at least 1");
+  if (profile.size() > 1) return BadInput("usage: kvmbed bench linux-boot [PROFILE] [--runs N] [--vmms LIST]");
+  if (!profile.empty()) {
+    absl::StatusOr<RunSpec> spec = LoadRunSpec(profile);
+    if (!spec.ok()) return BadInput(spec.status());
+    const LinuxGuestSpec& lg = spec->guest.linux;
+    if (!lg.present) {
+      return BadInput(absl::StrCat(profile[0], ": guest.kernel: not set; bench linux-boot boots a "
+                                   "Linux guest (set guest.kernel: default, or give no profile)"));
+    }
+    o.kernel = lg.kernel;
+    o.initrd = lg.initrd;
+    o.cmdline = lg.cmdline;
+    o.timeout = lg.timeout;
+    o.vcpus = spec->vms[0].vcpus;
+    o.memory_bytes = spec->vms[0].memory_bytes;
+  }
+  if (!absl::GetFlag(FLAGS_guest_kernel).empty()) o.kernel = absl::GetFlag(FLAGS_guest_kernel);
+  o.vmms = absl::StrSplit(absl::GetFlag(FLAGS_vmms), ',', absl::SkipEmpty());
+  for (const std::string& v : o.vmms) {
+    if (!bench::IsLinuxBootVmm(v)) {
+      return BadInput(absl::StrCat("bench linux-boot: --vmms: unknown VMM '", v,
+                                   "'; give a comma list of kvmbed, kvmbed-unwatched, qemu-pc, qemu-microvm"));
+    }
+  }
+  if (o.vmms.empty() || o.vmms[0] != "kvmbed") {
+    return BadInput("bench linux-boot: --vmms must start with kvmbed (its boot resolves the guest "
+                    "the others get)");
+  }
+  // Consoles, logs and profiles stay for reading: --output=DIR, else a new
+  // directory here (both are writable from a nested L1).
+  std::string dir = absl::GetFlag(FLAGS_output);
+  if (dir.empty()) {
+    char tmpl[] = "kvmbed-linux-boot-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      return BadInput("bench linux-boot: cannot create a directory here; give --output=DIR");
+    }
+    dir = tmpl;
+  }
+  o.work_dir = dir;
+  std::printf("linux-boot: %d round(s) of %s; consoles and logs in %s\n", o.runs,
+              absl::StrJoin(o.vmms, ", ").c_str(), dir.c_str());
+  std::fflush(stdout);
+  absl::StatusOr<bench::LinuxBootBenchResult> r = bench::RunLinuxBootBench(o);
+  if (!r.ok()) return BadInput(absl::StrCat("bench linux-boot: ", r.status().message()));
+  std::printf("%s", bench::FormatLinuxBootBench(*r).c_str());
+  return kExitClean;
+}
+
 }  // namespace
 
 int BenchCommand(const std::vector<std::string>& args) {
@@ -147,7 +208,9 @@ int BenchCommand(const std::vector<std::string>& args) {
       "usage: kvmbed bench boot [--vcpus N] [--runs N]     VM creation -> all vCPUs online\n"
       "       kvmbed bench ipi [PROFILE] [--iterations N]   on_cpu IPI round trip, target hlt/spinning\n"
       "       kvmbed bench reproduce NAME [--runs N]        median time to reproduce, operations/s\n"
-      "       kvmbed bench litmus-catalogue DIR [--expect F] herd POWER tests: explorer and sampled mode";
+      "       kvmbed bench litmus-catalogue DIR [--expect F] herd POWER tests: explorer and sampled mode\n"
+      "       kvmbed bench linux-boot [PROFILE] [--runs N] [--vmms LIST] [--output DIR]\n"
+      "                                                    one Linux guest: kvmbed against QEMU";
   if (args.empty()) return BadInput(usage);
   std::printf("%s", KvmHostLine().c_str());
   if (args[0] == "boot" || args[0] == "ipi") {
@@ -161,6 +224,11 @@ int BenchCommand(const std::vector<std::string>& args) {
     absl::Status flags = OnlyFlags("bench litmus-catalogue",
                                    {"expect", "iterations", "runs", "seed", "max_states"});
     if (!flags.ok()) return BadInput(flags);
+  }
+  if (args[0] == "linux-boot") {
+    absl::Status flags = OnlyFlags("bench linux-boot", {"runs", "vmms", "guest_kernel", "fold_cpus", "output"});
+    if (!flags.ok()) return BadInput(flags);
+    return BenchLinuxBoot({args.begin() + 1, args.end()});
   }
   if (args[0] == "boot" && args.size() == 1) return BenchBoot();
   if (args[0] == "ipi") return BenchIpi({args.begin() + 1, args.end()});

@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, events, "",
 ABSL_FLAG(std::string, output, "", "Write the result to this file instead of stdout.");
 ABSL_FLAG(bool, libvirt, false, "profile export: write libvirt domain XML.");
 ABSL_FLAG(int, vcpus, 56, "bench boot: vCPUs per VM.");
+ABSL_FLAG(std::string, vmms, "kvmbed,kvmbed-unwatched,qemu-pc,qemu-microvm",
+          "bench linux-boot: the VMMs to boot the guest with, kvmbed first.");
 ABSL_FLAG(int, runs, 5,
           "bench: repetitions (the median and range are printed); bench soak-overhead: "
           "pairs of on/off rounds (default there 12).");

@@ -22,6 +22,7 @@ ABSL_DECLARE_FLAG(std::string, output);
 ABSL_DECLARE_FLAG(bool, libvirt);
 ABSL_DECLARE_FLAG(int, vcpus);
 ABSL_DECLARE_FLAG(int, runs);
+ABSL_DECLARE_FLAG(std::string, vmms);
 ABSL_DECLARE_FLAG(absl::Duration, warmup);
 ABSL_DECLARE_FLAG(double, min_cpu_share);
 ABSL_DECLARE_FLAG(int, iterations);

@@ -67,6 +67,7 @@ std::string DirName(const std::string& path) {
 }  // namespace
 
 bool RunsLinuxGuest(const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[0] == "bench" && args[1] == "linux-boot") return true;
   if (args.empty() || args[0] != "run") return false;
   if (!absl::GetFlag(FLAGS_guest_kernel).empty()) return true;
   absl::StatusOr<RunSpec> spec = LoadRunSpec({args.begin() + 1, args.end()});
@@ -79,7 +80,7 @@ bool CommandNeedsKvm(const std::vector<std::string>& args) {
   if (cmd == "run" || cmd == "soak") return true;
   if (cmd == "bench" && args.size() >= 2) {
     const std::string& b = args[1];
-    if (b == "boot" || b == "ipi" || b.rfind("soak-", 0) == 0) return true;
+    if (b == "boot" || b == "linux-boot" || b == "ipi" || b.rfind("soak-", 0) == 0) return true;
     if (b != "reproduce" || args.size() < 3) return false;
     const scenarios::Scenario* s = scenarios::FindScenario(args[2]);
     return s != nullptr && s->NeedsKvm(scenarios::Overrides{});

@@ -46,6 +46,9 @@ TEST(RunsLinuxGuest, OnlyRunOfALinuxProfileOrWithGuestKernel) {
   std::ofstream(mini) << "name: m\nvcpus: 2\n";
 
   EXPECT_TRUE(RunsLinuxGuest({"run", linux_profile}));
+  EXPECT_TRUE(RunsLinuxGuest({"bench", "linux-boot"}));
+  EXPECT_TRUE(CommandNeedsKvm({"bench", "linux-boot"}));
+  EXPECT_FALSE(RunsLinuxGuest({"bench", "boot"}));
   EXPECT_FALSE(RunsLinuxGuest({"run", mini}));
   EXPECT_FALSE(RunsLinuxGuest({"run"}));  // the built-in default
   EXPECT_FALSE(RunsLinuxGuest({"soak", linux_profile}));
