@@ -4,6 +4,8 @@
 // scenarios (ordering modes, kernel model strings).
 #include "configs/profile_reader.h"
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/input.h"
@@ -57,14 +59,17 @@ const std::vector<KeySpec>& HostIpiSenderKeys() {
 absl::StatusOr<hostipi::OrderingMode> ProfileReader::OrderingMode(
     const YAML::Node& n, const std::string& field) const {
   ASSIGN_OR_RETURN(std::string text, String(n, field));
-  // Profiles take only the canonical spellings; the parser also accepts
-  // other cases and "emulated_power" (command-line flags).
-  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(text);
-  if (!mode.ok() || text != hostipi::OrderingModeName(*mode)) {
+  // Profiles take only the canonical spellings; ParseOrderingMode also
+  // accepts other cases and "emulated_power" (command-line flags).
+  using hostipi::kOrderingModeNames;
+  std::optional<hostipi::OrderingMode> mode = kOrderingModeNames.Parse(text);
+  if (!mode) {
     return Error(n, field,
-                 absl::StrCat("'", Excerpt(text),
-                              "' is not a mode; use emulated-power (a seeded POWER store "
-                              "buffer) or native (this machine's own ordering)"));
+                 absl::StrCat("'", Excerpt(text), "' is not a mode; use ",
+                              kOrderingModeNames.Name(hostipi::OrderingMode::kEmulatedPower),
+                              " (a seeded POWER store buffer) or ",
+                              kOrderingModeNames.Name(hostipi::OrderingMode::kNative),
+                              " (this machine's own ordering)"));
   }
   return *mode;
 }

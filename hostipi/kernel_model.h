@@ -27,11 +27,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace kvmbed {
 namespace hostipi {
 
 enum class DemuxRead { kXchg, kXchgRelaxed, kPeek };
+
+inline constexpr auto kDemuxReadNames = MakeEnumNames<DemuxRead>({
+    {DemuxRead::kXchg, "xchg"},
+    {DemuxRead::kXchgRelaxed, "xchg-relaxed"},
+    {DemuxRead::kPeek, "peek"},
+});
 
 // "xchg" / "xchg-relaxed" / "peek".
 const char* DemuxReadName(DemuxRead demux);
