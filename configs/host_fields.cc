@@ -74,12 +74,12 @@ absl::StatusOr<hostipi::OrderingMode> ProfileReader::OrderingMode(
   return *mode;
 }
 
-absl::StatusOr<std::string> ProfileReader::KernelModelText(const YAML::Node& n,
-                                                           const std::string& field) const {
+absl::StatusOr<hostipi::KernelModel> ProfileReader::KernelModel(const YAML::Node& n,
+                                                                const std::string& field) const {
   ASSIGN_OR_RETURN(std::string text, String(n, field));
   absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
   if (!model.ok()) return Error(n, field, std::string(model.status().message()), QuoteOffset(n));
-  return text;
+  return *model;
 }
 
 absl::Status ProfileReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) const {

@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "configs/profile.h"
+#include "hostipi/kernel_model.h"
 #include "hostipi/ordering_mode.h"
 #include "runner/run_spec.h"
 #include "scenarios/reproduce_spec.h"
@@ -132,9 +133,9 @@ class ProfileReader {
   // A hostipi ordering mode at `field`, spelled "native" or "emulated-power".
   absl::StatusOr<hostipi::OrderingMode> OrderingMode(const YAML::Node& n,
                                                      const std::string& field) const;
-  // A hostipi KernelModel string at `field`, checked by its parser.
-  absl::StatusOr<std::string> KernelModelText(const YAML::Node& n,
-                                              const std::string& field) const;
+  // A hostipi kernel model string at `field` ("v5.3,demux=peek"), parsed.
+  absl::StatusOr<hostipi::KernelModel> KernelModel(const YAML::Node& n,
+                                                   const std::string& field) const;
 
   // scenario_fields.cc
   absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;

@@ -197,11 +197,11 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
   }
   if (w["buggy_model"]) {
     ASSIGN_OR_RETURN(spec->wakelist.buggy_model,
-                     KernelModelText(w["buggy_model"], "reproduce.wakelist.buggy_model"));
+                     KernelModel(w["buggy_model"], "reproduce.wakelist.buggy_model"));
   }
   if (w["fixed_model"]) {
     ASSIGN_OR_RETURN(spec->wakelist.fixed_model,
-                     KernelModelText(w["fixed_model"], "reproduce.wakelist.fixed_model"));
+                     KernelModel(w["fixed_model"], "reproduce.wakelist.fixed_model"));
   }
   if (w["threshold_ticks"]) {
     const YAML::Node n = w["threshold_ticks"];
@@ -235,11 +235,11 @@ absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* 
   }
   if (h["buggy_model"]) {
     ASSIGN_OR_RETURN(spec->lost_host_ipi.buggy_model,
-                     KernelModelText(h["buggy_model"], "reproduce.lost_host_ipi.buggy_model"));
+                     KernelModel(h["buggy_model"], "reproduce.lost_host_ipi.buggy_model"));
   }
   if (h["fixed_model"]) {
     ASSIGN_OR_RETURN(spec->lost_host_ipi.fixed_model,
-                     KernelModelText(h["fixed_model"], "reproduce.lost_host_ipi.fixed_model"));
+                     KernelModel(h["fixed_model"], "reproduce.lost_host_ipi.fixed_model"));
   }
   if (h["threshold"]) {
     const YAML::Node n = h["threshold"];

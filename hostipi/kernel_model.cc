@@ -1,5 +1,7 @@
 #include "hostipi/kernel_model.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -132,6 +134,15 @@ absl::StatusOr<KernelModel> KernelModel::Preset(absl::string_view name) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown kernel model preset \"", name,
                    "\"; known presets: ", absl::StrJoin(PresetNames(), ", ")));
+}
+
+KernelModel KernelModel::Known(absl::string_view text) {
+  absl::StatusOr<KernelModel> m = Parse(text);
+  if (!m.ok()) {
+    std::fprintf(stderr, "built-in kernel model: %s\n", std::string(m.status().message()).c_str());
+    std::abort();
+  }
+  return *m;
 }
 
 absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {

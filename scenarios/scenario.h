@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/reproduction.h"
+#include "hostipi/kernel_model.h"
 #include "nlohmann/json.hpp"
 #include "scenarios/reproduce_spec.h"
 
@@ -80,6 +82,11 @@ const std::vector<const Scenario*>& Registry();
 // The scenario named `name_or_commit` (its name, or at least 7 hex digits
 // of its commit); null when none.
 const Scenario* FindScenario(const std::string& name_or_commit);
+
+// The kernel model a --buggy-model or --fixed-model flag names; a bad one is
+// the parser's error after `prefix` ("buggy model: ").
+absl::StatusOr<hostipi::KernelModel> ModelFromFlag(const std::string& text,
+                                                   absl::string_view prefix);
 
 // Checks that `profile` is a profile for `scenario`: its reproduce section
 // is present and names it; the error names the file and the fix.
