@@ -90,16 +90,22 @@ class LostHostIpi : public Scenario {
   bool NeedsKvm(const Overrides& given) const override { return OnKvm(given); }
   absl::StatusOr<Reproduction> Run(const ScenarioInput& in) const override {
     RETURN_IF_ERROR(CheckScenarioProfile(in.profile, Name()));
-    const Overrides& f = in.overrides;
-    if (f.plane.has_value() && *f.plane != "model" && *f.plane != "kvm") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--plane: '", *f.plane, "' is not a plane; use model or kvm"));
-    }
-    return OnKvm(f) ? RunOnKvm(in) : RunOnModel(in);
+    ASSIGN_OR_RETURN(Plane plane, PlaneOf(in.overrides));
+    return plane == Plane::kKvm ? RunOnKvm(in) : RunOnModel(in);
   }
 
  private:
-  static bool OnKvm(const Overrides& f) { return f.plane.has_value() && *f.plane == "kvm"; }
+  // --plane, the model plane when not given.
+  static absl::StatusOr<Plane> PlaneOf(const Overrides& f) {
+    if (!f.plane.has_value()) return Plane::kModel;
+    absl::StatusOr<Plane> plane = kPlaneNames.ParseOr(*f.plane, "plane");
+    if (!plane.ok()) return absl::InvalidArgumentError(absl::StrCat("--plane: ", plane.status().message()));
+    return *plane;
+  }
+  static bool OnKvm(const Overrides& f) {
+    absl::StatusOr<Plane> plane = PlaneOf(f);
+    return plane.ok() && *plane == Plane::kKvm;
+  }
 
   absl::StatusOr<Reproduction> RunOnModel(const ScenarioInput& in) const {
     const ReproduceSpec& p = in.profile.reproduce;

@@ -41,6 +41,25 @@ TEST(RegistryTest, OnlyGuestScenariosAndTheKvmPlaneNeedKvm) {
   Overrides kvm;
   kvm.plane = "kvm";
   EXPECT_TRUE(FindScenario("lost-host-ipi")->NeedsKvm(kvm));
+  Overrides model;
+  model.plane = "model";
+  EXPECT_FALSE(FindScenario("lost-host-ipi")->NeedsKvm(model));
+}
+
+TEST(RegistryTest, AnUnknownPlaneIsRefusedListingThePlanes) {
+  ProfileOptions popts;
+  popts.host_cpus = std::vector<int>{0, 1};
+  absl::StatusOr<ScenarioProfile> p =
+      LoadScenarioProfile("configs/reproduce-lost-host-ipi.yaml", popts);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ScenarioInput in;
+  in.profile = *p;
+  in.overrides.plane = "vm";
+  EXPECT_FALSE(FindScenario("lost-host-ipi")->NeedsKvm(in.overrides));
+  absl::StatusOr<Reproduction> r = FindScenario("lost-host-ipi")->Run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(std::string(r.status().message()), "--plane: 'vm' is not a plane; use model or kvm");
+  EXPECT_STREQ(kPlaneNames.Name(Plane::kKvm), "kvm");
 }
 
 TEST(RegistryTest, AProfileForAnotherScenarioIsRefusedNamingTheFile) {

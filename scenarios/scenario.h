@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/enum_names.h"
 #include "base/reproduction.h"
 #include "hostipi/kernel_model.h"
 #include "nlohmann/json.hpp"
@@ -26,6 +27,14 @@
 
 namespace kvmbed {
 namespace scenarios {
+
+// Where lost-host-ipi runs (--plane): modelled host CPUs on plain threads or
+// emulated POWER memory, or real KVM vCPU threads as the host CPUs.
+enum class Plane { kModel, kKvm };
+inline constexpr auto kPlaneNames = MakeEnumNames<Plane>({
+    {Plane::kModel, "model"},
+    {Plane::kKvm, "kvm"},
+});
 
 // What the command line overrides in a scenario's profile. Each is set only
 // when its flag was given; a scenario takes only the ones it lists in
@@ -42,7 +51,7 @@ struct Overrides {
   std::optional<std::string> mode;             // --mode
   std::optional<int> shape;                    // --scenario
   std::optional<std::vector<int>> pin;         // --pin
-  std::optional<std::string> plane;            // --plane
+  std::optional<std::string> plane;            // --plane (a kPlaneNames name)
   std::optional<absl::Duration> store_hold;    // --store-hold
 };
 
