@@ -22,14 +22,9 @@
 namespace kvmbed {
 
 enum class FieldKind { kNumber, kString, kBool, kArray, kObject, kAny };
-inline constexpr auto kFieldKindNames = MakeEnumNames<FieldKind>({
-    {FieldKind::kNumber, "number"},
-    {FieldKind::kString, "string"},
-    {FieldKind::kBool, "bool"},
-    {FieldKind::kArray, "array"},
-    {FieldKind::kObject, "object"},
-    {FieldKind::kAny, "any"},
-});
+inline constexpr auto kFieldKindNames = MakeEnumNames<FieldKind>(
+    {{FieldKind::kNumber, "number"}, {FieldKind::kString, "string"}, {FieldKind::kBool, "bool"},
+     {FieldKind::kArray, "array"}, {FieldKind::kObject, "object"}, {FieldKind::kAny, "any"}});
 const char* FieldKindName(FieldKind k);
 
 struct EventField {

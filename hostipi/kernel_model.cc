@@ -41,13 +41,10 @@ constexpr PresetDef kPresets[] = {
 // Describe write them.
 enum class Site { kMbBeforeSet, kMbAfterClear, kDemux, kMessagePassMb, kCauseIpiMb };
 
-constexpr auto kSiteNames = MakeEnumNames<Site>({
-    {Site::kMbBeforeSet, "mb-before-set"},
-    {Site::kMbAfterClear, "mb-after-clear"},
-    {Site::kDemux, "demux"},
-    {Site::kMessagePassMb, "message-pass-mb"},
-    {Site::kCauseIpiMb, "cause-ipi-mb"},
-});
+constexpr auto kSiteNames = MakeEnumNames<Site>(
+    {{Site::kMbBeforeSet, "mb-before-set"}, {Site::kMbAfterClear, "mb-after-clear"},
+     {Site::kDemux, "demux"}, {Site::kMessagePassMb, "message-pass-mb"},
+     {Site::kCauseIpiMb, "cause-ipi-mb"}});
 
 constexpr auto kOnOff = MakeEnumNames<bool>({{true, "on"}, {false, "off"}});
 

@@ -13,11 +13,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(MuxedIpiWakelistTest, OptionsFromTheShippedProfile) {
+// The shipped profile as a 2-CPU host reads it.
+absl::StatusOr<ScenarioProfile> Shipped() {
   ProfileOptions popts;
   popts.host_cpus = std::vector<int>{0, 1};
-  absl::StatusOr<ScenarioProfile> p =
-      LoadScenarioProfile("configs/reproduce-muxed-ipi-wakelist.yaml", popts);
+  return LoadScenarioProfile("configs/reproduce-muxed-ipi-wakelist.yaml", popts);
+}
+
+TEST(MuxedIpiWakelistTest, OptionsFromTheShippedProfile) {
+  absl::StatusOr<ScenarioProfile> p = Shipped();
   ASSERT_TRUE(p.ok()) << p.status();
   absl::StatusOr<hostipi::WakelistOptions> o = WakelistOptionsFromProfile(*p);
   ASSERT_TRUE(o.ok()) << o.status();
@@ -45,10 +49,7 @@ TEST(MuxedIpiWakelistTest, OptionsFromTheShippedProfile) {
 // A bad --buggy-model / --fixed-model is refused before anything runs, with
 // the parser's words after the field; both scenarios on the model plane.
 TEST(MuxedIpiWakelistTest, BadModelFlagsNameTheFieldAndTheFix) {
-  ProfileOptions popts;
-  popts.host_cpus = std::vector<int>{0, 1};
-  absl::StatusOr<ScenarioProfile> p =
-      LoadScenarioProfile("configs/reproduce-muxed-ipi-wakelist.yaml", popts);
+  absl::StatusOr<ScenarioProfile> p = Shipped();
   ASSERT_TRUE(p.ok()) << p.status();
   ScenarioInput in;
   in.profile = *p;

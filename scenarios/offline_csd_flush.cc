@@ -81,13 +81,10 @@ class OnOffDriver {
   std::thread thread_;  // last: starts after the members it uses
 };
 
-constexpr auto kHpStateNames = MakeEnumNames<uint32_t>({
-    {abi::kHpOnline, "online"},
-    {abi::kHpGoingDown, "going down (stop_machine, interrupts off)"},
-    {abi::kHpDying, "dying (marked offline, CPU_DYING)"},
-    {abi::kHpDead, "OFFLINE (dead, parked)"},
-    {abi::kHpComingUp, "coming up"},
-});
+constexpr auto kHpStateNames = MakeEnumNames<uint32_t>(
+    {{abi::kHpOnline, "online"}, {abi::kHpGoingDown, "going down (stop_machine, interrupts off)"},
+     {abi::kHpDying, "dying (marked offline, CPU_DYING)"}, {abi::kHpDead, "OFFLINE (dead, parked)"},
+     {abi::kHpComingUp, "coming up"}});
 
 const char* HpStateName(uint32_t s) { return kHpStateNames.Name(s); }
 

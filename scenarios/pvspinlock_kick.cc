@@ -35,13 +35,10 @@ std::string MaskText(uint64_t mask) {
   return s.empty() ? "none" : s;
 }
 
-constexpr auto kStateNames = MakeEnumNames<uint32_t>({
-    {abi::kPvRunning, "running"},
-    {abi::kPvSpinning, "spinning (fast path)"},
-    {abi::kPvPolling, "polling (halted in the slow path)"},
-    {abi::kPvHolding, "holding the lock"},
-    {abi::kPvInIrq, "in the io interrupt handler"},
-});
+constexpr auto kStateNames = MakeEnumNames<uint32_t>(
+    {{abi::kPvRunning, "running"}, {abi::kPvSpinning, "spinning (fast path)"},
+     {abi::kPvPolling, "polling (halted in the slow path)"}, {abi::kPvHolding, "holding the lock"},
+     {abi::kPvInIrq, "in the io interrupt handler"}});
 
 const char* StateName(uint32_t s) { return kStateNames.Name(s); }
 

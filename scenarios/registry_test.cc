@@ -47,16 +47,15 @@ TEST(RegistryTest, OnlyGuestScenariosAndTheKvmPlaneNeedKvm) {
 }
 
 TEST(RegistryTest, AnUnknownPlaneIsRefusedListingThePlanes) {
-  ProfileOptions popts;
-  popts.host_cpus = std::vector<int>{0, 1};
-  absl::StatusOr<ScenarioProfile> p =
-      LoadScenarioProfile("configs/reproduce-lost-host-ipi.yaml", popts);
-  ASSERT_TRUE(p.ok()) << p.status();
+  const Scenario* lost = FindScenario("lost-host-ipi");
   ScenarioInput in;
-  in.profile = *p;
   in.overrides.plane = "vm";
-  EXPECT_FALSE(FindScenario("lost-host-ipi")->NeedsKvm(in.overrides));
-  absl::StatusOr<Reproduction> r = FindScenario("lost-host-ipi")->Run(in);
+  EXPECT_FALSE(lost->NeedsKvm(in.overrides));
+  ProfileOptions two_cpus;
+  two_cpus.host_cpus = std::vector<int>{0, 1};
+  ASSERT_TRUE(LoadScenarioProfile(lost->Profile(), two_cpus).ok());
+  in.profile = *LoadScenarioProfile(lost->Profile(), two_cpus);
+  absl::StatusOr<Reproduction> r = lost->Run(in);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(std::string(r.status().message()), "--plane: 'vm' is not a plane; use model or kvm");
   EXPECT_STREQ(kPlaneNames.Name(Plane::kKvm), "kvm");

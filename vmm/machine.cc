@@ -24,12 +24,9 @@ namespace {
 constexpr size_t kMaxConsoleLines = 1000;
 constexpr uint64_t k2M = 2ull << 20;
 
-constexpr auto kStateNames = MakeEnumNames<uint32_t>({
-    {abi::kStateOff, "off"},
-    {abi::kStateBooting, "booting"},
-    {abi::kStateOnline, "online"},
-    {abi::kStateStopped, "stopped"},
-});
+constexpr auto kStateNames = MakeEnumNames<uint32_t>(
+    {{abi::kStateOff, "off"}, {abi::kStateBooting, "booting"}, {abi::kStateOnline, "online"},
+     {abi::kStateStopped, "stopped"}});
 
 const char* StateName(uint32_t state) { return kStateNames.Name(state, "invalid"); }
 

@@ -200,15 +200,10 @@ absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
 
 // The guest faults a run can ask for (`kvmbed run --inject-fault`), by name.
 // kFaultNone is the empty name; kFaultUserGp is not offered.
-inline constexpr auto kGuestFaultNames = MakeEnumNames<abi::Fault>({
-    {abi::kFaultTriple, "triple"},
-    {abi::kFaultUd, "ud"},
-    {abi::kFaultGp, "gp"},
-    {abi::kFaultPage, "page"},
-    {abi::kFaultDivide, "divide"},
-    {abi::kFaultBadPort, "bad-port"},
-    {abi::kFaultMmio, "mmio"},
-});
+inline constexpr auto kGuestFaultNames = MakeEnumNames<abi::Fault>(
+    {{abi::kFaultTriple, "triple"}, {abi::kFaultUd, "ud"}, {abi::kFaultGp, "gp"},
+     {abi::kFaultPage, "page"}, {abi::kFaultDivide, "divide"}, {abi::kFaultBadPort, "bad-port"},
+     {abi::kFaultMmio, "mmio"}});
 
 // The guest fault named `name` ("" = none, else a name above); the error
 // lists the names.

@@ -16,14 +16,10 @@ namespace vmm {
 
 namespace {
 
-constexpr auto kSmpWhereNames = MakeEnumNames<uint32_t>({
-    {abi::kWhereBoot, "booting"},
-    {abi::kWhereWorkload, "running its workload"},
-    {abi::kWhereHandler, "in the IPI handler"},
-    {abi::kWhereCsdWait, "spinning in csd_lock_wait"},
-    {abi::kWhereIdle, "idle (hlt loop)"},
-    {abi::kWhereIoExit, "in an io exit to the VMM"},
-});
+constexpr auto kSmpWhereNames = MakeEnumNames<uint32_t>(
+    {{abi::kWhereBoot, "booting"}, {abi::kWhereWorkload, "running its workload"},
+     {abi::kWhereHandler, "in the IPI handler"}, {abi::kWhereCsdWait, "spinning in csd_lock_wait"},
+     {abi::kWhereIdle, "idle (hlt loop)"}, {abi::kWhereIoExit, "in an io exit to the VMM"}});
 
 }  // namespace
 
