@@ -58,21 +58,6 @@ int RunCommand(const std::vector<std::string>& args) {
     linux->present = true;
     linux->kernel = absl::GetFlag(FLAGS_guest_kernel);
   }
-  if (!linux->present) {
-    // --inject-fault applies to every VM's built-in guest, run-wide or its
-    // own. A bad name reads as the guest check has always reported it.
-    absl::StatusOr<abi::Fault> fault = vmm::ParseGuestFault(absl::GetFlag(FLAGS_inject_fault));
-    if (!fault.ok()) {
-      return BadInput(absl::StrCat("VM ", spec->vms.front().name,
-                                   ": guest.inject_fault: ", fault.status().message()));
-    }
-    spec->guest.inject_fault = *fault;
-    spec->guest.inject_fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
-    for (auto& [vm, guest] : spec->vm_guest) {
-      guest.inject_fault = spec->guest.inject_fault;
-      guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
-    }
-  }
 
   // Before the log opens: SIGXFSZ ignored (a file size limit gives EFBIG).
   InstallStopSignalHandler();
@@ -94,6 +79,21 @@ int RunCommand(const std::vector<std::string>& args) {
                           {"workload", GuestWorkloadName(spec->guest.workload)}};
   AddKvmHostFields(&start);
   events->Emit("run_start", start);
+
+  // --inject-fault applies to every VM's built-in guest, run-wide or its
+  // own. Parsed here, where the guest check used to refuse a bad name, and
+  // refused in its words: the same output and exit code as before.
+  absl::StatusOr<abi::Fault> fault = vmm::ParseGuestFault(absl::GetFlag(FLAGS_inject_fault));
+  if (!fault.ok()) {
+    return BadInput(absl::StrCat("VM ", spec->vms.front().name,
+                                 ": guest.inject_fault: ", fault.status().message()));
+  }
+  spec->guest.inject_fault = *fault;
+  spec->guest.inject_fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
+  for (auto& [vm, guest] : spec->vm_guest) {
+    guest.inject_fault = spec->guest.inject_fault;
+    guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
+  }
 
   absl::StatusOr<std::vector<runner::SmpRunResult>> results = runner::RunGuestWorkloads(
       *spec, nullptr, events.get(),
