@@ -56,7 +56,7 @@ const std::vector<KeySpec>& HostIpiSenderKeys() {
 
 }  // namespace
 
-absl::StatusOr<hostipi::OrderingMode> ProfileReader::OrderingMode(
+absl::StatusOr<hostipi::OrderingMode> FieldReader::OrderingMode(
     const YAML::Node& n, const std::string& field) const {
   ASSIGN_OR_RETURN(std::string text, String(n, field));
   // Profiles take only the canonical spellings; ParseOrderingMode also
@@ -74,7 +74,7 @@ absl::StatusOr<hostipi::OrderingMode> ProfileReader::OrderingMode(
   return *mode;
 }
 
-absl::StatusOr<hostipi::KernelModel> ProfileReader::KernelModel(const YAML::Node& n,
+absl::StatusOr<hostipi::KernelModel> FieldReader::KernelModel(const YAML::Node& n,
                                                                 const std::string& field) const {
   ASSIGN_OR_RETURN(std::string text, String(n, field));
   absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
@@ -82,7 +82,7 @@ absl::StatusOr<hostipi::KernelModel> ProfileReader::KernelModel(const YAML::Node
   return *model;
 }
 
-absl::Status ProfileReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) const {
+absl::Status HostReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) const {
   RETURN_IF_ERROR(CheckMap(h, "host_stress", HostStressKeys()));
   HostStressSpec& hs = spec->host_stress;
   hs.enabled = true;
@@ -118,7 +118,7 @@ absl::Status ProfileReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) c
   return absl::OkStatus();
 }
 
-absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) const {
+absl::StatusOr<HostIpiSpec> HostReader::ReadHostIpi(const YAML::Node& h) const {
   RETURN_IF_ERROR(CheckMap(h, "hostipi", HostIpiKeys()));
   HostIpiSpec spec;
   spec.enabled = true;  // a section without `enabled:` asks for the plane
