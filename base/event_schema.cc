@@ -36,23 +36,7 @@ bool KindMatches(FieldKind k, const nlohmann::json& v) {
 
 }  // namespace
 
-const char* FieldKindName(FieldKind k) {
-  switch (k) {
-    case FieldKind::kNumber:
-      return "number";
-    case FieldKind::kString:
-      return "string";
-    case FieldKind::kBool:
-      return "bool";
-    case FieldKind::kArray:
-      return "array";
-    case FieldKind::kObject:
-      return "object";
-    case FieldKind::kAny:
-      return "any";
-  }
-  return "?";
-}
+const char* FieldKindName(FieldKind k) { return kFieldKindNames.Name(k); }
 
 const std::vector<EventType>& EventSchema() {
   static const auto* schema = new std::vector<EventType>{

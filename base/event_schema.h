@@ -16,11 +16,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 #include "nlohmann/json.hpp"
 
 namespace kvmbed {
 
 enum class FieldKind { kNumber, kString, kBool, kArray, kObject, kAny };
+inline constexpr auto kFieldKindNames = MakeEnumNames<FieldKind>(
+    {{FieldKind::kNumber, "number"}, {FieldKind::kString, "string"}, {FieldKind::kBool, "bool"},
+     {FieldKind::kArray, "array"}, {FieldKind::kObject, "object"}, {FieldKind::kAny, "any"}});
 const char* FieldKindName(FieldKind k);
 
 struct EventField {

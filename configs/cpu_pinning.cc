@@ -27,7 +27,7 @@ const std::vector<KeySpec>& PinKeys() {
 
 }  // namespace
 
-absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(const YAML::Node& node,
+absl::StatusOr<std::vector<int>> FieldReader::Cpuset(const YAML::Node& node,
                                                        const std::string& field,
                                                        const char* what) const {
   if (!node.IsScalar()) {
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<int>> ProfileReader::Cpuset(const YAML::Node& node,
   return cpus;
 }
 
-absl::StatusOr<std::vector<int>> ProfileReader::ToHost(
+absl::StatusOr<std::vector<int>> FieldReader::ToHost(
     const YAML::Node& node, const std::string& field,
     const std::vector<int>& cpus) const {
   if (!opts_.check_host_cpus) return cpus;
@@ -75,7 +75,7 @@ absl::StatusOr<std::vector<int>> ProfileReader::ToHost(
                extra);
 }
 
-absl::Status ProfileReader::ReadPins(const YAML::Node& node,
+absl::Status VmReader::ReadPins(const YAML::Node& node,
                                      const std::string& path,
                                      VmSpec* vm) const {
   if (!node.IsSequence()) {

@@ -76,7 +76,7 @@ const std::vector<KeySpec>& FaultKeys() {
 
 }  // namespace
 
-absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
+absl::StatusOr<GuestSpec> GuestReader::ReadGuest(const YAML::Node& g,
                                                    const std::string& field) const {
   RETURN_IF_ERROR(CheckMap(g, field, GuestKeys()));
   GuestSpec spec;
@@ -192,7 +192,7 @@ absl::StatusOr<GuestSpec> ProfileReader::ReadGuest(const YAML::Node& g,
   return spec;
 }
 
-absl::Status ProfileReader::CheckGuestAgainstVms(const YAML::Node& root,
+absl::Status GuestReader::CheckGuestAgainstVms(const YAML::Node& root,
                                                  const RunSpec& spec) const {
   for (size_t i = 0; i < spec.vms.size(); ++i) {
     const VmSpec& vm = spec.vms[i];

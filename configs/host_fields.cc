@@ -4,6 +4,8 @@
 // scenarios (ordering modes, kernel model strings).
 #include "configs/profile_reader.h"
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/input.h"
@@ -54,30 +56,33 @@ const std::vector<KeySpec>& HostIpiSenderKeys() {
 
 }  // namespace
 
-absl::StatusOr<hostipi::OrderingMode> ProfileReader::OrderingMode(
+absl::StatusOr<hostipi::OrderingMode> FieldReader::OrderingMode(
     const YAML::Node& n, const std::string& field) const {
   ASSIGN_OR_RETURN(std::string text, String(n, field));
-  // Profiles take only the canonical spellings; the parser also accepts
-  // other cases and "emulated_power" (command-line flags).
-  absl::StatusOr<hostipi::OrderingMode> mode = hostipi::ParseOrderingMode(text);
-  if (!mode.ok() || text != hostipi::OrderingModeName(*mode)) {
+  // Profiles take only the canonical spellings; ParseOrderingMode also
+  // accepts other cases and "emulated_power" (command-line flags).
+  using hostipi::kOrderingModeNames;
+  std::optional<hostipi::OrderingMode> mode = kOrderingModeNames.Parse(text);
+  if (!mode) {
     return Error(n, field,
-                 absl::StrCat("'", Excerpt(text),
-                              "' is not a mode; use emulated-power (a seeded POWER store "
-                              "buffer) or native (this machine's own ordering)"));
+                 absl::StrCat("'", Excerpt(text), "' is not a mode; use ",
+                              kOrderingModeNames.Name(hostipi::OrderingMode::kEmulatedPower),
+                              " (a seeded POWER store buffer) or ",
+                              kOrderingModeNames.Name(hostipi::OrderingMode::kNative),
+                              " (this machine's own ordering)"));
   }
   return *mode;
 }
 
-absl::StatusOr<std::string> ProfileReader::KernelModelText(const YAML::Node& n,
-                                                           const std::string& field) const {
+absl::StatusOr<hostipi::KernelModel> FieldReader::KernelModel(const YAML::Node& n,
+                                                                const std::string& field) const {
   ASSIGN_OR_RETURN(std::string text, String(n, field));
   absl::StatusOr<hostipi::KernelModel> model = hostipi::KernelModel::Parse(text);
   if (!model.ok()) return Error(n, field, std::string(model.status().message()), QuoteOffset(n));
-  return text;
+  return *model;
 }
 
-absl::Status ProfileReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) const {
+absl::Status HostReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) const {
   RETURN_IF_ERROR(CheckMap(h, "host_stress", HostStressKeys()));
   HostStressSpec& hs = spec->host_stress;
   hs.enabled = true;
@@ -113,7 +118,7 @@ absl::Status ProfileReader::ReadHostStress(const YAML::Node& h, RunSpec* spec) c
   return absl::OkStatus();
 }
 
-absl::StatusOr<HostIpiSpec> ProfileReader::ReadHostIpi(const YAML::Node& h) const {
+absl::StatusOr<HostIpiSpec> HostReader::ReadHostIpi(const YAML::Node& h) const {
   RETURN_IF_ERROR(CheckMap(h, "hostipi", HostIpiKeys()));
   HostIpiSpec spec;
   spec.enabled = true;  // a section without `enabled:` asks for the plane

@@ -26,7 +26,7 @@ const std::vector<KeySpec>& WithholdKeys() {
 
 }  // namespace
 
-absl::StatusOr<LinuxGuestSpec> ProfileReader::ReadLinuxFields(const YAML::Node& g,
+absl::StatusOr<LinuxGuestSpec> GuestReader::ReadLinuxFields(const YAML::Node& g,
                                                               const std::string& field) const {
   // A duration >= 0 with a unit (0s is allowed: e.g. withhold after 0s).
   auto duration = [&](const YAML::Node& n, const std::string& f) -> absl::StatusOr<absl::Duration> {

@@ -75,6 +75,10 @@ absl::StatusOr<ScenarioProfile> ProfileReader::ReadRun(const YAML::Node& root) {
     return Error(root, "",
                  "the profile is empty; start from configs/default.yaml");
   }
+  const VmReader vm_reader(*this);
+  const GuestReader guest_reader(*this);
+  const HostReader host_reader(*this);
+  const ReproduceReader reproduce_reader(*this);
   // The top level holds the run keys plus, in the single-VM form, one VM's
   // keys.
   bool multi = root.IsMap() && root["vms"];
@@ -129,15 +133,15 @@ absl::StatusOr<ScenarioProfile> ProfileReader::ReadRun(const YAML::Node& root) {
         source_, ": --scale ", opts_.scale, " is out of range; give a factor > 0, e.g. 0.25"));
   }
   if (root["hostipi"]) {
-    ASSIGN_OR_RETURN(spec.hostipi, ReadHostIpi(root["hostipi"]));
+    ASSIGN_OR_RETURN(spec.hostipi, host_reader.ReadHostIpi(root["hostipi"]));
   }
 
   if (root["guest"]) {
-    ASSIGN_OR_RETURN(spec.guest, ReadGuest(root["guest"]));
+    ASSIGN_OR_RETURN(spec.guest, guest_reader.ReadGuest(root["guest"]));
   }
   ReproduceSpec reproduce;
   if (root["reproduce"]) {
-    ASSIGN_OR_RETURN(reproduce, ReadReproduce(root["reproduce"]));
+    ASSIGN_OR_RETURN(reproduce, reproduce_reader.ReadReproduce(root["reproduce"]));
   }
   if (root["guest_memory"]) {
     const YAML::Node m = root["guest_memory"];
@@ -149,12 +153,12 @@ absl::StatusOr<ScenarioProfile> ProfileReader::ReadRun(const YAML::Node& root) {
       ASSIGN_OR_RETURN(spec.ksm, Bool(m["ksm"], "guest_memory.ksm"));
     }
   }
-  if (root["host_stress"]) RETURN_IF_ERROR(ReadHostStress(root["host_stress"], &spec));
+  if (root["host_stress"]) RETURN_IF_ERROR(host_reader.ReadHostStress(root["host_stress"], &spec));
   if (!multi) {
-    ASSIGN_OR_RETURN(VmSpec vm, ReadVm(root, ""));
+    ASSIGN_OR_RETURN(VmSpec vm, vm_reader.ReadVm(root, ""));
     spec.vms.push_back(std::move(vm));
-    RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
-    RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec, reproduce));
+    RETURN_IF_ERROR(guest_reader.CheckGuestAgainstVms(root, spec));
+    RETURN_IF_ERROR(reproduce_reader.CheckReproduceAgainstVms(root, spec, reproduce));
     return WithReproduce(std::move(spec), std::move(reproduce));
   }
   const YAML::Node vms = root["vms"];
@@ -184,9 +188,9 @@ absl::StatusOr<ScenarioProfile> ProfileReader::ReadRun(const YAML::Node& root) {
     std::vector<KeySpec> vm_keys = VmKeys();
     vm_keys.push_back({"guest", false, "guest: {workload: torture}"});
     RETURN_IF_ERROR(CheckMap(vms[i], path, vm_keys));
-    ASSIGN_OR_RETURN(VmSpec vm, ReadVm(vms[i], path));
+    ASSIGN_OR_RETURN(VmSpec vm, vm_reader.ReadVm(vms[i], path));
     if (vms[i]["guest"]) {
-      ASSIGN_OR_RETURN(GuestSpec g, ReadGuest(vms[i]["guest"], Join(path, "guest")));
+      ASSIGN_OR_RETURN(GuestSpec g, guest_reader.ReadGuest(vms[i]["guest"], Join(path, "guest")));
       spec.vm_guest[vm.name] = std::move(g);
     }
     auto [it, inserted] = names.emplace(vm.name, LineOf(vms[i]["name"]));
@@ -198,8 +202,8 @@ absl::StatusOr<ScenarioProfile> ProfileReader::ReadRun(const YAML::Node& root) {
     }
     spec.vms.push_back(std::move(vm));
   }
-  RETURN_IF_ERROR(CheckGuestAgainstVms(root, spec));
-  RETURN_IF_ERROR(CheckReproduceAgainstVms(root, spec, reproduce));
+  RETURN_IF_ERROR(guest_reader.CheckGuestAgainstVms(root, spec));
+  RETURN_IF_ERROR(reproduce_reader.CheckReproduceAgainstVms(root, spec, reproduce));
   return WithReproduce(std::move(spec), std::move(reproduce));
 }
 

@@ -95,7 +95,7 @@ std::string Index(const std::string& path, size_t i) {
   return absl::StrCat(path, "[", i, "]");
 }
 
-absl::Status ProfileReader::CheckMap(const YAML::Node& node,
+absl::Status FieldReader::CheckMap(const YAML::Node& node,
                                      const std::string& path,
                                      const std::vector<KeySpec>& keys) const {
   if (!node.IsMap()) {
@@ -161,7 +161,7 @@ absl::Status ProfileReader::CheckMap(const YAML::Node& node,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ProfileReader::String(
+absl::StatusOr<std::string> FieldReader::String(
     const YAML::Node& node, const std::string& field) const {
   if (!node.IsScalar()) {
     return Error(node, field,
@@ -170,7 +170,7 @@ absl::StatusOr<std::string> ProfileReader::String(
   return node.Scalar();
 }
 
-absl::StatusOr<std::string> ProfileReader::Name(
+absl::StatusOr<std::string> FieldReader::Name(
     const YAML::Node& node, const std::string& field) const {
   ASSIGN_OR_RETURN(std::string name, String(node, field));
   bool ok = !name.empty() && name.size() <= 64 &&
@@ -186,7 +186,7 @@ absl::StatusOr<std::string> ProfileReader::Name(
   return name;
 }
 
-absl::StatusOr<int> ProfileReader::Int(const YAML::Node& node,
+absl::StatusOr<int> FieldReader::Int(const YAML::Node& node,
                                        const std::string& field, int min,
                                        int max) const {
   int value = 0;
@@ -205,7 +205,7 @@ absl::StatusOr<int> ProfileReader::Int(const YAML::Node& node,
   return value;
 }
 
-absl::StatusOr<absl::Duration> ProfileReader::PositiveDuration(
+absl::StatusOr<absl::Duration> FieldReader::PositiveDuration(
     const YAML::Node& node, const std::string& field) const {
   absl::Duration d;
   if (!node.IsScalar() || !absl::ParseDuration(node.Scalar(), &d)) {
@@ -222,7 +222,7 @@ absl::StatusOr<absl::Duration> ProfileReader::PositiveDuration(
   return d;
 }
 
-absl::StatusOr<bool> ProfileReader::Bool(const YAML::Node& node,
+absl::StatusOr<bool> FieldReader::Bool(const YAML::Node& node,
                                          const std::string& field) const {
   if (node.IsScalar()) {
     std::string v = absl::AsciiStrToLower(node.Scalar());

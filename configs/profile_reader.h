@@ -1,17 +1,21 @@
-// The profile reader's shared vocabulary, internal to //configs:profile:
-// ProfileReader turns one parsed profile document into a ScenarioProfile.
-// Its methods live in one file per job:
-//   profile_fields.cc       map keys, scalars, names, numbers, durations, and
-//                           the positioned error (file:line:col: field: ...)
-//   cpu_pinning.cc          cpusets, vcpupin / emulatorpin, the host check
-//                           and --fold-cpus
-//   vm_fields.cc            one VM: vcpus, topology, memory
-//   guest_fields.cc         the `guest:` section of the built-in guest
-//   linux_guest_fields.cc   the Linux guest fields of a `guest:` section
-//   host_fields.cc          `hostipi:` and `host_stress:`
-//   scenario_fields.cc      `reproduce:` (scenario profiles)
-//   profile.cc              the run: top-level keys, single- and multi-VM
-//                           forms, loading files and shipped profiles
+// The profile reader, internal to //configs:profile: one parsed profile
+// document becomes a ScenarioProfile. FieldReader is the vocabulary every
+// section shares (the positioned error, map keys, scalars, cpusets); each
+// section has its own small reader class with one job, built on it:
+//   FieldReader       profile_fields.cc: map keys, scalars, names, numbers,
+//                     durations, and the positioned error (file:line:col:
+//                     field: ...); cpu_pinning.cc: cpusets, the host check
+//                     and --fold-cpus; host_fields.cc: ordering modes and
+//                     kernel models (shared by hostipi: and reproduce:)
+//   VmReader          vm_fields.cc: one VM (vcpus, topology, memory);
+//                     cpu_pinning.cc: its vcpupin / emulatorpin
+//   GuestReader       guest_fields.cc: the `guest:` section of the built-in
+//                     guest; linux_guest_fields.cc: its Linux guest fields
+//   HostReader        host_fields.cc: `hostipi:` and `host_stress:`
+//   ReproduceReader   scenario_fields.cc: `reproduce:` (scenario profiles)
+//   ProfileReader     profile.cc: the run: top-level keys, single- and
+//                     multi-VM forms, calling the section readers
+// Loading files and shipped profiles is in profile.cc too.
 // Not thread-safe; one reader per load.
 #ifndef KVMBED_CONFIGS_PROFILE_READER_H_
 #define KVMBED_CONFIGS_PROFILE_READER_H_
@@ -27,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "configs/profile.h"
+#include "hostipi/kernel_model.h"
 #include "hostipi/ordering_mode.h"
 #include "runner/run_spec.h"
 #include "scenarios/reproduce_spec.h"
@@ -60,15 +65,14 @@ std::string Index(const std::string& path, size_t i);
 int ScaleCount(int n, double f);
 uint64_t ScaleBytes(uint64_t b, double f);
 
-class ProfileReader {
+// The shared vocabulary: where the profile came from, how it is read, the
+// host's CPUs, and the field readers every section uses.
+class FieldReader {
  public:
-  ProfileReader(std::string source, const ProfileOptions& opts,
-                std::vector<int> host)
+  FieldReader(std::string source, const ProfileOptions& opts, std::vector<int> host)
       : source_(std::move(source)), opts_(opts), host_(std::move(host)) {}
 
-  absl::StatusOr<ScenarioProfile> ReadRun(const YAML::Node& root);
-
- private:
+ protected:
   // file:line:col: field: message, at `node` shifted right by `extra`
   // columns (for errors inside a scalar).
   absl::Status Error(const YAML::Node& node, const std::string& field,
@@ -108,44 +112,73 @@ class ProfileReader {
   absl::StatusOr<std::vector<int>> ToHost(const YAML::Node& node,
                                           const std::string& field,
                                           const std::vector<int>& cpus) const;
-  absl::Status ReadPins(const YAML::Node& node, const std::string& path,
-                        VmSpec* vm) const;
-
-  // vm_fields.cc
-  absl::StatusOr<VmSpec> ReadVm(const YAML::Node& node,
-                                const std::string& path) const;
-
-  // guest_fields.cc. `field` is where the section sits ("guest" or
-  // "vms[1].guest").
-  absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node,
-                                      const std::string& field = "guest") const;
-  absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
-
-  // linux_guest_fields.cc: the Linux fields of the `guest:` section `g` at
-  // `field` (the section's keys are already checked).
-  absl::StatusOr<LinuxGuestSpec> ReadLinuxFields(const YAML::Node& g,
-                                                 const std::string& field) const;
 
   // host_fields.cc
-  absl::Status ReadHostStress(const YAML::Node& node, RunSpec* spec) const;
-  absl::StatusOr<HostIpiSpec> ReadHostIpi(const YAML::Node& node) const;
   // A hostipi ordering mode at `field`, spelled "native" or "emulated-power".
   absl::StatusOr<hostipi::OrderingMode> OrderingMode(const YAML::Node& n,
                                                      const std::string& field) const;
-  // A hostipi KernelModel string at `field`, checked by its parser.
-  absl::StatusOr<std::string> KernelModelText(const YAML::Node& n,
-                                              const std::string& field) const;
-
-  // scenario_fields.cc
-  absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
-  absl::Status ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const;
-  absl::Status ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const;
-  absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec,
-                                        const ReproduceSpec& reproduce) const;
+  // A hostipi kernel model string at `field` ("v5.3,demux=peek"), parsed.
+  absl::StatusOr<hostipi::KernelModel> KernelModel(const YAML::Node& n,
+                                                   const std::string& field) const;
 
   std::string source_;
   ProfileOptions opts_;
   std::vector<int> host_;
+};
+
+// One VM's keys (vm_fields.cc) and its pins (cpu_pinning.cc).
+class VmReader : public FieldReader {
+ public:
+  explicit VmReader(const FieldReader& f) : FieldReader(f) {}
+  absl::StatusOr<VmSpec> ReadVm(const YAML::Node& node, const std::string& path) const;
+
+ private:
+  absl::Status ReadPins(const YAML::Node& node, const std::string& path, VmSpec* vm) const;
+};
+
+// A `guest:` section (guest_fields.cc, linux_guest_fields.cc).
+class GuestReader : public FieldReader {
+ public:
+  explicit GuestReader(const FieldReader& f) : FieldReader(f) {}
+  // `field` is where the section sits ("guest" or "vms[1].guest").
+  absl::StatusOr<GuestSpec> ReadGuest(const YAML::Node& node,
+                                      const std::string& field = "guest") const;
+  absl::Status CheckGuestAgainstVms(const YAML::Node& root, const RunSpec& spec) const;
+
+ private:
+  // The Linux fields of the `guest:` section `g` at `field` (the section's
+  // keys are already checked).
+  absl::StatusOr<LinuxGuestSpec> ReadLinuxFields(const YAML::Node& g,
+                                                 const std::string& field) const;
+};
+
+// The host-side sections, `hostipi:` and `host_stress:` (host_fields.cc).
+class HostReader : public FieldReader {
+ public:
+  explicit HostReader(const FieldReader& f) : FieldReader(f) {}
+  absl::Status ReadHostStress(const YAML::Node& node, RunSpec* spec) const;
+  absl::StatusOr<HostIpiSpec> ReadHostIpi(const YAML::Node& node) const;
+};
+
+// The `reproduce:` section of scenario profiles (scenario_fields.cc).
+class ReproduceReader : public FieldReader {
+ public:
+  explicit ReproduceReader(const FieldReader& f) : FieldReader(f) {}
+  absl::StatusOr<ReproduceSpec> ReadReproduce(const YAML::Node& node) const;
+  absl::Status CheckReproduceAgainstVms(const YAML::Node& root, const RunSpec& spec,
+                                        const ReproduceSpec& reproduce) const;
+
+ private:
+  absl::Status ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const;
+  absl::Status ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const;
+};
+
+// The run (profile.cc): the top-level keys and the single- and multi-VM
+// forms, each section handed to its reader.
+class ProfileReader : public FieldReader {
+ public:
+  using FieldReader::FieldReader;
+  absl::StatusOr<ScenarioProfile> ReadRun(const YAML::Node& root);
 };
 
 }  // namespace profile_internal

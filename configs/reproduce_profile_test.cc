@@ -40,8 +40,8 @@ TEST(WakelistProfileTest, ShippedProfileLoads) {
   EXPECT_EQ(r.seed, 1u);
   EXPECT_EQ(r.wakelist.mode, hostipi::OrderingMode::kEmulatedPower);
   EXPECT_EQ(r.wakelist.cpus, 4);
-  EXPECT_EQ(r.wakelist.buggy_model, "pre-9fb1b36");
-  EXPECT_EQ(r.wakelist.fixed_model, "9fb1b36");
+  EXPECT_EQ(r.wakelist.buggy_model.ToString(), "pre-9fb1b36");
+  EXPECT_EQ(r.wakelist.fixed_model.ToString(), "9fb1b36");
   EXPECT_EQ(r.wakelist.threshold_ticks, 200000);
   // The compiled-in copy is the same file.
   EXPECT_FALSE(ShippedProfileText("reproduce-muxed-ipi-wakelist").empty());
@@ -52,8 +52,8 @@ TEST(WakelistProfileTest, DefaultsWithoutTheSubMap) {
       LoadScenarioProfileFromString(kHead, "t.yaml", TwoCpuHost());
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->reproduce.wakelist.cpus, 4);
-  EXPECT_EQ(spec->reproduce.wakelist.buggy_model, "pre-9fb1b36");
-  EXPECT_EQ(spec->reproduce.wakelist.fixed_model, "9fb1b36");
+  EXPECT_EQ(spec->reproduce.wakelist.buggy_model.ToString(), "pre-9fb1b36");
+  EXPECT_EQ(spec->reproduce.wakelist.fixed_model.ToString(), "9fb1b36");
   EXPECT_EQ(spec->reproduce.wakelist.threshold_ticks, 0);
 }
 
@@ -102,7 +102,8 @@ TEST(LostHostIpiProfileTest, ShippedProfileLoads) {
   EXPECT_EQ(r.lost_host_ipi.shape, 1);
   EXPECT_EQ(r.lost_host_ipi.mode, hostipi::OrderingMode::kEmulatedPower);
   EXPECT_EQ(r.fixed_operations, 1000000);
-  EXPECT_EQ(r.lost_host_ipi.buggy_model, "");  // the shape's default
+  EXPECT_FALSE(r.lost_host_ipi.buggy_model.has_value());  // the shape's default
+  EXPECT_FALSE(r.lost_host_ipi.fixed_model.has_value());
 }
 
 TEST(LostHostIpiProfileTest, EveryKeyIsRead) {
@@ -116,8 +117,11 @@ TEST(LostHostIpiProfileTest, EveryKeyIsRead) {
   EXPECT_EQ(r.lost_host_ipi.shape, 2);
   EXPECT_EQ(r.lost_host_ipi.mode, hostipi::OrderingMode::kNative);
   EXPECT_EQ(r.lost_host_ipi.cpus, 3);
-  EXPECT_EQ(r.lost_host_ipi.buggy_model, "v5.3");
-  EXPECT_EQ(r.lost_host_ipi.fixed_model, "v5.4,demux=peek");
+  ASSERT_TRUE(r.lost_host_ipi.buggy_model.has_value());
+  EXPECT_EQ(r.lost_host_ipi.buggy_model->ToString(), "v5.3");
+  ASSERT_TRUE(r.lost_host_ipi.fixed_model.has_value());
+  EXPECT_EQ(r.lost_host_ipi.fixed_model->ToString(), "v5.4,demux=peek");
+  EXPECT_EQ(r.lost_host_ipi.fixed_model->demux, hostipi::DemuxRead::kPeek);
   EXPECT_EQ(r.lost_host_ipi.threshold, 5000);
   EXPECT_EQ(r.lost_host_ipi.pin, (std::vector<int>{0, 1}));
 }

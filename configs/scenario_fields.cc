@@ -80,7 +80,7 @@ const std::vector<KeySpec>& OfflineKeys() {
 
 }  // namespace
 
-absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) const {
+absl::StatusOr<ReproduceSpec> ReproduceReader::ReadReproduce(const YAML::Node& r) const {
   RETURN_IF_ERROR(CheckMap(r, "reproduce", ReproduceKeys()));
   ReproduceSpec spec;
   spec.present = true;
@@ -181,7 +181,7 @@ absl::StatusOr<ReproduceSpec> ProfileReader::ReadReproduce(const YAML::Node& r) 
   return spec;
 }
 
-absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const {
+absl::Status ReproduceReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spec) const {
   const YAML::Node w = r["wakelist"];
   RETURN_IF_ERROR(CheckMap(w, "reproduce.wakelist", WakelistKeys()));
   if (r["threshold"]) {
@@ -197,11 +197,11 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
   }
   if (w["buggy_model"]) {
     ASSIGN_OR_RETURN(spec->wakelist.buggy_model,
-                     KernelModelText(w["buggy_model"], "reproduce.wakelist.buggy_model"));
+                     KernelModel(w["buggy_model"], "reproduce.wakelist.buggy_model"));
   }
   if (w["fixed_model"]) {
     ASSIGN_OR_RETURN(spec->wakelist.fixed_model,
-                     KernelModelText(w["fixed_model"], "reproduce.wakelist.fixed_model"));
+                     KernelModel(w["fixed_model"], "reproduce.wakelist.fixed_model"));
   }
   if (w["threshold_ticks"]) {
     const YAML::Node n = w["threshold_ticks"];
@@ -216,7 +216,7 @@ absl::Status ProfileReader::ReadWakelist(const YAML::Node& r, ReproduceSpec* spe
   return absl::OkStatus();
 }
 
-absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const {
+absl::Status ReproduceReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* spec) const {
   const YAML::Node h = r["lost_host_ipi"];
   RETURN_IF_ERROR(CheckMap(h, "reproduce.lost_host_ipi", LostHostIpiKeys()));
   if (r["threshold"]) {
@@ -235,11 +235,11 @@ absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* 
   }
   if (h["buggy_model"]) {
     ASSIGN_OR_RETURN(spec->lost_host_ipi.buggy_model,
-                     KernelModelText(h["buggy_model"], "reproduce.lost_host_ipi.buggy_model"));
+                     KernelModel(h["buggy_model"], "reproduce.lost_host_ipi.buggy_model"));
   }
   if (h["fixed_model"]) {
     ASSIGN_OR_RETURN(spec->lost_host_ipi.fixed_model,
-                     KernelModelText(h["fixed_model"], "reproduce.lost_host_ipi.fixed_model"));
+                     KernelModel(h["fixed_model"], "reproduce.lost_host_ipi.fixed_model"));
   }
   if (h["threshold"]) {
     const YAML::Node n = h["threshold"];
@@ -263,7 +263,7 @@ absl::Status ProfileReader::ReadLostHostIpi(const YAML::Node& r, ReproduceSpec* 
   return absl::OkStatus();
 }
 
-absl::Status ProfileReader::CheckReproduceAgainstVms(const YAML::Node& root,
+absl::Status ReproduceReader::CheckReproduceAgainstVms(const YAML::Node& root,
                                                      const RunSpec& spec,
                                                      const ReproduceSpec& r) const {
   if (!r.present) return absl::OkStatus();

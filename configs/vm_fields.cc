@@ -23,7 +23,7 @@ const std::vector<KeySpec>& TopologyKeys() {
 
 }  // namespace
 
-absl::StatusOr<VmSpec> ProfileReader::ReadVm(const YAML::Node& node,
+absl::StatusOr<VmSpec> VmReader::ReadVm(const YAML::Node& node,
                                              const std::string& path) const {
   VmSpec vm;
   ASSIGN_OR_RETURN(vm.name, Name(node["name"], Join(path, "name")));

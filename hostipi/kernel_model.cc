@@ -1,5 +1,9 @@
 #include "hostipi/kernel_model.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,35 +37,77 @@ constexpr PresetDef kPresets[] = {
     {"v5.4", "3a83f677 applied", true, true, DemuxRead::kXchg, true, true},
 };
 
-constexpr const char* kSites =
-    "mb-before-set=on|off, mb-after-clear=on|off, "
-    "demux=xchg|xchg-relaxed|peek, message-pass-mb=on|off, "
-    "cause-ipi-mb=on|off";
+// The sites a kernel model string can override, in the order ToString and
+// Describe write them.
+enum class Site { kMbBeforeSet, kMbAfterClear, kDemux, kMessagePassMb, kCauseIpiMb };
 
-absl::StatusOr<bool> ParseOnOff(absl::string_view text, absl::string_view key,
-                                absl::string_view whole) {
-  if (text == "on") return true;
-  if (text == "off") return false;
-  return absl::InvalidArgumentError(
-      absl::StrCat("kernel model \"", whole, "\": site ", key, "=\"", text,
-                   "\" is not on/off; write ", key, "=on or ", key, "=off"));
+constexpr auto kSiteNames = MakeEnumNames<Site>(
+    {{Site::kMbBeforeSet, "mb-before-set"}, {Site::kMbAfterClear, "mb-after-clear"},
+     {Site::kDemux, "demux"}, {Site::kMessagePassMb, "message-pass-mb"},
+     {Site::kCauseIpiMb, "cause-ipi-mb"}});
+
+constexpr auto kOnOff = MakeEnumNames<bool>({{true, "on"}, {false, "off"}});
+
+// "mb-before-set=on|off, ..., demux=xchg|xchg-relaxed|peek, ...".
+std::string SitesHelp() {
+  std::string out;
+  for (const EnumName<Site>& s : kSiteNames) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", s.name, "=",
+                    s.value == Site::kDemux ? kDemuxReadNames.Joined("|") : kOnOff.Joined("|"));
+  }
+  return out;
 }
 
-const char* OnOff(bool b) { return b ? "on" : "off"; }
+// The on/off field behind a site other than demux.
+bool KernelModel::*OnOffField(Site site) {
+  switch (site) {
+    case Site::kMbBeforeSet:
+      return &KernelModel::mb_before_set;
+    case Site::kMbAfterClear:
+      return &KernelModel::mb_after_clear;
+    case Site::kMessagePassMb:
+      return &KernelModel::message_pass_mb;
+    case Site::kCauseIpiMb:
+      return &KernelModel::cause_ipi_mb;
+    case Site::kDemux:
+      break;
+  }
+  return nullptr;
+}
+
+// The value `m` has at `site`, as written after "site=".
+absl::string_view SiteValue(const KernelModel& m, Site site) {
+  if (site == Site::kDemux) return DemuxReadName(m.demux);
+  return kOnOff.Name(m.*OnOffField(site));
+}
+
+// Sets `site` of `m` from `value`; `whole` is the model string for errors.
+absl::Status SetSite(KernelModel& m, Site site, absl::string_view value,
+                     absl::string_view whole) {
+  const char* key = kSiteNames.Name(site);
+  if (site == Site::kDemux) {
+    std::optional<DemuxRead> demux = kDemuxReadNames.Parse(value);
+    if (!demux) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kernel model \"", whole, "\": ", key, "=\"", value, "\" is unknown; write ",
+                       kDemuxReadNames.OneOf(absl::StrCat(key, "="))));
+    }
+    m.demux = *demux;
+    return absl::OkStatus();
+  }
+  std::optional<bool> on = kOnOff.Parse(value);
+  if (!on) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kernel model \"", whole, "\": site ", key, "=\"", value, "\" is not ",
+                     kOnOff.Joined("/"), "; write ", kOnOff.OneOf(absl::StrCat(key, "="))));
+  }
+  m.*OnOffField(site) = *on;
+  return absl::OkStatus();
+}
 
 }  // namespace
 
-const char* DemuxReadName(DemuxRead demux) {
-  switch (demux) {
-    case DemuxRead::kXchg:
-      return "xchg";
-    case DemuxRead::kXchgRelaxed:
-      return "xchg-relaxed";
-    case DemuxRead::kPeek:
-      return "peek";
-  }
-  return "?";
-}
+const char* DemuxReadName(DemuxRead demux) { return kDemuxReadNames.Name(demux); }
 
 std::vector<std::string> KernelModel::PresetNames() {
   std::vector<std::string> names;
@@ -87,6 +133,15 @@ absl::StatusOr<KernelModel> KernelModel::Preset(absl::string_view name) {
                    "\"; known presets: ", absl::StrJoin(PresetNames(), ", ")));
 }
 
+KernelModel KernelModel::Known(absl::string_view text) {
+  absl::StatusOr<KernelModel> m = Parse(text);
+  if (!m.ok()) {
+    std::fprintf(stderr, "built-in kernel model: %s\n", std::string(m.status().message()).c_str());
+    std::abort();
+  }
+  return *m;
+}
+
 absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
   std::vector<absl::string_view> items = absl::StrSplit(text, ',');
   absl::string_view first = absl::StripAsciiWhitespace(items[0]);
@@ -102,7 +157,7 @@ absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
         "kernel model \"", text, "\": ", preset.status().message()));
   }
   KernelModel m = *preset;
-  bool seen[5] = {false, false, false, false, false};
+  bool seen[kSiteNames.size()] = {};
   for (size_t i = 1; i < items.size(); ++i) {
     absl::string_view item = absl::StripAsciiWhitespace(items[i]);
     std::pair<absl::string_view, absl::string_view> kv =
@@ -112,48 +167,17 @@ absl::StatusOr<KernelModel> KernelModel::Parse(absl::string_view text) {
     if (item.find('=') == absl::string_view::npos || value.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("kernel model \"", text, "\": item \"", item,
-                       "\" is not site=value; sites: ", kSites));
+                       "\" is not site=value; sites: ", SitesHelp()));
     }
-    int index;
-    if (key == "mb-before-set") {
-      index = 0;
-      absl::StatusOr<bool> b = ParseOnOff(value, key, text);
-      if (!b.ok()) return b.status();
-      m.mb_before_set = *b;
-    } else if (key == "mb-after-clear") {
-      index = 1;
-      absl::StatusOr<bool> b = ParseOnOff(value, key, text);
-      if (!b.ok()) return b.status();
-      m.mb_after_clear = *b;
-    } else if (key == "demux") {
-      index = 2;
-      if (value == "xchg") {
-        m.demux = DemuxRead::kXchg;
-      } else if (value == "xchg-relaxed") {
-        m.demux = DemuxRead::kXchgRelaxed;
-      } else if (value == "peek") {
-        m.demux = DemuxRead::kPeek;
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("kernel model \"", text, "\": demux=\"", value,
-                         "\" is unknown; write demux=xchg, demux=xchg-relaxed "
-                         "or demux=peek"));
-      }
-    } else if (key == "message-pass-mb") {
-      index = 3;
-      absl::StatusOr<bool> b = ParseOnOff(value, key, text);
-      if (!b.ok()) return b.status();
-      m.message_pass_mb = *b;
-    } else if (key == "cause-ipi-mb") {
-      index = 4;
-      absl::StatusOr<bool> b = ParseOnOff(value, key, text);
-      if (!b.ok()) return b.status();
-      m.cause_ipi_mb = *b;
-    } else {
+    std::optional<Site> site = kSiteNames.Parse(key);
+    if (!site) {
       return absl::InvalidArgumentError(absl::StrCat("kernel model \"", text,
                                                      "\": unknown site \"", key,
-                                                     "\"; sites: ", kSites));
+                                                     "\"; sites: ", SitesHelp()));
     }
+    absl::Status set = SetSite(m, *site, value, text);
+    if (!set.ok()) return set;
+    const size_t index = static_cast<size_t>(*site);
     if (seen[index]) {
       return absl::InvalidArgumentError(absl::StrCat(
           "kernel model \"", text, "\": site ", key, " is given twice"));
@@ -167,25 +191,21 @@ std::string KernelModel::ToString() const {
   std::string out = preset;
   absl::StatusOr<KernelModel> base = Preset(preset);
   if (!base.ok()) return absl::StrCat("?(", Describe(), ")");
-  if (mb_before_set != base->mb_before_set)
-    absl::StrAppend(&out, ",mb-before-set=", OnOff(mb_before_set));
-  if (mb_after_clear != base->mb_after_clear)
-    absl::StrAppend(&out, ",mb-after-clear=", OnOff(mb_after_clear));
-  if (demux != base->demux)
-    absl::StrAppend(&out, ",demux=", DemuxReadName(demux));
-  if (message_pass_mb != base->message_pass_mb)
-    absl::StrAppend(&out, ",message-pass-mb=", OnOff(message_pass_mb));
-  if (cause_ipi_mb != base->cause_ipi_mb)
-    absl::StrAppend(&out, ",cause-ipi-mb=", OnOff(cause_ipi_mb));
+  for (const EnumName<Site>& s : kSiteNames) {
+    absl::string_view value = SiteValue(*this, s.value);
+    if (value != SiteValue(*base, s.value)) absl::StrAppend(&out, ",", s.name, "=", value);
+  }
   return out;
 }
 
 std::string KernelModel::Describe() const {
-  return absl::StrCat("mb-before-set=", OnOff(mb_before_set),
-                      " mb-after-clear=", OnOff(mb_after_clear),
-                      " demux=", DemuxReadName(demux),
-                      " message-pass-mb=", OnOff(message_pass_mb),
-                      cause_ipi_mb ? "" : " cause-ipi-mb=off");
+  std::string out;
+  for (const EnumName<Site>& s : kSiteNames) {
+    // cause-ipi-mb only when off, so the host_ipi scenario's output is unchanged.
+    if (s.value == Site::kCauseIpiMb && cause_ipi_mb) continue;
+    absl::StrAppend(&out, out.empty() ? "" : " ", s.name, "=", SiteValue(*this, s.value));
+  }
+  return out;
 }
 
 }  // namespace hostipi

@@ -27,11 +27,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace kvmbed {
 namespace hostipi {
 
 enum class DemuxRead { kXchg, kXchgRelaxed, kPeek };
+
+inline constexpr auto kDemuxReadNames = MakeEnumNames<DemuxRead>({
+    {DemuxRead::kXchg, "xchg"},
+    {DemuxRead::kXchgRelaxed, "xchg-relaxed"},
+    {DemuxRead::kPeek, "peek"},
+});
 
 // "xchg" / "xchg-relaxed" / "peek".
 const char* DemuxReadName(DemuxRead demux);
@@ -49,6 +56,9 @@ struct KernelModel {
   static absl::StatusOr<KernelModel> Parse(absl::string_view text);
   // The named preset with no overrides.
   static absl::StatusOr<KernelModel> Preset(absl::string_view name);
+  // Parse() of a model string built into the program (a default); aborts,
+  // naming it, if it does not parse.
+  static KernelModel Known(absl::string_view text);
   // Names of the presets, oldest first.
   static std::vector<std::string> PresetNames();
 

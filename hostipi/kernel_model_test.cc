@@ -94,6 +94,28 @@ TEST(KernelModelTest, BadInputGivesClearErrors) {
   }
 }
 
+
+// The messages list the accepted values from the name tables, word for word.
+TEST(KernelModelTest, BadValueMessagesListTheChoices) {
+  EXPECT_EQ(KernelModel::Parse("v5.3,demux=fast").status().message(),
+            "kernel model \"v5.3,demux=fast\": demux=\"fast\" is unknown; write demux=xchg, "
+            "demux=xchg-relaxed or demux=peek");
+  EXPECT_EQ(KernelModel::Parse("v5.3,mb-after-clear=yes").status().message(),
+            "kernel model \"v5.3,mb-after-clear=yes\": site mb-after-clear=\"yes\" is not "
+            "on/off; write mb-after-clear=on or mb-after-clear=off");
+  EXPECT_EQ(KernelModel::Parse("v5.3,barrier=on").status().message(),
+            "kernel model \"v5.3,barrier=on\": unknown site \"barrier\"; sites: "
+            "mb-before-set=on|off, mb-after-clear=on|off, demux=xchg|xchg-relaxed|peek, "
+            "message-pass-mb=on|off, cause-ipi-mb=on|off");
+  EXPECT_EQ(DemuxReadName(DemuxRead::kXchgRelaxed), std::string("xchg-relaxed"));
+}
+
+TEST(KernelModelTest, KnownParsesBuiltInStrings) {
+  EXPECT_EQ(KernelModel::Known("v5.4,demux=peek").ToString(), "v5.4,demux=peek");
+  EXPECT_EQ(KernelModel::Known("pre-9fb1b36"), *KernelModel::Preset("pre-9fb1b36"));
+  EXPECT_DEATH(KernelModel::Known("v9"), "built-in kernel model: kernel model \"v9\"");
+}
+
 }  // namespace
 }  // namespace hostipi
 }  // namespace kvmbed

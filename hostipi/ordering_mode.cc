@@ -1,5 +1,7 @@
 #include "hostipi/ordering_mode.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -9,25 +11,14 @@
 namespace kvmbed {
 namespace hostipi {
 
-const char* OrderingModeName(OrderingMode mode) {
-  switch (mode) {
-    case OrderingMode::kNative:
-      return "native";
-    case OrderingMode::kEmulatedPower:
-      return "emulated-power";
-  }
-  return "?";
-}
+const char* OrderingModeName(OrderingMode mode) { return kOrderingModeNames.Name(mode); }
 
 absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text) {
   std::string t = absl::AsciiStrToLower(text);
-  if (t == "native") return OrderingMode::kNative;
-  if (t == "emulated-power" || t == "emulated_power") {
-    return OrderingMode::kEmulatedPower;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown memory-ordering mode \"", text,
-                   "\": use \"native\" or \"emulated-power\""));
+  std::replace(t.begin(), t.end(), '_', '-');
+  if (std::optional<OrderingMode> mode = kOrderingModeNames.Parse(t)) return *mode;
+  return absl::InvalidArgumentError(absl::StrCat("unknown memory-ordering mode \"", text,
+                                                 "\": use ", kOrderingModeNames.OneOf("\"", "\"")));
 }
 
 }  // namespace hostipi

@@ -7,15 +7,23 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace kvmbed {
 namespace hostipi {
 
 enum class OrderingMode { kNative, kEmulatedPower };
 
+// The canonical spellings, the only ones a profile takes.
+inline constexpr auto kOrderingModeNames = MakeEnumNames<OrderingMode>({
+    {OrderingMode::kNative, "native"},
+    {OrderingMode::kEmulatedPower, "emulated-power"},
+});
+
 // "native" / "emulated-power".
 const char* OrderingModeName(OrderingMode mode);
-// Accepts the names above in any case, and "emulated_power".
+// Accepts the names above in any case, and with '_' for '-'
+// ("emulated_power"): the command-line flags' spelling.
 absl::StatusOr<OrderingMode> ParseOrderingMode(absl::string_view text);
 
 }  // namespace hostipi

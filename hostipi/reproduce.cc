@@ -192,23 +192,10 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
                        " does not exist; this host has CPUs 0..", hw - 1));
     }
   }
-  if (o.buggy_model.empty()) {
-    o.buggy_model =
-        o.scenario == 1 ? "v5.3" : "v5.4,mb-after-clear=off,demux=peek";
-  }
-  if (o.fixed_model.empty()) {
-    o.fixed_model = o.scenario == 1 ? "v5.4" : "v5.4,demux=peek";
-  }
-  absl::StatusOr<KernelModel> buggy = KernelModel::Parse(o.buggy_model);
-  if (!buggy.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("buggy model: ", buggy.status().message()));
-  }
-  absl::StatusOr<KernelModel> fixed = KernelModel::Parse(o.fixed_model);
-  if (!fixed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("fixed model: ", fixed.status().message()));
-  }
+  const KernelModel buggy = o.buggy_model.value_or(KernelModel::Known(
+      o.scenario == 1 ? "v5.3" : "v5.4,mb-after-clear=off,demux=peek"));
+  const KernelModel fixed =
+      o.fixed_model.value_or(KernelModel::Known(o.scenario == 1 ? "v5.4" : "v5.4,demux=peek"));
   res.scenario_name =
       o.scenario == 1
           ? "scenario 1: the sender's message store reordered after its "
@@ -230,7 +217,7 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
   } else {
     // Calibrate: the fixed model under the same load, no reports; the
     // longest csd wait seen, times 10, within [20 ms, 1 s].
-    PhaseSpec cal{*fixed, absl::Milliseconds(300), 0, int64_t{60'000'000'000}};
+    PhaseSpec cal{fixed, absl::Milliseconds(300), 0, int64_t{60'000'000'000}};
     ASSIGN_OR_RETURN(PhaseResult c, RunPhase(o, res.workload, cal));
     res.threshold =
         std::clamp<int64_t>(10 * c.max_wait_ns, 20'000'000, 1'000'000'000);
@@ -243,11 +230,11 @@ absl::StatusOr<ReproduceResult> Reproduce(const ReproduceOptions& options) {
   res.options = o;
 
   if (!o.skip_buggy) {
-    PhaseSpec spec{*buggy, o.buggy_budget, 0, res.threshold};
+    PhaseSpec spec{buggy, o.buggy_budget, 0, res.threshold};
     ASSIGN_OR_RETURN(res.buggy, RunPhase(o, res.workload, spec));
   }
   if (!o.skip_fixed) {
-    PhaseSpec spec{*fixed, o.fixed_budget, o.fixed_doorbells, res.threshold};
+    PhaseSpec spec{fixed, o.fixed_budget, o.fixed_doorbells, res.threshold};
     ASSIGN_OR_RETURN(res.fixed, RunPhase(o, res.workload, spec));
     if (res.fixed.doorbells > 0) res.p_bound = 3.0 / res.fixed.doorbells;
   }

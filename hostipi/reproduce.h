@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,11 @@ struct ReproduceOptions {
   // Host CPUs to pin modelled CPU i to (i % size); empty = the scenario's
   // default (native: 0,1,... up to the machine's CPUs; emulated: none).
   std::vector<int> pin_cpus;
-  // Kernel models; empty = the scenario's defaults.
-  std::string buggy_model;
-  std::string fixed_model;
+  // Kernel models; none = the scenario's defaults (scenario 1: v5.3, then
+  // v5.4; scenario 2: v5.4,mb-after-clear=off,demux=peek, then
+  // v5.4,demux=peek).
+  std::optional<KernelModel> buggy_model;
+  std::optional<KernelModel> fixed_model;
   // Called for every stall report of both phases (detected, continued,
   // unstuck), e.g. to stream StallReportToJson() lines to an event log.
   // Runs on the waiting CPU's thread/coroutine: must not block.

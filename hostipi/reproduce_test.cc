@@ -196,7 +196,7 @@ TEST(ReproduceTest, EachBarrierSiteMatters) {
        {"v5.4,mb-before-set=off", "v5.4,mb-after-clear=off,demux=peek",
         "v5.4,mb-after-clear=off,demux=xchg-relaxed"}) {
     ReproduceOptions o = Buggy(1, OrderingMode::kEmulatedPower, 1);
-    o.buggy_model = model;
+    o.buggy_model = KernelModel::Known(model);
     absl::StatusOr<ReproduceResult> r = Reproduce(o);
     ASSERT_TRUE(r.ok()) << r.status();
     SCOPED_TRACE(model);
@@ -209,7 +209,7 @@ TEST(ReproduceTest, EachBarrierSiteMatters) {
     o.scenario = 1;
     o.mode = OrderingMode::kEmulatedPower;
     o.skip_buggy = true;
-    o.fixed_model = model;
+    o.fixed_model = KernelModel::Known(model);
     o.fixed_doorbells = 150'000;
     o.fixed_budget = absl::Seconds(10);
     absl::StatusOr<ReproduceResult> r = Reproduce(o);
@@ -239,7 +239,7 @@ TEST(ReproduceTest, PassNeedsBothPhases) {
   EXPECT_THAT(json, HasSubstr("\"reproduced\":true"));
 
   // A "buggy" model that is in fact fixed cannot reproduce: FAIL.
-  o.buggy_model = "v5.4,demux=peek";
+  o.buggy_model = KernelModel::Known("v5.4,demux=peek");
   o.buggy_budget = absl::Seconds(1);
   o.fixed_doorbells = 1000;
   r = Reproduce(o);
@@ -263,10 +263,6 @@ TEST(ReproduceTest, BadOptionsGiveClearErrors) {
   EXPECT_THAT(std::string(Reproduce(o).status().message()),
               HasSubstr("cpus=1 is out of range"));
   o.num_cpus = 0;
-  o.buggy_model = "v5.3,demux=fast";
-  EXPECT_THAT(std::string(Reproduce(o).status().message()),
-              HasSubstr("buggy model: kernel model \"v5.3,demux=fast\""));
-  o.buggy_model = "";
   o.buggy_budget = absl::Seconds(-1);
   EXPECT_THAT(std::string(Reproduce(o).status().message()),
               HasSubstr("budgets must be > 0"));

@@ -698,33 +698,19 @@ absl::Status ValidateWakelistOptions(const WakelistOptions& o) {
         "work_relax must be >= 0 (0 = default for fixed_wakeups: budget "
         "only; for threshold_ticks: 200000 + 50000 per CPU beyond 4)");
   }
-  for (const auto& [field, text] :
-       {std::make_pair("buggy_model", &o.buggy_model),
-        std::make_pair("fixed_model", &o.fixed_model)}) {
-    absl::StatusOr<KernelModel> m = KernelModel::Parse(*text);
-    if (!m.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "muxed-ipi-wakelist: ", field, ": ", m.status().message()));
-    }
-  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<WakelistPhase> RunWakelistPhase(const WakelistOptions& options,
-                                               const std::string& model,
+                                               const KernelModel& model,
                                                absl::Duration budget,
                                                int64_t stop_after_wakeups) {
   absl::Status valid = ValidateWakelistOptions(options);
   if (!valid.ok()) return valid;
-  absl::StatusOr<KernelModel> m = KernelModel::Parse(model);
-  if (!m.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("muxed-ipi-wakelist: ", m.status().message()));
-  }
   const int64_t threshold = options.threshold_ticks > 0
                                 ? options.threshold_ticks
                                 : DefaultThreshold(options.num_cpus);
-  Sim sim(options, *m, threshold);
+  Sim sim(options, model, threshold);
   return sim.Run(budget, stop_after_wakeups);
 }
 
@@ -839,7 +825,7 @@ std::string RenderWakelistBench(const WakelistOptions& o,
       "  buggy: reproduced %d/%d (seeds 1..%d), median %.3f s and %.0f "
       "wake-ups to the stuck task, %.0f wake-ups/s\n"
       "  fixed: %d wake-ups, %.0f wake-ups/s, %d stuck\n",
-      o.num_cpus, o.buggy_model, o.fixed_model, b.reproduced, b.runs, b.runs,
+      o.num_cpus, o.buggy_model.ToString(), o.fixed_model.ToString(), b.reproduced, b.runs, b.runs,
       b.median_seconds_to_hang, b.median_wakeups_to_hang,
       b.buggy_wakeups_per_second, b.fixed_wakeups, b.fixed_wakeups_per_second,
       b.fixed_hangs);

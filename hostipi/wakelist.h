@@ -60,10 +60,9 @@ struct WakelistOptions {
   // A task not running this many virtual ticks after its wake-up is
   // reported; 0 = 200000 (+50000 per CPU beyond 4).
   int64_t threshold_ticks = 0;
-  // Kernel models (KernelModel::Parse); only message-pass-mb, demux and
-  // cause-ipi-mb matter here.
-  std::string buggy_model = "pre-9fb1b36";
-  std::string fixed_model = "9fb1b36";
+  // Kernel models; only message-pass-mb, demux and cause-ipi-mb matter here.
+  KernelModel buggy_model = KernelModel::Known("pre-9fb1b36");
+  KernelModel fixed_model = KernelModel::Known("9fb1b36");
   // Cost of scheduler_ipi()'s wake-ups in Relax() iterations per task, and
   // the most Relax() iterations a CPU works between two wake-ups.
   int64_t ttwu_relax = 4;
@@ -102,7 +101,7 @@ struct WakelistPhase {
 // Runs one kernel model with `options`' load until a task is stuck (LOST),
 // `stop_after_wakeups` wake-ups completed (0 = none) or `budget` passes.
 absl::StatusOr<WakelistPhase> RunWakelistPhase(const WakelistOptions& options,
-                                               const std::string& model,
+                                               const KernelModel& model,
                                                absl::Duration budget,
                                                int64_t stop_after_wakeups);
 

@@ -36,7 +36,7 @@ absl::StatusOr<WakelistPhase> Buggy(const std::string& model,
                                     uint64_t seed = 1) {
   WakelistOptions o = Small();
   o.seed = seed;
-  return RunWakelistPhase(o, model, o.buggy_budget, 0);
+  return RunWakelistPhase(o, KernelModel::Known(model), o.buggy_budget, 0);
 }
 
 // Everything but the headline (which carries a wall time).
@@ -86,7 +86,7 @@ TEST(WakelistTest, FixedModelStaysCleanOverManyWakeups) {
     o.num_cpus = cpus;
     const int64_t n = cpus == 4 ? 300'000 : 100'000;
     absl::StatusOr<WakelistPhase> p =
-        RunWakelistPhase(o, "9fb1b36", o.fixed_budget, n);
+        RunWakelistPhase(o, KernelModel::Known("9fb1b36"), o.fixed_budget, n);
     ASSERT_TRUE(p.ok()) << p.status();
     EXPECT_FALSE(p->hung) << p->report;
     EXPECT_GE(p->wakeups, n) << cpus << " CPUs: budget too short";
@@ -153,7 +153,7 @@ TEST(WakelistTest, ASlowReceiverIsSlowNotLost) {
   o.threshold_ticks = 2'000;
   o.ttwu_relax = 3'000;
   absl::StatusOr<WakelistPhase> p =
-      RunWakelistPhase(o, "9fb1b36", o.fixed_budget, 2'000);
+      RunWakelistPhase(o, KernelModel::Known("9fb1b36"), o.fixed_budget, 2'000);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_FALSE(p->hung) << p->report;
   EXPECT_GE(p->wakeups, 2'000);
@@ -188,7 +188,7 @@ TEST(WakelistTest, ReproductionFillsTheSharedContract) {
 TEST(WakelistTest, PassNeedsBothPhases) {
   // A "buggy" model that is correct never hangs: FAIL.
   WakelistOptions o = Small();
-  o.buggy_model = "9fb1b36";
+  o.buggy_model = KernelModel::Known("9fb1b36");
   o.buggy_budget = absl::Seconds(1);
   o.fixed_wakeups = 10'000;
   absl::StatusOr<Reproduction> r = ReproduceMuxedIpiWakelist(o);
@@ -197,7 +197,7 @@ TEST(WakelistTest, PassNeedsBothPhases) {
   EXPECT_FALSE(r->Pass());
   // A "fixed" model that is buggy hangs: FAIL.
   o = Small();
-  o.fixed_model = "pre-9fb1b36";
+  o.fixed_model = KernelModel::Known("pre-9fb1b36");
   r = ReproduceMuxedIpiWakelist(o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->buggy.hung);
@@ -243,14 +243,6 @@ TEST(WakelistTest, BadOptionsGiveClearErrors) {
   o.num_cpus = 1;
   EXPECT_THAT(std::string(ValidateWakelistOptions(o).message()),
               HasSubstr("cpus=1 is out of range; use 2..64"));
-  o = WakelistOptions();
-  o.buggy_model = "v5.5";
-  EXPECT_THAT(std::string(ValidateWakelistOptions(o).message()),
-              HasSubstr("buggy_model: "));
-  o = WakelistOptions();
-  o.fixed_model = "9fb1b36,cause-ipi-mb=maybe";
-  EXPECT_THAT(std::string(ValidateWakelistOptions(o).message()),
-              HasSubstr("cause-ipi-mb=on or cause-ipi-mb=off"));
   o = WakelistOptions();
   o.threshold_ticks = -1;
   EXPECT_FALSE(ValidateWakelistOptions(o).ok());

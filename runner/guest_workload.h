@@ -7,12 +7,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/enum_names.h"
 
 namespace kvmbed {
 
 // kIdle: halt, timer heartbeats. kSpin: a busy heartbeat loop. kTorture:
 // scftorture's IPI mix and the stress workers.
 enum class GuestWorkload { kIdle, kSpin, kTorture };
+
+inline constexpr auto kGuestWorkloadNames = MakeEnumNames<GuestWorkload>({
+    {GuestWorkload::kIdle, "idle"},
+    {GuestWorkload::kSpin, "spin"},
+    {GuestWorkload::kTorture, "torture"},
+});
 
 // "idle" / "spin" / "torture".
 const char* GuestWorkloadName(GuestWorkload workload);

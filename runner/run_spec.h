@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "guest/abi.h"
 #include "hostplane/host_plane_spec.h"
 #include "runner/guest_workload.h"
 #include "vmm/vm_spec.h"
@@ -98,9 +99,9 @@ struct GuestSpec {
   // PRNG seed of the guest (0 = derived from the clock).
   uint64_t seed = 0;
   // A deliberate guest fault committed by vCPU inject_fault_vcpu once online,
-  // to check the error path (`kvmbed run --inject-fault`): "triple", "ud",
-  // "gp", "page", "divide", "bad-port", "mmio"; empty = none.
-  std::string inject_fault;
+  // to check the error path (`kvmbed run --inject-fault`, parsed there by
+  // vmm::ParseGuestFault); kFaultNone = none.
+  abi::Fault inject_fault = abi::kFaultNone;
   int inject_fault_vcpu = 0;
 };
 

@@ -682,7 +682,7 @@ absl::Status SmpSession::Setup() {
   mo.log_console = false;
   mo.hugepages = o_.hugepages;
   mo.mergeable = o_.mergeable;
-  ASSIGN_OR_RETURN(mo.fault, vmm::ParseGuestFault(guest_.inject_fault));
+  mo.fault = guest_.inject_fault;
   mo.fault_vcpu = guest_.inject_fault_vcpu;
   vmm::VcpuHooks* inner = o_.hooks;
   if (o_.hostipi.enabled) {
@@ -951,9 +951,8 @@ absl::Status ValidateGuestSpec(const GuestSpec& g, const VmSpec& vm) {
   auto bad = [&](const std::string& msg) {
     return absl::InvalidArgumentError(absl::StrCat("VM ", vm.name, ": guest.", msg));
   };
-  absl::StatusOr<abi::Fault> fault = vmm::ParseGuestFault(g.inject_fault);
-  if (!fault.ok()) return bad(absl::StrCat("inject_fault: ", fault.status().message()));
-  if (*fault != abi::kFaultNone && (g.inject_fault_vcpu < 0 || g.inject_fault_vcpu >= vm.vcpus)) {
+  if (g.inject_fault != abi::kFaultNone &&
+      (g.inject_fault_vcpu < 0 || g.inject_fault_vcpu >= vm.vcpus)) {
     return bad(absl::StrCat("inject_fault_vcpu = ", g.inject_fault_vcpu, ": use a vCPU 0..",
                             vm.vcpus - 1));
   }

@@ -103,6 +103,13 @@ TEST(SmpParamsTest, BadGuestSpecsNameTheField) {
   s = ValidateGuestSpec(g, vm);
   EXPECT_TRUE(absl::StrContains(s.message(), "fault.vcpu")) << s;
   g.fault_vcpu = -1;
+  g.inject_fault = abi::kFaultTriple;
+  g.inject_fault_vcpu = 2;
+  s = ValidateGuestSpec(g, vm);
+  EXPECT_TRUE(absl::StrContains(s.message(), "inject_fault_vcpu = 2: use a vCPU 0..1")) << s;
+  g.inject_fault_vcpu = 1;
+  EXPECT_TRUE(ValidateGuestSpec(g, vm).ok());
+  g.inject_fault = abi::kFaultNone;
   g.weights = {1, 2};
   s = ValidateGuestSpec(g, vm);
   EXPECT_TRUE(absl::StrContains(s.message(), "weights")) << s;

@@ -5,6 +5,7 @@
 //     (the sender's stores) and 2 (the receiver's clear), hostipi/reproduce.h;
 //   kvm: shape 2 with a real KVM vCPU thread as the target host CPU, whose
 //     doorbell is a kick out of KVM_RUN (lost_host_ipi_kvm.h).
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,17 @@
 namespace kvmbed {
 namespace scenarios {
 namespace {
+
+// The model plane's kernel model: a flag replaces the profile's, and an
+// empty flag asks for the shape's default (none).
+absl::StatusOr<std::optional<hostipi::KernelModel>> ModelOverride(
+    const std::optional<std::string>& flag, const std::optional<hostipi::KernelModel>& profile,
+    absl::string_view prefix) {
+  if (!flag.has_value()) return profile;
+  if (flag->empty()) return std::optional<hostipi::KernelModel>();
+  ASSIGN_OR_RETURN(hostipi::KernelModel m, ModelFromFlag(*flag, prefix));
+  return std::optional<hostipi::KernelModel>(m);
+}
 
 // The model plane's result in the shared contract, keeping its own text and
 // JSON (they carry the workload, threshold and per-phase counters).
@@ -78,16 +90,22 @@ class LostHostIpi : public Scenario {
   bool NeedsKvm(const Overrides& given) const override { return OnKvm(given); }
   absl::StatusOr<Reproduction> Run(const ScenarioInput& in) const override {
     RETURN_IF_ERROR(CheckScenarioProfile(in.profile, Name()));
-    const Overrides& f = in.overrides;
-    if (f.plane.has_value() && *f.plane != "model" && *f.plane != "kvm") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--plane: '", *f.plane, "' is not a plane; use model or kvm"));
-    }
-    return OnKvm(f) ? RunOnKvm(in) : RunOnModel(in);
+    ASSIGN_OR_RETURN(Plane plane, PlaneOf(in.overrides));
+    return plane == Plane::kKvm ? RunOnKvm(in) : RunOnModel(in);
   }
 
  private:
-  static bool OnKvm(const Overrides& f) { return f.plane.has_value() && *f.plane == "kvm"; }
+  // --plane, the model plane when not given.
+  static absl::StatusOr<Plane> PlaneOf(const Overrides& f) {
+    if (!f.plane.has_value()) return Plane::kModel;
+    absl::StatusOr<Plane> plane = kPlaneNames.ParseOr(*f.plane, "plane");
+    if (!plane.ok()) return absl::InvalidArgumentError(absl::StrCat("--plane: ", plane.status().message()));
+    return *plane;
+  }
+  static bool OnKvm(const Overrides& f) {
+    absl::StatusOr<Plane> plane = PlaneOf(f);
+    return plane.ok() && *plane == Plane::kKvm;
+  }
 
   absl::StatusOr<Reproduction> RunOnModel(const ScenarioInput& in) const {
     const ReproduceSpec& p = in.profile.reproduce;
@@ -107,8 +125,10 @@ class LostHostIpi : public Scenario {
     o.fixed_doorbells = f.fixed_operations.value_or(p.fixed_operations);
     o.threshold_ns = f.threshold.value_or(p.lost_host_ipi.threshold);
     o.pin_cpus = f.pin.value_or(p.lost_host_ipi.pin);
-    o.buggy_model = f.buggy_model.value_or(p.lost_host_ipi.buggy_model);
-    o.fixed_model = f.fixed_model.value_or(p.lost_host_ipi.fixed_model);
+    ASSIGN_OR_RETURN(o.buggy_model,
+                     ModelOverride(f.buggy_model, p.lost_host_ipi.buggy_model, "buggy model: "));
+    ASSIGN_OR_RETURN(o.fixed_model,
+                     ModelOverride(f.fixed_model, p.lost_host_ipi.fixed_model, "fixed model: "));
     if (in.on_stall) {
       auto on_stall = in.on_stall;
       o.on_stall = [on_stall](const hostipi::StallReport& report) {
@@ -154,8 +174,12 @@ class LostHostIpi : public Scenario {
       }
       o.pin_cpus = *f.pin;
     }
-    if (f.buggy_model.has_value()) o.buggy_model = *f.buggy_model;
-    if (f.fixed_model.has_value()) o.fixed_model = *f.fixed_model;
+    if (f.buggy_model.has_value()) {
+      ASSIGN_OR_RETURN(o.buggy_model, ModelFromFlag(*f.buggy_model, ""));
+    }
+    if (f.fixed_model.has_value()) {
+      ASSIGN_OR_RETURN(o.fixed_model, ModelFromFlag(*f.fixed_model, ""));
+    }
     o.out = in.out;
     return ReproduceLostHostIpiOnKvm(o);
   }

@@ -24,7 +24,7 @@ struct PhaseRun {
 // One phase: a 1-vCPU VM (spin workload: it stays in the guest) whose vCPU
 // thread is the target, one pinned sender thread. Ends at the first LOST
 // stall (stop_on_lost), after `budget`, or after `max_doorbells`.
-absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& model,
+absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const hostipi::KernelModel& model,
                                   absl::Duration budget, int64_t max_doorbells,
                                   absl::Duration threshold, bool stop_on_lost) {
   if (o.pin_cpus.size() < 2) {
@@ -41,7 +41,7 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   hostplane::HostPlaneOptions po;
   po.vm_name = vm.name;
   po.num_vcpus = 1;
-  ASSIGN_OR_RETURN(po.model, hostipi::KernelModel::Parse(model));
+  po.model = model;
   po.ordering = o.ordering;
   po.store_hold = o.store_hold;
   po.ksmd_threads = 1;
@@ -103,7 +103,7 @@ absl::StatusOr<PhaseRun> RunPhase(const KvmReproOptions& o, const std::string& m
   if (!summary.error.ok()) return summary.error;
   PhaseRun out;
   out.result = plane->Result();
-  out.model = model;
+  out.model = model.ToString();
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/reproduction.h"
+#include "hostipi/kernel_model.h"
 #include "hostipi/memory_model.h"
 
 namespace kvmbed {
@@ -33,8 +34,8 @@ struct KvmReproOptions {
   // traffic does this by chance; a kick takes ~20-50 us here). 0 = off.
   int align_jitter = 8;
   std::vector<int> pin_cpus = {0, 1};  // sender, vCPU
-  std::string buggy_model = "v5.4,mb-after-clear=off,demux=peek";
-  std::string fixed_model = "v5.4,demux=peek";
+  hostipi::KernelModel buggy_model = hostipi::KernelModel::Known("v5.4,mb-after-clear=off,demux=peek");
+  hostipi::KernelModel fixed_model = hostipi::KernelModel::Known("v5.4,demux=peek");
   // kNative: x86's own store buffer; kEmulatedPower: ThreadStoreBuffers with
   // holds up to store_hold on both threads (HostPlaneOptions).
   hostipi::OrderingMode ordering = hostipi::OrderingMode::kNative;

@@ -48,8 +48,14 @@ class MuxedIpiWakelist : public Scenario {
     ASSIGN_OR_RETURN(hostipi::WakelistOptions o, WakelistOptionsFromProfile(in.profile));
     const Overrides& f = in.overrides;
     if (f.cpus.has_value() && *f.cpus > 0) o.num_cpus = *f.cpus;
-    if (f.buggy_model.has_value() && !f.buggy_model->empty()) o.buggy_model = *f.buggy_model;
-    if (f.fixed_model.has_value() && !f.fixed_model->empty()) o.fixed_model = *f.fixed_model;
+    if (f.buggy_model.has_value() && !f.buggy_model->empty()) {
+      ASSIGN_OR_RETURN(o.buggy_model,
+                       ModelFromFlag(*f.buggy_model, "muxed-ipi-wakelist: buggy_model: "));
+    }
+    if (f.fixed_model.has_value() && !f.fixed_model->empty()) {
+      ASSIGN_OR_RETURN(o.fixed_model,
+                       ModelFromFlag(*f.fixed_model, "muxed-ipi-wakelist: fixed_model: "));
+    }
     return hostipi::ReproduceMuxedIpiWakelist(o);
   }
 };

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "base/enum_names.h"
 #include "base/status_macros.h"
 #include "guest/abi.h"
 #include "scenarios/guest_scenario.h"
@@ -80,16 +81,12 @@ class OnOffDriver {
   std::thread thread_;  // last: starts after the members it uses
 };
 
-const char* HpStateName(uint32_t s) {
-  switch (s) {
-    case abi::kHpOnline: return "online";
-    case abi::kHpGoingDown: return "going down (stop_machine, interrupts off)";
-    case abi::kHpDying: return "dying (marked offline, CPU_DYING)";
-    case abi::kHpDead: return "OFFLINE (dead, parked)";
-    case abi::kHpComingUp: return "coming up";
-  }
-  return "?";
-}
+constexpr auto kHpStateNames = MakeEnumNames<uint32_t>(
+    {{abi::kHpOnline, "online"}, {abi::kHpGoingDown, "going down (stop_machine, interrupts off)"},
+     {abi::kHpDying, "dying (marked offline, CPU_DYING)"}, {abi::kHpDead, "OFFLINE (dead, parked)"},
+     {abi::kHpComingUp, "coming up"}});
+
+const char* HpStateName(uint32_t s) { return kHpStateNames.Name(s); }
 
 absl::StatusOr<ReproductionPhase> RunPhase(const PhaseSetup& ps, bool flush,
                                            const GuestReproOptions& o,

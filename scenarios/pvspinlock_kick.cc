@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/enum_names.h"
 #include "base/status_macros.h"
 #include "guest/abi.h"
 #include "scenarios/guest_scenario.h"
@@ -34,16 +35,12 @@ std::string MaskText(uint64_t mask) {
   return s.empty() ? "none" : s;
 }
 
-const char* StateName(uint32_t s) {
-  switch (s) {
-    case abi::kPvRunning: return "running";
-    case abi::kPvSpinning: return "spinning (fast path)";
-    case abi::kPvPolling: return "polling (halted in the slow path)";
-    case abi::kPvHolding: return "holding the lock";
-    case abi::kPvInIrq: return "in the io interrupt handler";
-  }
-  return "?";
-}
+constexpr auto kStateNames = MakeEnumNames<uint32_t>(
+    {{abi::kPvRunning, "running"}, {abi::kPvSpinning, "spinning (fast path)"},
+     {abi::kPvPolling, "polling (halted in the slow path)"}, {abi::kPvHolding, "holding the lock"},
+     {abi::kPvInIrq, "in the io interrupt handler"}});
+
+const char* StateName(uint32_t s) { return kStateNames.Name(s); }
 
 // What the VMM saw of one vCPU across polls (host time; no guest TSC).
 struct Watch {

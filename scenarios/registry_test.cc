@@ -41,6 +41,24 @@ TEST(RegistryTest, OnlyGuestScenariosAndTheKvmPlaneNeedKvm) {
   Overrides kvm;
   kvm.plane = "kvm";
   EXPECT_TRUE(FindScenario("lost-host-ipi")->NeedsKvm(kvm));
+  Overrides model;
+  model.plane = "model";
+  EXPECT_FALSE(FindScenario("lost-host-ipi")->NeedsKvm(model));
+}
+
+TEST(RegistryTest, AnUnknownPlaneIsRefusedListingThePlanes) {
+  const Scenario* lost = FindScenario("lost-host-ipi");
+  ScenarioInput in;
+  in.overrides.plane = "vm";
+  EXPECT_FALSE(lost->NeedsKvm(in.overrides));
+  ProfileOptions two_cpus;
+  two_cpus.host_cpus = std::vector<int>{0, 1};
+  ASSERT_TRUE(LoadScenarioProfile(lost->Profile(), two_cpus).ok());
+  in.profile = *LoadScenarioProfile(lost->Profile(), two_cpus);
+  absl::StatusOr<Reproduction> r = lost->Run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(std::string(r.status().message()), "--plane: 'vm' is not a plane; use model or kvm");
+  EXPECT_STREQ(kPlaneNames.Name(Plane::kKvm), "kvm");
 }
 
 TEST(RegistryTest, AProfileForAnotherScenarioIsRefusedNamingTheFile) {

@@ -7,10 +7,12 @@
 #define KVMBED_SCENARIOS_REPRODUCE_SPEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "hostipi/kernel_model.h"
 #include "hostipi/ordering_mode.h"
 #include "runner/run_spec.h"
 
@@ -43,8 +45,8 @@ struct WakelistSpec {
   // native is refused by the scenario
   hostipi::OrderingMode mode = hostipi::OrderingMode::kEmulatedPower;
   int cpus = 4;                             // modelled CPUs, 2..64
-  std::string buggy_model = "pre-9fb1b36";  // hostipi KernelModel strings
-  std::string fixed_model = "9fb1b36";
+  hostipi::KernelModel buggy_model = hostipi::KernelModel::Known("pre-9fb1b36");
+  hostipi::KernelModel fixed_model = hostipi::KernelModel::Known("9fb1b36");
   int64_t threshold_ticks = 0;  // 0 = 200000 + 50000 per CPU above 4
 };
 
@@ -56,8 +58,9 @@ struct LostHostIpiSpec {
   // or native (shape 2 only)
   hostipi::OrderingMode mode = hostipi::OrderingMode::kEmulatedPower;
   int cpus = 0;                         // 0 = default (emulated 4, native 2)
-  std::string buggy_model;              // empty = the shape's default
-  std::string fixed_model;
+  // Kernel models; none = the shape's default.
+  std::optional<hostipi::KernelModel> buggy_model;
+  std::optional<hostipi::KernelModel> fixed_model;
   int64_t threshold = 0;  // ns (native) or virtual ticks (emulated); 0 = default
   std::vector<int> pin;   // host CPUs for native modelled CPUs; empty = 0,1,...
 };

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace kvmbed {
@@ -20,6 +21,13 @@ const Scenario* FindScenario(const std::string& name_or_commit) {
     }
   }
   return nullptr;
+}
+
+absl::StatusOr<hostipi::KernelModel> ModelFromFlag(const std::string& text,
+                                                   absl::string_view prefix) {
+  absl::StatusOr<hostipi::KernelModel> m = hostipi::KernelModel::Parse(text);
+  if (!m.ok()) return absl::InvalidArgumentError(absl::StrCat(prefix, m.status().message()));
+  return *m;
 }
 
 absl::Status CheckScenarioProfile(const ScenarioProfile& profile, const std::string& scenario) {

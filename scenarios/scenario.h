@@ -17,13 +17,24 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/enum_names.h"
 #include "base/reproduction.h"
+#include "hostipi/kernel_model.h"
 #include "nlohmann/json.hpp"
 #include "scenarios/reproduce_spec.h"
 
 namespace kvmbed {
 namespace scenarios {
+
+// Where lost-host-ipi runs (--plane): modelled host CPUs on plain threads or
+// emulated POWER memory, or real KVM vCPU threads as the host CPUs.
+enum class Plane { kModel, kKvm };
+inline constexpr auto kPlaneNames = MakeEnumNames<Plane>({
+    {Plane::kModel, "model"},
+    {Plane::kKvm, "kvm"},
+});
 
 // What the command line overrides in a scenario's profile. Each is set only
 // when its flag was given; a scenario takes only the ones it lists in
@@ -40,7 +51,7 @@ struct Overrides {
   std::optional<std::string> mode;             // --mode
   std::optional<int> shape;                    // --scenario
   std::optional<std::vector<int>> pin;         // --pin
-  std::optional<std::string> plane;            // --plane
+  std::optional<std::string> plane;            // --plane (a kPlaneNames name)
   std::optional<absl::Duration> store_hold;    // --store-hold
 };
 
@@ -80,6 +91,11 @@ const std::vector<const Scenario*>& Registry();
 // The scenario named `name_or_commit` (its name, or at least 7 hex digits
 // of its commit); null when none.
 const Scenario* FindScenario(const std::string& name_or_commit);
+
+// The kernel model a --buggy-model or --fixed-model flag names; a bad one is
+// the parser's error after `prefix` ("buggy model: ").
+absl::StatusOr<hostipi::KernelModel> ModelFromFlag(const std::string& text,
+                                                   absl::string_view prefix);
 
 // Checks that `profile` is a profile for `scenario`: its reproduce section
 // is present and names it; the error names the file and the fix.

@@ -113,7 +113,8 @@ int RunScenario(const scenarios::Scenario& s, const std::vector<std::string>& pr
     for (const char* f : {"fold_cpus", "events", "json"}) applicable.push_back(f);
     std::string what = absl::StrCat("reproduce ", s.Name());
     if (s.Name() == "lost-host-ipi") {
-      absl::StrAppend(&what, " --plane=", overrides.plane.value_or("model"));
+      absl::StrAppend(&what, " --plane=",
+                      overrides.plane.value_or(scenarios::kPlaneNames.Name(scenarios::Plane::kModel)));
     }
     absl::Status flags = OnlyFlags(what, applicable);
     if (!flags.ok()) return BadInput(flags);

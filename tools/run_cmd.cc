@@ -53,13 +53,6 @@ int RunCommand(const std::vector<std::string>& args) {
   if (!flags.ok()) return BadInput(flags);
   absl::StatusOr<RunSpec> spec = LoadRunSpec(args);
   if (!spec.ok()) return BadInput(spec.status());
-  // --inject-fault applies to every VM's guest, run-wide or its own.
-  spec->guest.inject_fault = absl::GetFlag(FLAGS_inject_fault);
-  spec->guest.inject_fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
-  for (auto& [vm, guest] : spec->vm_guest) {
-    guest.inject_fault = spec->guest.inject_fault;
-    guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
-  }
   LinuxGuestSpec* linux = &spec->guest.linux;
   if (!absl::GetFlag(FLAGS_guest_kernel).empty()) {
     linux->present = true;
@@ -86,6 +79,21 @@ int RunCommand(const std::vector<std::string>& args) {
                           {"workload", GuestWorkloadName(spec->guest.workload)}};
   AddKvmHostFields(&start);
   events->Emit("run_start", start);
+
+  // --inject-fault applies to every VM's built-in guest, run-wide or its
+  // own. Parsed here, where the guest check used to refuse a bad name, and
+  // refused in its words: the same output and exit code as before.
+  absl::StatusOr<abi::Fault> fault = vmm::ParseGuestFault(absl::GetFlag(FLAGS_inject_fault));
+  if (!fault.ok()) {
+    return BadInput(absl::StrCat("VM ", spec->vms.front().name,
+                                 ": guest.inject_fault: ", fault.status().message()));
+  }
+  spec->guest.inject_fault = *fault;
+  spec->guest.inject_fault_vcpu = absl::GetFlag(FLAGS_fault_vcpu);
+  for (auto& [vm, guest] : spec->vm_guest) {
+    guest.inject_fault = spec->guest.inject_fault;
+    guest.inject_fault_vcpu = spec->guest.inject_fault_vcpu;
+  }
 
   absl::StatusOr<std::vector<runner::SmpRunResult>> results = runner::RunGuestWorkloads(
       *spec, nullptr, events.get(),

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -23,15 +24,11 @@ namespace {
 constexpr size_t kMaxConsoleLines = 1000;
 constexpr uint64_t k2M = 2ull << 20;
 
-const char* StateName(uint32_t state) {
-  switch (state) {
-    case abi::kStateOff: return "off";
-    case abi::kStateBooting: return "booting";
-    case abi::kStateOnline: return "online";
-    case abi::kStateStopped: return "stopped";
-    default: return "invalid";
-  }
-}
+constexpr auto kStateNames = MakeEnumNames<uint32_t>(
+    {{abi::kStateOff, "off"}, {abi::kStateBooting, "booting"}, {abi::kStateOnline, "online"},
+     {abi::kStateStopped, "stopped"}});
+
+const char* StateName(uint32_t state) { return kStateNames.Name(state, "invalid"); }
 
 std::string GuestText(const abi::Message& m) {
   return std::string(m.text, std::min<uint32_t>(m.text_len, abi::kMessageText));
@@ -525,19 +522,10 @@ absl::StatusOr<bool> Machine::HandleMessage(Vcpu& vcpu, uint32_t gpa) {
 }
 
 absl::StatusOr<abi::Fault> ParseGuestFault(const std::string& name) {
-  static const std::pair<const char*, abi::Fault> kFaults[] = {
-      {"", abi::kFaultNone},         {"triple", abi::kFaultTriple},
-      {"ud", abi::kFaultUd},         {"gp", abi::kFaultGp},
-      {"page", abi::kFaultPage},     {"divide", abi::kFaultDivide},
-      {"bad-port", abi::kFaultBadPort}, {"mmio", abi::kFaultMmio},
-  };
-  std::vector<std::string> names;
-  for (const auto& f : kFaults) {
-    if (name == f.first) return f.second;
-    if (*f.first) names.push_back(f.first);
-  }
+  if (name.empty()) return abi::kFaultNone;
+  if (std::optional<abi::Fault> f = kGuestFaultNames.Parse(name)) return *f;
   return absl::InvalidArgumentError(absl::StrCat("unknown guest fault '", name, "'; use one of ",
-                                                 absl::StrJoin(names, ", ")));
+                                                 kGuestFaultNames.Joined(", ")));
 }
 
 absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "base/enum_names.h"
 #include "vmm/vm_spec.h"
 #include "guest/abi.h"
 #include "vmm/elf.h"
@@ -197,8 +198,15 @@ absl::StatusOr<VmSummary> RunVm(const VmSpec& spec, absl::Duration duration,
                                 const MachineOptions& options = {},
                                 absl::Duration boot_timeout = absl::Seconds(10));
 
-// The guest fault named `name` ("" = none; "triple", "ud", "gp", "page",
-// "divide", "bad-port", "mmio"); the error lists the names.
+// The guest faults a run can ask for (`kvmbed run --inject-fault`), by name.
+// kFaultNone is the empty name; kFaultUserGp is not offered.
+inline constexpr auto kGuestFaultNames = MakeEnumNames<abi::Fault>(
+    {{abi::kFaultTriple, "triple"}, {abi::kFaultUd, "ud"}, {abi::kFaultGp, "gp"},
+     {abi::kFaultPage, "page"}, {abi::kFaultDivide, "divide"}, {abi::kFaultBadPort, "bad-port"},
+     {abi::kFaultMmio, "mmio"}});
+
+// The guest fault named `name` ("" = none, else a name above); the error
+// lists the names.
 absl::StatusOr<abi::Fault> ParseGuestFault(const std::string& name);
 
 

@@ -7,30 +7,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/enum_names.h"
 #include "vmm/elf.h"
 #include "vmm/machine.h"
 
 namespace kvmbed {
 namespace vmm {
 
-const char* SmpWhereName(uint32_t where) {
-  switch (where) {
-    case abi::kWhereBoot:
-      return "booting";
-    case abi::kWhereWorkload:
-      return "running its workload";
-    case abi::kWhereHandler:
-      return "in the IPI handler";
-    case abi::kWhereCsdWait:
-      return "spinning in csd_lock_wait";
-    case abi::kWhereIdle:
-      return "idle (hlt loop)";
-    case abi::kWhereIoExit:
-      return "in an io exit to the VMM";
-    default:
-      return "unknown";
-  }
-}
+namespace {
+
+constexpr auto kSmpWhereNames = MakeEnumNames<uint32_t>(
+    {{abi::kWhereBoot, "booting"}, {abi::kWhereWorkload, "running its workload"},
+     {abi::kWhereHandler, "in the IPI handler"}, {abi::kWhereCsdWait, "spinning in csd_lock_wait"},
+     {abi::kWhereIdle, "idle (hlt loop)"}, {abi::kWhereIoExit, "in an io exit to the VMM"}});
+
+}  // namespace
+
+const char* SmpWhereName(uint32_t where) { return kSmpWhereNames.Name(where, "unknown"); }
 
 std::string FormatSnapshotRegisters(const VcpuSnapshot& s, const ElfImage& elf,
                                     const std::string& indent) {
