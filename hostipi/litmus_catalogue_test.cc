@@ -51,7 +51,7 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
   absl::StatusOr<CatalogueResult> r = RunCatalogue(o);
   ASSERT_TRUE(r.ok()) << r.status();
   const CatalogueSummary m = Summarize(*r);
-  constexpr int kTests = 26;
+  constexpr int kTests = 30;
   EXPECT_EQ(m.files, kTests);
   EXPECT_EQ(m.converted, kTests) << RenderCatalogue(*r);
   EXPECT_EQ(m.unsupported, 0);
@@ -66,8 +66,8 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
   for (const std::string& n : m.allowed_unseen) {
     ADD_FAILURE() << n << " is allowed and was never sampled\n" << RenderCatalogue(*r);
   }
-  EXPECT_EQ(m.allowed, 16);
-  EXPECT_EQ(m.allowed_seen, 16);
+  EXPECT_EQ(m.allowed, 18);
+  EXPECT_EQ(m.allowed_seen, 18);
   // Families the subset must cover, each with an allowed or forbidden row.
   std::set<std::string> names;
   for (const CatalogueRow& row : r->rows) names.insert(row.name);
@@ -76,7 +76,9 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
                         "LB+ctrls", "LB+data+po", "LB+isync+po", "S+lwsync+po", "S+lwsync+data",
                         "Z6.2+po+addr+lwsync", "MP+lwsync+fri-rfi-addr", "LB+data+fri-rfi-data",
                         "MP+lwsync+addr", "MP+lwsync+ctrl", "MP+lwsync+ctrlisync",
-                        "WRC+data+lwsync"}) {
+                        "WRC+data+lwsync", "MP+lwsync+data-po-ctrlisync",
+                        "MP+lwsync+addr-po-ctrlisync", "MP+lwsync+addr-posrr-addr",
+                        "MP+lwsync+detour-posrr-addr"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
 }

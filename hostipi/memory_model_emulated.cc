@@ -88,9 +88,11 @@
 //    as its token, not "now": chains through one's own store (rfi) order no
 //    more than POWER.
 //  * A CPU's read of a word carries the largest token (stamp or dependency)
-//    of its earlier reads of that word (an earlier read of a coherence-
-//    earlier value was satisfied first, CoRR), so MP+lwsync+[fr-rf]-addr
-//    and DETOUR0654/0662-like shapes stay forbidden.
+//    of its earlier reads of that word that returned a coherence-earlier
+//    value (those were satisfied first, CoRR), so MP+lwsync+[fr-rf]-addr
+//    and DETOUR0654/0662-like shapes stay forbidden. A read that returns
+//    the same write as an earlier one carries nothing from it: it may have
+//    been satisfied first (MP0088, PPO002: R z; R z; R x addr).
 //  * Exchange/FetchOr, fully_ordered (sync; RMW; sync): drain everything,
 //    then read-modify-write the current value at once, load floor = now.
 //    Relaxed: drain only what must precede the write (entries of earlier
@@ -334,9 +336,15 @@ struct WordState {
   uint64_t hist_stamp[kHistory] = {};
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
   // Per CPU: the largest token (stamp, or what it depended on) of a read of
-  // this word. A later read of the word that returns a coherence-later
-  // value was satisfied after that one, so it carries that token too.
+  // this word that returned version read_ver (the newest it read), and of
+  // the reads that returned older versions. A later read of the word that
+  // returns a coherence-later value than an earlier read was satisfied after
+  // that one, so it carries that read's token too; one that returns the
+  // same write may have been satisfied first (POWER restarts a later read
+  // only when it read a different write), so it does not.
   std::vector<uint64_t> read_stamp;
+  std::vector<uint64_t> read_ver;
+  std::vector<uint64_t> read_below;
   std::vector<int> buffered;           // per CPU: entries buffered to it
 };
 
@@ -535,6 +543,8 @@ class EmulatedSystem final : public MemorySystem {
     for (int i = 0; i < kHistory; ++i) ws->hist_value[i] = v;
     ws->min_version.assign(all_.size(), 0);
     ws->read_stamp.assign(all_.size(), 0);
+    ws->read_ver.assign(all_.size(), 0);
+    ws->read_below.assign(all_.size(), 0);
     ws->buffered.assign(all_.size(), 0);
     words_.emplace(&w, ws);
     return ws;
@@ -779,6 +789,24 @@ class EmulatedSystem final : public MemorySystem {
     return old;
   }
 
+  // The token a read of version ver of ws by c carries from c's earlier
+  // reads of ws: those that returned an older version (see read_stamp).
+  uint64_t ReadCarry(const EmuCpu* c, const WordState* ws, uint64_t ver) const {
+    const int k = c->cpu_;
+    if (ver == ws->read_ver[k]) return ws->read_below[k];
+    return std::max(ws->read_below[k], ws->read_stamp[k]);
+  }
+  void NoteRead(const EmuCpu* c, WordState* ws, uint64_t ver, uint64_t token) {
+    const int k = c->cpu_;
+    if (ver != ws->read_ver[k]) {
+      ws->read_below[k] = std::max(ws->read_below[k], ws->read_stamp[k]);
+      ws->read_ver[k] = ver;
+      ws->read_stamp[k] = token;
+    } else {
+      ws->read_stamp[k] = std::max(ws->read_stamp[k], token);
+    }
+  }
+
   // dep_floor: the load must not be satisfied before that placement number
   // (an address dependency); token: the earliest placement number at which
   // it can have been satisfied (for loads that depend on it).
@@ -826,16 +854,16 @@ class EmulatedSystem final : public MemorySystem {
       uint64_t ver = first + prng_.Below(ws->version - first + 1);
       v = ws->hist_value[ver % kHistory];
       ws->min_version[c->cpu_] = ver;
-      const uint64_t st = std::max(ws->hist_stamp[ver % kHistory], ws->read_stamp[c->cpu_]);
-      ws->read_stamp[c->cpu_] = std::max(floor, st);
+      const uint64_t st = std::max(ws->hist_stamp[ver % kHistory], ReadCarry(c, ws, ver));
+      NoteRead(c, ws, ver, std::max(floor, st));
       c->acq_ = std::max(c->acq_, st);
       if (token) *token = std::max(floor, st);
     } else {
       v = Current(ws);
       ws->min_version[c->cpu_] = ws->version;
       const uint64_t st =
-          std::max(ws->hist_stamp[ws->version % kHistory], ws->read_stamp[c->cpu_]);
-      ws->read_stamp[c->cpu_] = std::max(floor, st);
+          std::max(ws->hist_stamp[ws->version % kHistory], ReadCarry(c, ws, ws->version));
+      NoteRead(c, ws, ws->version, std::max(floor, st));
       c->acq_ = std::max(c->acq_, st);
       if (token) *token = std::max(floor, st);
     }
