@@ -59,8 +59,11 @@
 //    was still current at some moment after this CPU's last barrier and is
 //    not older than a value this CPU already saw or wrote to w (loads are
 //    satisfied out of order, coherence holds); otherwise the current value.
-//  * FullBarrier (sync) drains the CPU's whole buffer at once and sets the
-//    load floor to now. LightBarrier (lwsync) starts a new store epoch and
+//  * FullBarrier (sync) drains the CPU's whole buffer at once and makes
+//    its group A reach every CPU: for each word, the newest version the
+//    CPU had read or written becomes every CPU's coherence floor
+//    (sync_min), and the stamps it had read become every CPU's load floor
+//    (sync_floor_). LightBarrier (lwsync) starts a new store epoch and
 //    raises the load floor to the largest stamp of a write this CPU has
 //    read (below), not to now (load->load order and cumulativity; a store
 //    before it may still pass a load after it).
@@ -74,7 +77,7 @@
 // barrier (a superset of the barrier's group A) and its CPU's own earlier
 // stores; Signal and RMWs carry "now" (as before: multi-copy atomic). A
 // stale load may return a value replaced only after its floor, the floor
-// being the CPU's last sync (now, then), the stamps its lwsyncs took in, and
+// being the stamps its syncs and lwsyncs took in (and any CPU's sync's), and
 // the token of what it depends on (LoadAfter: the stamp of the value the
 // dependency read, not when it was placed). So after an lwsync a CPU may
 // still read a value another CPU has long seen overwritten unless
@@ -116,11 +119,11 @@
 // catalogue"): every outcome this mode produced is reachable on POWER, and
 // it never produced a forbidden one.
 //  * Stronger (POWER allows, this mode never produces):
-//    - Propagation is tracked by times, not per write: after a CPU's own
-//      sync it reads only current values, and a barrier carries everything
-//      placed before it, not just its group A. So WRC+data+sync,
-//      W+RWC+lwsync+addr+sync, Z6.3+lwsyncs and Z6.3+lwsync+lwsync+addr
-//      never show; WWC and WWC+addrs need a store to be ordered before a
+//    - Propagation is tracked by times, not per write: a barrier's stores
+//      carry everything placed before it, not just its group A (a sync's
+//      own loads are held only by what its CPU read and wrote, per word,
+//      and the stamps those carried). So W+RWC+lwsync+addr+sync,
+//      Z6.3+lwsyncs and Z6.3+lwsync+lwsync+addr never show; WWC and WWC+addrs need a store to be ordered before a
 //      value its own CPU's chain already read, which drops never do.
 //    - Operations of one CpuMemory user happen in program order: a load is
 //      satisfied before the next operation starts, so a store never becomes
@@ -335,6 +338,10 @@ struct WordState {
   // has reached any CPU that read this version (see "Propagation" above).
   uint64_t hist_stamp[kHistory] = {};
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
+  // Every CPU reads this version or a newer one: a sync's group A (the
+  // newest version its CPU had read or written when it ran) has reached
+  // every CPU.
+  uint64_t sync_min = 0;
   // Per CPU: the largest token (stamp, or what it depended on) of a read of
   // this word that returned version read_ver (the newest it read), and of
   // the reads that returned older versions. A later read of the word that
@@ -814,7 +821,7 @@ class EmulatedSystem final : public MemorySystem {
     Schedule(c);
     WordState* ws = State(w);
     uint64_t v;
-    const uint64_t floor = std::max(c->load_floor_, dep_floor);
+    const uint64_t floor = std::max(std::max(c->load_floor_, dep_floor), sync_floor_);
     if (ws->buffered[c->cpu_] > 0) {
       // Own buffered stores overlaid, oldest first, on the current value
       // (bytes not covered by them are read from memory).
@@ -843,7 +850,7 @@ class EmulatedSystem final : public MemorySystem {
       // what it depends on (i.e. replaced only after the floor).
       uint64_t lowest = ws->version >= kHistory - 1 ? ws->version - (kHistory - 1)
                                                     : 0;
-      lowest = std::max(lowest, ws->min_version[c->cpu_]);
+      lowest = std::max(lowest, std::max(ws->min_version[c->cpu_], ws->sync_min));
       uint64_t first = ws->version;
       for (uint64_t ver = lowest; ver < ws->version; ++ver) {
         if (ws->hist_place[(ver + 1) % kHistory] > floor) {
@@ -904,6 +911,9 @@ class EmulatedSystem final : public MemorySystem {
   std::chrono::steady_clock::time_point deadline_;
   uint64_t now_ = 0;
   uint64_t place_counter_ = 0;
+  // Every write placed at or before it has reached every CPU (the
+  // cumulativity stamps syncs took in: part of their group A).
+  uint64_t sync_floor_ = 0;
   int nonempty_buffers_ = 0;
 
   std::vector<std::unique_ptr<EmuCpu>> cpus_;
@@ -993,6 +1003,7 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
   }
   now_ = 0;
   place_counter_ = 0;
+  sync_floor_ = 0;
   nonempty_buffers_ = 0;
   window_open_ = false;
   window_closed_at_ = 0;
@@ -1073,7 +1084,16 @@ uint64_t EmuCpu::FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) {
 void EmuCpu::FullBarrier() {
   sys_->Schedule(this);
   sys_->DrainAll(this);
-  load_floor_ = sys_->place_counter_;
+  // The sync's group A reaches every CPU before anything after it: what
+  // this CPU read or wrote (per word, its coherence floor) and what those
+  // writes carried (acq_). Not everything placed by now: a write that
+  // never reached this CPU may still reach it, and others, later
+  // (WRC+data+sync), so its own later loads are not held to current values.
+  for (WordState& ws : sys_->word_storage_) {
+    ws.sync_min = std::max(ws.sync_min, ws.min_version[cpu_]);
+  }
+  sys_->sync_floor_ = std::max(sys_->sync_floor_, acq_);
+  load_floor_ = std::max(load_floor_, acq_);
   cum_ = sys_->place_counter_;
   barrier_seen_ = true;
   sys_->Trace(cpu_, MemoryOp::kFullBarrier, nullptr, 0);
