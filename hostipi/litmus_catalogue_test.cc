@@ -51,7 +51,7 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
   absl::StatusOr<CatalogueResult> r = RunCatalogue(o);
   ASSERT_TRUE(r.ok()) << r.status();
   const CatalogueSummary m = Summarize(*r);
-  constexpr int kTests = 30;
+  constexpr int kTests = 32;
   EXPECT_EQ(m.files, kTests);
   EXPECT_EQ(m.converted, kTests) << RenderCatalogue(*r);
   EXPECT_EQ(m.unsupported, 0);
@@ -78,7 +78,7 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
                         "MP+lwsync+addr", "MP+lwsync+ctrl", "MP+lwsync+ctrlisync",
                         "WRC+data+lwsync", "MP+lwsync+data-po-ctrlisync",
                         "MP+lwsync+addr-po-ctrlisync", "MP+lwsync+addr-posrr-addr",
-                        "MP+lwsync+detour-posrr-addr"}) {
+                        "MP+lwsync+detour-posrr-addr", "WRC+sync+addr", "IRIW+syncs"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
 }
@@ -114,12 +114,13 @@ TEST(HerdCampaign, SampledModeMeetsTheTargets) {
   const std::string summary = RenderCatalogue(*r, /*rows=*/false);
   ASSERT_GT(m.sampled, 1000) << summary;
   EXPECT_TRUE(m.forbidden_seen.empty()) << summary;
-  // Floors a little under the measured run (README: 91.9 % and 94.7 %):
-  // they catch regressions; the 95 % target is not met yet (coherence
-  // detours the storage model cannot order, README "The herdtools7
-  // catalogue").
-  EXPECT_GE(m.allowed_seen * 100, m.allowed * 91) << summary;
-  EXPECT_GE(m.hardware_seen * 100, m.hardware * 94) << summary;
+  // Floors just under the measured run (README: 3 037 / 3 282 = 92.5 %
+  // and 2 380 / 2 509 = 94.9 %; the run is seeded, only the per-share time
+  // budget can cut it short): they catch regressions; the 95 % target is
+  // not met yet (coherence detours the storage model cannot order, README
+  // "The herdtools7 catalogue"). In permille.
+  EXPECT_GE(m.allowed_seen * 1000, m.allowed * 924) << summary;
+  EXPECT_GE(m.hardware_seen * 1000, m.hardware * 947) << summary;
 }
 
 }  // namespace

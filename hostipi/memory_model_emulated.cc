@@ -59,11 +59,8 @@
 //    was still current at some moment after this CPU's last barrier and is
 //    not older than a value this CPU already saw or wrote to w (loads are
 //    satisfied out of order, coherence holds); otherwise the current value.
-//  * FullBarrier (sync) drains the CPU's whole buffer at once and makes
-//    its group A reach every CPU: for each word, the newest version the
-//    CPU had read or written becomes every CPU's coherence floor
-//    (sync_min), and the stamps it had read become every CPU's load floor
-//    (sync_floor_). LightBarrier (lwsync) starts a new store epoch and
+//  * FullBarrier (sync) drains the CPU's whole buffer at once and sets the
+//    load floor to now. LightBarrier (lwsync) starts a new store epoch and
 //    raises the load floor to the largest stamp of a write this CPU has
 //    read (below), not to now (load->load order and cumulativity; a store
 //    before it may still pass a load after it).
@@ -77,7 +74,7 @@
 // barrier (a superset of the barrier's group A) and its CPU's own earlier
 // stores; Signal and RMWs carry "now" (as before: multi-copy atomic). A
 // stale load may return a value replaced only after its floor, the floor
-// being the stamps its syncs and lwsyncs took in (and any CPU's sync's), and
+// being the CPU's last sync (now, then), the stamps its lwsyncs took in, and
 // the token of what it depends on (LoadAfter: the stamp of the value the
 // dependency read, not when it was placed). So after an lwsync a CPU may
 // still read a value another CPU has long seen overwritten unless
@@ -119,11 +116,11 @@
 // catalogue"): every outcome this mode produced is reachable on POWER, and
 // it never produced a forbidden one.
 //  * Stronger (POWER allows, this mode never produces):
-//    - Propagation is tracked by times, not per write: a barrier's stores
-//      carry everything placed before it, not just its group A (a sync's
-//      own loads are held only by what its CPU read and wrote, per word,
-//      and the stamps those carried). So W+RWC+lwsync+addr+sync,
-//      Z6.3+lwsyncs and Z6.3+lwsync+lwsync+addr never show; WWC and WWC+addrs need a store to be ordered before a
+//    - Propagation is tracked by times, not per write: after a CPU's own
+//      sync it reads only current values, and a barrier carries everything
+//      placed before it, not just its group A. So WRC+data+sync,
+//      W+RWC+lwsync+addr+sync, Z6.3+lwsyncs and Z6.3+lwsync+lwsync+addr
+//      never show; WWC and WWC+addrs need a store to be ordered before a
 //      value its own CPU's chain already read, which drops never do.
 //    - Operations of one CpuMemory user happen in program order: a load is
 //      satisfied before the next operation starts, so a store never becomes
@@ -153,7 +150,9 @@
 //    existed, MP+lwsync+addr, MP+sync+addr and WRC+lwsync+addr showed their
 //    forbidden outcomes; a forwarded load taking only its store's token
 //    showed MP+PPO243-like shapes until an isync after a branch was made to
-//    wait for every earlier access (power_litmus.cc's sampled bridge).
+//    wait for every earlier access (power_litmus.cc's sampled bridge); it
+//    now waits for what POWER's commit conditions chain to (IsyncToken()),
+//    which keeps those forbidden and lets MP+lwsync+data-po-ctrlisync show.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -338,20 +337,19 @@ struct WordState {
   // has reached any CPU that read this version (see "Propagation" above).
   uint64_t hist_stamp[kHistory] = {};
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
-  // Every CPU reads this version or a newer one: a sync's group A (the
-  // newest version its CPU had read or written when it ran) has reached
-  // every CPU.
-  uint64_t sync_min = 0;
-  // Per CPU: the largest token (stamp, or what it depended on) of a read of
-  // this word that returned version read_ver (the newest it read), and of
-  // the reads that returned older versions. A later read of the word that
-  // returns a coherence-later value than an earlier read was satisfied after
-  // that one, so it carries that read's token too; one that returns the
-  // same write may have been satisfied first (POWER restarts a later read
-  // only when it read a different write), so it does not.
-  std::vector<uint64_t> read_stamp;
-  std::vector<uint64_t> read_ver;
-  std::vector<uint64_t> read_below;
+  // Per CPU: the largest token (stamp, or what it depended on) of its
+  // reads of this word that returned version `ver` (the newest it read),
+  // and of those that returned older versions (`below`). A later read of
+  // the word that returns a coherence-later value than an earlier read was
+  // satisfied after that one, so it carries that read's token too; one that
+  // returns the same write may have been satisfied first (POWER restarts a
+  // later read only when it read a different write), so it does not.
+  struct Reads {
+    uint64_t stamp = 0;
+    uint64_t ver = 0;
+    uint64_t below = 0;
+  };
+  std::vector<Reads> reads;  // per CPU (one struct: one cache line per read)
   std::vector<int> buffered;           // per CPU: entries buffered to it
 };
 
@@ -549,9 +547,7 @@ class EmulatedSystem final : public MemorySystem {
     uint64_t v = w.value.load(std::memory_order_relaxed);
     for (int i = 0; i < kHistory; ++i) ws->hist_value[i] = v;
     ws->min_version.assign(all_.size(), 0);
-    ws->read_stamp.assign(all_.size(), 0);
-    ws->read_ver.assign(all_.size(), 0);
-    ws->read_below.assign(all_.size(), 0);
+    ws->reads.assign(all_.size(), WordState::Reads{});
     ws->buffered.assign(all_.size(), 0);
     words_.emplace(&w, ws);
     return ws;
@@ -797,20 +793,19 @@ class EmulatedSystem final : public MemorySystem {
   }
 
   // The token a read of version ver of ws by c carries from c's earlier
-  // reads of ws: those that returned an older version (see read_stamp).
-  uint64_t ReadCarry(const EmuCpu* c, const WordState* ws, uint64_t ver) const {
-    const int k = c->cpu_;
-    if (ver == ws->read_ver[k]) return ws->read_below[k];
-    return std::max(ws->read_below[k], ws->read_stamp[k]);
+  // reads of ws: those that returned an older version (see Reads).
+  static uint64_t ReadCarry(const EmuCpu* c, const WordState* ws, uint64_t ver) {
+    const WordState::Reads& r = ws->reads[c->cpu_];
+    return ver == r.ver ? r.below : std::max(r.below, r.stamp);
   }
-  void NoteRead(const EmuCpu* c, WordState* ws, uint64_t ver, uint64_t token) {
-    const int k = c->cpu_;
-    if (ver != ws->read_ver[k]) {
-      ws->read_below[k] = std::max(ws->read_below[k], ws->read_stamp[k]);
-      ws->read_ver[k] = ver;
-      ws->read_stamp[k] = token;
+  static void NoteRead(const EmuCpu* c, WordState* ws, uint64_t ver, uint64_t token) {
+    WordState::Reads& r = ws->reads[c->cpu_];
+    if (ver != r.ver) {
+      r.below = std::max(r.below, r.stamp);
+      r.ver = ver;
+      r.stamp = token;
     } else {
-      ws->read_stamp[k] = std::max(ws->read_stamp[k], token);
+      r.stamp = std::max(r.stamp, token);
     }
   }
 
@@ -821,7 +816,7 @@ class EmulatedSystem final : public MemorySystem {
     Schedule(c);
     WordState* ws = State(w);
     uint64_t v;
-    const uint64_t floor = std::max(std::max(c->load_floor_, dep_floor), sync_floor_);
+    const uint64_t floor = std::max(c->load_floor_, dep_floor);
     if (ws->buffered[c->cpu_] > 0) {
       // Own buffered stores overlaid, oldest first, on the current value
       // (bytes not covered by them are read from memory).
@@ -850,7 +845,7 @@ class EmulatedSystem final : public MemorySystem {
       // what it depends on (i.e. replaced only after the floor).
       uint64_t lowest = ws->version >= kHistory - 1 ? ws->version - (kHistory - 1)
                                                     : 0;
-      lowest = std::max(lowest, std::max(ws->min_version[c->cpu_], ws->sync_min));
+      lowest = std::max(lowest, ws->min_version[c->cpu_]);
       uint64_t first = ws->version;
       for (uint64_t ver = lowest; ver < ws->version; ++ver) {
         if (ws->hist_place[(ver + 1) % kHistory] > floor) {
@@ -911,9 +906,6 @@ class EmulatedSystem final : public MemorySystem {
   std::chrono::steady_clock::time_point deadline_;
   uint64_t now_ = 0;
   uint64_t place_counter_ = 0;
-  // Every write placed at or before it has reached every CPU (the
-  // cumulativity stamps syncs took in: part of their group A).
-  uint64_t sync_floor_ = 0;
   int nonempty_buffers_ = 0;
 
   std::vector<std::unique_ptr<EmuCpu>> cpus_;
@@ -1003,7 +995,6 @@ absl::Status EmulatedSystem::Run(const std::vector<CpuBody>& bodies,
   }
   now_ = 0;
   place_counter_ = 0;
-  sync_floor_ = 0;
   nonempty_buffers_ = 0;
   window_open_ = false;
   window_closed_at_ = 0;
@@ -1084,16 +1075,7 @@ uint64_t EmuCpu::FetchOr(SharedWord& w, uint64_t bits, bool fully_ordered) {
 void EmuCpu::FullBarrier() {
   sys_->Schedule(this);
   sys_->DrainAll(this);
-  // The sync's group A reaches every CPU before anything after it: what
-  // this CPU read or wrote (per word, its coherence floor) and what those
-  // writes carried (acq_). Not everything placed by now: a write that
-  // never reached this CPU may still reach it, and others, later
-  // (WRC+data+sync), so its own later loads are not held to current values.
-  for (WordState& ws : sys_->word_storage_) {
-    ws.sync_min = std::max(ws.sync_min, ws.min_version[cpu_]);
-  }
-  sys_->sync_floor_ = std::max(sys_->sync_floor_, acq_);
-  load_floor_ = std::max(load_floor_, acq_);
+  load_floor_ = sys_->place_counter_;
   cum_ = sys_->place_counter_;
   barrier_seen_ = true;
   sys_->Trace(cpu_, MemoryOp::kFullBarrier, nullptr, 0);
