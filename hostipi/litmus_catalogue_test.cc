@@ -51,7 +51,7 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
   absl::StatusOr<CatalogueResult> r = RunCatalogue(o);
   ASSERT_TRUE(r.ok()) << r.status();
   const CatalogueSummary m = Summarize(*r);
-  constexpr int kTests = 26;
+  constexpr int kTests = 32;
   EXPECT_EQ(m.files, kTests);
   EXPECT_EQ(m.converted, kTests) << RenderCatalogue(*r);
   EXPECT_EQ(m.unsupported, 0);
@@ -66,8 +66,8 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
   for (const std::string& n : m.allowed_unseen) {
     ADD_FAILURE() << n << " is allowed and was never sampled\n" << RenderCatalogue(*r);
   }
-  EXPECT_EQ(m.allowed, 16);
-  EXPECT_EQ(m.allowed_seen, 16);
+  EXPECT_EQ(m.allowed, 18);
+  EXPECT_EQ(m.allowed_seen, 18);
   // Families the subset must cover, each with an allowed or forbidden row.
   std::set<std::string> names;
   for (const CatalogueRow& row : r->rows) names.insert(row.name);
@@ -76,7 +76,9 @@ TEST(PpcSubset, ExplorerProvesEveryVerdictAndSampledIsNeverWeaker) {
                         "LB+ctrls", "LB+data+po", "LB+isync+po", "S+lwsync+po", "S+lwsync+data",
                         "Z6.2+po+addr+lwsync", "MP+lwsync+fri-rfi-addr", "LB+data+fri-rfi-data",
                         "MP+lwsync+addr", "MP+lwsync+ctrl", "MP+lwsync+ctrlisync",
-                        "WRC+data+lwsync"}) {
+                        "WRC+data+lwsync", "MP+lwsync+data-po-ctrlisync",
+                        "MP+lwsync+addr-po-ctrlisync", "MP+lwsync+addr-posrr-addr",
+                        "MP+lwsync+detour-posrr-addr", "WRC+sync+addr", "IRIW+syncs"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
 }
@@ -112,12 +114,13 @@ TEST(HerdCampaign, SampledModeMeetsTheTargets) {
   const std::string summary = RenderCatalogue(*r, /*rows=*/false);
   ASSERT_GT(m.sampled, 1000) << summary;
   EXPECT_TRUE(m.forbidden_seen.empty()) << summary;
-  // Floors a little under the measured run (README: 91.9 % and 94.7 %):
-  // they catch regressions; the 95 % target is not met yet (coherence
-  // detours the storage model cannot order, README "The herdtools7
-  // catalogue").
-  EXPECT_GE(m.allowed_seen * 100, m.allowed * 91) << summary;
-  EXPECT_GE(m.hardware_seen * 100, m.hardware * 94) << summary;
+  // Floors just under the measured run (README: 3 037 / 3 282 = 92.5 %
+  // and 2 380 / 2 509 = 94.9 %; the run is seeded, only the per-share time
+  // budget can cut it short): they catch regressions; the 95 % target is
+  // not met yet (coherence detours the storage model cannot order, README
+  // "The herdtools7 catalogue"). In permille.
+  EXPECT_GE(m.allowed_seen * 1000, m.allowed * 924) << summary;
+  EXPECT_GE(m.hardware_seen * 1000, m.hardware * 947) << summary;
 }
 
 }  // namespace

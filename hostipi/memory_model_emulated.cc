@@ -88,9 +88,11 @@
 //    as its token, not "now": chains through one's own store (rfi) order no
 //    more than POWER.
 //  * A CPU's read of a word carries the largest token (stamp or dependency)
-//    of its earlier reads of that word (an earlier read of a coherence-
-//    earlier value was satisfied first, CoRR), so MP+lwsync+[fr-rf]-addr
-//    and DETOUR0654/0662-like shapes stay forbidden.
+//    of its earlier reads of that word that returned a coherence-earlier
+//    value (those were satisfied first, CoRR), so MP+lwsync+[fr-rf]-addr
+//    and DETOUR0654/0662-like shapes stay forbidden. A read that returns
+//    the same write as an earlier one carries nothing from it: it may have
+//    been satisfied first (MP0088, PPO002: R z; R z; R x addr).
 //  * Exchange/FetchOr, fully_ordered (sync; RMW; sync): drain everything,
 //    then read-modify-write the current value at once, load floor = now.
 //    Relaxed: drain only what must precede the write (entries of earlier
@@ -148,7 +150,9 @@
 //    existed, MP+lwsync+addr, MP+sync+addr and WRC+lwsync+addr showed their
 //    forbidden outcomes; a forwarded load taking only its store's token
 //    showed MP+PPO243-like shapes until an isync after a branch was made to
-//    wait for every earlier access (power_litmus.cc's sampled bridge).
+//    wait for every earlier access (power_litmus.cc's sampled bridge); it
+//    now waits for what POWER's commit conditions chain to (IsyncToken()),
+//    which keeps those forbidden and lets MP+lwsync+data-po-ctrlisync show.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -333,10 +337,19 @@ struct WordState {
   // has reached any CPU that read this version (see "Propagation" above).
   uint64_t hist_stamp[kHistory] = {};
   std::vector<uint64_t> min_version;   // per CPU: coherence floor
-  // Per CPU: the largest token (stamp, or what it depended on) of a read of
-  // this word. A later read of the word that returns a coherence-later
-  // value was satisfied after that one, so it carries that token too.
-  std::vector<uint64_t> read_stamp;
+  // Per CPU: the largest token (stamp, or what it depended on) of its
+  // reads of this word that returned version `ver` (the newest it read),
+  // and of those that returned older versions (`below`). A later read of
+  // the word that returns a coherence-later value than an earlier read was
+  // satisfied after that one, so it carries that read's token too; one that
+  // returns the same write may have been satisfied first (POWER restarts a
+  // later read only when it read a different write), so it does not.
+  struct Reads {
+    uint64_t stamp = 0;
+    uint64_t ver = 0;
+    uint64_t below = 0;
+  };
+  std::vector<Reads> reads;  // per CPU (one struct: one cache line per read)
   std::vector<int> buffered;           // per CPU: entries buffered to it
 };
 
@@ -534,7 +547,7 @@ class EmulatedSystem final : public MemorySystem {
     uint64_t v = w.value.load(std::memory_order_relaxed);
     for (int i = 0; i < kHistory; ++i) ws->hist_value[i] = v;
     ws->min_version.assign(all_.size(), 0);
-    ws->read_stamp.assign(all_.size(), 0);
+    ws->reads.assign(all_.size(), WordState::Reads{});
     ws->buffered.assign(all_.size(), 0);
     words_.emplace(&w, ws);
     return ws;
@@ -779,6 +792,23 @@ class EmulatedSystem final : public MemorySystem {
     return old;
   }
 
+  // The token a read of version ver of ws by c carries from c's earlier
+  // reads of ws: those that returned an older version (see Reads).
+  static uint64_t ReadCarry(const EmuCpu* c, const WordState* ws, uint64_t ver) {
+    const WordState::Reads& r = ws->reads[c->cpu_];
+    return ver == r.ver ? r.below : std::max(r.below, r.stamp);
+  }
+  static void NoteRead(const EmuCpu* c, WordState* ws, uint64_t ver, uint64_t token) {
+    WordState::Reads& r = ws->reads[c->cpu_];
+    if (ver != r.ver) {
+      r.below = std::max(r.below, r.stamp);
+      r.ver = ver;
+      r.stamp = token;
+    } else {
+      r.stamp = std::max(r.stamp, token);
+    }
+  }
+
   // dep_floor: the load must not be satisfied before that placement number
   // (an address dependency); token: the earliest placement number at which
   // it can have been satisfied (for loads that depend on it).
@@ -826,16 +856,16 @@ class EmulatedSystem final : public MemorySystem {
       uint64_t ver = first + prng_.Below(ws->version - first + 1);
       v = ws->hist_value[ver % kHistory];
       ws->min_version[c->cpu_] = ver;
-      const uint64_t st = std::max(ws->hist_stamp[ver % kHistory], ws->read_stamp[c->cpu_]);
-      ws->read_stamp[c->cpu_] = std::max(floor, st);
+      const uint64_t st = std::max(ws->hist_stamp[ver % kHistory], ReadCarry(c, ws, ver));
+      NoteRead(c, ws, ver, std::max(floor, st));
       c->acq_ = std::max(c->acq_, st);
       if (token) *token = std::max(floor, st);
     } else {
       v = Current(ws);
       ws->min_version[c->cpu_] = ws->version;
       const uint64_t st =
-          std::max(ws->hist_stamp[ws->version % kHistory], ws->read_stamp[c->cpu_]);
-      ws->read_stamp[c->cpu_] = std::max(floor, st);
+          std::max(ws->hist_stamp[ws->version % kHistory], ReadCarry(c, ws, ws->version));
+      NoteRead(c, ws, ws->version, std::max(floor, st));
       c->acq_ = std::max(c->acq_, st);
       if (token) *token = std::max(floor, st);
     }

@@ -295,6 +295,78 @@ bool MayIssueEarly(const std::vector<power::Instr>& prog,
   return true;
 }
 
+// The token an isync after a branch waits for, given the satisfaction
+// tokens `sat` of the loads before it (all of [0, at) has executed: nothing
+// passes a pending isync). POWER commits the isync once every earlier
+// branch has committed and every earlier access's address is determined;
+// nothing else before it (an unrelated load still unsatisfied, a store's
+// data) holds it up. A branch commits once the instruction feeding its
+// register has; a load once it is satisfied, its address sources, the
+// earlier branches and barriers and the earlier accesses to its location
+// have (a read forwarded from its own store, or ordered after an earlier
+// read of the location, commits after them); a store likewise, with its
+// data sources. So each instruction's commit token is the largest of
+// those. An RMW (read and written at once by the runner) has no token of
+// its own: then every earlier access counts (`all`), as before.
+CpuMemory::DepToken IsyncToken(const std::vector<power::Instr>& prog,
+                               const std::vector<std::vector<int>>& producer,
+                               const std::vector<CpuMemory::DepToken>& sat, size_t at,
+                               CpuMemory::DepToken all) {
+  std::vector<CpuMemory::DepToken> commit(at, 0);
+  CpuMemory::DepToken branches = 0, barrier = 0, every = 0, out = 0;
+  for (size_t i = 0; i < at; ++i) {
+    const power::Instr& in = prog[i];
+    auto src = [&](int r) -> CpuMemory::DepToken {
+      if (r < 0 || r >= static_cast<int>(producer[i].size())) return 0;
+      const int p = producer[i][r];
+      return p < 0 ? 0 : commit[p];
+    };
+    CpuMemory::DepToken c = std::max(branches, barrier);
+    CpuMemory::DepToken addr = 0;
+    for (int r : in.addr_deps) addr = std::max(addr, src(r));
+    switch (in.kind) {
+      case power::InstrKind::kLoad:
+      case power::InstrKind::kStore:
+        c = std::max(c, addr);
+        out = std::max(out, addr);
+        if (in.kind == power::InstrKind::kLoad) {
+          c = std::max(c, sat[i]);
+        } else {
+          for (int r : in.data_deps) c = std::max(c, src(r));
+          c = std::max(c, src(in.value_reg));
+        }
+        for (size_t j = 0; j < i; ++j) {
+          const power::InstrKind k = prog[j].kind;
+          if ((k == power::InstrKind::kLoad || k == power::InstrKind::kStore) &&
+              prog[j].loc == in.loc) {
+            c = std::max(c, commit[j]);
+          }
+        }
+        break;
+      case power::InstrKind::kBranch:
+        c = std::max(c, src(in.reg));
+        branches = std::max(branches, c);
+        out = std::max(out, c);
+        break;
+      case power::InstrKind::kLwsync:
+      case power::InstrKind::kSync:
+        c = std::max(c, every);
+        barrier = c;
+        break;
+      case power::InstrKind::kIsync:
+        c = std::max(c, out);
+        break;
+      case power::InstrKind::kRmw:
+        return std::max(all, out);
+      default:
+        break;
+    }
+    commit[i] = c;
+    every = std::max(every, c);
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
@@ -329,11 +401,12 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
       // what the branch tested.
       CpuMemory::DepToken tok[16] = {};
       CpuMemory::DepToken ctrl = 0, isync = 0;
-      // Every earlier load's token and store's dependencies: an isync after
-      // a branch waits for all earlier instructions to finish (stores
-      // included, whose address or data may depend on older loads).
+      // Every earlier load's token and store's dependencies: what an isync
+      // after a branch waits for when an RMW precedes it (IsyncToken).
       CpuMemory::DepToken all = 0;
       bool branched = false;
+      // Per instruction: the token a load was satisfied with (IsyncToken).
+      std::vector<CpuMemory::DepToken> sat(prog.size(), 0);
       // Per location, this CPU's last executed store: its value and when it
       // could commit (its address, data and control sources).
       bool stored[kLitmusWords] = {};
@@ -356,6 +429,7 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
               got = std::max(got, stored_dep[in.loc]);
             }
             tok[in.reg] = got;
+            sat[at] = got;
             all = std::max(all, got);
             break;
           }
@@ -393,7 +467,9 @@ absl::StatusOr<LitmusTest> ToSampledTest(const ParsedLitmus& t) {
             branched = true;
             break;
           case power::InstrKind::kIsync:
-            isync = std::max(isync, branched ? std::max(ctrl, all) : ctrl);
+            // After a branch: wait for the earlier branches to commit and
+            // the earlier addresses (IsyncToken), not for every access.
+            if (branched) isync = std::max({isync, ctrl, IsyncToken(prog, producer, sat, at, all)});
             break;
           default:
             break;
