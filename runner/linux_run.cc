@@ -28,6 +28,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/event_log.h"
+#include "base/input.h"
 #include "base/status_macros.h"
 #include "vmm/guest_memory.h"
 #include "vmm/guest_page_walk.h"
@@ -60,10 +61,11 @@ std::string NewestHostKernel() {
   return path;
 }
 
-absl::StatusOr<std::vector<uint8_t>> ReadWhole(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(std::strerror(errno));
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+// An initramfs, in bulk and bounded (a byte-wise read took over 20 s in a
+// nested L1): it must fit in the guest's RAM anyway.
+absl::StatusOr<std::vector<uint8_t>> ReadInitramfs(const std::string& path, uint64_t max_bytes) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFileCapped(path, max_bytes, "initramfs"));
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
 // Initramfs formats the kernel unpacks: cpio (newc/crc) or compressed.
@@ -479,9 +481,9 @@ absl::StatusOr<LinuxRunResult> RunLinuxGuest(const RunSpec& spec, const LinuxGue
   if (!info.ok()) return Bad("guest.kernel", std::string(info.status().message()), "see docs/linux-guests.md");
   std::string initrd_path = lg.initrd;
   if (initrd_path.empty()) { ASSIGN_OR_RETURN(initrd_path, DefaultInitramfs()); }
-  absl::StatusOr<std::vector<uint8_t>> initrd = ReadWhole(initrd_path);
+  absl::StatusOr<std::vector<uint8_t>> initrd = ReadInitramfs(initrd_path, vm.memory_bytes);
   if (!initrd.ok()) {
-    return Bad("guest.initrd", absl::StrCat(initrd_path, ": cannot read (", initrd.status().message(), ")"),
+    return Bad("guest.initrd", std::string(initrd.status().message()),
                "give an initramfs (tools/linux_initramfs.sh prints one)");
   }
   if (!LooksLikeInitramfs(*initrd)) {

@@ -113,6 +113,14 @@ TEST(LinuxBoot, MissingFileNamesIt) {
   EXPECT_NE(info.status().message().find("/nonexistent/vmlinuz"), absl::string_view::npos);
 }
 
+TEST(LinuxBoot, EndlessFileStopsAtTheCap) {
+  std::vector<uint8_t> image;
+  absl::StatusOr<BzImageInfo> info = ReadBzImage("/dev/zero", &image);
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.status().message().find("/dev/zero"), absl::string_view::npos) << info.status();
+  EXPECT_NE(info.status().message().find("256 MiB"), absl::string_view::npos) << info.status();
+}
+
 }  // namespace
 }  // namespace vmm
 }  // namespace kvmbed
