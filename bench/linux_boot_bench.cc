@@ -139,6 +139,17 @@ std::string Yaml(const LinuxBootBenchOptions& o, const std::string& console, dou
   return y;
 }
 
+// One kvmbed boot: BASE.yaml (its profile), BASE.console, BASE.jsonl (its
+// events), BASE.log.
+LinuxBootSample BootKvmbed(const LinuxBootBenchOptions& o, const std::string& base,
+                           double sample_hz) {
+  const std::string profile = base + ".yaml";
+  std::ofstream(profile) << Yaml(o, base + ".console", sample_hz);
+  return Boot({o.kvmbed, "--nested=no", "--fold-cpus", "run", absl::StrCat("--events=", base, ".jsonl"),
+               profile},
+              base + ".console", base + ".log", 0, o.timeout);
+}
+
 // Fills the inputs from kvmbed's linux_boot event.
 bool ReadBootEvent(const std::string& events, LinuxBootBenchResult* r) {
   std::ifstream in(events);
@@ -212,12 +223,8 @@ absl::StatusOr<LinuxBootBenchResult> RunLinuxBootBench(const LinuxBootBenchOptio
   // command line.
   {
     const std::string base = absl::StrCat(o.work_dir, "/kvmbed-warmup");
-    const std::string profile = base + ".yaml";
-    std::ofstream(profile) << Yaml(o, base + ".console");
     const std::string events = base + ".jsonl";
-    LinuxBootSample warm = Boot({o.kvmbed, "--nested=no", "--fold-cpus", "run",
-                                 absl::StrCat("--events=", events), profile},
-                                base + ".console", base + ".log", 0, o.timeout);
+    LinuxBootSample warm = BootKvmbed(o, base, 0);
     if (!ReadBootEvent(events, &r)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "kvmbed's warm-up boot wrote no linux_boot event to ", events, " (",
@@ -234,12 +241,7 @@ absl::StatusOr<LinuxBootBenchResult> RunLinuxBootBench(const LinuxBootBenchOptio
       const std::string base = absl::StrCat(o.work_dir, "/", row.vmm, "-", run + 1);
       const std::string console = base + ".console";
       if (row.vmm == "kvmbed" || row.vmm == "kvmbed-unwatched") {
-        const std::string profile = base + ".yaml";
-        std::ofstream(profile) << Yaml(resolved, console, row.vmm == "kvmbed" ? 0 : kUnwatchedHz);
-        const std::string events = base + ".jsonl";
-        row.samples.push_back(Boot({o.kvmbed, "--nested=no", "--fold-cpus", "run",
-                                    absl::StrCat("--events=", events), profile},
-                                   console, base + ".log", 0, o.timeout));
+        row.samples.push_back(BootKvmbed(resolved, base, row.vmm == "kvmbed" ? 0 : kUnwatchedHz));
         continue;
       }
       if (!have_qemu) {
